@@ -1,0 +1,123 @@
+"""Read the SDTM-like input domains of a data cut (CSV, Parquet or SAS XPT), as strings.
+
+Every value comes back as a string exactly as delivered ("" for empty/missing), so validation
+(:mod:`analysis_lib.validate`) sees what the sender wrote and decides about types itself; nothing
+is coerced or dropped here. Numbers stored as numbers (Parquet, XPT) are written back without a
+spurious ``.0`` for whole values (XPT stores every number as a double); dates stored as dates
+become ISO 8601 text.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .sdtm import DOMAINS
+
+if TYPE_CHECKING:
+    from .config import Cut
+
+EXTENSIONS = (".csv", ".parquet", ".xpt")
+
+
+class ReadError(Exception):
+    """A domain file is missing, ambiguous or unreadable (message names the file)."""
+
+    def __init__(self, file: str, message: str):
+        super().__init__(f"{file}: {message}")
+        self.file = file
+        self.message = message
+
+
+def domain_files(data_dir: Path | str, name: str) -> list[Path]:
+    """All files in ``data_dir`` that could hold domain ``name`` (any supported extension, any case)."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        return []
+    return sorted(p for p in data_dir.iterdir()
+                  if p.is_file() and p.stem.lower() == name.lower() and p.suffix.lower() in EXTENSIONS)
+
+
+def domain_file(data_dir: Path | str, name: str) -> Path:
+    """The one file holding domain ``name``; :class:`ReadError` if there is none or more than one."""
+    files = domain_files(data_dir, name)
+    if not files:
+        raise ReadError(f"{name}.csv", f"file not found in {data_dir} "
+                        f"(expected one of {', '.join(name + e for e in EXTENSIONS)})")
+    if len(files) > 1:
+        raise ReadError(files[0].name, f"ambiguous: domain '{name}' is delivered in "
+                        f"{len(files)} files ({', '.join(p.name for p in files)}); keep exactly one")
+    return files[0]
+
+
+def _as_text(value) -> str:
+    """One stored value as delivered text."""
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return ""
+        return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return value.strftime("%Y-%m-%d") if value.time() == dt.time(0) else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+def _to_strings(df: pd.DataFrame) -> pd.DataFrame:
+    """Every column of a typed frame (Parquet, XPT) as delivered text."""
+    out = {}
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_string_dtype(s) and not s.isna().any():
+            out[str(col)] = s.astype(str)
+        else:
+            out[str(col)] = pd.Series([_as_text(v) for v in s.astype(object)], index=s.index, dtype=object)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+
+
+def read_file(path: Path | str) -> pd.DataFrame:
+    """Read one CSV / Parquet / XPT file into a frame of strings; :class:`ReadError` if unreadable."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
+                             encoding="utf-8-sig")
+            return df.reset_index(drop=True)
+        if suffix == ".parquet":
+            return _to_strings(pd.read_parquet(path))
+        if suffix == ".xpt":
+            import pyreadstat
+
+            df, _meta = pyreadstat.read_xport(str(path))
+            return _to_strings(df)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ReadError(path.name, f"cannot be read as {suffix[1:].upper()}: {exc}") from None
+    except Exception as exc:  # pyarrow / pyreadstat raise their own error types
+        raise ReadError(path.name, f"cannot be read as {suffix[1:].upper()}: "
+                        f"{type(exc).__name__}: {exc}") from None
+    raise ReadError(path.name, f"unsupported file type '{suffix}' (use {', '.join(EXTENSIONS)})")
+
+
+def read_domain(data_dir: Path | str, name: str) -> pd.DataFrame:
+    """Domain ``name`` from ``data_dir`` as a frame of strings, as delivered.
+
+    The frame's ``attrs["file"]`` holds the file name (for messages); rows keep their delivered
+    order with a 0-based RangeIndex (data row number = index + 1).
+    """
+    path = domain_file(data_dir, name)
+    df = read_file(path)
+    df.attrs["file"] = path.name
+    return df
+
+
+def read_cut(cut: Cut) -> dict[str, pd.DataFrame]:
+    """All domains of the data cut (keys as in :data:`analysis_lib.sdtm.DOMAINS`)."""
+    return {name: read_domain(cut.data_dir, name) for name in DOMAINS}

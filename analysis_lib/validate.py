@@ -1,0 +1,277 @@
+"""Validate the SDTM-like inputs of a data cut against :mod:`analysis_lib.sdtm` (``csr validate``).
+
+All problems are collected and reported at once, each naming the file, the column, a few 1-based
+data row numbers (header not counted) and the rule, in plain words::
+
+    ae.csv, column AETOXGR, rows 12, 40: value 7 not in 1-5 [grade range]
+
+Per-column rules (non-empty required values, int/float parse, controlled terms, ISO 8601 dates,
+grade range) are a pandera schema built from the contract and run with ``lazy=True``; the
+cross-row and cross-domain rules (unique keys, subjects known in DM, end >= start, nothing after
+the cut date, no dosing before consent) are plain pandas. Dates: ``date`` columns must be full
+``YYYY-MM-DD`` calendar dates; ``pdate`` columns may also be ``YYYY-MM`` or ``YYYY`` and are
+compared by their earliest/latest possible day (a partial date is "after the cut" only if its
+earliest possible day is; an end is "before its start" only if its latest possible day is before
+the start's earliest possible day).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .io import ReadError, read_domain
+from .sdtm import CUT_DATE_COLUMNS, DOMAINS, Domain
+
+if TYPE_CHECKING:
+    from .config import Cut
+
+MAX_ROWS_SHOWN = 5
+# Numeric ranges that are part of the input contract: (domain, column) -> (low, high), inclusive.
+RANGES: dict[tuple[str, str], tuple[int, int]] = {("ae", "AETOXGR"): (1, 5)}
+
+_INT = r"[+-]?\d+"
+_FULL_DATE = r"\d{4}-\d{2}-\d{2}"
+_PARTIAL_DATE = r"\d{4}(-\d{2}(-\d{2})?)?"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One data problem: where it is and which rule it breaks, in plain words."""
+
+    file: str
+    column: str
+    rows: tuple  # a few 1-based data row numbers (or USUBJIDs)
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f", column {self.column}" if self.column else "")
+        if self.rows:
+            where += (", row " if len(self.rows) == 1 else ", rows ") + ", ".join(map(str, self.rows))
+        return f"{where}: {self.message} [{self.rule}]"
+
+
+class ValidationFailed(Exception):
+    """Raised by ``csr derive`` when the inputs have problems; carries them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__(format_problems(self.problems))
+
+
+def format_problems(problems: list[Problem]) -> str:
+    """A readable multi-line report of all problems (for the command line)."""
+    if not problems:
+        return "No problems found."
+    head = f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found in the input data:"
+    return "\n".join([head] + [f"  - {p}" for p in problems])
+
+
+# ---------------------------------------------------------------- dates shared with derive
+
+def date_bounds(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Earliest and latest possible day of each ISO 8601 (possibly partial) date string.
+
+    ``YYYY-MM-DD`` -> that day twice; ``YYYY-MM`` -> first and last day of the month; ``YYYY`` ->
+    1 January and 31 December. Empty or invalid -> NaT.
+    """
+    s = values.astype(str).str.strip()
+    full = pd.to_datetime(s.where(s.str.fullmatch(_FULL_DATE)), format="%Y-%m-%d", errors="coerce")
+    month = pd.to_datetime(s.where(s.str.fullmatch(r"\d{4}-\d{2}")) + "-01", format="%Y-%m-%d",
+                           errors="coerce")
+    year = pd.to_datetime(s.where(s.str.fullmatch(r"\d{4}")) + "-01-01", format="%Y-%m-%d",
+                          errors="coerce")
+    lo = full.fillna(month).fillna(year)
+    hi = full.fillna(month + pd.offsets.MonthEnd(0)).fillna(year + pd.offsets.YearEnd(0))
+    return lo, hi
+
+
+# ---------------------------------------------------------------- per-column schema
+
+def _valid_date(s: pd.Series, partial: bool) -> pd.Series:
+    lo, _ = date_bounds(s)
+    shape = s.str.fullmatch(_PARTIAL_DATE if partial else _FULL_DATE)
+    return (s == "") | (shape & lo.notna())
+
+
+def _valid_number(s: pd.Series) -> pd.Series:
+    num = pd.to_numeric(s.where(s != ""), errors="coerce")
+    return (s == "") | (num.notna() & num.abs().lt(float("inf")))
+
+
+def domain_schema(domain: Domain, present: list[str]) -> pa.DataFrameSchema:
+    """The pandera schema for the columns of ``domain`` that are present in the file.
+
+    Each check's name is the rule and its error text the plain-words message suffix.
+    """
+    columns = {}
+    for col in domain.columns:
+        if col.name not in present:
+            continue
+        checks = []
+        if col.required and not col.nullable:
+            checks.append(pa.Check(lambda s: s.str.strip() != "", name="required value",
+                                   error="is empty (a value is required)"))
+        if col.kind == "int":
+            checks.append(pa.Check(lambda s: (s == "") | s.str.fullmatch(_INT), name="type",
+                                   error="is not a whole number"))
+        elif col.kind == "float":
+            checks.append(pa.Check(_valid_number, name="type", error="is not a number"))
+        elif col.kind in ("date", "pdate"):
+            partial = col.kind == "pdate"
+            checks.append(pa.Check(lambda s, p=partial: _valid_date(s, p), name="ISO 8601 date",
+                                   error="is not an ISO 8601 date (" +
+                                   ("YYYY-MM-DD, YYYY-MM or YYYY)" if partial else "YYYY-MM-DD)")))
+        if col.kind == "cat":
+            terms = set(col.terms)
+            checks.append(pa.Check(lambda s, t=terms: (s == "") | s.isin(t), name="controlled term",
+                                   error="not in the controlled terms (" +
+                                   ", ".join(repr(t) for t in col.terms if t) + ")"))
+        if (domain.name, col.name) in RANGES:
+            low, high = RANGES[(domain.name, col.name)]
+            checks.append(pa.Check(
+                lambda s, a=low, b=high: ~s.str.fullmatch(_INT) | pd.to_numeric(s.where(
+                    s.str.fullmatch(_INT)), errors="coerce").between(a, b),
+                name="grade range" if col.name == "AETOXGR" else "range", error=f"not in {low}-{high}"))
+        columns[col.name] = pa.Column(None, checks=checks, nullable=True, required=False)
+    return pa.DataFrameSchema(columns, strict=False)
+
+
+# ---------------------------------------------------------------- helpers
+
+def _rows(index) -> tuple[int, ...]:
+    return tuple(int(i) + 1 for i in list(index)[:MAX_ROWS_SHOWN])
+
+
+def _more(n: int) -> str:
+    return f" ({n} rows in all)" if n > MAX_ROWS_SHOWN else ""
+
+
+def _list(values) -> str:
+    uniq = list(dict.fromkeys(str(v) for v in values))
+    shown = ", ".join(repr(v) if v == "" or v != v.strip() else v for v in uniq[:MAX_ROWS_SHOWN])
+    return shown + (", ..." if len(uniq) > MAX_ROWS_SHOWN else "")
+
+
+def _values(values) -> str:
+    return ("value " if len(set(map(str, values))) == 1 else "values ") + _list(values)
+
+
+def _column_problems(file: str, domain: Domain, df: pd.DataFrame) -> list[Problem]:
+    """Missing required columns, then the pandera per-column checks."""
+    problems = [Problem(file, c.name, (), "required column", "required column is missing")
+                for c in domain.columns if c.required and c.name not in df.columns]
+    schema = domain_schema(domain, list(df.columns))
+    try:
+        schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        fc = fc[fc["index"].notna()]
+        order = {c.name: i for i, c in enumerate(domain.columns)}
+        groups = sorted(fc.groupby(["column", "check"], sort=False),
+                        key=lambda kv: (order.get(kv[0][0], 99), str(kv[0][1])))
+        for (column, check), g in groups:
+            g = g.sort_values("index")
+            rule = next((ch.name for ch in schema.columns[column].checks if ch.error == check), check)
+            what = "value" if rule == "required value" else _values(g["failure_case"])
+            problems.append(Problem(file, column, _rows(g["index"]), rule,
+                                    f"{what} {check}{_more(len(g))}"))
+    return problems
+
+
+def _key_problems(file: str, domain: Domain, df: pd.DataFrame) -> list[Problem]:
+    key = [k for k in domain.key if k in df.columns]
+    if len(key) != len(domain.key):
+        return []
+    dup = df[df.duplicated(key, keep=False)]
+    out = []
+    for values, g in dup.groupby(key, sort=False):
+        values = values if isinstance(values, tuple) else (values,)
+        desc = ", ".join(f"{k}={v}" for k, v in zip(key, values))
+        out.append(Problem(file, "+".join(key), _rows(g.index), "unique key",
+                           f"duplicate key {desc} ({len(g)} rows)"))
+    return out
+
+
+def _cross_problems(frames: dict[str, pd.DataFrame], files: dict[str, str],
+                    cut_date: dt.date) -> list[Problem]:
+    """Rules that span rows or domains: known subjects, chronology, cut date, dosing vs consent."""
+    out: list[Problem] = []
+    dm = frames.get("dm")
+    known = set(dm["USUBJID"]) if dm is not None and "USUBJID" in dm else None
+    cut = pd.Timestamp(cut_date)
+    for name, df in frames.items():
+        file, domain = files[name], DOMAINS[name]
+        if known is not None and name != "dm" and "USUBJID" in df:
+            bad = df[~df["USUBJID"].isin(known) & (df["USUBJID"] != "")]
+            if len(bad):
+                out.append(Problem(file, "USUBJID", _rows(bad.index), "known subject",
+                                   f"subject {_list(bad['USUBJID'])} not in "
+                                   f"{files['dm']}{_more(len(bad))}"))
+        for start, end in domain.dates:
+            if start in df and end in df:
+                s_lo, _ = date_bounds(df[start])
+                _, e_hi = date_bounds(df[end])
+                bad = e_hi < s_lo
+                if bad.any():
+                    first = bad.idxmax()
+                    out.append(Problem(file, end, _rows(df.index[bad]), "end >= start",
+                                       f"{end} {df.at[first, end]} is before {start} "
+                                       f"{df.at[first, start]}{_more(int(bad.sum()))}"))
+        for col in CUT_DATE_COLUMNS.get(name, ()):
+            if col in df:
+                lo, _ = date_bounds(df[col])
+                bad = lo > cut
+                if bad.any():
+                    out.append(Problem(file, col, _rows(df.index[bad]), "not after cut date",
+                                       f"{_values(df.loc[bad, col])} after the data cut date "
+                                       f"{cut_date.isoformat()}{_more(int(bad.sum()))}"))
+    ex = frames.get("ex")
+    if dm is not None and ex is not None and {"USUBJID", "RFICDTC"} <= set(dm) and \
+            {"USUBJID", "EXSTDTC"} <= set(ex):
+        consent = date_bounds(dm.drop_duplicates("USUBJID").set_index("USUBJID")["RFICDTC"])[0]
+        dose = date_bounds(ex["EXSTDTC"])[0]
+        bad = dose < ex["USUBJID"].map(consent)
+        if bad.any():
+            first = bad.idxmax()
+            out.append(Problem(files["ex"], "EXSTDTC", _rows(ex.index[bad]), "no dosing before consent",
+                               f"infusion on {ex.at[first, 'EXSTDTC']} before informed consent "
+                               f"(dm RFICDTC {dm.loc[dm['USUBJID'] == ex.at[first, 'USUBJID'], 'RFICDTC'].iloc[0]}) "
+                               f"for {ex.at[first, 'USUBJID']}{_more(int(bad.sum()))}"))
+    return out
+
+
+# ---------------------------------------------------------------- entry points
+
+def validate_frames(frames: dict[str, pd.DataFrame], cut_date: dt.date,
+                    files: dict[str, str] | None = None) -> list[Problem]:
+    """All problems in already-read domain frames (string values as delivered)."""
+    files = {n: (files or {}).get(n) or frames[n].attrs.get("file") or f"{n}.csv" for n in frames}
+    problems: list[Problem] = []
+    for name, df in frames.items():
+        problems += _column_problems(files[name], DOMAINS[name], df)
+        problems += _key_problems(files[name], DOMAINS[name], df)
+    problems += _cross_problems(frames, files, cut_date)
+    return problems
+
+
+def read_and_validate(data_dir: Path, cut_date: dt.date) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
+    """Read every domain of a data folder and validate it; unreadable files become problems."""
+    frames: dict[str, pd.DataFrame] = {}
+    problems: list[Problem] = []
+    for name in DOMAINS:
+        try:
+            frames[name] = read_domain(data_dir, name)
+        except ReadError as exc:
+            problems.append(Problem(exc.file, "", (), "file present and readable", exc.message))
+    return frames, problems + validate_frames(frames, cut_date)
+
+
+def validate_cut(cut: Cut) -> list[Problem]:
+    """All problems in the inputs of ``cut`` (empty list = valid). Never raises for a data problem."""
+    return read_and_validate(cut.data_dir, cut.cut_date)[1]
