@@ -1,6 +1,6 @@
 # Reference values for analysis_lib.stats Kaplan-Meier, quantiles and log-rank.
 # Run from this folder:  Rscript km_reference.R   (R 4.2, survival 3.5-3)
-# Writes km_*.csv. cdiscpilot01_adtte_ttde.csv is the TTDE / SAFFL=="Y" subset of
+# Writes km_*.csv (km_inputs.csv = every input data set, lung.csv = survival::lung columns used). cdiscpilot01_adtte_ttde.csv is the TTDE / SAFFL=="Y" subset of
 # ../shared/reference-data/cdiscpilot01/adtte.xpt (USUBJID, TRTA, AVAL, CNSR) exported
 # with pyreadstat, because R's foreign package is not installed here.
 suppressMessages(library(survival))
@@ -31,6 +31,11 @@ for (nm in names(edge))
   datasets[[nm]] <- data.frame(time = edge[[nm]]$t, event = edge[[nm]]$e, strata = "all")
 cd <- read.csv("cdiscpilot01_adtte_ttde.csv")
 datasets[["cdisc_ttde"]] <- data.frame(time = cd$AVAL, event = 1 - cd$CNSR, strata = cd$TRTA)
+
+inputs <- do.call(rbind, lapply(names(datasets), function(nm) cbind(dataset = nm, datasets[[nm]])))
+wr(inputs, "km_inputs.csv")
+wr(data.frame(time = lung2$time, status = lung2$status, sex = lung2$sex, ph.ecog = lung2$ph.ecog),
+   "lung.csv")
 
 curves <- list(); quants <- list(); atrisk <- list()
 grid <- list(lung = c(0, 100, 200, 300, 365.25, 500, 800, 1100),

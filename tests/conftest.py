@@ -1,0 +1,25 @@
+"""Shared pytest fixtures."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def _reference_data_dir() -> Path | None:
+    """Public reference ADaM: $CSR_REFERENCE_DATA, else ../shared/reference-data beside the checkout."""
+    env = os.environ.get("CSR_REFERENCE_DATA")
+    candidates = ([Path(env)] if env else []) + [
+        Path(__file__).resolve().parents[1].parent / "shared" / "reference-data"]
+    return next((p for p in candidates if p.is_dir()), None)
+
+
+@pytest.fixture(scope="session")
+def reference_data() -> Path:
+    """Folder holding cdiscpilot01/ and pharmaverseadam/; skips when it is not available."""
+    path = _reference_data_dir()
+    if path is None:
+        pytest.skip("public reference ADaM not found: set CSR_REFERENCE_DATA or place it in "
+                    "../shared/reference-data next to the checkout")
+    return path
