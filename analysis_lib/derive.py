@@ -47,12 +47,14 @@ def typed(df: pd.DataFrame, name: str) -> pd.DataFrame:
         if col.name not in out:
             continue
         s = out[col.name]
+        if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
+            s = s.astype(str).str.strip().replace("", None)
         if col.kind == "int":
-            out[col.name] = pd.to_numeric(s.replace("", None), errors="raise").astype("Int64")
+            out[col.name] = pd.to_numeric(s, errors="raise").astype("Int64")
         elif col.kind == "float":
-            out[col.name] = pd.to_numeric(s.replace("", None), errors="raise").astype("float64")
+            out[col.name] = pd.to_numeric(s, errors="raise").astype("float64")
         elif col.kind == "date" and not pd.api.types.is_datetime64_any_dtype(s):
-            out[col.name] = pd.to_datetime(s.replace("", None), format="%Y-%m-%d")
+            out[col.name] = pd.to_datetime(s, format="%Y-%m-%d")
     return out
 
 

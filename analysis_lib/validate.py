@@ -93,15 +93,20 @@ def date_bounds(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 # ---------------------------------------------------------------- per-column schema
 
+def _blank(s: pd.Series) -> pd.Series:
+    """Empty or whitespace only: a missing value (the required-value rule reports it, if any)."""
+    return s.str.strip() == ""
+
+
 def _valid_date(s: pd.Series, partial: bool) -> pd.Series:
     lo, _ = date_bounds(s)
     shape = s.str.fullmatch(_PARTIAL_DATE if partial else _FULL_DATE)
-    return (s == "") | (shape & lo.notna())
+    return _blank(s) | (shape & lo.notna())
 
 
 def _valid_number(s: pd.Series) -> pd.Series:
-    num = pd.to_numeric(s.where(s != ""), errors="coerce")
-    return (s == "") | (num.notna() & num.abs().lt(float("inf")))
+    num = pd.to_numeric(s.where(~_blank(s)), errors="coerce")
+    return _blank(s) | (num.notna() & num.abs().lt(float("inf")))
 
 
 def domain_schema(domain: Domain, present: list[str]) -> pa.DataFrameSchema:
@@ -115,10 +120,10 @@ def domain_schema(domain: Domain, present: list[str]) -> pa.DataFrameSchema:
             continue
         checks = []
         if col.required and not col.nullable:
-            checks.append(pa.Check(lambda s: s.str.strip() != "", name="required value",
+            checks.append(pa.Check(lambda s: ~_blank(s), name="required value",
                                    error="is empty (a value is required)"))
         if col.kind == "int":
-            checks.append(pa.Check(lambda s: (s == "") | s.str.fullmatch(_INT), name="type",
+            checks.append(pa.Check(lambda s: _blank(s) | s.str.fullmatch(_INT), name="type",
                                    error="is not a whole number"))
         elif col.kind == "float":
             checks.append(pa.Check(_valid_number, name="type", error="is not a number"))
@@ -129,7 +134,7 @@ def domain_schema(domain: Domain, present: list[str]) -> pa.DataFrameSchema:
                                    ("YYYY-MM-DD, YYYY-MM or YYYY)" if partial else "YYYY-MM-DD)")))
         if col.kind == "cat":
             terms = set(col.terms)
-            checks.append(pa.Check(lambda s, t=terms: (s == "") | s.isin(t), name="controlled term",
+            checks.append(pa.Check(lambda s, t=terms: _blank(s) | s.isin(t), name="controlled term",
                                    error="not in the controlled terms (" +
                                    ", ".join(repr(t) for t in col.terms if t) + ")"))
         if (domain.name, col.name) in RANGES:
@@ -208,7 +213,7 @@ def _cross_problems(frames: dict[str, pd.DataFrame], files: dict[str, str],
     for name, df in frames.items():
         file, domain = files[name], DOMAINS[name]
         if known is not None and name != "dm" and "USUBJID" in df:
-            bad = df[~df["USUBJID"].isin(known) & (df["USUBJID"] != "")]
+            bad = df[~df["USUBJID"].isin(known) & ~_blank(df["USUBJID"])]
             if len(bad):
                 out.append(Problem(file, "USUBJID", _rows(bad.index), "known subject",
                                    f"subject {_list(bad['USUBJID'])} not in "

@@ -1,0 +1,206 @@
+"""Reading (CSV / Parquet / XPT) and validation of the SDTM-like inputs, rule by rule."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+import pytest
+
+from analysis_lib import io
+from analysis_lib.config import Cut, list_cuts, load_cut, project_root
+from analysis_lib.sdtm import DOMAINS
+from analysis_lib.validate import (Problem, ValidationFailed, date_bounds, format_problems,
+                                   read_and_validate, validate_cut, validate_frames)
+from fixtures.mini_study import CUT, mini_domains
+
+
+def write_cut(domains: dict[str, pd.DataFrame], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in domains.items():
+        df.to_csv(folder / f"{name}.csv", index=False)
+    return folder
+
+
+def make_cut(folder: Path, cut_date: dt.date = CUT) -> Cut:
+    root = project_root()
+    return Cut(id="test", cut_date=cut_date, data_dir=folder, kind="interim", label="test",
+               previous=None, params_file=root / "params" / "study.yml", root=root)
+
+
+def find(problems: list[Problem], file: str, column: str, rule: str) -> Problem:
+    hits = [p for p in problems if (p.file, p.column, p.rule) == (file, column, rule)]
+    assert len(hits) == 1, f"expected one {file}/{column}/{rule} problem in:\n{format_problems(problems)}"
+    return hits[0]
+
+
+# ---------------------------------------------------------------- reading
+
+def test_mini_study_is_valid():
+    assert validate_frames(mini_domains(), CUT) == []
+
+
+def test_csv_parquet_xpt_read_the_same_strings(tmp_path):
+    dm = mini_domains()["dm"]
+    typed = dm.assign(AGE=dm["AGE"].astype(float), WEIGHTBL=dm["WEIGHTBL"].astype(float),
+                      DOSELVL=dm["DOSELVL"].astype(int))
+    (tmp_path / "csv").mkdir(), (tmp_path / "pq").mkdir(), (tmp_path / "xpt").mkdir()
+    dm.to_csv(tmp_path / "csv" / "dm.csv", index=False)
+    typed.to_parquet(tmp_path / "pq" / "dm.parquet", index=False)
+    pyreadstat.write_xport(typed, str(tmp_path / "xpt" / "DM.XPT"), table_name="DM")
+    got = {k: io.read_domain(tmp_path / k, "dm") for k in ("csv", "pq", "xpt")}
+    for k, df in got.items():
+        pd.testing.assert_frame_equal(df, dm, check_dtype=False, obj=k)
+    assert got["xpt"].attrs["file"] == "DM.XPT"
+    assert got["xpt"].loc[0, "WEIGHTBL"] == "60.5" and got["xpt"].loc[0, "AGE"] == "35"
+    assert got["xpt"].loc[3, "RFSTDTC"] == ""  # empty stays empty, never "nan"
+
+
+def test_reads_public_cdisc_xpt(reference_data):
+    adsl = io.read_file(reference_data / "cdiscpilot01" / "adsl.xpt")
+    assert len(adsl) == 254 and (adsl.map(type) == str).all().all()
+    assert adsl.loc[0, "USUBJID"] == "01-701-1015" and adsl.loc[0, "AGE"] == "63"
+
+
+def test_missing_ambiguous_and_unreadable_files(tmp_path):
+    with pytest.raises(io.ReadError, match=r"ae\.csv: file not found"):
+        io.read_domain(tmp_path, "ae")
+    mini_domains()["ae"].to_csv(tmp_path / "ae.csv", index=False)
+    (tmp_path / "ae.parquet").write_bytes(b"not parquet")
+    with pytest.raises(io.ReadError, match=r"ambiguous.*ae\.csv, ae\.parquet"):
+        io.read_domain(tmp_path, "ae")
+    (tmp_path / "ae.csv").unlink()
+    with pytest.raises(io.ReadError, match=r"ae\.parquet: cannot be read as PARQUET"):
+        io.read_domain(tmp_path, "ae")
+
+
+def test_read_cut_and_file_problems(tmp_path):
+    folder = write_cut(mini_domains(), tmp_path / "data")
+    assert set(io.read_cut(make_cut(folder))) == set(DOMAINS)
+    (folder / "sv.csv").unlink()
+    problems = validate_cut(make_cut(folder))
+    assert [(p.file, p.rule) for p in problems] == [("sv.csv", "file present and readable")]
+    assert "file not found" in problems[0].message
+    assert validate_cut(make_cut(tmp_path / "nowhere"))[0].rule == "file present and readable"
+
+
+# ---------------------------------------------------------------- the corrupted copy (issue 2)
+
+def _source_cut() -> tuple[dict[str, pd.DataFrame], dt.date]:
+    """The real synthetic final cut when it exists, else the hand-made mini study."""
+    if "final" in list_cuts():
+        cut = load_cut("final")
+        if all(io.domain_files(cut.data_dir, n) for n in DOMAINS):
+            return io.read_cut(cut), cut.cut_date
+    return mini_domains(), CUT
+
+
+def test_corrupted_copy_reports_every_problem_together(tmp_path):
+    domains, cut_date = _source_cut()
+    dm, ae = domains["dm"], domains["ae"].copy()
+    domains["dm"] = pd.concat([dm, dm.iloc[[1]]], ignore_index=True)           # duplicate subject
+    dup_row, dup_id = len(domains["dm"]), dm.loc[1, "USUBJID"]
+    ae.loc[2, "AETOXGR"] = "7"                                                 # grade 7 -> row 3
+    ae.loc[3, ["AESTDTC", "AEENDTC"]] = ["2024-03-10", "2024-03-01"]           # ends before start -> row 4
+    ae.loc[4, "AESTDTC"] = "2024-13-45"                                        # unparseable -> row 5
+    ae.loc[5, "USUBJID"] = "NOBODY"                                            # unknown subject -> row 6
+    ae.loc[6, "AEENDTC"] = (cut_date + dt.timedelta(days=3)).isoformat()       # after the cut -> row 7
+    domains["ae"] = ae
+    problems = validate_cut(make_cut(write_cut(domains, tmp_path / "bad"), cut_date))
+    text = format_problems(problems)
+
+    p = find(problems, "dm.csv", "USUBJID", "unique key")
+    assert p.rows == (2, dup_row) and dup_id in p.message
+    p = find(problems, "ae.csv", "AETOXGR", "grade range")
+    assert p.rows == (3,) and p.message == "value 7 not in 1-5"
+    assert "ae.csv, column AETOXGR, row 3: value 7 not in 1-5 [grade range]" in text
+    p = find(problems, "ae.csv", "AEENDTC", "end >= start")
+    assert p.rows == (4,) and p.message == "AEENDTC 2024-03-01 is before AESTDTC 2024-03-10"
+    p = find(problems, "ae.csv", "AESTDTC", "ISO 8601 date")
+    assert p.rows == (5,) and "2024-13-45" in p.message
+    p = find(problems, "ae.csv", "USUBJID", "known subject")
+    assert p.rows == (6,) and "NOBODY" in p.message
+    p = find(problems, "ae.csv", "AEENDTC", "not after cut date")
+    assert p.rows == (7,) and cut_date.isoformat() in p.message
+    assert len(problems) == 6, text
+
+
+def test_validation_failed_carries_problems():
+    problems = [Problem("ae.csv", "AETOXGR", (12, 40), "grade range", "value 7 not in 1-5")]
+    exc = ValidationFailed(problems)
+    assert exc.problems == problems
+    assert str(exc) == ("1 problem found in the input data:\n"
+                        "  - ae.csv, column AETOXGR, rows 12, 40: value 7 not in 1-5 [grade range]")
+    assert format_problems([]) == "No problems found."
+
+
+# ---------------------------------------------------------------- each rule on its own
+
+def _problems_after(domain: str, change) -> list[Problem]:
+    domains = mini_domains()
+    change(domains[domain])
+    return validate_frames(domains, CUT)
+
+
+def test_required_column_and_required_value():
+    ps = _problems_after("ds", lambda df: df.drop(columns=["DSTERM"], inplace=True))
+    assert [(p.file, p.column, p.rule) for p in ps] == [("ds.csv", "DSTERM", "required column")]
+    ps = _problems_after("dm", lambda df: df.__setitem__("SEX", ["M", "", "F", "F", " ", "F"]))
+    assert [(p.column, p.rows, p.rule) for p in ps] == [("SEX", (2, 5), "required value")]
+    # optional / nullable columns may be empty or absent
+    assert _problems_after("dm", lambda df: df.drop(columns=["BRTHDTC", "ETHNIC"], inplace=True)) == []
+    assert _problems_after("ae", lambda df: df.__setitem__("AEENDTC", "")) == []
+
+
+def test_types_terms_and_limits_of_shown_rows():
+    ps = _problems_after("dm", lambda df: df.__setitem__("AGE", ["35", "3.5", "x", "40", "1e2", "-3"]))
+    assert [(p.column, p.rows, p.message) for p in ps] == [
+        ("AGE", (2, 3, 5), "values 3.5, x, 1e2 is not a whole number")]
+    ps = _problems_after("bl", lambda df: df.__setitem__("BMBLAST", ["1", "nan", "inf", "2.5e1", "", "x"]))
+    assert [(p.rule, p.rows) for p in ps] == [("required value", (5,)), ("type", (2, 3, 6))]
+    ps = _problems_after("ae", lambda df: df.__setitem__("AESER", "YES"))
+    assert ps[0].rows == (1, 2, 3, 4, 5) and ps[0].message.startswith("value YES not in the controlled")
+    assert "(13 rows in all)" in ps[0].message and ps[0].rule == "controlled term"
+
+
+def test_dates_full_and_partial():
+    # a `date` column accepts only YYYY-MM-DD; a `pdate` column also YYYY-MM and YYYY
+    ps = _problems_after("rs", lambda df: df.__setitem__("RSDTC", ["2024-02", *df["RSDTC"][1:]]))
+    assert [(p.column, p.rows, p.rule) for p in ps] == [("RSDTC", (1,), "ISO 8601 date")]
+    assert _problems_after("ae", lambda df: df.__setitem__("AESTDTC", ["2024", *df["AESTDTC"][1:]])) == []
+    ps = _problems_after("ae", lambda df: df.__setitem__("AESTDTC", ["2024-02-30", "24-01-01",
+                                                                     "2024/01/05", *df["AESTDTC"][3:]]))
+    assert [(p.rows, p.rule) for p in ps] == [((1, 2, 3), "ISO 8601 date")]
+    lo, hi = date_bounds(pd.Series(["2024-02", "2023", "2024-03-05", "", "2024-02-30"]))
+    assert list(lo.dt.strftime("%Y-%m-%d").fillna("")) == ["2024-02-01", "2023-01-01", "2024-03-05", "", ""]
+    assert list(hi.dt.strftime("%Y-%m-%d").fillna("")) == ["2024-02-29", "2023-12-31", "2024-03-05", "", ""]
+
+
+def test_partial_dates_in_chronology_and_cut():
+    # an end "2024-01" may be after a start 2024-01-15 (not a problem); a partial start in the cut
+    # month is not after the cut, one in the month after is
+    assert _problems_after("ae", lambda df: df.__setitem__("AEENDTC", ["2024-01", *df["AEENDTC"][1:]])) == []
+    ps = _problems_after("cm", lambda df: df.__setitem__("CMSTDTC", ["2025-06", "2025-07", df["CMSTDTC"][2]]))
+    assert [(p.column, p.rows, p.rule) for p in ps] == [("CMSTDTC", (2,), "not after cut date")]
+
+
+def test_unique_keys_with_two_columns():
+    ps = _problems_after("ae", lambda df: df.__setitem__("AESEQ", ["1", "1", *df["AESEQ"][2:]]))
+    assert [(p.column, p.rows, p.rule) for p in ps] == [("USUBJID+AESEQ", (1, 2), "unique key")]
+    assert "USUBJID=S01, AESEQ=1" in ps[0].message
+
+
+def test_no_dosing_before_consent():
+    ps = _problems_after("ex", lambda df: df.__setitem__("EXSTDTC", ["2023-12-01", *df["EXSTDTC"][1:]]))
+    assert [(p.file, p.column, p.rows, p.rule) for p in ps] == [("ex.csv", "EXSTDTC", (1,),
+                                                                 "no dosing before consent")]
+    assert "2023-12-01" in ps[0].message and "S01" in ps[0].message
+
+
+@pytest.mark.parametrize("cut_id", ["escalation", "interim", "final"])
+def test_synthetic_cuts_are_valid(cut_id):
+    if cut_id not in list_cuts():
+        pytest.skip(f"params/{cut_id}.yml not there yet")
+    cut = load_cut(cut_id)
+    assert validate_cut(cut) == [], format_problems(validate_cut(cut))
