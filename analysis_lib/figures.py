@@ -1,0 +1,398 @@
+"""CSR figures in one clinical style (matplotlib only): Kaplan-Meier with numbers at risk,
+swimmer plot, CAR-T kinetics on a log scale (and PB vs CSF facets).
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global state,
+no double display in notebooks); wrap it in :class:`analysis_lib.tlf.Figure` to give it a number
+and title and to save it as SVG/PDF/PNG.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies and in greyscale print.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 8.5,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8.5,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.linewidth": 0.8,
+    "axes.prop_cycle": __import__("cycler").cycler(color=PALETTE),
+    "lines.linewidth": 1.5,
+    "legend.frameon": False,
+    "svg.fonttype": "path",
+    "pdf.fonttype": 42,
+}
+
+
+class FigureDataError(ValueError):
+    """Input of a figure function is malformed (message names the column and rows/subjects)."""
+
+
+def _require(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise FigureDataError(f"{what}: missing column(s) {', '.join(missing)} (have: {', '.join(map(str, df.columns))})")
+
+
+def _colours(labels: Sequence[Any]) -> dict[Any, str]:
+    return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(labels)}
+
+
+# --------------------------------------------------------------------------- Kaplan-Meier
+
+
+def _km_object(value: Any, conf_type: str):
+    """A km result (with .table and .n_at_risk) or a (time, event) pair -> km result."""
+    if hasattr(value, "table") and hasattr(value, "n_at_risk"):
+        return value
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        from . import stats
+
+        return stats.kaplan_meier(value[0], value[1], conf_type=conf_type)
+    raise FigureDataError(f"km_plot: expected a kaplan_meier result or a (time, event) pair, got {type(value).__name__}")
+
+
+def _km_steps(table: pd.DataFrame) -> pd.DataFrame:
+    """Survival table starting at (0, 1) for drawing a right-continuous step function."""
+    tab = table[["time", "n_censor", "surv", "lower", "upper"]].sort_values("time", kind="stable")
+    if tab.empty or tab["time"].iloc[0] > 0:
+        start = pd.DataFrame({"time": [0.0], "n_censor": [0], "surv": [1.0], "lower": [1.0], "upper": [1.0]})
+        tab = pd.concat([start, tab], ignore_index=True)
+    return tab.reset_index(drop=True)
+
+
+def km_plot(
+    km_by_group: Mapping[str, Any],
+    times_at_risk: Sequence[float],
+    *,
+    xlabel: str = "Months since CD19 CAR-T infusion",
+    ylabel: str = "Survival probability",
+    ci: bool = False,
+    censor_marks: bool = True,
+    conf_type: str = "log-log",
+    legend_title: str | None = None,
+    xmax: float | None = None,
+    width: float = 6.5,
+) -> Figure:
+    """Kaplan-Meier curves with censor marks (+), optional CI band and a numbers-at-risk table
+    whose columns sit exactly under the x-axis ticks (``times_at_risk``).
+
+    ``km_by_group``: label -> ``stats.kaplan_meier`` result (``.table`` with time, n_censor,
+    surv, lower, upper; ``.n_at_risk(times)``) or a ``(time, event)`` pair.
+    """
+    if not km_by_group:
+        raise FigureDataError("km_plot: km_by_group is empty")
+    times = [float(t) for t in times_at_risk]
+    if not times or any(b <= a for a, b in zip(times, times[1:])):
+        raise FigureDataError("km_plot: times_at_risk must be a non-empty increasing sequence")
+    kms = {str(lab): _km_object(v, conf_type) for lab, v in km_by_group.items()}
+    colours = _colours(list(kms))
+    ngroups = len(kms)
+    # fixed layout in inches so the risk table lines up with the axis whatever the labels
+    # left margin fits the longest group label (~0.07 in per character at 8 pt); legend above the axes
+    longest = max(len(lab) for lab in kms)
+    left, right_m, gap, bottom = max(0.8, 0.07 * longest + 0.3), 0.2, 0.58, 0.08
+    handles = [Line2D([], [], color=colours[lab], label=lab) for lab in kms]
+    if censor_marks:
+        handles.append(Line2D([], [], ls="none", marker="+", color="#555555", label="Censored"))
+    ncol = min(len(handles), 3 if longest > 18 else 4)
+    top = 0.12 + 0.19 * math.ceil(len(handles) / ncol) + (0.19 if legend_title else 0)
+    main_h, risk_h = 3.4, 0.3 + 0.19 * ngroups
+    height = top + main_h + gap + risk_h + bottom
+    with rc_context(STYLE):
+        fig = Figure(figsize=(width, height))
+        w = (width - left - right_m) / width
+        ax = fig.add_axes([left / width, (bottom + risk_h + gap) / height, w, main_h / height])
+        risk = fig.add_axes([left / width, bottom / height, w, risk_h / height], sharex=ax)
+        for lab, km in kms.items():
+            tab = _km_steps(km.table)
+            col = colours[lab]
+            ax.step(tab["time"], tab["surv"], where="post", color=col, label=lab)
+            if ci:
+                ax.fill_between(tab["time"], tab["lower"], tab["upper"], step="post", color=col, alpha=0.15, lw=0)
+            if censor_marks:
+                cens = tab[tab["n_censor"] > 0]
+                ax.plot(cens["time"], cens["surv"], ls="none", marker="+", ms=6, mew=1.1, color=col)
+        right = xmax if xmax is not None else times[-1]
+        ax.set_xlim(0, right)
+        ax.set_ylim(0, 1.02)
+        ax.set_yticks(np.linspace(0, 1, 6))
+        ax.set_xticks(times)
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="y", color="#dddddd", lw=0.6)
+        ax.legend(handles=handles, title=legend_title, loc="lower left", bbox_to_anchor=(0, 1.01),
+                  ncol=ncol, borderaxespad=0, alignment="left", handlelength=1.8, columnspacing=1.2)
+        # numbers at risk: one row per group, values under the ticks
+        for spine in risk.spines.values():
+            spine.set_visible(False)
+        risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+        risk.tick_params(axis="y", which="both", left=False, pad=12)
+        risk.set_ylim(ngroups - 0.5, -1.3)
+        risk.set_yticks(range(ngroups))
+        risk.set_yticklabels(list(kms))
+        for i, (lab, km) in enumerate(kms.items()):
+            risk.get_yticklabels()[i].set_color(colours[lab])
+            for t, n in zip(times, km.n_at_risk(times)):
+                if t <= right:
+                    risk.text(t, i, str(int(n)), ha="center", va="center", color=colours[lab], fontsize=8)
+        risk.text(0, -1.0, "Number at risk", transform=risk.get_yaxis_transform(), ha="left", va="center",
+                  fontsize=8, fontweight="bold")
+    return fig
+
+
+# --------------------------------------------------------------------------- swimmer plot
+
+SWIMMER_EVENTS = {
+    # column: (legend label, marker, colour)
+    "hsct": ("Allo-HSCT", "s", "#009E73"),
+    "cd22": ("CD22 CAR-T", "D", "#0072B2"),
+    "crcri": ("CR/CRi", "^", "#E69F00"),
+    "relapse": ("Relapse", "X", "#D55E00"),
+    "death": ("Death", "o", "#000000"),
+}
+
+
+def swimmer_plot(
+    records: pd.DataFrame,
+    *,
+    xlabel: str = "Days since CD19 CAR-T infusion",
+    group: str | None = "group",
+    width: float = 6.5,
+) -> Figure:
+    """One bar per subject from Day 0 to death / last follow-up (column ``end``) with markers
+    for allo-HSCT, CD22 CAR-T, first CR/CRi, relapse and death (columns ``hsct``, ``cd22``,
+    ``crcri``, ``relapse``, ``death``: study day or missing) and an arrow when ``ongoing``.
+
+    Required columns: ``subject``, ``end``; optional: the event columns, ``ongoing`` (bool) and
+    ``group`` (bar colour, e.g. dose level). Subjects are ordered by group, then longest first.
+    """
+    if not isinstance(records, pd.DataFrame) or records.empty:
+        raise FigureDataError("swimmer_plot: records must be a non-empty DataFrame")
+    _require(records, ["subject", "end"], "swimmer_plot")
+    df = records.copy()
+    if df["subject"].duplicated().any():
+        dup = df.loc[df["subject"].duplicated(), "subject"].astype(str).tolist()
+        raise FigureDataError(f"swimmer_plot: duplicate subject(s) {', '.join(dup[:10])}: one row per subject")
+    for col in ["end", *[c for c in SWIMMER_EVENTS if c in df.columns]]:
+        vals = pd.to_numeric(df[col], errors="coerce")
+        bad = vals.isna() & df[col].notna()
+        if col == "end":
+            bad |= vals.isna() | (vals < 0)
+        if bad.any():
+            raise FigureDataError(f"swimmer_plot: column '{col}' not a valid day for subject(s) "
+                                  f"{', '.join(df.loc[bad, 'subject'].astype(str).tolist()[:10])}")
+        df[col] = vals
+    for col in [c for c in SWIMMER_EVENTS if c in df.columns]:
+        late = df[col] > df["end"]
+        if late.any():
+            raise FigureDataError(f"swimmer_plot: '{col}' after 'end' for subject(s) "
+                                  f"{', '.join(df.loc[late, 'subject'].astype(str).tolist()[:10])}")
+    ongoing = df["ongoing"].fillna(False).astype(bool) if "ongoing" in df.columns else pd.Series(False, index=df.index)
+    if "death" in df.columns and (ongoing & df["death"].notna()).any():
+        raise FigureDataError("swimmer_plot: subject(s) marked ongoing with a death day: "
+                              + ", ".join(df.loc[ongoing & df["death"].notna(), "subject"].astype(str)))
+    df["_ongoing"] = ongoing
+    has_group = group is not None and group in df.columns
+    if has_group:
+        groups = list(dict.fromkeys(df.sort_values(group, kind="stable")[group]))
+        df["_g"] = df[group].map({g: i for i, g in enumerate(groups)})
+        df = df.sort_values(["_g", "end", "subject"], ascending=[True, False, True], kind="stable")
+    else:
+        groups = [None]
+        df = df.sort_values(["end", "subject"], ascending=[False, True], kind="stable")
+    df = df.reset_index(drop=True)
+    colours = _colours(groups)
+    n = len(df)
+    xmax = float(df["end"].max())
+    with rc_context(STYLE):
+        # fixed layout in inches: 0.2 in per subject, room for the legend at the right
+        n_legend = len(groups) * has_group + len(SWIMMER_EVENTS) + 1
+        axes_h = max(0.2 * n, 0.18 * n_legend)
+        longest = int(df["subject"].astype(str).str.len().max())
+        left, bottom, top = 0.25 + 0.065 * longest, 0.5, 0.1
+        height = bottom + axes_h + top
+        fig = Figure(figsize=(width, height))
+        ax = fig.add_axes([left / width, bottom / height, (width - left - 1.45) / width, axes_h / height])
+        y = np.arange(n)
+        bar_col = [colours[g] for g in (df[group] if has_group else [None] * n)]
+        ax.barh(y, df["end"], height=0.55, color=bar_col, alpha=0.35, edgecolor=bar_col, linewidth=0.6)
+        for i in np.flatnonzero(df["_ongoing"].to_numpy()):
+            ax.annotate("", xy=(df["end"][i] + 0.05 * xmax, i), xytext=(df["end"][i], i),
+                        arrowprops=dict(arrowstyle="-|>", color="#444444", lw=1.0, shrinkA=0, shrinkB=0))
+        handles = []
+        for col, (label, marker, colour) in SWIMMER_EVENTS.items():
+            if col not in df.columns or df[col].isna().all():
+                continue
+            sel = df[col].notna()
+            ax.plot(df.loc[sel, col], y[sel.to_numpy()], ls="none", marker=marker, ms=5, color=colour,
+                    mec="white" if marker != "o" else colour, mew=0.4, zorder=3)
+            handles.append(Line2D([], [], ls="none", marker=marker, ms=5, color=colour, label=label))
+        if df["_ongoing"].any():
+            handles.append(Line2D([], [], color="#444444", marker=">", ms=4, lw=1.0, label="In follow-up"))
+        if has_group:
+            handles = [Line2D([], [], color=colours[g], lw=6, alpha=0.5, label=str(g)) for g in groups] + handles
+        ax.set_yticks(y)
+        ax.set_yticklabels(df["subject"].astype(str), fontsize=7 if n > 25 else 8)
+        ax.set_ylim(n - 0.4, -0.6)
+        ax.set_xlim(0, xmax * 1.08)
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="x", color="#dddddd", lw=0.6)
+        ax.set_axisbelow(True)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return fig
+
+
+# --------------------------------------------------------------------------- kinetics
+
+
+def _kinetics_frame(data: pd.DataFrame, *, time: str, value: str, subject: str, group: str | None,
+                    lloq: float | str, blq: str | None, what: str) -> pd.DataFrame:
+    """Validated frame with columns t, v, subj, grp, lloq, blq and y (value shown; BLQ at LLOQ/2)."""
+    if not isinstance(data, pd.DataFrame) or data.empty:
+        raise FigureDataError(f"{what}: data must be a non-empty DataFrame")
+    cols = [time, value, subject] + ([group] if group else []) + ([lloq] if isinstance(lloq, str) else [])
+    if blq is not None:
+        cols.append(blq)
+    _require(data, cols, what)
+    df = pd.DataFrame({
+        "t": pd.to_numeric(data[time], errors="coerce"),
+        "v": pd.to_numeric(data[value], errors="coerce"),
+        "subj": data[subject].astype(str),
+        "grp": data[group].astype(str) if group else "All",
+        "lloq": pd.to_numeric(data[lloq], errors="coerce") if isinstance(lloq, str) else float(lloq),
+    }, index=data.index)
+    if df["t"].isna().any():
+        raise FigureDataError(f"{what}: column '{time}' missing or not numeric at rows {list(df.index[df['t'].isna()][:10])}")
+    if (df["lloq"].isna() | (df["lloq"] <= 0)).any():
+        raise FigureDataError(f"{what}: LLOQ missing or not positive at rows {list(df.index[df['lloq'].isna() | (df['lloq'] <= 0)][:10])}")
+    is_blq = data[blq].fillna(False).astype(bool) if blq is not None else (df["v"] < df["lloq"])
+    if blq is not None:
+        is_blq = is_blq | (df["v"] < df["lloq"])
+    unexplained = df["v"].isna() & ~is_blq
+    if unexplained.any():
+        raise FigureDataError(f"{what}: column '{value}' missing at rows {list(df.index[unexplained][:10])} "
+                              f"that are not flagged below LLOQ")
+    df["blq"] = is_blq
+    df["y"] = np.where(is_blq, df["lloq"] / 2.0, df["v"])
+    return df.sort_values(["grp", "subj", "t"], kind="stable")
+
+
+def _draw_kinetics(ax, df: pd.DataFrame, colours: Mapping[str, str]) -> None:
+    for (grp, _subj), d in df.groupby(["grp", "subj"], sort=True):
+        ax.plot(d["t"], d["y"], color=colours[grp], lw=0.7, alpha=0.45)
+        b = d[d["blq"]]
+        ax.plot(b["t"], b["y"], ls="none", marker="o", ms=3.5, mfc="white", mec=colours[grp], mew=0.8, zorder=4)
+    for grp, d in df.groupby("grp", sort=True):
+        med = d.groupby("t", sort=True)["y"].median()
+        ax.plot(med.index, med.to_numpy(), color=colours[grp], lw=2.2, marker="o", ms=3.5, zorder=3)
+    for level in sorted(df["lloq"].unique()):
+        ax.axhline(level, color="#555555", ls="--", lw=0.9)
+    ax.set_yscale("log")
+    ax.grid(axis="y", which="major", color="#e5e5e5", lw=0.6)
+
+
+def _kinetics_legend(ax, groups: Sequence[str], colours: Mapping[str, str], show_groups: bool) -> None:
+    handles = [Line2D([], [], color=colours[g], lw=2.2, label=f"{g} median" if show_groups else "Median")
+               for g in groups]
+    handles += [
+        Line2D([], [], color="#777777", lw=0.7, label="Individual subject"),
+        Line2D([], [], ls="none", marker="o", ms=4, mfc="white", mec="#555555", label="< LLOQ (shown at LLOQ/2)"),
+        Line2D([], [], color="#555555", ls="--", lw=0.9, label="LLOQ"),
+    ]
+    ax.legend(handles=handles, loc="upper right")
+
+
+def kinetics_plot(
+    data: pd.DataFrame,
+    *,
+    time: str = "time",
+    value: str = "value",
+    subject: str = "subject",
+    group: str | None = None,
+    lloq: float | str = "lloq",
+    blq: str | None = None,
+    xlabel: str = "Days since CAR-T infusion",
+    ylabel: str = "CAR transgene (copies/µg gDNA)",
+    width: float = 6.5,
+) -> Figure:
+    """CAR-T expansion and persistence on a log y axis: thin line per subject, thick median per
+    nominal time (and group), dashed LLOQ line.
+
+    ``time`` is the nominal day; ``lloq`` a number or a column. A sample is below LLOQ when the
+    ``blq`` column is true or the value is < LLOQ; it is drawn at LLOQ/2 with an open marker and
+    enters the median at LLOQ/2 (display convention, stated in the catalogue footnote). A missing
+    value not flagged below LLOQ is an error, never dropped.
+    """
+    df = _kinetics_frame(data, time=time, value=value, subject=subject, group=group, lloq=lloq, blq=blq,
+                         what="kinetics_plot")
+    groups = list(dict.fromkeys(sorted(df["grp"].unique())))
+    colours = _colours(groups)
+    with rc_context(STYLE):
+        fig = Figure(figsize=(width, 3.8), layout="constrained")
+        ax = fig.add_subplot()
+        _draw_kinetics(ax, df, colours)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        _kinetics_legend(ax, groups, colours, group is not None)
+    return fig
+
+
+def kinetics_by_specimen(
+    data: pd.DataFrame,
+    *,
+    facet: str = "specimen",
+    facets: Sequence[str] = ("PB", "CSF"),
+    facet_titles: Mapping[str, str] | None = None,
+    width: float = 6.5,
+    ylabel: str = "CAR transgene (copies/µg gDNA)",
+    xlabel: str = "Days since CAR-T infusion",
+    **kwargs: Any,
+) -> Figure:
+    """Kinetics side by side per specimen (default peripheral blood vs cerebrospinal fluid), with
+    a shared log y axis; other arguments as :func:`kinetics_plot`."""
+    _require(data, [facet], "kinetics_by_specimen")
+    unknown = sorted(set(data[facet].astype(str)) - set(facets))
+    if unknown:
+        raise FigureDataError(f"kinetics_by_specimen: column '{facet}' has values {', '.join(unknown)} not in facets {list(facets)}")
+    titles = {"PB": "Peripheral blood", "CSF": "Cerebrospinal fluid", **(facet_titles or {})}
+    frames = {f: _kinetics_frame(data[data[facet].astype(str) == f], what=f"kinetics_by_specimen ({f})", **{
+        k: kwargs.get(k, d) for k, d in dict(time="time", value="value", subject="subject", group=None,
+                                              lloq="lloq", blq=None).items()}) for f in facets
+        if (data[facet].astype(str) == f).any()}
+    if not frames:
+        raise FigureDataError("kinetics_by_specimen: no rows for any facet")
+    extra = sorted(set(kwargs) - {"time", "value", "subject", "group", "lloq", "blq"})
+    if extra:
+        raise TypeError(f"kinetics_by_specimen: unexpected argument(s) {', '.join(extra)}")
+    groups = sorted(set().union(*(set(f["grp"]) for f in frames.values())))
+    colours = _colours(groups)
+    with rc_context(STYLE):
+        fig = Figure(figsize=(width, 3.6), layout="constrained")
+        axes = fig.subplots(1, len(frames), sharey=True, squeeze=False)[0]
+        for ax, (name, df) in zip(axes, frames.items()):
+            _draw_kinetics(ax, df, colours)
+            ax.set_title(titles.get(name, name), loc="left", fontweight="bold")
+            ax.set_xlabel(xlabel)
+        axes[0].set_ylabel(ylabel)
+        _kinetics_legend(axes[-1], groups, colours, kwargs.get("group") is not None)
+    return fig
+
+
+__all__ = ["PALETTE", "STYLE", "FigureDataError", "km_plot", "swimmer_plot", "kinetics_plot",
+           "kinetics_by_specimen", "SWIMMER_EVENTS"]
