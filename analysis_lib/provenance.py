@@ -1,0 +1,101 @@
+"""Provenance of a data cut's report: what data, parameters, code and software made it.
+
+:func:`collect` holds no wall-clock time, so the same inputs and code give the same dict (the
+provenance chapter shows it); :func:`analysis_lib.render.write_manifest` adds the run time.
+"""
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import config
+
+# Packages whose versions can change a number, a table or the rendering.
+KEY_PACKAGES = (
+    "car-t-csr", "numpy", "pandas", "scipy", "lifelines", "pyreadstat", "pyarrow", "pandera", "pyyaml",
+    "matplotlib", "rtflite", "papermill", "nbformat", "nbclient", "ipykernel", "jupyter-book", "sphinx",
+    "myst-nb", "sphinx-book-theme",
+)
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _hashes(files: list[Path], root: Path) -> dict[str, str]:
+    """``{path relative to root (or absolute if outside): sha256}`` in sorted order."""
+    out = {}
+    for f in sorted(files):
+        try:
+            key = f.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            key = f.resolve().as_posix()
+        out[key] = sha256(f)
+    return out
+
+
+def git_state(root: Path) -> dict[str, Any]:
+    """Commit of the checkout and whether tracked or untracked (non-ignored) files differ from it."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return {"commit": None, "dirty": None, "note": "not a git checkout"}
+    status = git("status", "--porcelain")
+    changed = [line[3:] for line in status.stdout.splitlines()]
+    return {"commit": head.stdout.strip(), "dirty": bool(changed), "changed_files": changed}
+
+
+def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str | None]:
+    """Installed version of each package (``None`` when not installed)."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _tool_version(cmd: list[str]) -> str | None:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    first = (proc.stdout or proc.stderr).strip().splitlines()
+    return first[0] if proc.returncode == 0 and first else None
+
+
+def collect(cut: str | config.Cut, engine: str = "jupyter-book") -> dict[str, Any]:
+    """Provenance of ``cut``: input data and parameter file hashes, git state, software, engine."""
+    cut = config.load_cut(cut) if isinstance(cut, str) else cut
+    root = cut.root
+    if not cut.data_dir.is_dir():
+        raise FileNotFoundError(f"{cut.params_file}: data_dir {cut.data_dir} does not exist")
+    data_files = [p for p in cut.data_dir.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    params = [root / "params" / "study.yml", cut.params_file]
+    definitions = [p for p in (root / "_quarto.yml", root / "chapters" / "tlf_catalogue.yml") if p.is_file()]
+    engine_version = {"jupyter-book": lambda: package_versions(("jupyter-book",))["jupyter-book"],
+                      "quarto": lambda: _tool_version(["quarto", "--version"])}.get(engine, lambda: None)()
+    return {
+        "study": config.load_study(root).get("study", {}).get("id"),
+        "cut": {"id": cut.id, "cut_date": cut.cut_date.isoformat(), "kind": cut.kind, "label": cut.label},
+        "inputs": _hashes(data_files, root),
+        "params": _hashes(params, root),
+        "definitions": _hashes(definitions, root),
+        "git": git_state(root),
+        "python": {"version": platform.python_version(), "implementation": platform.python_implementation()},
+        "packages": package_versions(),
+        "engine": {"name": engine, "version": engine_version,
+                   "latex": _tool_version(["pdflatex", "--version"]) if engine == "jupyter-book" else None},
+    }

@@ -1,0 +1,478 @@
+"""Render a data cut's executed notebooks into the CSR deliverables: HTML site, PDF, manifest.
+
+The book is defined once in ``_quarto.yml`` (title, chapter order, formats). For the default engine,
+Jupyter Book 1.x, this module generates ``_config.yml``/``_toc.yml`` from it in a scratch folder,
+turns them into a Sphinx ``conf.py`` with Jupyter Book's own config code, and runs Sphinx's ``html``
+and ``latex`` builders in parallel (then ``latexmk``). Notebooks are never re-executed. Code cells are
+hidden at render time; tables and figures pick their representation per builder (DESIGN.md §3):
+HTML uses ``text/html``, LaTeX uses ``text/markdown`` (a MyST raw-LaTeX block with a longtable or an
+``\\includegraphics``). Outputs replace the previous ones only after a successful build.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import config, provenance
+
+BOOK_DIR = Path(__file__).resolve().parent / "book"
+ENGINES = ("jupyter-book", "quarto")
+TLF_KINDS = ("Table", "Figure", "Listing")
+# Jupyter Book/Sphinx extensions left out: they load remote resources (thebe, comments) or are unused.
+_DROP_EXTENSIONS = {"sphinx_thebe", "sphinx_comments", "sphinx.ext.intersphinx", "sphinx_copybutton"}
+
+
+class RenderError(Exception):
+    """The book could not be rendered; the message names the file, chapter or tool that failed."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Book definition and front matter
+# --------------------------------------------------------------------------------------------------
+def load_book(path: Path | None = None) -> dict[str, Any]:
+    """Read the book definition (``_quarto.yml``): title, author, version and chapter list."""
+    path = Path(path) if path else config.project_root() / "_quarto.yml"
+    if not path.is_file():
+        raise RenderError(f"{path}: book definition not found")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    book = data.get("book")
+    if not isinstance(book, dict):
+        raise RenderError(f"{path}: missing mapping 'book'")
+    chapters = book.get("chapters")
+    if not isinstance(chapters, list) or not chapters or not all(isinstance(c, str) for c in chapters):
+        raise RenderError(f"{path}: 'book.chapters' must be a non-empty list of file names")
+    if chapters[0] != "index.md":
+        raise RenderError(f"{path}: the first chapter must be 'index.md' (the front page), not '{chapters[0]}'")
+    bad = [c for c in chapters[1:] if not c.endswith(".ipynb")]
+    if bad:
+        raise RenderError(f"{path}: chapters after index.md must be notebooks (.ipynb): {', '.join(bad)}")
+    stems = [Path(c).stem for c in chapters[1:]]
+    dups = sorted({s for s in stems if stems.count(s) > 1})
+    if dups:
+        raise RenderError(f"{path}: chapter(s) listed twice: {', '.join(dups)}")
+    return {
+        "path": path,
+        "title": str(book.get("title", "Clinical Study Report")),
+        "author": str(book.get("author", "")),
+        "version": str(book.get("version", "1.0")),
+        "chapters": stems,
+        "raw": data,
+    }
+
+
+def report_info(cut: config.Cut, book: dict[str, Any]) -> dict[str, str]:
+    """The strings shown on the title page, front page and banner (from params and the book)."""
+    study = config.load_study(cut.root).get("study", {})
+    return {
+        "STUDY_ID": str(study.get("id", "")),
+        "STUDY_TITLE": str(study.get("title", book["title"])),
+        "PHASE": str(study.get("phase", "")),
+        "SPONSOR": str(study.get("sponsor", book["author"])),
+        "REPORT_TYPE": f"{'Final' if cut.kind == 'final' else 'Interim'} clinical study report",
+        "CUT_LABEL": cut.label,
+        "CUT_ID": cut.id,
+        "CUT_DATE": cut.cut_date.isoformat(),
+        "VERSION": book["version"],
+        "BOOK_TITLE": book["title"],
+    }
+
+
+def banner_text(info: dict[str, str]) -> str:
+    """One line shown on every HTML page: study, report type and data cut date."""
+    return f"{info['STUDY_ID']} · {info['REPORT_TYPE']} · Data cut {info['CUT_DATE']} ({info['CUT_LABEL']})"
+
+
+_TEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "≥": r"$\geq$", "≤": r"$\leq$", "→": r"$\rightarrow$",
+}
+
+
+def tex_escape(text: str) -> str:
+    """Escape text for LaTeX (pdflatex), including the few non-ASCII signs CSR titles use."""
+    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    """Replace ``@@KEY@@`` placeholders; a placeholder without a value is an error, not left in."""
+    def value(m: re.Match) -> str:
+        if m.group(1) not in values:
+            raise RenderError(f"template placeholder @@{m.group(1)}@@ has no value")
+        return values[m.group(1)]
+
+    return re.sub(r"@@([A-Z_]+)@@", value, template)
+
+
+def _template(name: str) -> str:
+    return (BOOK_DIR / name).read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------------
+# TLF list (number + title), from the TLF metadata the notebooks wrote, else the catalogue
+# --------------------------------------------------------------------------------------------------
+def _tlf_sort_key(number: str) -> tuple:
+    kind, _, rest = number.partition(" ")
+    kind_rank = TLF_KINDS.index(kind) if kind in TLF_KINDS else len(TLF_KINDS)
+    parts = tuple(int(p) if p.isdigit() else 10**6 for p in re.split(r"[.\s]", rest) if p)
+    return (kind_rank, parts, number)
+
+
+def tlf_entries(build_dir: Path, catalogue: Path | None = None) -> list[dict[str, str]]:
+    """Number, title and id of each TLF: ``build_dir/tlf/*.json`` if any, else the TLF catalogue.
+
+    Sorted tables, figures, listings, each by section number (14.2.10 after 14.2.9).
+    """
+    files = sorted((Path(build_dir) / "tlf").glob("*.json"))
+    entries: list[dict[str, str]] = []
+    if files:
+        for f in files:
+            try:
+                meta = json.loads(f.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise RenderError(f"{f}: not valid JSON ({exc})") from None
+            missing = [k for k in ("number", "title") if not meta.get(k)]
+            if missing:
+                raise RenderError(f"{f}: TLF metadata lacks {', '.join(missing)}")
+            entries.append({"id": str(meta.get("id", f.stem)), "number": str(meta["number"]),
+                            "title": str(meta["title"])})
+    else:
+        catalogue = catalogue or config.project_root() / "chapters" / "tlf_catalogue.yml"
+        if catalogue.is_file():
+            data = yaml.safe_load(catalogue.read_text(encoding="utf-8")) or {}
+            for i, item in enumerate(data.get("tlfs", [])):
+                if not item.get("number") or not item.get("title"):
+                    raise RenderError(f"{catalogue}: tlfs[{i}] lacks number or title")
+                entries.append({"id": str(item.get("id", "")), "number": str(item["number"]),
+                                "title": str(item["title"]).strip()})
+    numbers = [e["number"] for e in entries]
+    dups = sorted({n for n in numbers if numbers.count(n) > 1})
+    if dups:
+        raise RenderError(f"TLF numbers used twice: {', '.join(dups)}")
+    return sorted(entries, key=lambda e: _tlf_sort_key(e["number"]))
+
+
+def _tlf_lists_latex(entries: list[dict[str, str]]) -> str:
+    """LaTeX chapter listing tables, figures and listings (page numbers where a TLF has a label)."""
+    if not entries:
+        return ""
+    out = [r"\chapter*{List of tables, figures and listings}",
+           r"\addcontentsline{toc}{chapter}{List of tables, figures and listings}",
+           r"\markboth{List of tables, figures and listings}{}"]
+    for kind in TLF_KINDS + ("Other",):
+        rows = [e for e in entries if (e["number"].split(" ")[0] if e["number"].split(" ")[0] in TLF_KINDS
+                                       else "Other") == kind]
+        if not rows:
+            continue
+        heading = {"Table": "Tables", "Figure": "Figures", "Listing": "Listings"}.get(kind, "Other outputs")
+        out += [rf"\section*{{{heading}}}",
+                r"\begin{longtable}{@{}p{0.22\linewidth}p{0.68\linewidth}r@{}}",
+                r"\toprule Number & Title & Page \\ \midrule \endhead \bottomrule \endfoot"]
+        out += [rf"{tex_escape(e['number'])} & {tex_escape(e['title'])} & \csrtlfpage{{{e['id']}}} \\"
+                for e in rows]
+        out.append(r"\end{longtable}")
+    return "\n".join(out) + "\n"
+
+
+def _tlf_list_markdown(entries: list[dict[str, str]]) -> str:
+    if not entries:
+        return ""
+    rows = "\n".join(f"| {e['number']} | {e['title'].replace('|', '/')} |" for e in entries)
+    return f"\n## Tables, figures and listings\n\n| Number | Title |\n|---|---|\n{rows}\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# Source folder and Jupyter Book / Sphinx configuration
+# --------------------------------------------------------------------------------------------------
+def _executed_notebooks(build_dir: Path, chapters: list[str], book_path: Path) -> list[Path]:
+    """The executed notebook of every chapter, in book order; missing or unlisted ones are errors."""
+    nb_dir = build_dir / "notebooks"
+    present = {p.stem: p for p in sorted(nb_dir.glob("*.ipynb"))}
+    missing = [c for c in chapters if c not in present]
+    if missing:
+        raise RenderError(f"{nb_dir}: no executed notebook for chapter(s) {', '.join(missing)} "
+                          f"listed in {book_path}; run `csr execute` first")
+    extra = [s for s in present if s not in chapters]
+    if extra:
+        raise RenderError(f"{nb_dir}: notebook(s) {', '.join(extra)} are not chapters of {book_path}; "
+                          "add them to book.chapters in report order")
+    return [present[c] for c in chapters]
+
+
+def _write_sources(src: Path, notebooks: list[Path], info: dict[str, str],
+                   entries: list[dict[str, str]], only_html: bool = True) -> None:
+    """Front page, executed notebooks and static files into the (fresh) source folder."""
+    (src / "notebooks").mkdir(parents=True)
+    front = _fill(_template("index.md"), {k: v.replace("|", "/") for k, v in info.items()})
+    tlf_md = _tlf_list_markdown(entries)
+    if tlf_md and only_html:  # the PDF has its own typeset list with page numbers
+        tlf_md = "\n```{only} html\n" + tlf_md + "```\n"
+    (src / "index.md").write_text(front + tlf_md, encoding="utf-8")
+    for nb in notebooks:
+        shutil.copyfile(nb, src / "notebooks" / nb.name)
+    (src / "_static").mkdir()
+    shutil.copyfile(BOOK_DIR / "csr.css", src / "_static" / "csr.css")
+
+
+def jupyter_book_config(book: dict[str, Any], info: dict[str, str], figures_dir: Path,
+                        entries: list[dict[str, str]]) -> dict[str, Any]:
+    """The generated Jupyter Book ``_config.yml`` content (offline, no execution, code hidden)."""
+    tex_info = {k: tex_escape(v) for k, v in info.items()}
+    tex_info["FIGURES_DIR"] = figures_dir.resolve().as_posix()
+    tex_name = f"csr-{info['CUT_ID']}.tex"
+    return {
+        "title": info["STUDY_ID"] + " " + book["title"],
+        "author": info["SPONSOR"],
+        "copyright": info["SPONSOR"],
+        "only_build_toc_files": True,
+        "exclude_patterns": ["_build", "**.ipynb_checkpoints"],
+        "execute": {"execute_notebooks": "off"},
+        "parse": {"myst_enable_extensions": ["colon_fence"], "myst_url_schemes": ["mailto", "http", "https"]},
+        "html": {"use_multitoc_numbering": False, "home_page_in_navbar": True,
+                 "announcement": banner_text(info), "extra_footer": "", "baseurl": ""},
+        "latex": {"latex_engine": "pdflatex", "use_jupyterbook_latex": False},
+        "launch_buttons": {"thebe": False, "binderhub_url": "", "jupyterhub_url": "", "colab_url": "",
+                           "deepnote_url": ""},
+        "repository": {"url": "", "path_to_book": "", "branch": ""},
+        "sphinx": {
+            "recursive_update": True,
+            "config": {
+                "project": f"{info['STUDY_ID']} CSR",
+                "today": info["CUT_DATE"],
+                "numfig": False,
+                "html_show_sphinx": False,
+                "html_show_sourcelink": False,
+                "html_copy_source": False,
+                "html_last_updated_fmt": None,
+                "html_theme_options": {
+                    "announcement": banner_text(info),
+                    "use_download_button": False,
+                    "use_fullscreen_button": False,
+                    "search_bar_text": "Search this report...",
+                    "footer_content_items": ["copyright.html"],
+                    "extra_footer": "",
+                    "launch_buttons": {},
+                },
+                # MyST-NB: executed notebooks as they are; code hidden; per-builder mime choice.
+                "nb_execution_mode": "off",
+                "nb_remove_code_source": True,
+                "nb_output_stderr": "remove-warn",
+                "nb_render_markdown_format": "myst",
+                "nb_mime_priority_overrides": [
+                    ["html", "text/markdown", None],
+                    ["latex", "text/markdown", 5],
+                    ["latex", "text/latex", None],
+                ],
+                "latex_documents": [["index", tex_name, tex_info["STUDY_TITLE"], tex_info["SPONSOR"],
+                                     "manual"]],
+                "latex_toplevel_sectioning": "chapter",
+                "latex_show_urls": "no",
+                "latex_elements": {
+                    "papersize": "a4paper",
+                    "pointsize": "10pt",
+                    "fontpkg": "\\usepackage{tgtermes}\n\\usepackage{tgheros}\n\\usepackage{tgcursor}\n",
+                    "fncychap": "",
+                    "extraclassoptions": "openany,oneside",
+                    "preamble": _fill(_template("preamble.tex"), tex_info),
+                    "maketitle": _fill(_template("titlepage.tex"), tex_info),
+                    "tableofcontents": "\\sphinxtableofcontents\n" + _tlf_lists_latex(entries),
+                    "printindex": "",
+                    "sphinxsetup": "hmargin={20mm,20mm}, vmargin={25mm,25mm}",
+                },
+            },
+        },
+    }
+
+
+def _toc(chapters: list[str]) -> dict[str, Any]:
+    return {"format": "jb-book", "root": "index",
+            "chapters": [{"file": f"notebooks/{c}"} for c in chapters]}
+
+
+def _write_sphinx_conf(src: Path, jb_config: dict[str, Any]) -> None:
+    """Write ``_config.yml``, ``_toc.yml`` and the Sphinx ``conf.py`` Jupyter Book derives from them."""
+    from jupyter_book.config import get_final_config
+
+    (src / "_config.yml").write_text(yaml.safe_dump(jb_config, sort_keys=False), encoding="utf-8")
+    sphinx_config, _ = get_final_config(user_yaml=jb_config, sourcedir=src,
+                                        cli_config={"latex_individualpages": False},
+                                        validate=True, raise_on_invalid=True)
+    sphinx_config["extensions"] = [e for e in sphinx_config["extensions"] if e not in _DROP_EXTENSIONS]
+    sphinx_config["external_toc_path"] = "_toc.yml"
+    sphinx_config.pop("use_jupyterbook_latex", None)
+    sphinx_config.pop("use_multitoc_numbering", None)
+    lines = ["# Generated by analysis_lib.render from _quarto.yml and params/; do not edit."]
+    lines += [f"{key} = {sphinx_config[key]!r}" for key in sorted(sphinx_config)]
+    (src / "conf.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------------
+# Builds
+# --------------------------------------------------------------------------------------------------
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], what: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
+        raise RenderError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
+    return proc
+
+
+def _latex_errors(log: Path) -> str:
+    if not log.is_file():
+        return ""
+    lines = log.read_text(encoding="latin-1").splitlines()
+    hits = [i for i, line in enumerate(lines) if line.startswith("!")]
+    return "\n".join("\n".join(lines[i:i + 4]) for i in hits[:5])
+
+
+def _build_html(src: Path, out: Path, env: dict[str, str]) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    proc = _run([sys.executable, "-m", "sphinx", "-q", "-b", "html", "-d", str(out.parent / "doctrees-html"),
+                 str(src), str(out)], src, env, "Sphinx HTML build")
+    return time.perf_counter() - t0, proc.stderr
+
+
+def _build_pdf(src: Path, out: Path, tex_name: str, env: dict[str, str]) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    proc = _run([sys.executable, "-m", "sphinx", "-q", "-b", "latex", "-d", str(out.parent / "doctrees-latex"),
+                 str(src), str(out)], src, env, "Sphinx LaTeX build")
+    try:
+        _run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-quiet", tex_name],
+             out, env, "LaTeX (latexmk)")
+    except RenderError as exc:
+        raise RenderError(f"{exc}\n{_latex_errors(out / tex_name.replace('.tex', '.log'))}") from None
+    return time.perf_counter() - t0, proc.stderr
+
+
+def _build_env(cut: config.Cut) -> dict[str, str]:
+    """Environment for the builds: offline, reproducible dates (the data cut date), quiet."""
+    epoch = int(dt.datetime.combine(cut.cut_date, dt.time(), dt.timezone.utc).timestamp())
+    env = dict(os.environ)
+    env.update({"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1", "PYTHONHASHSEED": "0",
+                "TZ": "UTC", "LC_ALL": "C.UTF-8"})
+    return env
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put ``new`` at ``target``, removing the old one only after the new one is in place."""
+    old = target.with_name(target.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def render_cut(cut: str | config.Cut, build_dir: Path | None = None, engine: str = "jupyter-book",
+               book: Path | None = None) -> dict[str, Path]:
+    """Render the executed notebooks of ``cut`` into ``build_dir/html/`` and ``build_dir/csr-<cut>.pdf``.
+
+    ``build_dir`` defaults to the cut's output folder and must hold ``notebooks/*.ipynb`` (executed),
+    ``figures/`` and optionally ``tlf/*.json``; ``book`` defaults to the project's ``_quarto.yml``.
+    Writes ``build_dir/manifest.json`` too. Returns the paths by name (html, index, pdf, tex, manifest).
+    """
+    cut = config.load_cut(cut) if isinstance(cut, str) else cut
+    build_dir = Path(build_dir) if build_dir else cut.output_dir
+    if engine not in ENGINES:
+        raise RenderError(f"unknown engine '{engine}'; use one of {', '.join(ENGINES)}")
+    t_start = time.perf_counter()
+    bk = load_book(book or cut.root / "_quarto.yml")
+    notebooks = _executed_notebooks(build_dir, bk["chapters"], bk["path"])
+    info = report_info(cut, bk)
+    entries = tlf_entries(build_dir, cut.root / "chapters" / "tlf_catalogue.yml")
+    work = build_dir / f".render-{engine}"
+    if work.exists():
+        shutil.rmtree(work)
+    src = work / "src"
+    if engine == "quarto":
+        paths, timings = _render_quarto(cut, build_dir, bk, info, notebooks, entries, src, work)
+    else:
+        paths, timings = _render_jupyter_book(cut, build_dir, bk, info, notebooks, entries, src, work)
+    shutil.rmtree(work)
+    timings["total_s"] = time.perf_counter() - t_start
+    paths["manifest"] = write_manifest(cut, build_dir, engine, timings)
+    return paths
+
+
+def _render_jupyter_book(cut, build_dir, bk, info, notebooks, entries, src, work):
+    _write_sources(src, notebooks, info, entries)
+    tex_name = f"csr-{cut.id}.tex"
+    _write_sphinx_conf(src, jupyter_book_config(bk, info, build_dir / "figures", entries))
+    env = _build_env(cut)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        html_job = pool.submit(_build_html, src, work / "html", env)
+        pdf_job = pool.submit(_build_pdf, src, work / "latex", tex_name, env)
+        t_html, warn_html = html_job.result()
+        t_pdf, warn_pdf = pdf_job.result()
+    log = build_dir / "render.log"
+    pdf = build_dir / f"csr-{cut.id}.pdf"
+    tex = build_dir / tex_name
+    shutil.copyfile(work / "latex" / tex_name, tex)
+    os.replace(work / "latex" / f"csr-{cut.id}.pdf", pdf)
+    _replace_dir(work / "html", build_dir / "html")
+    log.write_text(f"# Sphinx warnings, HTML build\n{warn_html}\n# Sphinx warnings, LaTeX build\n{warn_pdf}\n",
+                   encoding="utf-8")
+    paths = {"html": build_dir / "html", "index": build_dir / "html" / "index.html", "pdf": pdf, "tex": tex,
+             "log": log}
+    return paths, {"html_s": t_html, "pdf_s": t_pdf}
+
+
+def _render_quarto(cut, build_dir, bk, info, notebooks, entries, src, work):
+    quarto = shutil.which("quarto")
+    if not quarto:
+        raise RenderError("Quarto is not installed; use --engine jupyter-book")
+    _write_sources(src, notebooks, info, entries, only_html=False)
+    project = json.loads(json.dumps(bk["raw"]))  # deep copy of the book definition
+    project["project"] = {"type": "book", "output-dir": "_book"}
+    project["book"]["title"] = info["STUDY_TITLE"]
+    project["book"]["subtitle"] = f"{info['REPORT_TYPE']} · data cut {info['CUT_DATE']}"
+    project["book"]["date"] = info["CUT_DATE"]
+    project["book"]["chapters"] = ["index.md"] + [f"notebooks/{nb.name}" for nb in notebooks]
+    fmt = project.setdefault("format", {})
+    fmt.setdefault("html", {})["css"] = "_static/csr.css"
+    tex_info = {k: tex_escape(v) for k, v in info.items()}
+    tex_info["FIGURES_DIR"] = (build_dir / "figures").resolve().as_posix()
+    (src / "preamble.tex").write_text(_fill(_template("preamble.tex"), tex_info), encoding="utf-8")
+    fmt.setdefault("pdf", {})["include-in-header"] = "preamble.tex"
+    (src / "_quarto.yml").write_text(yaml.safe_dump(project, sort_keys=False), encoding="utf-8")
+    env = _build_env(cut)
+    t0 = time.perf_counter()
+    _run([quarto, "render", str(src), "--to", "html"], src, env, "quarto render (html)")
+    _run([quarto, "render", str(src), "--to", "pdf"], src, env, "quarto render (pdf)")
+    out = src / "_book"
+    pdfs = sorted(out.glob("*.pdf"))
+    if not pdfs:
+        raise RenderError(f"quarto render wrote no PDF in {out}")
+    pdf = build_dir / f"csr-{cut.id}.pdf"
+    os.replace(pdfs[0], pdf)
+    _replace_dir(out, build_dir / "html")
+    paths = {"html": build_dir / "html", "index": build_dir / "html" / "index.html", "pdf": pdf}
+    return paths, {"quarto_s": time.perf_counter() - t0}
+
+
+def write_manifest(cut: str | config.Cut, build_dir: Path, engine: str, timings: dict[str, float]) -> Path:
+    """Write ``build_dir/manifest.json``: provenance of the cut plus the run time (only place with a clock)."""
+    cut = config.load_cut(cut) if isinstance(cut, str) else cut
+    manifest = provenance.collect(cut, engine=engine)
+    manifest["run"] = {
+        "finished_utc": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "timings_s": {k: round(v, 2) for k, v in sorted(timings.items())},
+    }
+    path = Path(build_dir) / "manifest.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
