@@ -1,0 +1,616 @@
+"""The report pipeline behind ``csr``: validate -> derive -> execute -> render (+ manifest) for one data cut.
+
+Why it is built this way (DESIGN.md §2, issue 6):
+
+* **Cached by content.** Every step has a key, a SHA-256 over everything it depends on (input data files,
+  ``params/study.yml`` + ``params/<cut>.yml``, the ``analysis_lib`` sources, ``requirements.lock``, the
+  chapter notebooks and their support files, ``_quarto.yml`` and book templates, the engine). The keys
+  of the last good run live in ``_output/<cut>/.cache.json``; a step whose key is unchanged is skipped,
+  and so is each chapter whose own key (notebook + ADaM content + library + params) is unchanged.
+  When nothing changed, nothing is written at all.
+* **Atomic.** Work happens in ``_output/.staging-<cut>-<random>/`` (a copy of the previous outputs, so
+  cached pieces carry over); ``_output/<cut>/`` is replaced only after every requested step succeeded
+  (old renamed aside, new renamed in, old deleted). Any failure, ``KeyboardInterrupt`` included,
+  deletes the staging folder and leaves the previous outputs byte-identical.
+* **Locked.** ``fcntl.flock`` on ``_output/.<cut>.lock`` refuses a second concurrent run of the same cut.
+* **Parallel and deterministic.** Chapters run concurrently under papermill, at most ``os.cpu_count()``
+  kernels in the whole process (shared by cuts running side by side), each kernel being this
+  interpreter's ipykernel with ``PYTHONHASHSEED=0`` and ``MPLBACKEND=Agg``. Executed notebooks are
+  stripped of papermill's wall-clock metadata and of the staging path, so they are identical run to run.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib
+import json
+import os
+import secrets
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .config import ConfigError, Cut, load_cut, project_root
+
+STEPS = ("validate", "derive", "execute", "render")
+ENGINES = ("jupyter-book", "quarto")
+CACHE_FILE = ".cache.json"
+CACHE_VERSION = 1
+#: Files and folders of the book definition (render-step inputs), relative to the project root.
+BOOK_PATHS = ("_quarto.yml", "book", "templates", "_templates", "_static", "references.bib")
+#: Environment every chapter kernel gets, for reproducible hashing, plotting and no debugger noise.
+KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+#: Folders the chapters write into (besides ``notebooks/``); emptied when every chapter re-runs.
+CHAPTER_OUTPUT_DIRS = ("notebooks", "ard", "rtf", "figures")
+
+LIB_DIR = Path(__file__).resolve().parent
+_KERNEL_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+
+
+class PipelineError(Exception):
+    """A step failed for a reason the user can act on; the message is one readable paragraph."""
+
+
+class LockHeld(PipelineError):
+    """Another ``csr`` run holds the lock of this data cut."""
+
+
+class ChapterFailed(PipelineError):
+    """A chapter notebook raised; carries the chapter's name and the failing cell's error."""
+
+    def __init__(self, chapter: str, message: str):
+        self.chapter = chapter
+        super().__init__(message)
+
+
+# ----------------------------------------------------------------------------------------- hashing
+def _files_under(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                      and ".ipynb_checkpoints" not in p.parts)
+    return []
+
+
+def hash_paths(paths: Iterable[Path], base: Path | None = None) -> str:
+    """SHA-256 over the relative names and bytes of all files in ``paths`` (files or folders, sorted)."""
+    h = hashlib.sha256()
+    files = sorted({f for p in paths for f in _files_under(Path(p))})
+    for f in files:
+        name = f.relative_to(base).as_posix() if base and f.is_relative_to(base) else f.name
+        h.update(name.encode() + b"\0")
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def hash_values(*parts: object) -> str:
+    """SHA-256 of a canonical JSON of ``parts`` (keys of the combined step keys)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def chapter_notebooks(root: Path) -> list[Path]:
+    """``chapters/*.ipynb`` in report order (file names sort in order)."""
+    return sorted((root / "chapters").glob("*.ipynb"))
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Content hashes of everything a run depends on, computed once per run."""
+
+    data: str
+    params: str
+    lib: str
+    lock: str
+    chapters: dict[str, str]  # chapter stem -> notebook hash
+    chapter_support: str      # chapters/ files other than notebooks (index.md, TLF catalogue, ...)
+    book: str
+    previous_ard: str         # ARDs of the previous cut (the "changes since" chapter reads them)
+    runtime: str
+
+    @classmethod
+    def of(cls, cut: Cut) -> Inputs:
+        root = cut.root
+        if not cut.data_dir.is_dir():
+            raise PipelineError(f"Input data folder {cut.data_dir} (data_dir in {cut.params_file}) does not exist; "
+                                f"run `csr generate` or point data_dir at the cut's SDTM-like files.")
+        notebooks = chapter_notebooks(root)
+        support = [p for p in _files_under(root / "chapters") if p.suffix != ".ipynb"]
+        return cls(
+            data=hash_paths([cut.data_dir], cut.data_dir),
+            params=hash_paths([root / "params" / "study.yml", cut.params_file], root),
+            lib=hash_paths([p for p in LIB_DIR.glob("*.py")], LIB_DIR),
+            lock=hash_paths([root / "requirements.lock"], root),
+            chapters={nb.stem: hash_paths([nb], root) for nb in notebooks},
+            chapter_support=hash_paths(support, root),
+            book=hash_paths([root / p for p in BOOK_PATHS], root),
+            previous_ard=_previous_ard_hash(cut),
+            runtime=f"{sys.version.split()[0]} {sys.executable}",
+        )
+
+    def step_key(self, step: str) -> str:
+        return hash_values(CACHE_VERSION, step, self.data, self.params, self.lib, self.lock, self.runtime)
+
+    def chapter_key(self, chapter: str, adam: str) -> str:
+        return hash_values(CACHE_VERSION, "chapter", chapter, self.chapters[chapter], self.chapter_support, adam,
+                           self.params, self.lib, self.lock, self.previous_ard, self.runtime)
+
+    def render_key(self, engine: str, chapter_keys: dict[str, str]) -> str:
+        return hash_values(CACHE_VERSION, "render", engine, self.book, self.chapter_support, chapter_keys,
+                           self.params, self.lib, self.lock, self.runtime)
+
+
+def _previous_ard_hash(cut: Cut) -> str:
+    prev = cut.root / "_output" / cut.previous / "ard" if cut.previous else None
+    return hash_paths([prev], prev) if prev else ""
+
+
+# ------------------------------------------------------------------------------------- progress
+class Reporter:
+    """Receives progress events; the CLI shows them with rich, tests and the benchmark ignore them."""
+
+    def step(self, cut: str, step: str, status: str, seconds: float | None = None) -> None:
+        """``status``: "running", "done", "cached" or "failed"."""
+
+    def chapter(self, cut: str, chapter: str, status: str, seconds: float | None = None) -> None:
+        """Same statuses, per chapter notebook."""
+
+    def message(self, cut: str, text: str) -> None:
+        """A one-line note (e.g. "nothing changed")."""
+
+
+@dataclass
+class RunResult:
+    """What a run did: seconds per step ("cached" steps have 0), chapters run, where the outputs are."""
+
+    cut: str
+    output_dir: Path
+    steps: dict[str, str] = field(default_factory=dict)        # step -> "done" | "cached"
+    seconds: dict[str, float] = field(default_factory=dict)    # step -> wall seconds
+    chapters: dict[str, str] = field(default_factory=dict)     # chapter -> "done" | "cached"
+    total_seconds: float = 0.0
+
+    @property
+    def all_cached(self) -> bool:
+        return all(s == "cached" for s in self.steps.values())
+
+
+# ----------------------------------------------------------------------------- lock and staging
+@contextlib.contextmanager
+def cut_lock(cut: Cut) -> Iterator[Path]:
+    """Hold ``_output/.<cut>.lock`` for the duration; raise :class:`LockHeld` if another run has it."""
+    out = cut.root / "_output"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f".{cut.id}.lock"
+    fh = path.open("a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise LockHeld(f"Another csr run is already building data cut '{cut.id}' (lock {path} held by "
+                           f"process {holder}). Wait for it to finish, or run a different cut.") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield path
+    finally:
+        fh.close()  # closing releases the flock
+
+
+def _recover_interrupted_swap(cut: Cut) -> None:
+    """If a previous run died between its two renames, put the set-aside outputs back."""
+    final = cut.output_dir
+    asides = sorted(final.parent.glob(f".old-{cut.id}-*"))
+    if not final.exists() and asides:
+        asides[-1].rename(final)
+        asides = asides[:-1]
+    for old in asides:
+        shutil.rmtree(old, ignore_errors=True)
+    for stale in final.parent.glob(f".staging-{cut.id}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Replace ``final`` by ``staging``: rename old aside, rename new in, delete old."""
+    aside = None
+    if final.exists():
+        aside = final.with_name(f".old-{final.name}-{secrets.token_hex(4)}")
+        final.rename(aside)
+    staging.rename(final)
+    if aside is not None:
+        shutil.rmtree(aside)
+
+
+def read_cache(output_dir: Path) -> dict:
+    """The step keys of the last good run (empty when absent or unreadable)."""
+    try:
+        data = json.loads((output_dir / CACHE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and data.get("version") == CACHE_VERSION else {}
+
+
+def _clear(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+# ----------------------------------------------------------------------------------- the steps
+def _module(name: str):
+    """Import ``analysis_lib.<name>`` lazily, with a clear message while it is missing."""
+    try:
+        return importlib.import_module(f"analysis_lib.{name}")
+    except ImportError as exc:
+        raise PipelineError(f"analysis_lib.{name} could not be imported ({exc}); "
+                            f"this step needs it.") from None
+
+
+def _run_validate(cut: Cut) -> None:
+    validate = _module("validate")
+    problems = validate.validate_cut(cut)
+    if problems:
+        raise PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(problems))
+
+
+def _run_derive(cut: Cut, build: Path) -> None:
+    derive = _module("derive")
+    validate = _module("validate")
+    _clear(build / "adam")
+    (build / "adam").mkdir(parents=True)
+    try:
+        derive.derive_cut(cut, out_dir=build / "adam")
+    except validate.ValidationFailed as exc:
+        raise PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(exc.problems)) from None
+
+
+def _kernel_manager_class(env: dict[str, str]):
+    """A kernel manager that always starts this interpreter's ipykernel with ``env`` added.
+
+    Why: a user-level ``python3`` kernelspec may point at another Python; the report must run in the
+    project's environment. Instances are recorded so a failing run can stop the other kernels at once.
+    """
+    from ipykernel.kernelspec import RESOURCES
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import KernelSpec
+
+    spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                            "--IPKernelApp.log_level=ERROR"],  # no start-up chatter on the console
+                      display_name="Python 3 (ipykernel)", language="python", resource_dir=RESOURCES)
+
+    class CsrKernelManager(AsyncKernelManager):
+        instances: list = []
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._kernel_spec = spec
+            CsrKernelManager.instances.append(self)
+
+        @property
+        def kernel_spec(self):
+            return spec
+
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = {**os.environ, **kw.get("env", {}), **env}
+            return await super()._async_pre_start_kernel(**kw)
+
+    return CsrKernelManager
+
+
+def _kill_kernels(km_class) -> None:
+    for km in list(km_class.instances):
+        with contextlib.suppress(Exception):
+            km.provisioner.process.kill()
+
+
+_VOLATILE_META = ("start_time", "end_time", "duration")
+
+
+def _sanitise_notebook(path: Path, staging: Path, final: Path) -> None:
+    """Drop papermill's timestamps and random cell id, and put the final path for the staging one.
+
+    Why: executed notebooks are outputs and must be identical run to run (DESIGN.md §2).
+    """
+    import nbformat
+
+    text = path.read_text(encoding="utf-8").replace(str(staging), str(final))
+    nb = nbformat.reads(text, as_version=4)
+    pm = nb.metadata.get("papermill", {})
+    for key in _VOLATILE_META:
+        pm.pop(key, None)
+    pm.pop("input_path", None)
+    pm.pop("output_path", None)
+    for cell in nb.cells:
+        cell.metadata.get("papermill", {}).update({k: None for k in _VOLATILE_META})
+        cell.metadata.pop("execution", None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"  # papermill gives it a random id
+    path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+
+
+def _error_text(exc: BaseException) -> str:
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        cell = getattr(exc, "exec_count", None)
+        where = f"cell [{cell}]" if cell is not None else f"cell #{getattr(exc, 'cell_index', '?')}"
+        return f"{where} raised {ename}: {evalue}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def execute_chapters(cut: Cut, build: Path, names: list[str], *, final_dir: Path | None = None,
+                     jobs: int | None = None, reporter: Reporter | None = None) -> dict[str, float]:
+    """Run ``chapters/<name>.ipynb`` with papermill into ``build/notebooks/`` concurrently.
+
+    Each notebook gets ``cut`` and ``output_dir=build``; stops at the first failure (other kernels are
+    killed) and raises :class:`ChapterFailed` naming the chapter and the failing cell's error.
+    Returns seconds per chapter. ``jobs=1`` runs them one after the other (the benchmark baseline).
+    """
+    import papermill
+
+    reporter = reporter or Reporter()
+    final_dir = final_dir or cut.output_dir
+    (build / "notebooks").mkdir(parents=True, exist_ok=True)
+    for sub in ("ard", "rtf", "figures"):
+        (build / sub).mkdir(parents=True, exist_ok=True)
+    km_class = _kernel_manager_class({**KERNEL_ENV, "CSR_ROOT": str(cut.root)})
+    stop = threading.Event()
+    seconds: dict[str, float] = {}
+
+    def run_one(name: str) -> None:
+        with _KERNEL_SLOTS:
+            if stop.is_set():
+                return
+            reporter.chapter(cut.id, name, "running")
+            t0 = time.perf_counter()
+            out = build / "notebooks" / f"{name}.ipynb"
+            try:
+                papermill.execute_notebook(
+                    str(cut.root / "chapters" / f"{name}.ipynb"), str(out),
+                    parameters={"cut": cut.id, "output_dir": str(build)},
+                    kernel_name="python3", kernel_manager_class=km_class, cwd=str(cut.root / "chapters"),
+                    progress_bar=False, log_output=False, report_mode=False)
+            except BaseException as exc:
+                if stop.is_set():  # killed because another chapter failed first
+                    return
+                stop.set()
+                reporter.chapter(cut.id, name, "failed", time.perf_counter() - t0)
+                raise ChapterFailed(name, f"Chapter {name} failed for data cut '{cut.id}': {_error_text(exc)}. "
+                                          f"The previous outputs in {final_dir} are unchanged.") from None
+            _sanitise_notebook(out, build, final_dir)
+            seconds[name] = time.perf_counter() - t0
+            reporter.chapter(cut.id, name, "done", seconds[name])
+
+    workers = max(1, min(len(names), jobs or os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"csr-{cut.id}")
+    futures = [pool.submit(run_one, n) for n in names]
+    try:
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for f in futures:
+            if f.done() and f.exception() is not None:
+                raise f.exception()
+    except BaseException:
+        stop.set()
+        for f in futures:
+            f.cancel()
+        _kill_kernels(km_class)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return seconds
+
+
+def _run_render(cut: Cut, build: Path, engine: str, timings: dict[str, float]) -> dict:
+    render = _module("render")
+    _clear(build / "html")
+    for pdf in build.glob("csr-*.pdf"):
+        pdf.unlink()
+    produced = render.render_cut(cut, build, engine=engine) or {}
+    render.write_manifest(cut, build, engine, timings)
+    return produced
+
+
+# ------------------------------------------------------------------------------------ the runner
+def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", force: bool = False,
+        root: Path | None = None, reporter: Reporter | None = None, jobs: int | None = None,
+        before_execute: Callable[[], None] | None = None) -> RunResult:
+    """Bring ``_output/<cut_id>/`` up to date through step ``until`` (one of :data:`STEPS`).
+
+    Steps before ``until`` run first when their inputs changed; steps and chapters whose keys match the
+    last good run are skipped (all of them with ``force=True`` re-run). Raises :class:`PipelineError`
+    (or :class:`ConfigError`) with a readable message; the previous outputs are then untouched.
+    ``before_execute`` is called before chapters run (``run_many`` uses it to wait for the previous cut).
+    """
+    if until not in STEPS:
+        raise ValueError(f"until must be one of {STEPS}, not {until!r}")
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})")
+    t_start = time.perf_counter()
+    reporter = reporter or Reporter()
+    cut = load_cut(cut_id, root or project_root())
+    wanted = STEPS[: STEPS.index(until) + 1]
+    result = RunResult(cut.id, cut.output_dir)
+
+    with cut_lock(cut):
+        _recover_interrupted_swap(cut)
+        final = cut.output_dir
+        old = {} if force else read_cache(final)
+        inputs = Inputs.of(cut)
+        names = list(inputs.chapters)
+        if "execute" in wanted and not names:
+            raise PipelineError(f"No chapter notebooks found in {cut.root / 'chapters'}.")
+
+        keys = {s: inputs.step_key(s) for s in ("validate", "derive")}
+        stale, chapter_keys = _plan(old, inputs, keys, final, names, wanted, engine)
+        if not stale and before_execute is not None and "execute" in wanted:
+            # all cached so far, but the previous cut may be rebuilding its ARDs: wait, then look again
+            before_execute()
+            before_execute = None
+            inputs = Inputs.of(cut)
+            stale, chapter_keys = _plan(old, inputs, keys, final, names, wanted, engine)
+
+        if not stale:
+            for s in wanted:
+                result.steps[s], result.seconds[s] = "cached", 0.0
+                reporter.step(cut.id, s, "cached", 0.0)
+            result.chapters = {n: "cached" for n in names} if "execute" in wanted else {}
+            result.total_seconds = time.perf_counter() - t_start
+            reporter.message(cut.id, f"nothing changed; {final} left as it is")
+            return result
+
+        staging = final.parent / f".staging-{cut.id}-{secrets.token_hex(4)}"
+        try:
+            if final.exists():
+                shutil.copytree(final, staging, symlinks=True)
+            else:
+                staging.mkdir(parents=True)
+            cache = {k: v for k, v in old.items() if k not in ("version",)}
+            cache.update(version=CACHE_VERSION)
+            for step in wanted:
+                if step not in stale:
+                    result.steps[step], result.seconds[step] = "cached", 0.0
+                    reporter.step(cut.id, step, "cached", 0.0)
+                    continue
+                reporter.step(cut.id, step, "running")
+                t0 = time.perf_counter()
+                try:
+                    if step == "validate":
+                        _run_validate(cut)
+                        cache["validate"] = keys["validate"]
+                    elif step == "derive":
+                        _run_derive(cut, staging)
+                        cache["derive"] = keys["derive"]
+                        cache["adam"] = hash_paths([staging / "adam"], staging / "adam")
+                        chapter_keys = {n: inputs.chapter_key(n, cache["adam"]) for n in names}
+                        # the ADaM changed: chapters must be judged against it afresh
+                        cache["chapters"] = {n: k for n, k in cache.get("chapters", {}).items()
+                                             if k == chapter_keys.get(n)}
+                    elif step == "execute":
+                        if before_execute is not None:
+                            before_execute()  # the previous cut's ARDs are final now: key on them
+                            inputs = replace(inputs, previous_ard=_previous_ard_hash(cut))
+                            chapter_keys = {n: inputs.chapter_key(n, cache["adam"]) for n in names}
+                        old_ch = cache.get("chapters", {})
+                        todo = [n for n in names if force or old_ch.get(n) != chapter_keys[n]
+                                or not (staging / "notebooks" / f"{n}.ipynb").is_file()]
+                        if len(todo) == len(names):
+                            for sub in CHAPTER_OUTPUT_DIRS:
+                                _clear(staging / sub)
+                        for nb in (staging / "notebooks").glob("*.ipynb"):
+                            if nb.stem not in names:
+                                nb.unlink()
+                        for n in names:
+                            if n not in todo:
+                                result.chapters[n] = "cached"
+                                reporter.chapter(cut.id, n, "cached", 0.0)
+                        execute_chapters(cut, staging, todo, final_dir=final, jobs=jobs, reporter=reporter)
+                        result.chapters.update({n: "done" for n in todo})
+                        cache["chapters"] = dict(chapter_keys)
+                    elif step == "render":
+                        timings = {s: round(result.seconds.get(s, 0.0), 3) for s in STEPS[:3]}
+                        produced = _run_render(cut, staging, engine, timings)
+                        cache["render"] = inputs.render_key(engine, chapter_keys)
+                        cache["engine"] = engine
+                        cache["produced"] = sorted(_relative_outputs(produced, staging, final))
+                except PipelineError:
+                    reporter.step(cut.id, step, "failed", time.perf_counter() - t0)
+                    raise
+                except Exception as exc:
+                    reporter.step(cut.id, step, "failed", time.perf_counter() - t0)
+                    raise PipelineError(f"Step '{step}' failed for data cut '{cut.id}': {type(exc).__name__}: "
+                                        f"{exc}. The previous outputs in {final} are unchanged.") from exc
+                result.steps[step] = "done"
+                result.seconds[step] = time.perf_counter() - t0
+                reporter.step(cut.id, step, "done", result.seconds[step])
+            cache["last_run"] = {s: round(v, 3) for s, v in result.seconds.items()}
+            (staging / CACHE_FILE).write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
+            _swap_in(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    result.total_seconds = time.perf_counter() - t_start
+    return result
+
+
+def _plan(old: dict, inputs: Inputs, keys: dict[str, str], final: Path, names: list[str],
+          wanted: tuple[str, ...], engine: str) -> tuple[set[str], dict[str, str]]:
+    """Which of the ``wanted`` steps must run (their keys differ or their outputs are missing)."""
+    stale = {s for s in ("validate", "derive") if old.get(s) != keys[s]}
+    if not ((final / "adam").is_dir() and any((final / "adam").iterdir())):
+        stale.add("derive")
+    if "derive" in stale:
+        return (stale | {"execute", "render"}) & set(wanted), {}
+    chapter_keys = {n: inputs.chapter_key(n, old["adam"]) for n in names}
+    old_ch = old.get("chapters", {})
+    if ("execute" in wanted and (set(old_ch) != set(names) or any(
+            old_ch[n] != chapter_keys[n] or not (final / "notebooks" / f"{n}.ipynb").is_file() for n in names))):
+        stale.add("execute")
+    if "render" in wanted and (old.get("render") != inputs.render_key(engine, chapter_keys) or "execute" in stale
+                               or not all((final / p).exists() for p in old.get("produced", []))):
+        stale.add("render")
+    return stale & set(wanted), chapter_keys
+
+
+def _relative_outputs(produced: dict, staging: Path, final: Path) -> list[str]:
+    """Paths returned by render, relative to the build folder (to check they still exist next time)."""
+    out = []
+    for value in produced.values():
+        for p in value if isinstance(value, (list, tuple)) else [value]:
+            p = Path(p)
+            for base in (staging, final):
+                if p.is_absolute() and p.is_relative_to(base):
+                    out.append(p.relative_to(base).as_posix())
+                    break
+            else:
+                if not p.is_absolute():
+                    out.append(p.as_posix())
+    return out
+
+
+def run_many(cut_ids: list[str], *, until: str = "render", engine: str = "jupyter-book", force: bool = False,
+             root: Path | None = None, reporter: Reporter | None = None,
+             jobs: int | None = None) -> tuple[list[RunResult], dict[str, BaseException]]:
+    """Run several cuts side by side (at most ``os.cpu_count()`` at once, kernels shared).
+
+    A cut whose ``previous`` cut is in the same run starts its chapters only after that cut finished,
+    so a "changes since the previous cut" chapter reads the new ARDs. Returns results and errors per cut.
+    """
+    root = root or project_root()
+    finished = {c: threading.Event() for c in cut_ids}
+    results: list[RunResult] = []
+    errors: dict[str, BaseException] = {}
+
+    def one(c: str) -> None:
+        try:
+            prev = load_cut(c, root).previous
+
+            def wait_previous() -> None:
+                if prev in finished and cut_ids.index(prev) < cut_ids.index(c):  # never wait on a later one
+                    finished[prev].wait()
+
+            results.append(run(c, until=until, engine=engine, force=force, root=root, reporter=reporter,
+                               jobs=jobs, before_execute=wait_previous))
+        except (PipelineError, ConfigError) as exc:
+            errors[c] = exc
+        finally:
+            finished[c].set()
+
+    workers = max(1, min(len(cut_ids), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csr-cut") as pool:
+        for f in [pool.submit(one, c) for c in cut_ids]:
+            f.result()
+    order = {c: i for i, c in enumerate(cut_ids)}
+    results.sort(key=lambda r: order[r.cut])
+    return results, errors

@@ -1,0 +1,346 @@
+"""The report pipeline on a tiny project (CSR_ROOT): caching, atomic outputs, lock, failures.
+
+The project has two dummy chapters run by real papermill kernels; validate/derive/render are cheap
+stand-ins (monkeypatched), so these tests check the pipeline's own behaviour, not the analyses.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from analysis_lib import pipeline
+from analysis_lib.config import ConfigError
+
+CHAPTER_CODE = """\
+from pathlib import Path
+out = Path(output_dir)
+rows = (out / "adam" / "adsl.csv").read_text().splitlines()[1:]
+if any("FAIL_{name}" in r for r in rows):
+    raise ValueError("planted failure in {name}")
+(out / "ard" / "{name}.csv").write_text("cut,stat_name,stat_value\\n" + cut + ",N," + str(len(rows)) + "\\n")
+print("{name}: N =", len(rows), "hashseed", __import__("os").environ["PYTHONHASHSEED"])
+"""
+
+
+def write_chapter(root: Path, name: str, extra: str = "") -> None:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('cut = "final"\noutput_dir = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}"), params,
+                nbformat.v4.new_code_cell(CHAPTER_CODE.format(name=name) + extra)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, root / "chapters" / f"{name}.ipynb")
+
+
+def make_project(root: Path, cuts=("c1",)) -> Path:
+    """A minimal project: params, one data folder per cut, two chapters, book config, lock file."""
+    (root / "params").mkdir(parents=True)
+    (root / "chapters").mkdir()
+    (root / "params" / "study.yml").write_text("study: {id: TEST}\n")
+    previous = None
+    for i, cut in enumerate(cuts):
+        (root / "params" / f"{cut}.yml").write_text(
+            f"id: {cut}\ncut_date: 2025-0{i + 1}-01\ndata_dir: synthetic_data/{cut}\nkind: interim\n"
+            + (f"previous: {previous}\n" if previous else ""))
+        data = root / "synthetic_data" / cut
+        data.mkdir(parents=True)
+        (data / "dm.csv").write_text("USUBJID\n" + "".join(f"S{j}\n" for j in range(3 + i)))
+        previous = cut
+    (root / "chapters" / "index.md").write_text("# Test CSR\n")
+    write_chapter(root, "01-alpha")
+    write_chapter(root, "02-beta")
+    (root / "_quarto.yml").write_text("book: {title: Test}\n")
+    (root / "requirements.lock").write_text("pandas==2.2.3\n")
+    return root
+
+
+class FakeValidationFailed(Exception):
+    def __init__(self, problems):
+        self.problems = problems
+        super().__init__(str(problems))
+
+
+def fake_modules(calls: list[str]) -> dict[str, types.SimpleNamespace]:
+    """Stand-ins for validate/derive/render that record their calls."""
+
+    def validate_cut(cut):
+        calls.append(f"validate:{cut.id}")
+        text = (cut.data_dir / "dm.csv").read_text()
+        return [f"dm.csv, column USUBJID, row {i}: value BAD is not allowed [controlled terms]"
+                for i, line in enumerate(text.splitlines()[1:], 1) if line == "BAD"]
+
+    def format_problems(problems):
+        return f"{len(problems)} problem(s) found in the input data:\n" + "\n".join(f"  - {p}" for p in problems)
+
+    def derive_cut(cut, out_dir=None):
+        calls.append(f"derive:{cut.id}")
+        (out_dir / "adsl.csv").write_text((cut.data_dir / "dm.csv").read_text())
+        return {}
+
+    def render_cut(cut, build_dir, engine="jupyter-book"):
+        calls.append(f"render:{cut.id}:{engine}")
+        html = build_dir / "html"
+        html.mkdir()
+        body = "".join(p.read_text() for p in sorted((build_dir / "ard").glob("*.csv")))
+        (html / "index.html").write_text(f"<pre>{body}</pre>\n")
+        pdf = build_dir / f"csr-{cut.id}.pdf"
+        pdf.write_bytes(b"%PDF-fake " + body.encode())
+        return {"html": html / "index.html", "pdf": pdf}
+
+    def write_manifest(cut, build_dir, engine, timings):
+        (build_dir / "manifest.json").write_text(json.dumps({"cut": cut.id, "engine": engine}) + "\n")
+        return build_dir / "manifest.json"
+
+    return {
+        "validate": types.SimpleNamespace(validate_cut=validate_cut, format_problems=format_problems,
+                                          ValidationFailed=FakeValidationFailed),
+        "derive": types.SimpleNamespace(derive_cut=derive_cut),
+        "render": types.SimpleNamespace(render_cut=render_cut, write_manifest=write_manifest),
+    }
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """(root, calls): a tiny project as CSR_ROOT with the fake step modules in place."""
+    root = make_project(tmp_path / "proj", cuts=("c1", "c2"))
+    monkeypatch.setenv("CSR_ROOT", str(root))
+    lib = tmp_path / "lib"  # a frozen copy: the real sources may be edited while the tests run
+    lib.mkdir()
+    for src in pipeline.LIB_DIR.glob("*.py"):
+        (lib / src.name).write_bytes(src.read_bytes())
+    monkeypatch.setattr(pipeline, "LIB_DIR", lib)
+    calls: list[str] = []
+    fakes = fake_modules(calls)
+    monkeypatch.setattr(pipeline, "_module", lambda name: fakes[name])
+    return root, calls
+
+
+def tree_hashes(path: Path) -> dict[str, str]:
+    return {p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def leftovers(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "_output").iterdir() if p.name.startswith((".staging", ".old")))
+
+
+@pytest.mark.slow
+def test_report_builds_everything_then_a_no_change_rerun_skips_all_work(project):
+    root, calls = project
+    first = pipeline.run("c1")
+    out = root / "_output" / "c1"
+    assert first.steps == dict.fromkeys(pipeline.STEPS, "done")
+    assert first.chapters == {"01-alpha": "done", "02-beta": "done"}
+    assert (out / "ard" / "01-alpha.csv").read_text() == "cut,stat_name,stat_value\nc1,N,3\n"
+    assert (out / "html" / "index.html").is_file() and (out / "manifest.json").is_file()
+    # executed notebooks: the kernel got the fixed hash seed; no staging path or wall-clock time remains
+    nb_text = (out / "notebooks" / "01-alpha.ipynb").read_text()
+    assert "hashseed 0" in nb_text and ".staging-" not in nb_text and str(out) in nb_text
+    assert '"start_time": "' not in nb_text and '"end_time": "' not in nb_text
+    before = tree_hashes(out)
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    calls.clear()
+
+    t0 = time.perf_counter()
+    second = pipeline.run("c1")
+    assert time.perf_counter() - t0 < 5
+    assert second.all_cached and set(second.chapters.values()) == {"cached"}
+    assert calls == []                                  # no step function was even called
+    assert tree_hashes(out) == before
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == mtimes  # not rewritten either
+    assert leftovers(root) == []
+
+
+@pytest.mark.slow
+def test_only_the_changed_chapter_reruns_and_force_reruns_everything(project):
+    root, calls = project
+    pipeline.run("c1")
+    write_chapter(root, "02-beta", extra="print('edited')\n")
+    calls.clear()
+    r = pipeline.run("c1")
+    assert r.chapters == {"01-alpha": "cached", "02-beta": "done"}
+    assert r.steps == {"validate": "cached", "derive": "cached", "execute": "done", "render": "done"}
+    assert calls == ["render:c1:jupyter-book"]
+    assert "edited" in (root / "_output" / "c1" / "notebooks" / "02-beta.ipynb").read_text()
+
+    # the executed notebooks are byte-identical when re-run (determinism), whatever the cache says
+    before = tree_hashes(root / "_output" / "c1" / "notebooks")
+    calls.clear()
+    forced = pipeline.run("c1", force=True)
+    assert forced.steps == dict.fromkeys(pipeline.STEPS, "done")
+    assert forced.chapters == {"01-alpha": "done", "02-beta": "done"}
+    assert calls == ["validate:c1", "derive:c1", "render:c1:jupyter-book"]
+    assert tree_hashes(root / "_output" / "c1" / "notebooks") == before
+
+
+@pytest.mark.slow
+def test_changed_input_data_or_library_code_reruns_every_step(project):
+    root, calls = project
+    pipeline.run("c1")
+    with (root / "synthetic_data" / "c1" / "dm.csv").open("a") as fh:
+        fh.write("S9\n")
+    r = pipeline.run("c1")
+    assert r.steps == dict.fromkeys(pipeline.STEPS, "done") and set(r.chapters.values()) == {"done"}
+    assert (root / "_output" / "c1" / "ard" / "02-beta.csv").read_text().endswith("c1,N,4\n")
+    with (pipeline.LIB_DIR / "stats.py").open("a") as fh:
+        fh.write("# a library change\n")
+    calls.clear()
+    r = pipeline.run("c1")
+    assert r.steps == dict.fromkeys(pipeline.STEPS, "done") and set(r.chapters.values()) == {"done"}
+    assert calls == ["validate:c1", "derive:c1", "render:c1:jupyter-book"]
+
+
+@pytest.mark.slow
+def test_a_chapter_failing_mid_run_leaves_previous_outputs_byte_identical(project):
+    root, _ = project
+    pipeline.run("c1")
+    out = root / "_output" / "c1"
+    before = tree_hashes(out)
+    with (root / "synthetic_data" / "c1" / "dm.csv").open("a") as fh:
+        fh.write("FAIL_02-beta\n")
+    with pytest.raises(pipeline.ChapterFailed) as info:
+        pipeline.run("c1")
+    assert info.value.chapter == "02-beta"
+    assert "Chapter 02-beta failed for data cut 'c1'" in str(info.value)
+    assert "ValueError: planted failure in 02-beta" in str(info.value)
+    assert tree_hashes(out) == before
+    assert leftovers(root) == []
+
+
+def test_bad_input_is_reported_and_changes_nothing(project):
+    root, calls = project
+    out = root / "_output" / "c1"
+    out.mkdir(parents=True)
+    (out / "previous.txt").write_text("an earlier good run\n")
+    before = tree_hashes(out)
+    with (root / "synthetic_data" / "c1" / "dm.csv").open("a") as fh:
+        fh.write("BAD\n")
+    with pytest.raises(pipeline.PipelineError) as info:
+        pipeline.run("c1")
+    msg = str(info.value)
+    assert msg.startswith("Data cut 'c1'") and "dm.csv, column USUBJID, row 4: value BAD is not allowed" in msg
+    assert calls == ["validate:c1"]                     # derive never ran
+    assert tree_hashes(out) == before and leftovers(root) == []
+
+
+def test_an_interrupted_run_leaves_previous_outputs_and_no_staging(project, monkeypatch):
+    root, _ = project
+    out = root / "_output" / "c1"
+    out.mkdir(parents=True)
+    (out / "previous.txt").write_text("an earlier good run\n")
+    before = tree_hashes(out)
+
+    def interrupted(cut, out_dir=None):
+        (out_dir / "adsl.csv").write_text("half written")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_module", lambda name: {**fake_modules([]),
+                                                            "derive": types.SimpleNamespace(derive_cut=interrupted)}[name])
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run("c1")
+    assert tree_hashes(out) == before and leftovers(root) == []
+
+
+def test_an_unexpected_error_in_a_step_names_the_step(project, monkeypatch):
+    root, _ = project
+
+    def broken(cut, out_dir=None):
+        raise KeyError("AVAL")
+
+    monkeypatch.setattr(pipeline, "_module", lambda name: {**fake_modules([]),
+                                                            "derive": types.SimpleNamespace(derive_cut=broken)}[name])
+    with pytest.raises(pipeline.PipelineError, match=r"Step 'derive' failed for data cut 'c1': KeyError: 'AVAL'"):
+        pipeline.run("c1")
+    assert not (root / "_output" / "c1").exists()
+
+
+def test_a_concurrent_second_run_of_the_same_cut_is_refused(project):
+    root, calls = project
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent("""
+            import sys, time
+            from analysis_lib.config import load_cut
+            from analysis_lib.pipeline import cut_lock
+            with cut_lock(load_cut("c1")):
+                print("locked", flush=True)
+                sys.stdin.read()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "CSR_ROOT": str(root)})
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(pipeline.LockHeld, match=rf"Another csr run is already building data cut 'c1' "
+                                                    rf"\(lock .*\.c1\.lock held by process {holder.pid}\)"):
+            pipeline.run("c1")
+        assert calls == []
+    finally:
+        holder.communicate("")
+    assert holder.returncode == 0
+
+
+def test_unknown_cut_and_engine_are_config_errors(project):
+    with pytest.raises(ConfigError, match="no such data cut 'nope'"):
+        pipeline.run("nope")
+    with pytest.raises(ConfigError, match="unknown engine 'latex'"):
+        pipeline.run("c1", engine="latex")
+
+
+def test_missing_data_folder_is_named(project):
+    root, _ = project
+    (root / "synthetic_data" / "c1" / "dm.csv").unlink()
+    (root / "synthetic_data" / "c1").rmdir()
+    with pytest.raises(pipeline.PipelineError, match=r"Input data folder .*synthetic_data/c1 \(data_dir in .*c1\.yml\)"):
+        pipeline.run("c1")
+
+
+def test_derive_only_runs_validate_and_derive(project):
+    root, calls = project
+    r = pipeline.run("c1", until="derive")
+    assert r.steps == {"validate": "done", "derive": "done"} and calls == ["validate:c1", "derive:c1"]
+    assert (root / "_output" / "c1" / "adam" / "adsl.csv").is_file()
+    assert not (root / "_output" / "c1" / "notebooks").exists()
+    assert pipeline.run("c1", until="derive").all_cached
+
+
+def test_a_swap_interrupted_between_its_renames_is_recovered(project):
+    root, calls = project
+    aside = root / "_output" / ".old-c1-deadbeef"
+    aside.mkdir(parents=True)
+    (aside / "kept.txt").write_text("x")
+    stale = root / "_output" / ".staging-c1-0badcafe"
+    stale.mkdir()
+    with pipeline.cut_lock(pipeline.load_cut("c1")):
+        pass
+    pipeline._recover_interrupted_swap(pipeline.load_cut("c1"))
+    assert (root / "_output" / "c1" / "kept.txt").read_text() == "x" and leftovers(root) == []
+
+
+def test_hash_paths_depends_on_content_and_names_not_times(tmp_path):
+    a = tmp_path / "a.txt"
+    a.write_text("1")
+    h = pipeline.hash_paths([tmp_path], tmp_path)
+    os.utime(a, (0, 0))
+    assert pipeline.hash_paths([tmp_path], tmp_path) == h
+    a.write_text("2")
+    assert pipeline.hash_paths([tmp_path], tmp_path) != h
+    a.write_text("1")
+    a.rename(tmp_path / "b.txt")
+    assert pipeline.hash_paths([tmp_path], tmp_path) != h
+
+
+@pytest.mark.slow
+def test_all_cuts_run_side_by_side_and_report_each(project):
+    root, calls = project
+    results, errors = pipeline.run_many(["c1", "c2"])
+    assert errors == {} and [r.cut for r in results] == ["c1", "c2"]
+    assert (root / "_output" / "c2" / "ard" / "01-alpha.csv").read_text().endswith("c2,N,4\n")
+    results, errors = pipeline.run_many(["c1", "c2"])
+    assert all(r.all_cached for r in results)
