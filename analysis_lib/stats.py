@@ -58,22 +58,32 @@ def _as_count(v: Any, name: str) -> int:
 
 
 # --------------------------------------------------------------------------- Kaplan-Meier
+def _num(x: Any, name: str, fn: str) -> np.ndarray:
+    """1-D float array from a list/array/Series (pandas NA -> nan); non-numbers are an error."""
+    raw = x.reset_index(drop=True) if isinstance(x, pd.Series) else pd.Series(
+        np.asarray(x, dtype=object).ravel())
+    val = pd.to_numeric(raw, errors="coerce")
+    bad = np.flatnonzero(raw.notna().to_numpy() & val.isna().to_numpy())
+    if bad.size:
+        raise ValueError(f"{fn}: {name} is not numeric at positions {bad[:10].tolist()}: "
+                         f"{raw.iloc[bad[:10]].tolist()}")
+    return val.to_numpy(dtype=float, na_value=np.nan)
+
+
 def _time_event(time: Any, event: Any, fn: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate survival input: equal length, finite times, events coded 0/1 (or bool)."""
-    t = np.asarray(time, dtype=float).ravel()
-    e_raw = np.asarray(event).ravel()
-    if t.shape != e_raw.shape:
-        raise ValueError(f"{fn}: time has {t.size} values but event has {e_raw.size}")
+    t, e = _num(time, "time", fn), _num(event, "event", fn)
+    if t.shape != e.shape:
+        raise ValueError(f"{fn}: time has {t.size} values but event has {e.size}")
     if t.size == 0:
         raise ValueError(f"{fn}: no observations")
     bad = np.flatnonzero(~np.isfinite(t))
     if bad.size:
-        raise ValueError(f"{fn}: time is missing or not finite at rows {bad[:10].tolist()}")
-    e = e_raw.astype(float)
+        raise ValueError(f"{fn}: time is missing or not finite at positions {bad[:10].tolist()}")
     bad = np.flatnonzero(~np.isin(e, (0.0, 1.0)))
     if bad.size:
-        raise ValueError(f"{fn}: event must be 0 (censored) or 1 (event); rows "
-                         f"{bad[:10].tolist()} have {e_raw[bad[:10]].tolist()}")
+        raise ValueError(f"{fn}: event must be 0 (censored) or 1 (event); positions "
+                         f"{bad[:10].tolist()} have {e[bad[:10]].tolist()}")
     return t, e.astype(int)
 
 
@@ -251,7 +261,7 @@ def logrank_test(time: Sequence[float], event: Sequence[int], group: Sequence[An
         raise ValueError(f"logrank_test: group has {g.size} values but time has {t.size}")
     miss = np.flatnonzero(pd.isna(g))
     if miss.size:
-        raise ValueError(f"logrank_test: group is missing at rows {miss[:10].tolist()}")
+        raise ValueError(f"logrank_test: group is missing at positions {miss[:10].tolist()}")
     levels = sorted(set(g.tolist()), key=lambda v: (str(type(v)), v))
     if len(levels) < 2:
         raise ValueError(f"logrank_test: need at least 2 groups, got {levels}")
@@ -298,19 +308,23 @@ def _profile(time, conc, blq: str, lloq, blq_mask, fn: str):
     """
     if blq not in BLQ_RULES:
         raise ValueError(f"{fn}: blq={blq!r}; use one of {sorted(BLQ_RULES)}")
-    t = np.asarray(time, dtype=float).ravel()
-    c = np.asarray(conc, dtype=float).ravel()
+    t, c = _num(time, "time", fn), _num(conc, "conc", fn)
     if t.size != c.size:
         raise ValueError(f"{fn}: time has {t.size} values but conc has {c.size}")
     bad = np.flatnonzero(~np.isfinite(t))
     if bad.size:
-        raise ValueError(f"{fn}: time is missing at rows {bad[:10].tolist()}")
+        raise ValueError(f"{fn}: time is missing at positions {bad[:10].tolist()}")
     neg = np.flatnonzero(c < 0)
     if neg.size:
-        raise ValueError(f"{fn}: conc is negative at rows {neg[:10].tolist()}")
+        raise ValueError(f"{fn}: conc is negative at positions {neg[:10].tolist()}")
     lq = None if lloq is None else np.broadcast_to(np.asarray(lloq, dtype=float), c.shape)
     if blq_mask is not None:
-        is_blq = np.asarray(blq_mask, dtype=bool).ravel()
+        raw = np.asarray(blq_mask, dtype=object).ravel()
+        bad = np.flatnonzero([not (isinstance(v, (bool, np.bool_)) or v in (0, 1)) for v in raw])
+        if bad.size:
+            raise ValueError(f"{fn}: blq_mask must be True/False; positions {bad[:10].tolist()} "
+                             f"have {raw[bad[:10]].tolist()}")
+        is_blq = raw.astype(bool)
         if is_blq.size != c.size:
             raise ValueError(f"{fn}: blq_mask has {is_blq.size} values but conc has {c.size}")
     elif lq is not None:

@@ -145,10 +145,15 @@ def test_logrank_matches_survdiff(km_inputs):
 
 
 def test_km_bad_input_messages():
-    with pytest.raises(ValueError, match=r"event must be 0 .* rows \[1\]"):
+    with pytest.raises(ValueError, match=r"event must be 0 .* positions \[1\]"):
         stats.kaplan_meier([1, 2], [1, 2])
-    with pytest.raises(ValueError, match=r"time is missing .* rows \[0\]"):
+    with pytest.raises(ValueError, match=r"time is missing .* positions \[0\]"):
         stats.kaplan_meier([float("nan"), 2], [1, 0])
+    with pytest.raises(ValueError, match=r"time is not numeric at positions \[1\]: \['x'\]"):
+        stats.kaplan_meier([1, "x"], [1, 0])
+    km = stats.kaplan_meier(pd.Series([3, 1, 2], index=[7, 8, 9]),
+                            pd.Series([1, 0, pd.NA], dtype="Int64").fillna(1))
+    assert km.table.n_risk.tolist() == [3, 2, 1] and km.n_events == 2
     with pytest.raises(ValueError, match="conf_type"):
         stats.kaplan_meier([1], [1], conf_type="logit")
     with pytest.raises(ValueError, match="at least 2 groups"):
@@ -223,13 +228,15 @@ def test_nca_blq_rules():
     assert mask == first
     none = stats.nca([0, 7, 14], [0, 0, 0])
     assert none["cmax"] == 0 and none["auclast"] == 0 and math.isnan(none["tmax"])
+    with pytest.raises(ValueError, match=r"blq_mask must be True/False; positions \[0\]"):
+        stats.nca([0, 1], [0, 1], blq_mask=["Y", "N"])
     with pytest.raises(ValueError, match="half-lloq.*needs lloq"):
         stats.nca(t, c, blq="half-lloq")
     with pytest.raises(ValueError, match="blq="):
         stats.nca(t, c, blq="ignore")
     with pytest.raises(ValueError, match=r"duplicated sampling times \[1.0\]"):
         stats.nca([0, 1, 1], [0, 1, 2])
-    with pytest.raises(ValueError, match=r"negative at rows \[1\]"):
+    with pytest.raises(ValueError, match=r"negative at positions \[1\]"):
         stats.nca([0, 1], [0, -1])
 
 
