@@ -228,7 +228,7 @@ def test_nca_blq_rules():
     assert mask == first
     none = stats.nca([0, 7, 14], [0, 0, 0])
     assert none["cmax"] == 0 and none["auclast"] == 0 and math.isnan(none["tmax"])
-    with pytest.raises(ValueError, match=r"blq_mask must be True/False; positions \[0\]"):
+    with pytest.raises(ValueError, match=r"blq_mask must be True/False; positions \[0, 1\]"):
         stats.nca([0, 1], [0, 1], blq_mask=["Y", "N"])
     with pytest.raises(ValueError, match="half-lloq.*needs lloq"):
         stats.nca(t, c, blq="half-lloq")
