@@ -582,13 +582,23 @@ class Table(_TLF):
 
 def _rtf_text(text: str) -> str:
     """Escape RTF control characters in data (rtflite leaves \\, { and } as they are); "\\n" -> \\line."""
-    text = str(text).replace("\\", "\\\\").replace("{", "\\{").replace("}", "\\}")
-    return text.replace("\n", "\\line ")
+    text = str(text).replace("\\", "\\\\").replace("{", "\\{").replace("}", "\\}").replace("\n", "\\line ")
+    return "".join(ch if ord(ch) < 128 else _rtf_unicode(ch) for ch in text)
+
+
+def _rtf_unicode(ch: str) -> str:
+    """Non-ASCII as RTF \\uN? (signed 16-bit; UTF-16 surrogate pairs beyond the BMP)."""
+    units = ch.encode("utf-16-be")
+    codes = [int.from_bytes(units[i:i + 2], "big") for i in range(0, len(units), 2)]
+    return "".join(f"\\uc1\\u{c - 65536 if c > 32767 else c}?" for c in codes)
 
 
 def _rtf_bytes(text: str) -> bytes:
-    # rtflite escapes non-ASCII as \uN; keep the file pure ASCII, braces/backslashes from data escaped.
-    return text.encode("ascii", errors="strict") if text.isascii() else text.encode("utf-8")
+    """RTF is 7-bit: every non-ASCII character was escaped by :func:`_rtf_text`."""
+    try:
+        return text.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise TLFError(f"RTF output holds a non-ASCII character {text[exc.start]!r} that was not escaped") from None
 
 
 @dataclass
@@ -654,6 +664,7 @@ class Figure(_TLF):
     def _repr_html_(self) -> str:
         svg = self.render("svg").decode("utf-8")
         svg = svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE for inline use
+        svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)  # RDF block naming external URIs
         ident = f' id="{_esc(self.id)}"' if self.id else ""
         cap = f'<span class="csr-tlf-number">{_esc(self.number)}</span> <span class="csr-tlf-title">{_esc(self.title)}</span>'
         if self.population_text():

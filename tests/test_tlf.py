@@ -1,0 +1,316 @@
+"""TLF catalogue and Table/Listing/Figure renderings (HTML, LaTeX, Markdown, RTF) and the Emitter."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure as MplFigure
+
+from analysis_lib import tlf
+
+REPO = Path(__file__).resolve().parents[1]
+CUT = dt.date(2025, 3, 1)
+SOURCE = (["ADSL", "ADAE"], "chapters/adverse_events.ipynb")
+
+
+def ae_body() -> pd.DataFrame:
+    return pd.DataFrame({
+        "System organ class\nPreferred term": ["Any TEAE", "Infections & infestations", "Pneumonia (grade ≥3)",
+                                               "Nervous system disorders", "ICANS_x 50% #1 ^ <2> µL ×10⁵"],
+        "DL1\n(N=3)": ["3 (100.0)", "2 (66.7)", "1 (33.3)", "1 (33.3)", "0"],
+        "Total\n(N=6)": ["6 (100.0)", "3 (50.0)", "1 (16.7)", "3 (50.0)", "1 (16.7)"],
+        "_indent": [0, 1, 2, 1, 2],
+    })
+
+
+@pytest.fixture
+def table() -> tlf.Table:
+    return tlf.Table.from_catalogue("t-ae-soc-pt", ae_body(), population_n=6, cut=CUT, source=SOURCE)
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+def test_catalogue_of_the_repo_loads():
+    cat = tlf.load_catalogue()
+    entry = cat["t-ae-soc-pt"]
+    assert entry.number == "Table 14.3.1.2"
+    assert entry.population == "SAFFL"
+    assert entry.kind == "table"
+    assert cat["f-km-os"].kind == "figure" and cat["l-deaths"].kind == "listing"
+    assert len({e.number for e in cat.values()}) == len(cat)
+
+
+def test_unknown_id_is_a_clear_error():
+    cat = tlf.load_catalogue()
+    with pytest.raises(tlf.TLFError, match=r"tlf_catalogue.yml: unknown TLF id 't-ae-soc' \(did you mean t-ae-soc-pt"):
+        cat["t-ae-soc"]
+
+
+def _write(tmp_path, text) -> Path:
+    p = tmp_path / "cat.yml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+ENTRY = "  - {{id: {id}, number: '{number}', title: T, population: SAFFL, chapter: c}}\n"
+
+
+def test_duplicate_number_is_rejected(tmp_path):
+    p = _write(tmp_path, "tlfs:\n" + ENTRY.format(id="t-a", number="Table 14.1.1")
+               + ENTRY.format(id="t-b", number="Table 14.1.1"))
+    with pytest.raises(tlf.TLFError, match=r"entry 2 \('t-b'\): duplicate number 'Table 14.1.1' \(also used by 't-a'\)"):
+        tlf.load_catalogue(p)
+
+
+def test_duplicate_id_bad_number_and_prefix_are_rejected(tmp_path):
+    p = _write(tmp_path, "tlfs:\n" + ENTRY.format(id="t-a", number="Table 14.1.1")
+               + ENTRY.format(id="t-a", number="Table 14.1.2"))
+    with pytest.raises(tlf.TLFError, match="duplicate id 't-a'"):
+        tlf.load_catalogue(p)
+    p = _write(tmp_path, "tlfs:\n" + ENTRY.format(id="t-a", number="Table 3"))
+    with pytest.raises(tlf.TLFError, match="number 'Table 3' is not"):
+        tlf.load_catalogue(p)
+    p = _write(tmp_path, "tlfs:\n" + ENTRY.format(id="t-a", number="Figure 14.2.1"))
+    with pytest.raises(tlf.TLFError, match="a figure id must start with 'f-'"):
+        tlf.load_catalogue(p)
+    p = _write(tmp_path, "tlfs:\n  - {id: t-a, number: 'Table 14.1', title: T}\n")
+    with pytest.raises(tlf.TLFError, match="missing key\\(s\\) population, chapter"):
+        tlf.load_catalogue(p)
+
+
+def test_from_catalogue_fills_metadata(table):
+    assert table.number == "Table 14.3.1.2"
+    assert table.title.startswith("Treatment-emergent adverse events")
+    assert table.population_text() == "Safety population (N = 6)"
+    assert table.footnotes[0].startswith("Period 1:")
+    assert table.cut_date == "2025-03-01"
+    assert table.source.text() == "Source: ADSL, ADAE; program chapters/adverse_events.ipynb"
+    with pytest.raises(tlf.TLFError, match="'f-km-os' is a figure"):
+        tlf.Table.from_catalogue("f-km-os", ae_body(), population_n=6, cut=CUT, source=SOURCE)
+
+
+# --------------------------------------------------------------------------- body validation
+
+
+def test_body_with_nan_or_numbers_is_rejected():
+    body = ae_body()
+    body.loc[3, "DL1\n(N=3)"] = None
+    with pytest.raises(tlf.TLFError, match=r"Table 14.1: column 'DL1\n\(N=3\)' must hold strings .* bad rows: 3"):
+        tlf.Table(number="Table 14.1", title="T", body=body)
+    body = ae_body()
+    body.loc[2, "Total\n(N=6)"] = "nan"
+    with pytest.raises(tlf.TLFError, match="shows 'nan'/'None' at rows 2"):
+        tlf.Table(number="Table 14.1", title="T", body=body)
+    body = ae_body()
+    body["_indent"] = [0, 1, 3, 1, 2]
+    with pytest.raises(tlf.TLFError, match="'_indent' must be 0, 1 or 2; bad rows: 2"):
+        tlf.Table(number="Table 14.1", title="T", body=body)
+
+
+# --------------------------------------------------------------------------- renderings
+
+
+def test_html(table):
+    out = table._repr_html_()
+    assert re.search(r"<table[ >]", out) and "</table>" in out
+    assert '<div class="csr-tlf csr-table" id="t-ae-soc-pt">' in out
+    assert '<span class="csr-tlf-number">Table 14.3.1.2</span>' in out
+    assert "Safety population (N = 6)" in out
+    assert "Period 1: CD19 CAR-T infusion" in out
+    assert "Source: ADSL, ADAE; program chapters/adverse_events.ipynb" in out
+    assert "Data cut-off: 2025-03-01" in out
+    assert "<th>DL1<br/>(N=3)</th>" in out
+    assert "Infections &amp; infestations" in out and "&lt;2&gt;" in out
+    assert "_indent" not in out and "nan" not in out.lower().replace("infestations", "")
+    # indentation: level 1 and 2 rows are padded more than level 0
+    assert '<tr class="csr-indent-2"><td style="padding-left:3.6em">Pneumonia' in out
+    assert '<tr class="csr-indent-1"><td style="padding-left:2.1em">Infections' in out
+    assert '<tr class="csr-indent-0"><td>Any TEAE</td>' in out
+
+
+def test_latex(table):
+    tex = table.to_latex()
+    assert r"\begin{longtable}" in tex and r"\end{longtable}" in tex
+    assert tex.count(r"\endhead") == 1 and r"\endfirsthead" in tex and r"\endlastfoot" in tex
+    assert tex.count(r"\toprule") == 2 and r"\bottomrule" in tex
+    assert r"\textbf{Table 14.3.1.2}" in tex
+    assert r"\textbf{DL1\newline (N=3)}" in tex
+    # escaping of special characters and Unicode
+    assert (r"ICANS\_x 50\% \#1 \textasciicircum{} \textless{}2\textgreater{} \ensuremath{\mu}L "
+            r"\ensuremath{\times}10\textsuperscript{5}") in tex
+    assert r"Infections \& infestations" in tex and r"grade \ensuremath{\geq}3" in tex
+    assert r"\setlength{\leftskip}{3.0em}Pneumonia" in tex
+    assert r"\setlength{\leftskip}{1.5em}Infections" in tex
+    # p{} columns whose widths add up to the line width
+    fracs = [float(x) for x in re.findall(r"p\{\\dimexpr ([0-9.]+)\\linewidth", tex)]
+    assert len(fracs) == 3 and abs(sum(fracs) - 1) < 1e-3
+    assert "_indent" not in tex
+    assert table._repr_latex_() == tex
+    md = table._repr_markdown_()
+    assert md.startswith("```{raw} latex\n") and md.endswith("```\n") and tex in md
+
+
+def test_latex_escape():
+    assert tlf.latex_escape(r"a\b{c}~$") == r"a\textbackslash{}b\{c\}\textasciitilde{}\$"
+    assert tlf.latex_escape("10⁻¹²") == r"10\textsuperscript{-12}"
+
+
+def test_markdown(table):
+    md = table.to_markdown()
+    lines = md.splitlines()
+    assert lines[0] == "**Table 14.3.1.2** Treatment-emergent adverse events by system organ class and preferred term, period 1"
+    assert "| System organ class Preferred term | DL1 (N=3) | Total (N=6) |" in lines
+    assert "|:---|:---:|:---:|" in lines
+    assert "| \u00a0\u00a0\u00a0\u00a0\u00a0\u00a0\u00a0\u00a0Pneumonia (grade ≥3) | 1 (33.3) | 1 (16.7) |" in lines
+    nbsp8 = "\u00a0" * 8
+    assert f"| {nbsp8}ICANS\\_x 50% #1 ^ \\<2\\> µL ×10⁵ | 0 | 1 (16.7) |" in lines
+    assert "Data cut-off: 2025-03-01" in lines[-1]
+
+
+def test_rtf(table, tmp_path):
+    body = ae_body()
+    body.loc[0, "System organ class\nPreferred term"] = r"Any {TEAE}\x"
+    t = tlf.Table.from_catalogue("t-ae-soc-pt", body, population_n=6, cut=CUT, source=SOURCE)
+    path = t.to_rtf(tmp_path / "t.rtf")
+    text = path.read_text(encoding="ascii")
+    assert text.startswith("{\\rtf1")
+    assert "Table 14.3.1.2" in text and "Treatment-emergent adverse events by system organ class" in text
+    assert "Safety population (N = 6)" in text
+    assert "Period 1: CD19 CAR-T infusion" in text and "Data cut-off: 2025-03-01" in text
+    assert "DL1\\line (N=3)" in text
+    assert r"Any \{TEAE\}\\x" in text  # braces and backslash from data escaped
+    assert "\\u8805?3" in text and "\\u181?L \\uc1\\u215?10\\uc1\\u8309?" in text  # ≥, µ, ×, ⁵ escaped
+    # indentation: 180 twips per level on the row label, plain for level 0
+    assert re.search(r"\\li360\\ri0\\ql\\fs18\{\\f0 Pneumonia", text)
+    assert re.search(r"\\li180\\ri0\\ql\\fs18\{\\f0 Infections", text)
+    assert "\\paperw12240\\paperh15840" in text  # portrait letter for this narrow table
+    # braces balance (a parse sanity check)
+    depth = 0
+    for m in re.finditer(r"\\\\|\\[{}]|[{}]", text):
+        depth += {"{": 1, "}": -1}.get(m.group(), 0)
+        assert depth >= 0
+    assert depth == 0
+    # deterministic
+    again = t.to_rtf(tmp_path / "t2.rtf").read_bytes()
+    assert again == path.read_bytes()
+
+
+def test_wide_table_and_listing_are_landscape(tmp_path):
+    wide = pd.DataFrame({f"Column {i}\n(N=10)": ["10 (100.0)", "5 (50.0)"] for i in range(9)})
+    wide.insert(0, "Parameter", ["Any", "Some"])
+    t = tlf.Table(number="Table 14.1.9", title="Wide", body=wide)
+    assert "\\paperw15840\\paperh12240" in t.to_rtf(tmp_path / "w.rtf").read_text()
+    lst = tlf.Listing(number="Listing 16.2.7.1", title="Listing of deaths",
+                      body=pd.DataFrame({"Subject": ["01-001"], "Day of death": ["45"], "Cause": ["Disease progression"]}))
+    assert lst.kind == "listing"
+    assert "\\paperw15840" in lst.to_rtf(tmp_path / "l.rtf").read_text()
+    assert 'class="csr-tlf csr-listing"' in lst._repr_html_()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex (texlive) not installed")
+def test_latex_compiles(table, tmp_path):
+    long_body = pd.concat([ae_body()] * 20, ignore_index=True)
+    long = tlf.Table.from_catalogue("t-ae-soc-pt", long_body, population_n=6, cut=CUT, source=SOURCE)
+    doc = "\n".join([
+        r"\documentclass{article}", r"\usepackage[T1]{fontenc}", r"\usepackage[margin=2.5cm]{geometry}",
+        r"\usepackage{longtable,booktabs,array}", r"\begin{document}", r"\listoftables",
+        table.to_latex(), long.to_latex(), r"\end{document}"])
+    (tmp_path / "doc.tex").write_text(doc, encoding="utf-8")
+    for _ in range(2):  # longtable needs two passes for column widths / list of tables
+        res = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stdout[-3000:]
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert "Overfull \\hbox" not in log
+    pdf = tmp_path / "doc.pdf"
+    assert pdf.stat().st_size > 0
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
+        assert len(re.findall(r"Table 14\.3\.1\.2\s+\(continued\)", text)) >= 1  # header repeated on the next page
+        assert re.search(r"Data cut-o.{1,2}: 2025-03-01", text)  # (T1 "ff" ligature extracts oddly)
+        assert text.count("Total") >= 3  # column header on every page
+
+
+# --------------------------------------------------------------------------- figures and the emitter
+
+
+def _mpl_figure() -> MplFigure:
+    fig = MplFigure(figsize=(5, 3))
+    ax = fig.add_subplot()
+    ax.plot([0, 1, 2], [1, 0.5, 0.25], label="a")
+    ax.set_title("x < y & z")
+    return fig
+
+
+def test_figure_files_are_byte_identical(tmp_path):
+    f = tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    a = f.save(tmp_path / "a")
+    b = tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT,
+                                  source=(["ADTTE"], "tte.ipynb")).save(tmp_path / "b")
+    for fmt in ("svg", "pdf", "png"):
+        assert a[fmt].name == f"f-km-os.{fmt}"
+        assert a[fmt].read_bytes() == b[fmt].read_bytes(), fmt
+    assert a["pdf"].read_bytes().startswith(b"%PDF")
+    assert b"CreationDate" not in a["pdf"].read_bytes()
+    assert a["png"].read_bytes().startswith(b"\x89PNG")
+
+
+def test_figure_renderings(tmp_path):
+    f = tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    html = f._repr_html_()
+    assert "<svg" in html and "<?xml" not in html and "http" not in html.replace("http://www.w3.org", "")
+    assert "Figure 14.2.3" in html and "Kaplan-Meier plot of overall survival" in html
+    assert "Safety population (N = 12)" in html and "Data cut-off: 2025-03-01" in html
+    md = f._repr_markdown_()
+    assert md.startswith("```{raw} latex\n")
+    assert r"\includegraphics[width=\linewidth]{f-km-os.pdf}" in md
+    assert str(tmp_path) not in md and "/" not in md.split("includegraphics")[1].split("}")[1]
+    rtf = f.to_rtf(tmp_path / "f.rtf").read_text(encoding="ascii")
+    assert rtf.startswith("{\\rtf1") and "Figure 14.2.3" in rtf and "\\pngblip" in rtf
+    assert not list(tmp_path.glob(".*png"))  # temporary PNG removed
+
+
+def test_emitter_writes_rtf_figures_and_metadata(tmp_path, table):
+    em = tlf.Emitter(output_dir=tmp_path, display=False)
+    em.emit(table)
+    fig = tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    em.emit(fig)
+    assert (tmp_path / "rtf" / "table-14-3-1-2.rtf").read_text().startswith("{\\rtf1")
+    assert (tmp_path / "rtf" / "figure-14-2-3.rtf").is_file()
+    for fmt in ("svg", "pdf", "png"):
+        assert (tmp_path / "figures" / f"f-km-os.{fmt}").is_file()
+    meta = json.loads((tmp_path / "tlf" / "t-ae-soc-pt.json").read_text())
+    assert meta == {
+        "id": "t-ae-soc-pt", "kind": "table", "number": "Table 14.3.1.2",
+        "title": "Treatment-emergent adverse events by system organ class and preferred term, period 1",
+        "chapter": "adverse_events", "population": "Safety population", "population_n": 6,
+        "footnotes": list(table.footnotes), "source": {"datasets": ["ADSL", "ADAE"],
+                                                       "program": "chapters/adverse_events.ipynb"},
+        "cut_date": "2025-03-01", "files": {"rtf": "rtf/table-14-3-1-2.rtf"},
+    }
+    fmeta = json.loads((tmp_path / "tlf" / "f-km-os.json").read_text())
+    assert fmeta["files"] == {"rtf": "rtf/figure-14-2-3.rtf", "svg": "figures/f-km-os.svg",
+                              "pdf": "figures/f-km-os.pdf", "png": "figures/f-km-os.png"}
+    assert str(tmp_path) not in json.dumps(fmeta)
+    with pytest.raises(tlf.TLFError, match="already emitted"):
+        em.emit(tlf.Table.from_catalogue("t-ae-soc-pt", ae_body(), population_n=6, cut=CUT, source=SOURCE))
+    # re-running gives byte-identical files
+    first = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    em2 = tlf.Emitter(output_dir=tmp_path, display=False)
+    em2.emit(table)
+    em2.emit(tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT,
+                                       source=(["ADTTE"], "tte.ipynb")))
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == first
+
+
+def test_emitter_needs_cut_or_dir():
+    with pytest.raises(tlf.TLFError, match="needs a Cut"):
+        tlf.Emitter()
