@@ -141,7 +141,7 @@ def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = _TOL) -> float:
     return quant
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class KaplanMeier:
     """A fitted Kaplan-Meier curve; ``table`` has one row per distinct time (events and censorings).
 
