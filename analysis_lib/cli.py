@@ -76,7 +76,7 @@ class RichReporter:
         with self.lock:
             if not self.live:
                 if status != "running":
-                    self.console.print(f"[{key[0]}] {label}: {state}", highlight=False)
+                    self.console.print(f"{label}: {state}", highlight=False, markup=False)
                 return
             if key not in self.tasks:
                 self.tasks[key] = self.progress.add_task(label, total=1, state=state)
@@ -90,7 +90,7 @@ class RichReporter:
 
     def message(self, cut, text):
         with self.lock:
-            self.console.print(f"[{cut}] {text}", highlight=False)
+            self.console.print(f"{cut}: {text}", highlight=False, markup=False)
 
 
 def _summary(console, results) -> None:
@@ -98,19 +98,19 @@ def _summary(console, results) -> None:
 
     from .pipeline import STEPS
 
-    table = Table(title="csr summary", show_lines=False)
+    table = Table(title="csr summary (seconds per step)")
     table.add_column("cut")
     for s in STEPS:
         table.add_column(s, justify="right")
     table.add_column("chapters run", justify="right")
     table.add_column("total s", justify="right")
-    table.add_column("outputs")
     for r in results:
         cells = [("cached" if r.steps[s] == "cached" else f"{r.seconds[s]:.1f}") if s in r.steps else "-" for s in STEPS]
         ran = sum(v == "done" for v in r.chapters.values())
-        table.add_row(r.cut, *cells, f"{ran}/{len(r.chapters)}" if r.chapters else "-", f"{r.total_seconds:.1f}",
-                      str(r.output_dir))
+        table.add_row(r.cut, *cells, f"{ran}/{len(r.chapters)}" if r.chapters else "-", f"{r.total_seconds:.1f}")
     console.print(table)
+    for r in results:
+        console.print(f"{r.cut}: outputs in {r.output_dir}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _cmd_generate(args) -> int:
