@@ -36,13 +36,16 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import yaml
+
 from .config import ConfigError, Cut, load_cut, project_root
 
 STEPS = ("validate", "derive", "execute", "render")
 ENGINES = ("jupyter-book", "quarto")
 CACHE_FILE = ".cache.json"
 CACHE_VERSION = 1
-#: Files and folders of the book definition (render-step inputs), relative to the project root.
+#: Files and folders of the book definition (render-step inputs), relative to the project root;
+#: the templates in ``analysis_lib/book/`` count too.
 BOOK_PATHS = ("_quarto.yml", "book", "templates", "_templates", "_static", "references.bib")
 #: Environment every chapter kernel gets, for reproducible hashing, plotting and no debugger noise.
 KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
@@ -99,8 +102,36 @@ def hash_values(*parts: object) -> str:
 
 
 def chapter_notebooks(root: Path) -> list[Path]:
-    """``chapters/*.ipynb`` in report order (file names sort in order)."""
-    return sorted((root / "chapters").glob("*.ipynb"))
+    """The chapter notebooks in report order: the ``.ipynb`` entries of ``book.chapters`` in
+    ``_quarto.yml`` (the one book definition) when it lists any, else ``chapters/*.ipynb`` by name."""
+    book = root / "_quarto.yml"
+    listed: list = []
+    if book.is_file():
+        try:
+            data = yaml.safe_load(book.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{book}: not valid YAML: {exc}") from None
+        listed = [c for c in ((data.get("book") or {}).get("chapters") or []) if str(c).endswith(".ipynb")]
+    if not listed:
+        return sorted((root / "chapters").glob("*.ipynb"))
+    paths = [root / c for c in listed]
+    outside = [c for c, p in zip(listed, paths) if p.parent != root / "chapters"]
+    if outside:
+        raise ConfigError(f"{book}: book.chapters must be notebooks in chapters/, not {', '.join(outside)}")
+    missing = [c for c, p in zip(listed, paths) if not p.is_file()]
+    if missing:
+        raise ConfigError(f"{book}: book.chapters lists notebook(s) that do not exist: {', '.join(missing)}")
+    return paths
+
+
+def runs_last(notebook: Path) -> bool:
+    """True when the notebook's metadata says ``"csr": {"run_last": true}``: it reads the ARDs the other
+    chapters of the same cut write (e.g. "changes since the previous cut"), so it runs after them."""
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        raise ConfigError(f"{notebook}: not a readable notebook (JSON)") from None
+    return bool((meta.get("csr") or {}).get("run_last"))
 
 
 @dataclass(frozen=True)
@@ -111,7 +142,8 @@ class Inputs:
     params: str
     lib: str
     lock: str
-    chapters: dict[str, str]  # chapter stem -> notebook hash
+    chapters: dict[str, str]  # chapter stem -> notebook hash, in report order
+    last: tuple[str, ...]     # chapters that run after the others (see runs_last)
     chapter_support: str      # chapters/ files other than notebooks (index.md, TLF catalogue, ...)
     book: str
     previous_ard: str         # ARDs of the previous cut (the "changes since" chapter reads them)
@@ -131,8 +163,9 @@ class Inputs:
             lib=hash_paths([p for p in LIB_DIR.glob("*.py")], LIB_DIR),
             lock=hash_paths([root / "requirements.lock"], root),
             chapters={nb.stem: hash_paths([nb], root) for nb in notebooks},
+            last=tuple(nb.stem for nb in notebooks if runs_last(nb)),
             chapter_support=hash_paths(support, root),
-            book=hash_paths([root / p for p in BOOK_PATHS], root),
+            book=hash_paths([root / p for p in BOOK_PATHS] + [LIB_DIR / "book"], root),
             previous_ard=_previous_ard_hash(cut),
             runtime=f"{sys.version.split()[0]} {sys.executable}",
         )
@@ -141,8 +174,9 @@ class Inputs:
         return hash_values(CACHE_VERSION, step, self.data, self.params, self.lib, self.lock, self.runtime)
 
     def chapter_key(self, chapter: str, adam: str) -> str:
+        others = sorted((n, h) for n, h in self.chapters.items() if n not in self.last) if chapter in self.last else []
         return hash_values(CACHE_VERSION, "chapter", chapter, self.chapters[chapter], self.chapter_support, adam,
-                           self.params, self.lib, self.lock, self.previous_ard, self.runtime)
+                           self.params, self.lib, self.lock, self.previous_ard, self.runtime, others)
 
     def render_key(self, engine: str, chapter_keys: dict[str, str]) -> str:
         return hash_values(CACHE_VERSION, "render", engine, self.book, self.chapter_support, chapter_keys,
@@ -412,13 +446,16 @@ def execute_chapters(cut: Cut, build: Path, names: list[str], *, final_dir: Path
     return seconds
 
 
-def _run_render(cut: Cut, build: Path, engine: str, timings: dict[str, float]) -> dict:
+def _run_render(cut: Cut, build: Path, engine: str, seconds: dict[str, float], t0: float) -> dict:
+    """Render the book, then (re)write the manifest with the seconds of every step of this run."""
     render = _module("render")
     _clear(build / "html")
     for pdf in build.glob("csr-*.pdf"):
         pdf.unlink()
-    produced = render.render_cut(cut, build, engine=engine) or {}
-    render.write_manifest(cut, build, engine, timings)
+    produced = dict(render.render_cut(cut, build, engine=engine) or {})
+    timings = {s: round(seconds.get(s, 0.0), 3) for s in STEPS[:3]}
+    timings["render"] = round(time.perf_counter() - t0, 3)
+    produced["manifest"] = render.write_manifest(cut, build, engine, timings)
     return produced
 
 
@@ -515,12 +552,14 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
                             if n not in todo:
                                 result.chapters[n] = "cached"
                                 reporter.chapter(cut.id, n, "cached", 0.0)
-                        execute_chapters(cut, staging, todo, final_dir=final, jobs=jobs, reporter=reporter)
+                        # chapters flagged run_last read the others' ARDs (their keys include the others')
+                        for batch in ([n for n in todo if n not in inputs.last], [n for n in todo if n in inputs.last]):
+                            if batch:
+                                execute_chapters(cut, staging, batch, final_dir=final, jobs=jobs, reporter=reporter)
                         result.chapters.update({n: "done" for n in todo})
                         cache["chapters"] = dict(chapter_keys)
                     elif step == "render":
-                        timings = {s: round(result.seconds.get(s, 0.0), 3) for s in STEPS[:3]}
-                        produced = _run_render(cut, staging, engine, timings)
+                        produced = _run_render(cut, staging, engine, result.seconds, t0)
                         cache["render"] = inputs.render_key(engine, chapter_keys)
                         cache["engine"] = engine
                         cache["produced"] = sorted(_relative_outputs(produced, staging, final))

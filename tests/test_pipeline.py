@@ -32,13 +32,15 @@ print("{name}: N =", len(rows), "hashseed", __import__("os").environ["PYTHONHASH
 """
 
 
-def write_chapter(root: Path, name: str, extra: str = "") -> None:
+def write_chapter(root: Path, name: str, extra: str = "", run_last: bool = False) -> None:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('cut = "final"\noutput_dir = None')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}"), params,
                 nbformat.v4.new_code_cell(CHAPTER_CODE.format(name=name) + extra)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    if run_last:
+        nb.metadata["csr"] = {"run_last": True}
     nbformat.write(nb, root / "chapters" / f"{name}.ipynb")
 
 
@@ -344,3 +346,28 @@ def test_all_cuts_run_side_by_side_and_report_each(project):
     assert (root / "_output" / "c2" / "ard" / "01-alpha.csv").read_text().endswith("c2,N,4\n")
     results, errors = pipeline.run_many(["c1", "c2"])
     assert all(r.all_cached for r in results)
+
+
+@pytest.mark.slow
+def test_book_order_from_quarto_yml_and_run_last_chapters_see_the_others_ards(project):
+    root, _ = project
+    write_chapter(root, "changes", run_last=True, extra=textwrap.dedent("""
+        seen = sorted(p.name for p in (out / "ard").glob("*.csv"))
+        assert seen == ["01-alpha.csv", "02-beta.csv", "changes.csv"], seen
+    """))
+    (root / "_quarto.yml").write_text("book:\n  chapters: [index.md, chapters/changes.ipynb, chapters/02-beta.ipynb,"
+                                      " chapters/01-alpha.ipynb]\n")
+    assert [p.stem for p in pipeline.chapter_notebooks(root)] == ["changes", "02-beta", "01-alpha"]
+    r = pipeline.run("c1", until="execute")
+    assert list(r.chapters) == ["changes", "02-beta", "01-alpha"] and set(r.chapters.values()) == {"done"}
+    write_chapter(root, "01-alpha", extra="print('edited')\n")
+    r = pipeline.run("c1", until="execute")
+    assert r.chapters == {"changes": "done", "02-beta": "cached", "01-alpha": "done"}
+
+
+def test_a_chapter_listed_in_quarto_yml_but_missing_is_a_config_error(project):
+    root, _ = project
+    (root / "_quarto.yml").write_text("book:\n  chapters: [index.md, chapters/01-alpha.ipynb, chapters/03-gone.ipynb]\n")
+    with pytest.raises(ConfigError, match=r"_quarto.yml: book.chapters lists notebook\(s\) that do not exist: "
+                                          r"chapters/03-gone.ipynb"):
+        pipeline.run("c1")
