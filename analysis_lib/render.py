@@ -189,7 +189,7 @@ def _tlf_list_markdown(entries: list[dict[str, str]]) -> str:
     if not entries:
         return ""
     rows = "\n".join(f"| {e['number']} | {e['title'].replace('|', '/')} |" for e in entries)
-    return f"\n## Tables, figures and listings\n\n| Number | Title |\n|---|---|\n{rows}\n"
+    return f"\n**Tables, figures and listings**\n\n| Number | Title |\n|---|---|\n{rows}\n"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -215,10 +215,11 @@ def _write_sources(src: Path, notebooks: list[Path], info: dict[str, str],
     """Front page, executed notebooks and static files into the (fresh) source folder."""
     (src / "notebooks").mkdir(parents=True)
     front = _fill(_template("index.md"), {k: v.replace("|", "/") for k, v in info.items()})
-    tlf_md = _tlf_list_markdown(entries)
-    if tlf_md and only_html:  # the PDF has its own typeset list with page numbers
-        tlf_md = "\n```{only} html\n" + tlf_md + "```\n"
-    (src / "index.md").write_text(front + tlf_md, encoding="utf-8")
+    title, _, body = front.partition("\n")
+    body += _tlf_list_markdown(entries)
+    if only_html:  # the PDF has the title page and a typeset TLF list with page numbers instead
+        body = "\n````{only} html\n" + body.strip("\n") + "\n````\n"
+    (src / "index.md").write_text(title + "\n" + body, encoding="utf-8")
     for nb in notebooks:
         shutil.copyfile(nb, src / "notebooks" / nb.name)
     (src / "_static").mkdir()
@@ -286,7 +287,9 @@ def jupyter_book_config(book: dict[str, Any], info: dict[str, str], figures_dir:
                     "extraclassoptions": "openany,oneside",
                     "preamble": _fill(_template("preamble.tex"), tex_info),
                     "maketitle": _fill(_template("titlepage.tex"), tex_info),
-                    "tableofcontents": "\\sphinxtableofcontents\n" + _tlf_lists_latex(entries),
+                    # Arabic page numbers throughout (title page = 1) so "Page X of Y" counts every page.
+                    "tableofcontents": "\\begingroup\\setlength{\\parskip}{0pt}\\tableofcontents\\endgroup\n"
+                                       "\\clearpage\n" + _tlf_lists_latex(entries) + "\\clearpage\n",
                     "printindex": "",
                     "sphinxsetup": "hmargin={20mm,20mm}, vmargin={25mm,25mm}",
                 },
@@ -300,11 +303,12 @@ def _toc(chapters: list[str]) -> dict[str, Any]:
             "chapters": [{"file": f"notebooks/{c}"} for c in chapters]}
 
 
-def _write_sphinx_conf(src: Path, jb_config: dict[str, Any]) -> None:
+def _write_sphinx_conf(src: Path, jb_config: dict[str, Any], chapters: list[str]) -> None:
     """Write ``_config.yml``, ``_toc.yml`` and the Sphinx ``conf.py`` Jupyter Book derives from them."""
     from jupyter_book.config import get_final_config
 
     (src / "_config.yml").write_text(yaml.safe_dump(jb_config, sort_keys=False), encoding="utf-8")
+    (src / "_toc.yml").write_text(yaml.safe_dump(_toc(chapters), sort_keys=False), encoding="utf-8")
     sphinx_config, _ = get_final_config(user_yaml=jb_config, sourcedir=src,
                                         cli_config={"latex_individualpages": False},
                                         validate=True, raise_on_invalid=True)
@@ -410,7 +414,7 @@ def render_cut(cut: str | config.Cut, build_dir: Path | None = None, engine: str
 def _render_jupyter_book(cut, build_dir, bk, info, notebooks, entries, src, work):
     _write_sources(src, notebooks, info, entries)
     tex_name = f"csr-{cut.id}.tex"
-    _write_sphinx_conf(src, jupyter_book_config(bk, info, build_dir / "figures", entries))
+    _write_sphinx_conf(src, jupyter_book_config(bk, info, build_dir / "figures", entries), bk["chapters"])
     env = _build_env(cut)
     with ThreadPoolExecutor(max_workers=2) as pool:
         html_job = pool.submit(_build_html, src, work / "html", env)

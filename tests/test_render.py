@@ -43,7 +43,9 @@ class DemoTable:
     def _repr_markdown_(self) -> str:
         body = "\n".join(rf"{a} & {b} & {c} \\" for a, b, c in self.rows)
         return ("```{raw} latex\n"
-                rf"\begin{{longtable}}{{@{{}}lrr@{{}}}}\caption*{{{self.number}: {self.title}}}\label{{tlf:{self.id}}}\\"
+                rf"\phantomsection\label{{tlf:{self.id}}}%"  # label outside the repeated head: first page
+                "\n"
+                rf"\begin{{longtable}}{{@{{}}lrr@{{}}}}\caption*{{{self.number}: {self.title}}}\\"
                 "\n\\toprule Preferred term & DL1 (N=3) & DL2 (N=6) \\\\ \\midrule \\endhead\n"
                 "\\bottomrule \\endfoot\n"
                 f"{body}\n\\end{{longtable}}\n```\n")
