@@ -207,11 +207,13 @@ def _meta_lines(obj: "_TLF") -> list[str]:
 
 _HTML_CSS = (
     "<style>.csr-tlf{margin:1em 0}.csr-tlf table{border-collapse:collapse;border-top:2px solid #000;"
-    "border-bottom:2px solid #000;font-size:0.9em}.csr-tlf caption{caption-side:top;text-align:left;"
+    "border-bottom:2px solid #000;font-size:0.9em;min-width:min(100%,44em)}.csr-tlf-number{font-weight:bold}"
+    ".csr-tlf figcaption{margin-bottom:0.4em}"
+    ".csr-tlf caption{caption-side:top;text-align:left;"
     "padding-bottom:0.4em}.csr-tlf thead th{border-bottom:1px solid #000;text-align:center;"
     "vertical-align:bottom;padding:0.2em 0.6em}.csr-tlf td{padding:0.15em 0.6em;vertical-align:top;"
     "text-align:center}.csr-tlf td:first-child,.csr-tlf th:first-child{text-align:left}"
-    ".csr-tlf-notes{font-size:0.85em;margin:0.3em 0 0 0}.csr-tlf-notes p{margin:0.1em 0}"
+    ".csr-tlf-notes{font-size:0.85em;margin:0.3em 0 0 0;max-width:52em}.csr-tlf-notes p{margin:0.1em 0}"
     ".csr-tlf figure{margin:0}.csr-tlf svg{max-width:100%;height:auto}</style>"
 )
 
@@ -759,6 +761,24 @@ class Emitter:
         self.output_dir = Path(output_dir)
         self.display = display
         self.emitted: list[_TLF] = []
+
+    def table(self, entry_id: str, body: pd.DataFrame, *, population_n: int | None, source: SourceLike,
+              footnotes: Sequence[str] = (), catalogue: Mapping | None = None) -> Table:
+        """Build a :class:`Table` from the catalogue with this emitter's cut, and emit it."""
+        return self.emit(Table.from_catalogue(entry_id, body, population_n=population_n, cut=self.cut,
+                                              source=source, catalogue=catalogue, footnotes=footnotes))
+
+    def listing(self, entry_id: str, body: pd.DataFrame, *, population_n: int | None, source: SourceLike,
+                footnotes: Sequence[str] = (), catalogue: Mapping | None = None) -> Listing:
+        """Build a :class:`Listing` from the catalogue with this emitter's cut, and emit it."""
+        return self.emit(Listing.from_catalogue(entry_id, body, population_n=population_n, cut=self.cut,
+                                                source=source, catalogue=catalogue, footnotes=footnotes))
+
+    def figure(self, entry_id: str, figure: Any, *, population_n: int | None, source: SourceLike,
+               footnotes: Sequence[str] = (), catalogue: Mapping | None = None) -> Figure:
+        """Build a :class:`Figure` from the catalogue with this emitter's cut, and emit it."""
+        return self.emit(Figure.from_catalogue(entry_id, figure, population_n=population_n, cut=self.cut,
+                                               source=source, catalogue=catalogue, footnotes=footnotes))
 
     def emit(self, tlf: _TLF) -> _TLF:
         """Write the TLF's files, display it (IPython) and return it."""

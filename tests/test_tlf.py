@@ -219,10 +219,12 @@ def test_wide_table_and_listing_are_landscape(tmp_path):
 def test_latex_compiles(table, tmp_path):
     long_body = pd.concat([ae_body()] * 20, ignore_index=True)
     long = tlf.Table.from_catalogue("t-ae-soc-pt", long_body, population_n=6, cut=CUT, source=SOURCE)
+    fig = tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    fig.save(tmp_path / "figures")
     doc = "\n".join([
         r"\documentclass{article}", r"\usepackage[T1]{fontenc}", r"\usepackage[margin=2.5cm]{geometry}",
-        r"\usepackage{longtable,booktabs,array}", r"\begin{document}", r"\listoftables",
-        table.to_latex(), long.to_latex(), r"\end{document}"])
+        r"\usepackage{longtable,booktabs,array,graphicx}", r"\graphicspath{{figures/}}", r"\begin{document}",
+        r"\listoftables", r"\listoffigures", table.to_latex(), long.to_latex(), fig.to_latex(), r"\end{document}"])
     (tmp_path / "doc.tex").write_text(doc, encoding="utf-8")
     for _ in range(2):  # longtable needs two passes for column widths / list of tables
         res = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
@@ -237,6 +239,7 @@ def test_latex_compiles(table, tmp_path):
         assert len(re.findall(r"Table 14\.3\.1\.2\s+\(continued\)", text)) >= 1  # header repeated on the next page
         assert re.search(r"Data cut-o.{1,2}: 2025-03-01", text)  # (T1 "ff" ligature extracts oddly)
         assert text.count("Total") >= 3  # column header on every page
+        assert "Figure 14.2.3" in text and "Kaplan-Meier plot of overall survival" in text
 
 
 # --------------------------------------------------------------------------- figures and the emitter
@@ -314,3 +317,18 @@ def test_emitter_writes_rtf_figures_and_metadata(tmp_path, table):
 def test_emitter_needs_cut_or_dir():
     with pytest.raises(tlf.TLFError, match="needs a Cut"):
         tlf.Emitter()
+
+
+def test_emitter_shortcuts_use_its_cut(tmp_path):
+    class FakeCut:  # what config.load_cut returns, as far as the emitter needs
+        cut_date = dt.date(2025, 6, 30)
+        output_dir = tmp_path / "_output" / "interim-1"
+
+    em = tlf.Emitter(FakeCut(), display=False)
+    t = em.table("t-ae-soc-pt", ae_body(), population_n=6, source=SOURCE, footnotes=["Extra note."])
+    assert t.cut_date == "2025-06-30" and t.footnotes[-1] == "Extra note."
+    lst = em.listing("l-deaths", pd.DataFrame({"Subject": ["01-001"], "Cause": ["Relapse"]}), population_n=6,
+                     source=(["ADSL"], "deaths.ipynb"))
+    assert lst.number == "Listing 16.2.7.1"
+    assert (FakeCut.output_dir / "rtf" / "listing-16-2-7-1.rtf").is_file()
+    assert json.loads((FakeCut.output_dir / "tlf" / "l-deaths.json").read_text())["kind"] == "listing"
