@@ -486,7 +486,7 @@ def nca_ard(adpp: pd.DataFrame, by: str | Sequence[str] | None = None, *,
     columns are joined into group2 / group2_level with " / " (e.g. product x specimen x method).
     Groups are the observed combinations in sorted (or categorical) order. ``variable`` is the
     parameter code, ``variable_level`` its unit when ``unit_var`` is given (must be unique per
-    parameter). Statistics as :func:`continuous_ard` (n, mean, sd, median, q1, q3, min, max,
+    parameter within a group). Statistics as :func:`continuous_ard` (n, mean, sd, median, q1, q3, min, max,
     geo_mean, geo_cv) plus ``nmiss``.
     """
     by_cols = [] if by is None else ([by] if isinstance(by, str) else list(by))
@@ -542,10 +542,12 @@ def nca_ard(adpp: pd.DataFrame, by: str | Sequence[str] | None = None, *,
                 continue
             unit = None
             if unit_var:
-                units = data.loc[data[param_var] == prm, unit_var].dropna().unique()
+                units = data.loc[pm, unit_var].dropna().unique()
                 if len(units) > 1:
-                    raise ValueError(f"ADPP: parameter {prm} has more than one unit in {unit_var}: "
-                                     f"{sorted(map(str, units))}")
+                    raise ValueError(f"ADPP: parameter {prm} has more than one unit in {unit_var} "
+                                     f"within group {dict(zip(by_cols, combo))}: "
+                                     f"{sorted(map(str, units))}; add the column that separates "
+                                     "them (e.g. CKMETHOD) to by")
                 unit = _py(units[0]) if len(units) else None
             vals = values[pm]
             rows += _describe_rows(vals.dropna(), g[:2], g[2:], prm, unit,

@@ -387,3 +387,14 @@ def test_nca_ard_pharmaverse_adpp(pharma):
         ard.nca_ard(pp, by="TRTA", params=["AUCALL"])
     with pytest.raises(ValueError, match=r"parameter\(s\) \['AUC0_28'\] not found"):
         ard.nca_ard(pp, params=["AUC0_28"])
+
+
+def test_nca_ard_units_per_group():
+    pp = pd.DataFrame({"USUBJID": ["a", "a", "b", "b"], "CKMETHOD": ["FLOW", "QPCR"] * 2,
+                       "PARAMCD": "CMAX", "AVAL": [10.0, 1000.0, 40.0, 4000.0],
+                       "AVALU": ["cells/uL", "copies/ug gDNA"] * 2})
+    n = ard.nca_ard(pp, by="CKMETHOD", unit_var="AVALU")
+    assert stat(n, group1_level="FLOW", variable_level="cells/uL", stat_name="geo_mean") == pytest.approx(20.0)
+    assert stat(n, group1_level="QPCR", variable_level="copies/ug gDNA", stat_name="median") == 2500.0
+    with pytest.raises(ValueError, match=r"CMAX has more than one unit in AVALU within group \{\}"):
+        ard.nca_ard(pp[pp.USUBJID == "a"], unit_var="AVALU")
