@@ -397,4 +397,4 @@ def test_nca_ard_units_per_group():
     assert stat(n, group1_level="FLOW", variable_level="cells/uL", stat_name="geo_mean") == pytest.approx(20.0)
     assert stat(n, group1_level="QPCR", variable_level="copies/ug gDNA", stat_name="median") == 2500.0
     with pytest.raises(ValueError, match=r"CMAX has more than one unit in AVALU within group \{\}"):
-        ard.nca_ard(pp[pp.USUBJID == "a"], unit_var="AVALU")
+        ard.nca_ard(pp.iloc[[0, 3]], unit_var="AVALU")  # a by FLOW, b by qPCR, no by
