@@ -1,0 +1,161 @@
+"""The seeded synthetic trial (analysis_lib.synth): reproducible, cut-consistent, calibrated."""
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from analysis_lib import config, sdtm, synth, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "synthetic_data"
+CUTS = ["escalation", "interim", "final"]
+# Published ranges (DESIGN.md section 4) the committed 48-patient trial must fall inside, in percent.
+RANGES = {"crs_any": (68, 88), "crs_ge3": (7, 23), "icans_any": (10, 21), "icans_ge3": (0, 10),
+          "agvhd_2_4": (25, 48), "agvhd_3_4": (5, 17), "cgvhd": (55, 73), "cr_d30": (79, 96),
+          "mrdneg_d30": (60, 90), "os_2y": (55, 75)}
+
+
+def read(cut: str, domain: str, base: Path = DATA) -> pd.DataFrame:
+    return pd.read_csv(base / cut / f"{domain}.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def regenerated(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    written = synth.generate(out)
+    assert written == {c: out / c for c in CUTS}
+    return out
+
+
+def test_regenerated_data_are_byte_identical_to_the_committed_files(regenerated):
+    for cut in CUTS:
+        names = sorted(p.name for p in (DATA / cut).glob("*.csv"))
+        assert names == sorted(f"{d}.csv" for d in sdtm.DOMAINS)
+        assert sorted(p.name for p in (regenerated / cut).glob("*.csv")) == names
+        _, mismatch, errors = filecmp.cmpfiles(DATA / cut, regenerated / cut, names, shallow=False)
+        assert mismatch == [] and errors == [], f"{cut}: {mismatch}"
+
+
+def test_cut_params_are_the_simulated_cut_dates():
+    for cut_id, expected in synth.cut_params().items():
+        declared = yaml.safe_load((ROOT / "params" / f"{cut_id}.yml").read_text())
+        assert {k: str(v) if k == "cut_date" else v for k, v in declared.items()} == expected
+    assert config.list_cuts(ROOT) == CUTS
+
+
+def test_columns_are_exactly_the_input_contract():
+    for cut in CUTS:
+        for name, dom in sdtm.DOMAINS.items():
+            assert list(read(cut, name).columns) == [c.name for c in dom.columns]
+
+
+def test_every_cut_passes_validation():
+    for cut in CUTS:
+        assert validate.validate_cut(config.load_cut(cut, ROOT)) == []
+
+
+def test_no_record_is_dated_after_its_cut():
+    for cut in CUTS:
+        cut_iso = config.load_cut(cut, ROOT).cut_date.isoformat()
+        for name, cols in sdtm.CUT_DATE_COLUMNS.items():
+            df = read(cut, name)
+            for col in cols:
+                v = df[col][df[col] != ""]
+                late = v[[x > cut_iso[:len(x)] for x in v]]  # a partial date compares by its precision
+                assert late.empty, f"{cut}/{name}.{col}: {late.tolist()[:3]}"
+
+
+def test_a_later_cut_only_adds_information():
+    for early, late in zip(CUTS, CUTS[1:]):
+        for name, dom in sdtm.DOMAINS.items():
+            a, b = read(early, name), read(late, name)
+            key = ["USUBJID", "VISIT"] if name == "sv" else list(dom.key)
+            merged = a.merge(b, on=key, how="left", suffixes=("", "_later"), indicator=True)
+            assert (merged["_merge"] == "both").all(), f"{early}->{late} {name}: records lost"
+            open_cols = {"ae": ["AEENDTC", "AEOUT"], "cm": ["CMENDTC"], "pr": ["PRENDTC"], "dm": ["RFSTDTC"]}
+            for col in a.columns.difference(key):
+                same = merged[col] == merged[f"{col}_later"]
+                if col in open_cols.get(name, []):
+                    end_col = open_cols[name][0]
+                    same |= merged[end_col] == ""  # was open at the earlier cut
+                assert same.all(), f"{early}->{late} {name}.{col}: {merged.loc[~same, key].head(3).values}"
+            ongoing = merged[(merged.get("AEENDTC", pd.Series(dtype=str)) == "")] if name == "ae" else None
+            if ongoing is not None:
+                assert (ongoing["AEOUT"] == "NOT RECOVERED/NOT RESOLVED").all()
+
+
+def test_escalation_follows_3_plus_3_and_expansion_uses_the_recommended_dose():
+    dm = read("final", "dm")
+    ae = read("final", "ae")
+    esc = dm[dm["PHASE"] == "DOSE ESCALATION"]
+    assert 9 <= len(esc) <= 12
+    assert len(dm) == 48 and (dm["PHASE"] == "DOSE EXPANSION").sum() == 48 - len(esc)
+    dlt_subj = set(ae.loc[ae["AEDLT"] == "Y", "USUBJID"])
+    rp2d = dm.loc[dm["PHASE"] == "DOSE EXPANSION", "DOSELVL"].unique().tolist()
+    assert len(rp2d) == 1
+    # replay the 3+3 decisions cohort by cohort, in enrolment order
+    treated: dict[int, int] = {}
+    dlts: dict[int, int] = {}
+    for cohort, rows in esc.groupby("COHORT", sort=False):
+        level = int(rows["DOSELVL"].iloc[0])
+        assert len(rows) == 3 and rows["DOSELVL"].nunique() == 1, cohort
+        treated[level] = treated.get(level, 0) + 3
+        dlts[level] = dlts.get(level, 0) + int(rows["USUBJID"].isin(dlt_subj).sum())
+        assert treated[level] <= 6
+    rec = int(rp2d[0])
+    assert treated[rec] == 6 and dlts[rec] <= 1
+    higher = [lv for lv in treated if lv > rec]
+    assert all(dlts[lv] >= 2 for lv in higher) or not higher
+    assert synth.simulate().escalation_log == [
+        (c, int(r["DOSELVL"].iloc[0]), 3, int(r["USUBJID"].isin(dlt_subj).sum()))
+        for c, r in esc.groupby("COHORT", sort=False)]
+
+
+def test_dlts_are_flagged_only_in_the_dlt_window():
+    dm, ae = read("final", "dm"), read("final", "ae")
+    d0 = pd.to_datetime(dm.set_index("USUBJID")["RFSTDTC"], errors="coerce")
+    dlt = ae[ae["AEDLT"] == "Y"]
+    days = (pd.to_datetime(dlt["AESTDTC"]) - dlt["USUBJID"].map(d0)).dt.days
+    assert len(dlt) > 0 and days.between(0, 43).all()
+
+
+def test_final_cut_is_calibrated_to_published_ranges():
+    got = synth.calibration(DATA / "final")
+    outside = {k: got[k] for k, (lo, hi) in RANGES.items() if not lo <= got[k] <= hi}
+    assert outside == {}, got
+
+
+def test_the_data_exercise_the_edge_cases():
+    dm, ae, cm, ck, ds = (read("final", d) for d in ("dm", "ae", "cm", "ck", "ds"))
+    never = dm.loc[dm["RFSTDTC"] == "", "USUBJID"]
+    assert len(never) == 2
+    disc = ds[ds["USUBJID"].isin(never) & (ds["DSCAT"] == "DISPOSITION EVENT")]
+    assert sorted(disc["USUBJID"]) == sorted(never)
+    assert (ae["AESTDTC"].str.len() == 7).sum() >= 2 and (cm["CMSTDTC"].str.len() == 7).sum() >= 1
+    blq = ck[ck["CKORRES"] == "<LLOQ"]
+    assert len(blq) > 0 and (blq["CKSTRESN"] == "").all()
+    aesi = config.load_study(ROOT)["aesi"]
+    for cat in ("CRS", "ICANS", "ACUTE GVHD", "CHRONIC GVHD", "CMV REACTIVATION"):
+        assert ae["AEDECOD"].isin(aesi[cat]["decod"]).any(), cat
+    assert set(ds.loc[ds["DSDECOD"] == "DEATH", "DTHCAUS"]) >= {"RELAPSE/PROGRESSION OF ALL", "INFECTION"}
+    assert {"COMPLETED", "WITHDRAWAL BY SUBJECT"} <= set(ds["DSDECOD"])
+    # three cuts grow: subjects and records
+    sizes = [len(read(c, "dm")) for c in CUTS]
+    assert sizes[0] < sizes[1] < sizes[2] == 48
+
+
+def test_scaling_to_480_subjects(tmp_path):
+    written = synth.generate(tmp_path, n_subjects=480)
+    dates = synth.simulate(480).cut_dates
+    assert list(written) == CUTS
+    for cut, folder in written.items():
+        frames, problems = validate.read_and_validate(folder, dates[cut])
+        assert problems == [], problems[:5]
+    dm = read("final", "dm", tmp_path)
+    assert len(dm) == 480 and dm["USUBJID"].is_unique
+    got = synth.calibration(tmp_path / "final")
+    assert {k: got[k] for k, (lo, hi) in RANGES.items() if not lo <= got[k] <= hi} == {}, got
