@@ -11,6 +11,7 @@ HTML uses ``text/html``, LaTeX uses ``text/markdown`` (a MyST raw-LaTeX block wi
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import os
 import re
@@ -255,14 +256,17 @@ def jupyter_book_config(book: dict[str, Any], info: dict[str, str], figures_dir:
                 "html_show_sphinx": False,
                 "html_show_sourcelink": False,
                 "html_copy_source": False,
+                "html_show_search_summary": False,  # its fetch() of pages fails under file:// (offline use)
                 "html_last_updated_fmt": None,
                 "html_theme_options": {
                     "announcement": banner_text(info),
                     "use_download_button": False,
                     "use_fullscreen_button": False,
                     "search_bar_text": "Search this report...",
-                    "footer_content_items": ["copyright.html"],
-                    "extra_footer": "",
+                    "navbar_persistent": [],  # one search box (sidebar), not two
+                    "footer_content_items": ["extra-footer.html"],
+                    "extra_footer": f"<p>{html.escape(banner_text(info))}. Provenance: manifest.json "
+                                    "beside this site.</p>",
                     "launch_buttons": {},
                 },
                 # MyST-NB: executed notebooks as they are; code hidden; per-builder mime choice.

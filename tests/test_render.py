@@ -230,13 +230,16 @@ def _chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["index.html", "notebooks/alpha.html"])
+@pytest.mark.parametrize("page", ["index.html", "notebooks/alpha.html", "search.html?q=preferred"])
 def test_chromium_loads_pages_without_console_errors(built, page, tmp_path):
-    url = (built["build"] / "html" / page).as_uri()
-    proc = _chromium(["--dump-dom", url], tmp_path / "profile")
+    path, _, query = page.partition("?")
+    url = (built["build"] / "html" / path).as_uri() + (f"?{query}" if query else "")
+    proc = _chromium(["--virtual-time-budget=5000", "--dump-dom", url], tmp_path / "profile")
     errors = [line for line in proc.stderr.splitlines() if "Uncaught" in line or "ERROR:CONSOLE" in line]
     assert not errors, "\n".join(errors)
     assert "CART-19-22-ALL" in proc.stdout  # the DOM was rendered, banner included
+    if query:  # offline full-text search finds the table's page
+        assert re.search(r'<ul class="search">.*notebooks/alpha\.html', proc.stdout)
 
 
 @pytest.mark.slow
