@@ -324,6 +324,14 @@ class _TLF:
             "cut_date": self.cut_date,
         }
 
+    def _latex_anchor(self, lst: str, kind: str) -> str:
+        """Hyperlink anchor, entry in \\listoftables/\\listoffigures and ``\\label{tlf:<id>}``."""
+        out = (r"\ifdefined\phantomsection\phantomsection\fi"
+               rf"\addcontentsline{{{lst}}}{{{kind}}}{{{latex_escape(self.number)}\quad {latex_escape(self.title)}}}")
+        if self.id:
+            out += rf"\label{{tlf:{self.id}}}"
+        return out
+
     @classmethod
     def _from_entry(cls, entry_id: str, catalogue: Mapping | None, kind: str) -> CatalogueEntry:
         cat = catalogue if catalogue is not None else load_catalogue()
@@ -483,15 +491,15 @@ class Table(_TLF):
         full = rf"\multicolumn{{{ncol}}}{{@{{}}p{{\linewidth}}@{{}}}}"
         number, title = latex_escape(self.number), latex_escape(self.title)
         header = " & ".join(rf"\textbf{{{_latex_lines(c)}}}" for c in self.columns) + r" \\"
-        title_block = rf"{full}{{\centering\textbf{{{number}}}\par {title}"
+        # anchor, list-of-tables entry and \label{tlf:<id>} (page numbers in the renderer's TLF lists)
+        # sit in the first head, which is typeset exactly once, on the table's first page
+        title_block = rf"{full}{{{self._latex_anchor('lot', 'table')}\centering\textbf{{{number}}}\par {title}"
         if self.population_text():
             title_block += rf"\par {latex_escape(self.population_text())}"
         title_block += r"\par\smallskip}\\"
         notes = [*self.footnotes, *_meta_lines(self)]
         lines = [
             r"\begingroup\small\setlength{\LTpre}{\bigskipamount}\setlength{\LTpost}{\bigskipamount}",
-            r"\ifdefined\phantomsection\phantomsection\fi",
-            rf"\addcontentsline{{lot}}{{table}}{{{number}\quad {title}}}",
             rf"\begin{{longtable}}{{@{{}}{''.join(spec)}@{{}}}}",
             title_block,
             r"\toprule",
@@ -684,8 +692,7 @@ class Figure(_TLF):
         number, title = latex_escape(self.number), latex_escape(self.title)
         lines = [
             r"\par\bigskip\noindent\begin{minipage}{\linewidth}\centering",
-            r"\ifdefined\phantomsection\phantomsection\fi",
-            rf"\addcontentsline{{lof}}{{figure}}{{{number}\quad {title}}}",
+            self._latex_anchor("lof", "figure"),
             rf"\textbf{{{number}}}\par {title}\par",
         ]
         if self.population_text():

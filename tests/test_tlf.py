@@ -141,6 +141,7 @@ def test_latex(table):
     assert tex.count(r"\endhead") == 1 and r"\endfirsthead" in tex and r"\endlastfoot" in tex
     assert tex.count(r"\toprule") == 2 and r"\bottomrule" in tex
     assert r"\textbf{Table 14.3.1.2}" in tex
+    assert tex.count(r"\label{tlf:t-ae-soc-pt}") == 1 and tex.index(r"\label{tlf:") < tex.index(r"\endfirsthead")
     assert r"\textbf{DL1\newline (N=3)}" in tex
     # escaping of special characters and Unicode
     assert (r"ICANS\_x 50\% \#1 \textasciicircum{} \textless{}2\textgreater{} \ensuremath{\mu}L "
@@ -224,7 +225,9 @@ def test_latex_compiles(table, tmp_path):
     doc = "\n".join([
         r"\documentclass{article}", r"\usepackage[T1]{fontenc}", r"\usepackage[margin=2.5cm]{geometry}",
         r"\usepackage{longtable,booktabs,array,graphicx}", r"\graphicspath{{figures/}}", r"\begin{document}",
-        r"\listoftables", r"\listoffigures", table.to_latex(), long.to_latex(), fig.to_latex(), r"\end{document}"])
+        r"\listoftables", r"\listoffigures", r"Long table on page \pageref{tlf:long}.",
+        table.to_latex(), r"\clearpage", long.to_latex().replace("tlf:t-ae-soc-pt", "tlf:long"), fig.to_latex(),
+        r"\end{document}"])
     (tmp_path / "doc.tex").write_text(doc, encoding="utf-8")
     for _ in range(2):  # longtable needs two passes for column widths / list of tables
         res = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
@@ -240,6 +243,7 @@ def test_latex_compiles(table, tmp_path):
         assert re.search(r"Data cut-o.{1,2}: 2025-03-01", text)  # (T1 "ff" ligature extracts oddly)
         assert text.count("Total") >= 3  # column header on every page
         assert "Figure 14.2.3" in text and "Kaplan-Meier plot of overall survival" in text
+        assert "Long table on page 2." in text
 
 
 # --------------------------------------------------------------------------- figures and the emitter
@@ -274,7 +278,7 @@ def test_figure_renderings(tmp_path):
     assert "Safety population (N = 12)" in html and "Data cut-off: 2025-03-01" in html
     md = f._repr_markdown_()
     assert md.startswith("```{raw} latex\n")
-    assert r"\includegraphics[width=\linewidth]{f-km-os.pdf}" in md
+    assert r"\includegraphics[width=\linewidth]{f-km-os.pdf}" in md and r"\label{tlf:f-km-os}" in md
     assert str(tmp_path) not in md and "/" not in md.split("includegraphics")[1].split("}")[1]
     rtf = f.to_rtf(tmp_path / "f.rtf").read_text(encoding="ascii")
     assert rtf.startswith("{\\rtf1") and "Figure 14.2.3" in rtf and "\\pngblip" in rtf
