@@ -150,12 +150,18 @@ class Inputs:
     runtime: str
 
     @classmethod
-    def of(cls, cut: Cut) -> Inputs:
+    def of(cls, cut: Cut, need_chapters: bool = True) -> Inputs:
+        """Hash everything now; without ``need_chapters`` (validate/derive only) an unfinished book is fine."""
         root = cut.root
         if not cut.data_dir.is_dir():
             raise PipelineError(f"Input data folder {cut.data_dir} (data_dir in {cut.params_file}) does not exist; "
                                 f"run `csr generate` or point data_dir at the cut's SDTM-like files.")
-        notebooks = chapter_notebooks(root)
+        try:
+            notebooks = chapter_notebooks(root)
+        except ConfigError:
+            if need_chapters:
+                raise
+            notebooks = []
         support = [p for p in _files_under(root / "chapters") if p.suffix != ".ipynb"]
         return cls(
             data=hash_paths([cut.data_dir], cut.data_dir),
@@ -484,7 +490,7 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
         _recover_interrupted_swap(cut)
         final = cut.output_dir
         old = {} if force else read_cache(final)
-        inputs = Inputs.of(cut)
+        inputs = Inputs.of(cut, need_chapters="execute" in wanted)
         names = list(inputs.chapters)
         if "execute" in wanted and not names:
             raise PipelineError(f"No chapter notebooks found in {cut.root / 'chapters'}.")
@@ -495,7 +501,7 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
             # all cached so far, but the previous cut may be rebuilding its ARDs: wait, then look again
             before_execute()
             before_execute = None
-            inputs = Inputs.of(cut)
+            inputs = Inputs.of(cut, need_chapters="execute" in wanted)
             stale, chapter_keys = _plan(old, inputs, keys, final, names, wanted, engine)
 
         if not stale:

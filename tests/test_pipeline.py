@@ -371,3 +371,21 @@ def test_a_chapter_listed_in_quarto_yml_but_missing_is_a_config_error(project):
     with pytest.raises(ConfigError, match=r"_quarto.yml: book.chapters lists notebook\(s\) that do not exist: "
                                           r"chapters/03-gone.ipynb"):
         pipeline.run("c1")
+
+
+@pytest.mark.slow
+def test_benchmark_scale_part_writes_json_and_markdown(tmp_path):
+    """The scale part of benchmarks/run_benchmark.py on the real generator and derivations (48 patients)."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "run_benchmark.py"
+    env = {k: v for k, v in os.environ.items() if k != "CSR_ROOT"}
+    proc = subprocess.run([sys.executable, str(script), "--only", "scale", "--sizes", "48", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads((tmp_path / "benchmark.json").read_text())["scale"]
+    assert "error" not in row, row["error"]
+    assert row["subjects"] == 48 and row["cut"] and row["generate_s"] > 0 and row["derive_s"] > 0
+    assert row["adam_mb"] > 0 and row["peak_rss_mb"] > 50
+    assert row["time_per_patient_vs_smallest"] == 1.0
+    md = (tmp_path / "benchmark.md").read_text()
+    assert md.startswith("# csr benchmark (") and "\n| 48 | " in md
+    assert not (tmp_path / "tmp").exists()  # scratch projects removed
