@@ -126,7 +126,7 @@ def _group_cols(by: str | None, level: Any) -> tuple:
     return (by, _py(level)) if by is not None else (None, None)
 
 
-def _flag_yes(df: pd.DataFrame, flag: str, what: str) -> pd.Series:
+def _flag_yes(df: pd.DataFrame, flag: str) -> pd.Series:
     """Rows where a Y/N flag is "Y" (blank/N/missing are not "Y")."""
     return df[flag].astype(str).str.strip().eq("Y")
 
@@ -188,7 +188,7 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
     """
     _require(adsl, [id_var, by, pop_flag], "ADSL")
     _require(adae, [id_var, soc, pt, teae_flag, grade], "ADAE")
-    pop = adsl[_flag_yes(adsl, pop_flag, "ADSL")] if pop_flag else adsl
+    pop = adsl[_flag_yes(adsl, pop_flag)] if pop_flag else adsl
     _unique_ids(pop, id_var, "ADSL")
     groups = _groups(pop, by, by_levels, total, f"ADSL ({pop_flag} == 'Y')" if pop_flag else "ADSL")
 
@@ -196,7 +196,7 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
     if unknown.any():
         raise ValueError(f"ADAE: {id_var} not found in ADSL in {_rows_where(unknown)}: "
                          f"{sorted(adae.loc[unknown, id_var].unique())[:5]}")
-    ae = adae[_flag_yes(adae, teae_flag, "ADAE")] if teae_flag else adae
+    ae = adae[_flag_yes(adae, teae_flag)] if teae_flag else adae
     ae = _apply_where(ae, where, "ADAE")
     ae = ae[ae[id_var].isin(pop[id_var])]
     for col in (soc, pt):
@@ -267,7 +267,8 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
 # --------------------------------------------------------------------------------------------
 # categorical and continuous summaries
 
-def _denominators(groups, df, by, denominator, id_var, what) -> list[int]:
+def _denominators(groups, df, denominator, id_var, what) -> list[int]:
+    """N per group: rows (or distinct ids) of df, or a mapping level -> N."""
     if denominator is None:
         return [int(df.loc[m, id_var].nunique()) if id_var else int(m.sum()) for _, m in groups]
     if isinstance(denominator, Mapping):
@@ -302,7 +303,7 @@ def categorical_ard(df: pd.DataFrame, variables: str | Sequence[str], by: str | 
         groups = _groups(df, by, by_levels, total, "categorical_ard data")
     else:
         groups = _groups(df, by, by_levels, total, "categorical_ard data")
-        big_n = _denominators(groups, df, by, denominator, id_var, "categorical_ard")
+        big_n = _denominators(groups, df, denominator, id_var, "categorical_ard")
 
     rows: list[tuple] = []
     for var in variables:

@@ -221,6 +221,10 @@ def test_categorical_ard_denominator_frame_keeps_empty_levels():
     assert stat(c, group1_level="A", variable_level="STEROID", stat_name="N") == 2
     assert stat(c, group1_level="C", variable_level="IL-6", stat_name="N") == 1
     assert stat(c, group1_level="C", variable_level="IL-6", stat_name="n") == 0
+    m = ard.categorical_ard(cm, "CMCLAS", by="ARM", denominator={"A": 4, "B": 1}, id_var="USUBJID",
+                            total=True)
+    assert stat(m, group1_level="A", variable_level="STEROID", stat_name="p") == 0.25
+    assert stat(m, group1_level="Total", variable_level="IL-6", stat_name="N") == 5
 
 
 def test_continuous_ard_matches_pandas(pilot):
