@@ -253,6 +253,12 @@ def latex_escape(text: str) -> str:
     return "".join(out).replace("}\\textsuperscript{", "").replace("}\\textsubscript{", "")
 
 
+def raw_latex_block(tex: str) -> str:
+    """A MyST ``{raw} latex`` fence around ``tex`` (fence longer than any backtick run inside)."""
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", tex)), default=0))
+    return f"{fence}{{raw}} latex\n{tex}{fence}\n"
+
+
 def _latex_lines(text: str) -> str:
     return r"\newline ".join(latex_escape(part) for part in str(text).split("\n"))
 
@@ -530,7 +536,7 @@ class Table(_TLF):
         return self.to_latex()
 
     def _repr_markdown_(self) -> str:
-        return "```{raw} latex\n" + self.to_latex() + "```\n"
+        return raw_latex_block(self.to_latex())
 
     # ---- Markdown
     def to_markdown(self) -> str:
@@ -705,7 +711,7 @@ class Figure(_TLF):
         return "\n".join(lines) + "\n"
 
     def _repr_markdown_(self) -> str:
-        return "```{raw} latex\n" + self.to_latex() + "```\n"
+        return raw_latex_block(self.to_latex())
 
     def to_markdown(self) -> str:
         notes = [*self.footnotes, *_meta_lines(self)]

@@ -158,6 +158,11 @@ def test_latex(table):
     assert md.startswith("```{raw} latex\n") and md.endswith("```\n") and tex in md
 
 
+def test_raw_latex_fence_outlasts_backticks():
+    assert tlf.raw_latex_block("a\n") == "```{raw} latex\na\n```\n"
+    assert tlf.raw_latex_block("x ```` y\n") == "`````{raw} latex\nx ```` y\n`````\n"
+
+
 def test_latex_escape():
     assert tlf.latex_escape(r"a\b{c}~$") == r"a\textbackslash{}b\{c\}\textasciitilde{}\$"
     assert tlf.latex_escape("10⁻¹²") == r"10\textsuperscript{-12}"
