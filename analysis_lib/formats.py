@@ -163,7 +163,7 @@ def _ae_rows(ard: pd.DataFrame, sort: str):
     return groups, table, out
 
 
-def ae_table(ard: pd.DataFrame, *, label_col: str = "System Organ Class\n  Preferred Term",
+def ae_table(ard: pd.DataFrame, *, label_col: str = "System Organ Class\nPreferred Term",
              any_label: str = "Subjects with at least one adverse event", events: bool = False,
              sort: str = "frequency", no_events_label: str = NO_EVENTS,
              digits: int = 1) -> pd.DataFrame:
@@ -198,7 +198,7 @@ def _grade_label(key: str) -> str:
     return f"Grade {key}" if key.isdigit() else key.capitalize()
 
 
-def ae_grade_table(ard: pd.DataFrame, *, label_col: str = "System Organ Class\n  Preferred Term",
+def ae_grade_table(ard: pd.DataFrame, *, label_col: str = "System Organ Class\nPreferred Term",
                    any_label: str = "Subjects with at least one adverse event",
                    sort: str = "frequency", no_events_label: str = NO_EVENTS,
                    grade_labels: Mapping[str, str] | None = None, digits: int = 1) -> pd.DataFrame:
