@@ -274,7 +274,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 # --------------------------------------------------------------------------- base
 
 
-@dataclass
+@dataclass(repr=False)
 class _TLF:
     number: str
     title: str
@@ -298,6 +298,11 @@ class _TLF:
             if isinstance(self.population_n, bool) or int(self.population_n) != self.population_n:
                 raise TLFError(f"{self.number}: population_n must be an integer, got {self.population_n!r}")
             self.population_n = int(self.population_n)
+
+    def __repr__(self) -> str:
+        """Short and stable (it is the text/plain output of a notebook cell)."""
+        pop = f" [{self.population_text()}]" if self.population_text() else ""
+        return f"{self.number}: {self.title}{pop}"
 
     @property
     def slug(self) -> str:
@@ -396,7 +401,7 @@ def _check_body(body: pd.DataFrame, number: str) -> pd.DataFrame:
     return body
 
 
-@dataclass
+@dataclass(repr=False)
 class Table(_TLF):
     """A CSR table: metadata plus a display ``body`` (strings; first column = row label).
 
@@ -617,7 +622,7 @@ def _rtf_bytes(text: str) -> bytes:
         raise TLFError(f"RTF output holds a non-ASCII character {text[exc.start]!r} that was not escaped") from None
 
 
-@dataclass
+@dataclass(repr=False)
 class Listing(Table):
     """A listing of records (ICH E3 16.2.x): same renderings as a table, RTF in landscape."""
 
@@ -634,7 +639,7 @@ _SAVE_META = {
 }
 
 
-@dataclass
+@dataclass(repr=False)
 class Figure(_TLF):
     """A CSR figure: metadata around a matplotlib figure; saved as SVG + PDF (vector) and PNG."""
 

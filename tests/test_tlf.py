@@ -117,6 +117,11 @@ def test_body_with_nan_or_numbers_is_rejected():
 # --------------------------------------------------------------------------- renderings
 
 
+def test_plain_repr_is_short(table):
+    assert repr(table) == ("Table 14.3.1.2: Treatment-emergent adverse events by system organ class and "
+                           "preferred term, period 1 [Safety population (N = 6)]")
+
+
 def test_html(table):
     out = table._repr_html_()
     assert re.search(r"<table[ >]", out) and "</table>" in out
