@@ -211,8 +211,9 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
     if grade:
         _no_missing(ae, grade, "ADAE")
         if grade_levels is None:
-            if not pd.api.types.is_numeric_dtype(adae[grade]):
-                raise ValueError(f"ADAE: grade column {grade} is not numeric; pass grade_levels "
+            ctcae = {"1", "2", "3", "4", "5"}
+            if not set(ae[grade].map(_level_key)) <= ctcae:
+                raise ValueError(f"ADAE: grade column {grade} is not a 1-5 grade; pass grade_levels "
                                  "in increasing severity, e.g. ['MILD', 'MODERATE', 'SEVERE']")
             grade_levels = [1, 2, 3, 4, 5]
             if high_grade == "default":

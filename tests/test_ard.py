@@ -163,6 +163,8 @@ def test_ae_ard_numeric_ctcae_grades():
     assert stat(a, group1_level="DL2", variable="ANY", stat_name="N") == 1
     assert stat(a, group1_level="DL2", variable="ANY", stat_name="n_grade_1") == 1
     assert stat(a, group1_level="DL2", variable="ANY", stat_name="n_grade_5") == 0
+    as_text = ard.ae_ard(adsl, adae.astype({"AETOXGR": str}), grade="AETOXGR")  # e.g. from CSV
+    assert as_text.equals(a)
 
 
 def test_ae_ard_empty_adae(pilot):
@@ -183,7 +185,7 @@ def test_ae_ard_errors_name_the_problem(pilot):
         ard.ae_ard(adsl, bad)
     with pytest.raises(ValueError, match=r"column AESEV has value\(s\) \['SEVERE'\] outside"):
         ard.ae_ard(adsl, adae, grade="AESEV", grade_levels=["MILD", "MODERATE"])
-    with pytest.raises(ValueError, match="not numeric; pass grade_levels"):
+    with pytest.raises(ValueError, match="not a 1-5 grade; pass grade_levels"):
         ard.ae_ard(adsl, adae, grade="AESEV")
     with pytest.raises(ValueError, match=r"ADSL: USUBJID must be unique"):
         ard.ae_ard(pd.concat([adsl, adsl.iloc[:1]]), adae)
