@@ -500,7 +500,7 @@ def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> Non
                or (ae.key == "AGVHD" and ae.grade >= 3)
                or ae.key == "GF"
                or (ae.key not in HEME and ae.key not in INFECTIONS and ae.grade >= 4 and ae.rel == "RELATED")
-               or (ae.fatal and ae.rel == "RELATED" and ae.en == s.death))
+               or (ae.fatal and ae.rel == "RELATED" and ae.en == s.death and ae.en <= w1))
         if dlt:
             ae.dlt, s.dlt = "Y", True
 
@@ -545,10 +545,10 @@ def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> Non
         if prod == "CD19 CAR-T" and hsct is not None:
             conc = np.where(t > hsct, conc * CK_CONDITIONING_FACTOR, conc)
         for spec in ("PERIPHERAL BLOOD", "CSF"):
+            missed = rng.random(len(t))  # one draw (or lumbar puncture) serves both methods
             for method in ("FLOW CYTOMETRY", "QPCR"):
                 scale = (CK_QPCR_PER_CELL if method == "QPCR" else 1.0) * (csf_ratio if spec == "CSF" else 1.0)
                 vals = conc * scale * np.exp(CK_NOISE_SD[method] * rng.standard_normal(len(t)))
-                missed = rng.random(len(t))
                 for name, tt, v, m in zip(present, t, vals, missed):
                     nominal = int(name.rsplit(" ", 1)[1])
                     if spec == "CSF" and (nominal not in CK_CSF_DAYS or m > CK_CSF_P):
@@ -824,8 +824,9 @@ def cut_records(full: dict[str, pd.DataFrame], cut_date: dt.date) -> dict[str, p
             if col in df:
                 late = df[col] > c
                 df.loc[late, col] = ""
-                if col == "AEENDTC":
+                if col == "AEENDTC":  # outcome not known yet; a later death is not known either
                     df.loc[late, "AEOUT"] = "NOT RECOVERED/NOT RESOLVED"
+                    df.loc[late & (df["AETOXGR"] == "5"), "AETOXGR"] = "4"
         out[name] = df.drop(columns="_D").reset_index(drop=True)
     return out
 

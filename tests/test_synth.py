@@ -76,7 +76,7 @@ def test_a_later_cut_only_adds_information():
             key = ["USUBJID", "VISIT"] if name == "sv" else list(dom.key)
             merged = a.merge(b, on=key, how="left", suffixes=("", "_later"), indicator=True)
             assert (merged["_merge"] == "both").all(), f"{early}->{late} {name}: records lost"
-            open_cols = {"ae": ["AEENDTC", "AEOUT"], "cm": ["CMENDTC"], "pr": ["PRENDTC"], "dm": ["RFSTDTC"]}
+            open_cols = {"ae": ["AEENDTC", "AEOUT", "AETOXGR"], "cm": ["CMENDTC"], "pr": ["PRENDTC"], "dm": ["RFSTDTC"]}
             for col in a.columns.difference(key):
                 same = merged[col] == merged[f"{col}_later"]
                 if col in open_cols.get(name, []):
