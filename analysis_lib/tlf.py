@@ -132,11 +132,11 @@ def load_catalogue(path: str | os.PathLike | None = None) -> Catalogue:
 
 def population_label(flag: str) -> str:
     """'SAFFL' -> 'Safety population', from ``params/study.yml`` ``populations`` (else the flag)."""
-    try:
-        from .config import load_study
+    from .config import ConfigError, load_study
 
+    try:
         text = (load_study().get("populations") or {}).get(flag)
-    except Exception:  # no study parameters (e.g. another study's ADaM): fall back to the flag
+    except ConfigError:  # no study parameters (e.g. another study's ADaM): fall back to the flag
         text = None
     if not text:
         return flag

@@ -346,3 +346,13 @@ def test_emitter_shortcuts_use_its_cut(tmp_path):
     assert lst.number == "Listing 16.2.7.1"
     assert (FakeCut.output_dir / "rtf" / "listing-16-2-7-1.rtf").is_file()
     assert json.loads((FakeCut.output_dir / "tlf" / "l-deaths.json").read_text())["kind"] == "listing"
+
+
+def test_long_rtf_repeats_title_and_headers_per_page(tmp_path):
+    t = tlf.Table(number="Table 14.1.1", title="Long table", body=pd.concat([ae_body()] * 20, ignore_index=True),
+                  footnotes=["Only once, at the end."])
+    text = t.to_rtf(tmp_path / "long.rtf").read_text()
+    pages = text.count("\\page") + 1
+    assert pages == 3  # 100 rows at rtflite's portrait default of 40 rows per page
+    assert text.count("DL1\\line (N=3)") == pages and text.count("Long table") == pages
+    assert text.count("Only once, at the end.") == 1
