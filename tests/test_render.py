@@ -26,6 +26,11 @@ TLFS = [
     {"id": "f-demo-os", "number": "Figure 14.2.3", "title": "Kaplan-Meier plot of overall survival (demo)"},
 ]
 N_ROWS = 90  # enough rows for the longtable to break across pages
+# TLFs made by the real analysis_lib.tlf objects (third chapter), written through its Emitter
+LIB_TLFS = [
+    {"id": "t-lib-g3", "number": "Table 14.3.2.1", "title": "Grade >= 3 adverse events (library table)"},
+    {"id": "f-lib-ck", "number": "Figure 14.2.8", "title": "CAR-T expansion (library figure)"},
+]
 
 
 class DemoTable:
@@ -74,6 +79,36 @@ def _figure_outputs(figures: Path) -> dict[str, str]:
             "text/plain": "<Figure>"}
 
 
+def _library_tlfs(build: Path) -> list:
+    """A long indented table and a figure made with analysis_lib.tlf, emitted into the build folder."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from analysis_lib import tlf
+
+    rows = []
+    for soc in range(1, 8):
+        rows.append({"_indent": 0, "System organ class\n  Preferred term": f"SOC {soc}", "Overall\n(N=12)": "5 (41.7)"})
+        rows += [{"_indent": 1, "System organ class\n  Preferred term": f"PT {soc}.{pt}", "Overall\n(N=12)": f"{pt} ({100 * pt / 12:.1f})"}
+                 for pt in range(1, 10)]
+    src = {"datasets": ["ADSL", "ADAE"], "program": "gamma.ipynb"}
+    table = tlf.Table(number=LIB_TLFS[0]["number"], title=LIB_TLFS[0]["title"], id=LIB_TLFS[0]["id"],
+                      population="Safety population", population_n=12, footnotes=["Grade by CTCAE v5.0."],
+                      source=src, cut_date=CUT_DATE, body=pd.DataFrame(rows))
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.semilogy([0, 7, 14, 28, 90], [1, 3000, 800, 90, 5], marker="o")
+    ax.set(xlabel="Days since CD19 CAR-T infusion", ylabel="Transgene copies/ug gDNA")
+    figure = tlf.Figure(number=LIB_TLFS[1]["number"], title=LIB_TLFS[1]["title"], id=LIB_TLFS[1]["id"],
+                        population="CK-evaluable", population_n=11, source=src, cut_date=CUT_DATE, figure=fig)
+    emitter = tlf.Emitter(output_dir=build, display=False)
+    (build / "rtf").mkdir(exist_ok=True)
+    out = [emitter.emit(table), emitter.emit(figure)]
+    plt.close(fig)
+    return out
+
+
 def _display(data: dict[str, str]):
     return nbformat.v4.new_output("display_data", data=data, metadata={})
 
@@ -89,7 +124,7 @@ def make_sample_build(tmp: Path) -> tuple[config.Cut, Path, Path]:
     (tmp / "data" / "demo" / "dm.csv").write_text("USUBJID,AGE\n001,34\n", encoding="utf-8")
     book = tmp / "_quarto.yml"
     book.write_text("project: {type: book}\nbook:\n  title: Clinical Study Report\n  author: Test sponsor\n"
-                    "  version: '0.9'\n  chapters: [index.md, chapters/alpha.ipynb, chapters/beta.ipynb]\n",
+                    "  version: '0.9'\n  chapters: [index.md, chapters/alpha.ipynb, chapters/beta.ipynb, chapters/gamma.ipynb]\n",
                     encoding="utf-8")
     cut = config.load_cut("demo", root=tmp)
     build = tmp / "_output" / "demo"
@@ -111,7 +146,14 @@ def make_sample_build(tmp: Path) -> tuple[config.Cut, Path, Path]:
     fig_cell = nbformat.v4.new_code_cell("km_plot(adtte)")
     fig_cell.outputs = [_display(_figure_outputs(build / "figures"))]
     beta.cells = [nbformat.v4.new_markdown_cell("# Time to event\n\nOverall survival by Kaplan-Meier."), fig_cell]
-    for name, nb in (("alpha", alpha), ("beta", beta)):
+    gamma = nbformat.v4.new_notebook()
+    gamma.cells = [nbformat.v4.new_markdown_cell("# Library TLFs\n\nTables and figures from analysis_lib.tlf.")]
+    for tlf in _library_tlfs(build):
+        cell = nbformat.v4.new_code_cell("emit(tlf)")
+        cell.outputs = [_display({"text/html": tlf._repr_html_(), "text/markdown": tlf._repr_markdown_(),
+                                  "text/plain": repr(tlf.number)})]
+        gamma.cells.append(cell)
+    for name, nb in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, build / "notebooks" / f"{name}.ipynb")
     return cut, build, book
@@ -145,11 +187,11 @@ def test_load_book_rejects_bad_chapter_list(tmp_path):
 
 def test_missing_and_unlisted_notebooks_are_errors(tmp_path):
     cut, build, book = make_sample_build(tmp_path)
-    (build / "notebooks" / "beta.ipynb").rename(build / "notebooks" / "gamma.ipynb")
+    (build / "notebooks" / "beta.ipynb").rename(build / "notebooks" / "delta.ipynb")
     with pytest.raises(render.RenderError, match=r"no executed notebook for chapter\(s\) beta"):
         render.render_cut(cut, build, book=book)
     (build / "notebooks" / "beta.ipynb").write_text((build / "notebooks" / "alpha.ipynb").read_text())
-    with pytest.raises(render.RenderError, match=r"notebook\(s\) gamma are not chapters"):
+    with pytest.raises(render.RenderError, match=r"notebook\(s\) delta are not chapters"):
         render.render_cut(cut, build, book=book)
 
 
@@ -250,7 +292,7 @@ def test_pdf_text_has_title_page_tlfs_table_and_running_heads(built):
     title = pages[0]
     for expected in ("CART-19-22-ALL", "Interim clinical study report", "2025-03-31", "Demo interim", "0.9"):
         assert expected in title
-    for tlf in TLFS:
+    for tlf in TLFS + LIB_TLFS:
         assert tlf["number"] in text
     n_pages = int(re.search(r"Pages:\s+(\d+)", _run(["pdfinfo", str(pdf)]).stdout).group(1))
     assert f"Page 2 of {n_pages}" in text and f"Page {n_pages} of {n_pages}" in text
