@@ -187,6 +187,10 @@ AESI_KEYS = {"CRS", "ICANS", "AGVHD", "CGVHD", "CMV"} | HEME | INFECTIONS
 SCALE = {"CRS": "ASTCT 2019", "ICANS": "ASTCT 2019", "AGVHD": "MAGIC", "CGVHD": "NIH 2014"}
 DEATH_CAUSE = {"CRS": "CRS", "ICANS": "ICANS", "AGVHD": "GVHD", "CGVHD": "GVHD", "VOD": "OTHER TREATMENT-RELATED",
                "GF": "OTHER TREATMENT-RELATED"} | {k: "INFECTION" for k in INFECTIONS}
+DEATH_TERM = {"RELAPSE/PROGRESSION OF ALL": "Death due to relapsed/progressive ALL", "INFECTION": "Death due to infection",
+              "GVHD": "Death due to GVHD", "CRS": "Death due to cytokine release syndrome",
+              "ICANS": "Death due to neurotoxicity (ICANS)", "OTHER": "Death due to other cause",
+              "OTHER TREATMENT-RELATED": "Death due to transplant-related complication"}
 
 CUT_LABELS = {"escalation": "End of dose escalation", "interim": "Mid-expansion interim analysis",
               "final": "Final analysis (2-year follow-up)"}
@@ -464,7 +468,7 @@ def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> Non
 
     # --- disposition -------------------------------------------------------------------------
     if s.death is not None:
-        s.disp = ("DEATH", f"Death: {s.death_cause.lower()}", s.death)
+        s.disp = ("DEATH", DEATH_TERM[s.death_cause], s.death)
     elif disc is not None and disc[2] <= day730:
         s.disp = disc
     else:
