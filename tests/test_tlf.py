@@ -40,7 +40,7 @@ def table() -> tlf.Table:
 def test_catalogue_of_the_repo_loads():
     cat = tlf.load_catalogue()
     entry = cat["t-ae-soc-pt"]
-    assert entry.number == "Table 14.3.1.2"
+    assert entry.number == "Table 14.3.2.2"
     assert entry.population == "SAFFL"
     assert entry.kind == "table"
     assert cat["f-km-os"].kind == "figure" and cat["l-deaths"].kind == "listing"
