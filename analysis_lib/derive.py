@@ -528,22 +528,30 @@ def derive_adpp(adck: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
     names = {"cmax": "CMAX", "tmax": "TMAX", "clast": "CLAST", "tlast": "TLAST", "auclast": "AUCLST",
              auc_key: auc_cd}
     groups = ["USUBJID", "CKTRT", "CKSPEC", "CKMETHOD"]
-    rows = []
-    for (usubjid, trt, spec, method), g in adck[adck["ANL01FL"] == "Y"].groupby(groups, sort=True):
+    a = adck[adck["ANL01FL"] == "Y"].sort_values([*groups, "ARELTM"], kind="stable")
+    # Profiles are contiguous after sorting: slice numpy arrays instead of iterating a groupby.
+    gid = a.groupby(groups, sort=False).ngroup().to_numpy()
+    starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]]) if len(a) else np.array([], int)
+    ends = np.r_[starts[1:], len(a)].astype(int)
+    t_, c_, b_ = a["ARELTM"].to_numpy(float), a["AVAL"].to_numpy(float), (a["BLQFL"] == "Y").to_numpy()
+    res = []
+    for s, e in zip(starts, ends):
         try:
-            res = stats.nca(g["ARELTM"].to_numpy(float), g["AVAL"].to_numpy(float), kin["auc_method"],
-                            end=end, blq=rule, blq_mask=(g["BLQFL"] == "Y").to_numpy())
+            res.append(stats.nca(t_[s:e], c_[s:e], kin["auc_method"], end=end, blq=rule, blq_mask=b_[s:e]))
         except ValueError as exc:
-            raise ValueError(f"ck: NCA for {usubjid}, {trt}, {spec}, {method}: {exc}") from None
-        unit = g["AVALU"].iloc[0]
-        units = {"CMAX": unit, "CLAST": unit, "TMAX": "days", "TLAST": "days",
-                 "AUCLST": f"{unit}*days", auc_cd: f"{unit}*days"}
-        for key, cd in names.items():
-            rows.append((usubjid, trt, spec, method, g["PARAMCD"].iloc[0], cd, res[key], units[cd]))
-    pp = pd.DataFrame(rows, columns=["USUBJID", "CKTRT", "CKSPEC", "CKMETHOD", "CKPARMCD", "PARAMCD",
-                                     "AVAL", "AVALU"])
-    keys = adck[[*ADSL_KEYS, "CKEVLFL"]].drop_duplicates("USUBJID")
-    return keys.merge(pp, on="USUBJID", how="inner").reset_index(drop=True)
+            who = ", ".join(map(str, a.iloc[s][groups]))
+            raise ValueError(f"ck: NCA for {who}: {exc}") from None
+    head = a.iloc[starts][[*ADSL_KEYS, "CKEVLFL", *groups[1:], "PARAMCD", "AVALU"]].rename(
+        columns={"PARAMCD": "CKPARMCD", "AVALU": "CKU"}).reset_index(drop=True)
+    values = pd.DataFrame(res, columns=list(names)).rename(columns=names)
+    pp = pd.concat([head, values], axis=1).melt(id_vars=list(head.columns), var_name="PARAMCD",
+                                                 value_name="AVAL")
+    time_unit = pp["PARAMCD"].isin(["TMAX", "TLAST"])
+    auc = pp["PARAMCD"].isin(["AUCLST", auc_cd])
+    pp["AVALU"] = np.where(time_unit, "days", np.where(auc, pp["CKU"] + "*days", pp["CKU"]))
+    pp["_P"] = pp["PARAMCD"].map({cd: i for i, cd in enumerate(names.values())})
+    pp = pp.sort_values(["USUBJID", "CKTRT", "CKSPEC", "CKMETHOD", "_P"], kind="stable")
+    return pp.drop(columns=["CKU", "_P"]).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- whole cut
@@ -557,6 +565,9 @@ def derive_all(domains: dict[str, pd.DataFrame], study: dict[str, Any], cut_date
     out = {"adsl": adsl, "adae": derive_adae(domains, adsl, study, cut_date), "adrs": adrs,
            "adtte": derive_adtte(domains, adsl, adrs, study), "adck": adck}
     out["adpp"] = derive_adpp(adck, study)
+    for df in out.values():  # one date type everywhere (docs/adam.md): datetime64[ns]
+        for col in df.columns[[pd.api.types.is_datetime64_any_dtype(t) for t in df.dtypes]]:
+            df[col] = df[col].astype("datetime64[ns]")
     return out
 
 
