@@ -86,8 +86,8 @@ def test_duplicate_id_bad_number_and_prefix_are_rejected(tmp_path):
 
 
 def test_from_catalogue_fills_metadata(table):
-    assert table.number == "Table 14.3.1.2"
-    assert table.title.startswith("Treatment-emergent adverse events")
+    assert table.number == "Table 14.3.2.2"
+    assert table.title.startswith("Adverse events")
     assert table.population_text() == "Safety population (N = 6)"
     assert table.footnotes[0].startswith("Period 1:")
     assert table.cut_date == "2025-03-01"
@@ -118,7 +118,7 @@ def test_body_with_nan_or_numbers_is_rejected():
 
 
 def test_plain_repr_is_short(table):
-    assert repr(table) == ("Table 14.3.1.2: Treatment-emergent adverse events by system organ class and "
+    assert repr(table) == ("Table 14.3.2.2: Adverse events by system organ class and "
                            "preferred term, period 1 [Safety population (N = 6)]")
 
 
@@ -126,7 +126,7 @@ def test_html(table):
     out = table._repr_html_()
     assert re.search(r"<table[ >]", out) and "</table>" in out
     assert '<div class="csr-tlf csr-table" id="t-ae-soc-pt">' in out
-    assert '<span class="csr-tlf-number">Table 14.3.1.2</span>' in out
+    assert '<span class="csr-tlf-number">Table 14.3.2.2</span>' in out
     assert "Safety population (N = 6)" in out
     assert "Period 1: CD19 CAR-T infusion" in out
     assert "Source: ADSL, ADAE; program chapters/adverse_events.ipynb" in out
@@ -145,7 +145,7 @@ def test_latex(table):
     assert r"\begin{longtable}" in tex and r"\end{longtable}" in tex
     assert tex.count(r"\endhead") == 1 and r"\endfirsthead" in tex and r"\endlastfoot" in tex
     assert tex.count(r"\toprule") == 2 and r"\bottomrule" in tex
-    assert r"\textbf{Table 14.3.1.2}" in tex
+    assert r"\textbf{Table 14.3.2.2}" in tex
     assert tex.count(r"\label{tlf:t-ae-soc-pt}") == 1 and tex.index(r"\label{tlf:") < tex.index(r"\endfirsthead")
     assert r"\textbf{DL1\newline (N=3)}" in tex
     # escaping of special characters and Unicode
@@ -176,7 +176,7 @@ def test_latex_escape():
 def test_markdown(table):
     md = table.to_markdown()
     lines = md.splitlines()
-    assert lines[0] == "**Table 14.3.1.2** Treatment-emergent adverse events by system organ class and preferred term, period 1"
+    assert lines[0] == "**Table 14.3.2.2** Adverse events by system organ class and preferred term, period 1"
     assert "| System organ class Preferred term | DL1 (N=3) | Total (N=6) |" in lines
     assert "|:---|:---:|:---:|" in lines
     assert "| \u00a0\u00a0\u00a0\u00a0\u00a0\u00a0\u00a0\u00a0Pneumonia (grade ≥3) | 1 (33.3) | 1 (16.7) |" in lines
@@ -192,7 +192,7 @@ def test_rtf(table, tmp_path):
     path = t.to_rtf(tmp_path / "t.rtf")
     text = path.read_text(encoding="ascii")
     assert text.startswith("{\\rtf1")
-    assert "Table 14.3.1.2" in text and "Treatment-emergent adverse events by system organ class" in text
+    assert "Table 14.3.2.2" in text and "Adverse events by system organ class" in text
     assert "Safety population (N = 6)" in text
     assert "Period 1: CD19 CAR-T infusion" in text and "Data cut-off: 2025-03-01" in text
     assert "DL1\\line (N=3)" in text
@@ -218,7 +218,7 @@ def test_wide_table_and_listing_are_landscape(tmp_path):
     wide.insert(0, "Parameter", ["Any", "Some"])
     t = tlf.Table(number="Table 14.1.9", title="Wide", body=wide)
     assert "\\paperw15840\\paperh12240" in t.to_rtf(tmp_path / "w.rtf").read_text()
-    lst = tlf.Listing(number="Listing 16.2.7.1", title="Listing of deaths",
+    lst = tlf.Listing(number="Listing 16.2.7.2", title="Listing of deaths",
                       body=pd.DataFrame({"Subject": ["01-001"], "Day of death": ["45"], "Cause": ["Disease progression"]}))
     assert lst.kind == "listing"
     assert "\\paperw15840" in lst.to_rtf(tmp_path / "l.rtf").read_text()
@@ -249,10 +249,10 @@ def test_latex_compiles(table, tmp_path):
     assert pdf.stat().st_size > 0
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
-        assert len(re.findall(r"Table 14\.3\.1\.2\s+\(continued\)", text)) >= 1  # header repeated on the next page
+        assert len(re.findall(r"Table 14\.3\.2\.2\s+\(continued\)", text)) >= 1  # header repeated on the next page
         assert re.search(r"Data cut-o.{1,2}: 2025-03-01", text)  # (T1 "ff" ligature extracts oddly)
         assert text.count("Total") >= 3  # column header on every page
-        assert "Figure 14.2.3" in text and "Kaplan-Meier plot of overall survival" in text
+        assert "Figure 14.2.1" in text and "Kaplan-Meier plot of overall survival" in text
         assert "Long table on page 2." in text
 
 
@@ -284,14 +284,14 @@ def test_figure_renderings(tmp_path):
     f = tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
     html = f._repr_html_()
     assert "<svg" in html and "<?xml" not in html and "http" not in html.replace("http://www.w3.org", "")
-    assert "Figure 14.2.3" in html and "Kaplan-Meier plot of overall survival" in html
-    assert "Safety population (N = 12)" in html and "Data cut-off: 2025-03-01" in html
+    assert "Figure 14.2.1" in html and "Kaplan-Meier plot of overall survival" in html
+    assert "Efficacy population (N = 12)" in html and "Data cut-off: 2025-03-01" in html
     md = f._repr_markdown_()
     assert md.startswith("```{raw} latex\n")
     assert r"\includegraphics[width=\linewidth]{f-km-os.pdf}" in md and r"\label{tlf:f-km-os}" in md
     assert str(tmp_path) not in md and "/" not in md.split("includegraphics")[1].split("}")[1]
     rtf = f.to_rtf(tmp_path / "f.rtf").read_text(encoding="ascii")
-    assert rtf.startswith("{\\rtf1") and "Figure 14.2.3" in rtf and "\\pngblip" in rtf
+    assert rtf.startswith("{\\rtf1") and "Figure 14.2.1" in rtf and "\\pngblip" in rtf
     assert not list(tmp_path.glob(".*png"))  # temporary PNG removed
 
 
@@ -300,21 +300,21 @@ def test_emitter_writes_rtf_figures_and_metadata(tmp_path, table):
     em.emit(table)
     fig = tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
     em.emit(fig)
-    assert (tmp_path / "rtf" / "table-14-3-1-2.rtf").read_text().startswith("{\\rtf1")
-    assert (tmp_path / "rtf" / "figure-14-2-3.rtf").is_file()
+    assert (tmp_path / "rtf" / "table-14-3-2-2.rtf").read_text().startswith("{\\rtf1")
+    assert (tmp_path / "rtf" / "figure-14-2-1.rtf").is_file()
     for fmt in ("svg", "pdf", "png"):
         assert (tmp_path / "figures" / f"f-km-os.{fmt}").is_file()
     meta = json.loads((tmp_path / "tlf" / "t-ae-soc-pt.json").read_text())
     assert meta == {
-        "id": "t-ae-soc-pt", "kind": "table", "number": "Table 14.3.1.2",
-        "title": "Treatment-emergent adverse events by system organ class and preferred term, period 1",
+        "id": "t-ae-soc-pt", "kind": "table", "number": "Table 14.3.2.2",
+        "title": "Adverse events by system organ class and preferred term, period 1",
         "chapter": "adverse_events", "population": "Safety population", "population_n": 6,
         "footnotes": list(table.footnotes), "source": {"datasets": ["ADSL", "ADAE"],
                                                        "program": "chapters/adverse_events.ipynb"},
-        "cut_date": "2025-03-01", "files": {"rtf": "rtf/table-14-3-1-2.rtf"},
+        "cut_date": "2025-03-01", "files": {"rtf": "rtf/table-14-3-2-2.rtf"},
     }
     fmeta = json.loads((tmp_path / "tlf" / "f-km-os.json").read_text())
-    assert fmeta["files"] == {"rtf": "rtf/figure-14-2-3.rtf", "svg": "figures/f-km-os.svg",
+    assert fmeta["files"] == {"rtf": "rtf/figure-14-2-1.rtf", "svg": "figures/f-km-os.svg",
                               "pdf": "figures/f-km-os.pdf", "png": "figures/f-km-os.png"}
     assert str(tmp_path) not in json.dumps(fmeta)
     with pytest.raises(tlf.TLFError, match="already emitted"):
@@ -343,8 +343,8 @@ def test_emitter_shortcuts_use_its_cut(tmp_path):
     assert t.cut_date == "2025-06-30" and t.footnotes[-1] == "Extra note."
     lst = em.listing("l-deaths", pd.DataFrame({"Subject": ["01-001"], "Cause": ["Relapse"]}), population_n=6,
                      source=(["ADSL"], "deaths.ipynb"))
-    assert lst.number == "Listing 16.2.7.1"
-    assert (FakeCut.output_dir / "rtf" / "listing-16-2-7-1.rtf").is_file()
+    assert lst.number == "Listing 16.2.7.2"
+    assert (FakeCut.output_dir / "rtf" / "listing-16-2-7-2.rtf").is_file()
     assert json.loads((FakeCut.output_dir / "tlf" / "l-deaths.json").read_text())["kind"] == "listing"
 
 
