@@ -736,6 +736,7 @@ def _records(trial: Trial, study: dict) -> dict[str, pd.DataFrame]:
     sid = study["study"]["id"]
     width = max(3, len(str(len(trial.subjects))))
     rows: dict[str, list] = {d: [] for d in sdtm.DOMAINS}
+    lloq = {"FLOW CYTOMETRY": _f(CK_LLOQ["FLOW CYTOMETRY"], 1), "QPCR": _f(CK_LLOQ["QPCR"], 0)}
     for s in trial.subjects:
         subj = f"{s.idx + 1:0{width}d}"
         u = f"{sid}-{s.site}-{subj}"
@@ -794,19 +795,17 @@ def _records(trial: Trial, study: dict) -> dict[str, pd.DataFrame]:
             rows["ds"].append(dict(USUBJID=u, DSSEQ=str(i), DSCAT=cat, DSDECOD=dec, DSTERM=term,
                                    DTHCAUS=caus, DSSTDTC=iso(day), _D=iso(day)))
         for visit, day in sorted(s.visits.items(), key=lambda v: (v[1], v[0])):
-            rows["sv"].append(dict(USUBJID=u, VISIT=visit, SVSTDTC=iso(day), _D=iso(day)))
+            rows["sv"].append((u, visit, iso(day), iso(day)))  # tuples in column order: the big domains
         ck = sorted(s.ck, key=lambda c: (c[5], c[0], c[1], c[2]))
         for i, (prod, spec, method, val, visit, day) in enumerate(ck, 1):
             nd = 2 if method == "FLOW CYTOMETRY" else 0
             num = _f(val, nd)
-            rows["ck"].append(dict(USUBJID=u, CKSEQ=str(i), CKTRT=prod, CKSPEC=spec, CKMETHOD=method,
-                                   CKORRES=num if val is not None else "<LLOQ", CKSTRESN=num,
-                                   CKSTRESU=CK_UNIT[method], CKLLOQ=_f(CK_LLOQ[method], 1 if nd else 0),
-                                   VISIT=visit, CKDTC=iso(day), _D=iso(day)))
+            rows["ck"].append((u, str(i), prod, spec, method, num if val is not None else "<LLOQ", num,
+                               CK_UNIT[method], lloq[method], visit, iso(day), iso(day)))
     out = {}
     for name, dom in sdtm.DOMAINS.items():
         cols = [c.name for c in dom.columns]
-        df = pd.DataFrame(rows[name], columns=cols + ["_D"]).fillna("")
+        df = pd.DataFrame(rows[name], columns=cols + ["_D"])
         order = ["USUBJID", "SVSTDTC", "VISIT"] if name == "sv" else list(dom.key)  # visits in time order
         out[name] = df.sort_values(order, key=_sort_key).reset_index(drop=True)
     return out
