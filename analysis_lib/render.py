@@ -276,6 +276,7 @@ def jupyter_book_config(book: dict[str, Any], info: dict[str, str], figures_dir:
                 "nb_render_markdown_format": "myst",
                 "nb_mime_priority_overrides": [
                     ["html", "text/markdown", None],
+                    ["html", "text/latex", None],  # would be typeset as math by a remote MathJax
                     ["latex", "text/markdown", 5],
                     ["latex", "text/latex", None],
                 ],

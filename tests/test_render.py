@@ -174,10 +174,14 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 # -------------------------------------------------------------------------------- fast unit tests
-def test_load_book_reads_project_definition():
+def test_book_definition_has_every_catalogue_chapter():
+    import yaml
+
     bk = render.load_book(ROOT / "_quarto.yml")
-    assert bk["chapters"][0] == "disposition"
-    assert len(bk["chapters"]) == len(set(bk["chapters"]))
+    assert bk["chapters"][:2] == ["changes", "disposition"]
+    catalogue = yaml.safe_load((ROOT / "chapters" / "tlf_catalogue.yml").read_text(encoding="utf-8"))
+    missing = {t["chapter"] for t in catalogue["tlfs"]} - set(bk["chapters"])
+    assert not missing, f"catalogue chapters not in _quarto.yml: {sorted(missing)}"
 
 
 def test_load_book_rejects_bad_chapter_list(tmp_path):
