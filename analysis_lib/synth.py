@@ -928,6 +928,6 @@ def calibration(data_dir: Path) -> dict[str, float]:
         "cgvhd": pct(subjects("Chronic graft versus host disease", 1, alive100), len(alive100)),
         "cr_d30": pct(cr30.nunique(), n),
         "mrdneg_d30": pct(mrdneg30.nunique(), n),
-        "os_2y": round(100.0 * surv, 1),
+        "os_2y": round(100.0 * float(surv), 1),
         "dlt_subjects": int(cr_ae.loc[cr_ae["AEDLT"] == "Y", "USUBJID"].nunique()),
     }
