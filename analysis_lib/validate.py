@@ -189,17 +189,34 @@ def _column_problems(file: str, domain: Domain, df: pd.DataFrame) -> list[Proble
     return problems
 
 
-def _key_problems(file: str, domain: Domain, df: pd.DataFrame) -> list[Problem]:
-    key = [k for k in domain.key if k in df.columns]
-    if len(key) != len(domain.key):
+def _dup_problems(file: str, df: pd.DataFrame, key: tuple[str, ...], rule: str, what: str) -> list[Problem]:
+    """One problem listing rows whose ``key`` values occur more than once."""
+    if not set(key) <= set(df.columns):
         return []
-    dup = df[df.duplicated(key, keep=False)]
-    out = []
-    for values, g in dup.groupby(key, sort=False):
-        values = values if isinstance(values, tuple) else (values,)
-        desc = ", ".join(f"{k}={v}" for k, v in zip(key, values))
-        out.append(Problem(file, "+".join(key), _rows(g.index), "unique key",
-                           f"duplicate key {desc} ({len(g)} rows)"))
+    dup = df[df.duplicated(list(key), keep=False)]
+    if dup.empty:
+        return []
+    groups = list(dup.groupby(list(key), sort=False))
+    descs = [", ".join(f"{k}={v}" for k, v in zip(key, vals if isinstance(vals, tuple) else (vals,)))
+             for vals, _ in groups[:3]]
+    more = f" ({len(groups)} duplicated in all)" if len(groups) > 3 else ""
+    return [Problem(file, "+".join(key), _rows(sorted(dup.index)), rule,
+                    f"duplicate {what} {'; '.join(descs)}{more}")]
+
+
+# Natural keys the derivations rely on beyond the contract's unique keys:
+# (domain, row filter or None, key, rule, what)
+EXTRA_KEYS = (
+    ("ck", None, ("USUBJID", "CKTRT", "CKSPEC", "CKMETHOD", "CKDTC"), "one sample per day", "sample"),
+    ("ds", ("DSDECOD", "DEATH"), ("USUBJID",), "one death per subject", "death record for"),
+)
+
+
+def _key_problems(file: str, name: str, df: pd.DataFrame) -> list[Problem]:
+    out = _dup_problems(file, df, DOMAINS[name].key, "unique key", "key")
+    for dom, where, key, rule, what in EXTRA_KEYS:
+        if dom == name and (where is None or where[0] in df):
+            out += _dup_problems(file, df if where is None else df[df[where[0]] == where[1]], key, rule, what)
     return out
 
 
@@ -260,7 +277,7 @@ def validate_frames(frames: dict[str, pd.DataFrame], cut_date: dt.date,
     problems: list[Problem] = []
     for name, df in frames.items():
         problems += _column_problems(files[name], DOMAINS[name], df)
-        problems += _key_problems(files[name], DOMAINS[name], df)
+        problems += _key_problems(files[name], name, df)
     problems += _cross_problems(frames, files, cut_date)
     return problems
 

@@ -204,3 +204,29 @@ def test_synthetic_cuts_are_valid(cut_id):
         pytest.skip(f"params/{cut_id}.yml not there yet")
     cut = load_cut(cut_id)
     assert validate_cut(cut) == [], format_problems(validate_cut(cut))
+
+
+def test_natural_keys_derivations_rely_on():
+    def second_sample_same_day(df):
+        df.loc[len(df)] = [*df.iloc[1][:-1], df.iloc[1]["CKDTC"]]
+        df.loc[len(df) - 1, "CKSEQ"] = "99"
+    ps = _problems_after("ck", second_sample_same_day)
+    assert [(p.file, p.rows, p.rule) for p in ps] == [("ck.csv", (2, 5), "one sample per day")]
+    assert "CKDTC=2024-01-17" in ps[0].message
+
+    def second_death(df):
+        df.loc[len(df)] = df.iloc[-1]
+        df.loc[len(df) - 1, "DSSEQ"] = "99"
+    ps = _problems_after("ds", second_death)
+    assert [(p.rows, p.rule, p.message) for p in ps] == [((9, 10), "one death per subject",
+                                                         "duplicate death record for USUBJID=S05")]
+
+
+def test_many_duplicates_are_one_problem():
+    ps = _problems_after("ck", lambda df: df.__setitem__("CKSEQ", "1"))
+    assert [(p.rows, p.message) for p in ps] == [((1, 2, 3, 4), "duplicate key USUBJID=S01, CKSEQ=1")]
+    ps = _problems_after("ae", lambda df: df.__setitem__("AESEQ", ["1", "1", "2", "2", "1", "1", "1", "2", "2",
+                                                                    "3", "3", "1", "1"]))
+    assert len(ps) == 1 and ps[0].rows == (1, 2, 3, 4, 6)  # S02's only AE (row 5) is no duplicate
+    assert ps[0].message == ("duplicate key USUBJID=S01, AESEQ=1; USUBJID=S01, AESEQ=2; "
+                             "USUBJID=S03, AESEQ=1 (6 duplicated in all)")
