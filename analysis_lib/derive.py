@@ -192,10 +192,10 @@ def derive_adsl(domains: dict[str, pd.DataFrame], study: dict[str, Any], cut_dat
     a["SAFFL"] = _yn(infused)
     lo, hi = (int(x) for x in study["dlt"]["window"])
     ae = _get(domains, "ae")
-    dlt = ae[ae["AEDLT"] == "Y"].copy()
-    dlt["D0"] = _days(impute_start(dlt["AESTDTC"], dlt["USUBJID"].map(a.set_index("USUBJID")["CD19DT"]))[0],
-                      dlt["USUBJID"].map(a.set_index("USUBJID")["CD19DT"]))
-    had_dlt = a["USUBJID"].isin(dlt.loc[dlt["D0"].between(lo, hi), "USUBJID"])
+    dlt = ae[ae["AEDLT"] == "Y"]
+    ref = dlt["USUBJID"].map(a.set_index("USUBJID")["CD19DT"])
+    dlt_day = _days(impute_start(dlt["AESTDTC"], ref)[0], ref)
+    had_dlt = a["USUBJID"].isin(dlt.loc[dlt_day.between(lo, hi).fillna(False).astype(bool), "USUBJID"])
     a["DLTFL"] = _yn(infused & had_dlt)
     completed_window = a["FUDY0"].ge(hi)  # alive (or died) on/after the last day of the window
     a["DLTEVLFL"] = _yn(infused & (a["PHASE"] == "DOSE ESCALATION") & (had_dlt | completed_window))
