@@ -1,0 +1,117 @@
+"""What every chapter notebook needs, in one place: the cut, its ADaM datasets, the TLF emitter,
+ARD output and rendered interpretive text.
+
+A chapter starts with ``ch = chapter.start(cut, output_dir)`` right after its papermill
+``parameters`` cell. ``output_dir`` is the build directory the pipeline passes in; when it is
+``None`` (a notebook run by hand or by the nbval regression tests) ``$CSR_OUTPUT_DIR`` is used,
+else ``_output/<cut>/``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import config
+from .tlf import Emitter, Source
+
+ARD_COLUMNS = ["group1", "group1_level", "group2", "group2_level", "variable", "variable_level",
+               "stat_name", "stat_value"]
+
+
+class ChapterError(RuntimeError):
+    """A chapter cannot run for this cut (e.g. the ADaM datasets were not derived)."""
+
+
+def resolve_output_dir(cut: config.Cut, output_dir: str | os.PathLike | None) -> Path:
+    """The build directory: the argument, else ``$CSR_OUTPUT_DIR``, else ``_output/<cut>/``."""
+    if output_dir:
+        return Path(output_dir)
+    env = os.environ.get("CSR_OUTPUT_DIR")
+    return Path(env) if env else cut.output_dir
+
+
+@dataclass
+class Chapter:
+    """One chapter's run for one data cut."""
+
+    name: str
+    cut: config.Cut
+    output_dir: Path
+    study: dict[str, Any]
+    emit: Emitter
+    _adam: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ data
+    def adam(self, name: str) -> pd.DataFrame:
+        """ADaM dataset ``name`` (adsl, adae, adrs, adtte, adck, adpp) of this cut (a copy)."""
+        if name not in self._adam:
+            path = self.output_dir / "adam" / f"{name}.parquet"
+            if not path.is_file():
+                raise ChapterError(f"{path}: not found — derive the cut first (csr derive --cut {self.cut.id})")
+            self._adam[name] = pd.read_parquet(path)
+        return self._adam[name].copy()
+
+    def population(self, flag: str) -> pd.DataFrame:
+        """ADSL subjects with ``flag == "Y"``."""
+        adsl = self.adam("adsl")
+        return adsl[adsl[flag] == "Y"].reset_index(drop=True)
+
+    def pop_n(self, flag: str) -> int:
+        return len(self.population(flag))
+
+    @property
+    def dose_labels(self) -> list[str]:
+        """TRT01A labels in dose-level order (from params/study.yml)."""
+        return [d["label"] for d in self.study["dose_levels"]]
+
+    def dose_levels_present(self, df: pd.DataFrame, by: str = "TRT01A") -> list[str]:
+        """Dose-level labels in protocol order, limited to those in ``df`` plus any others sorted."""
+        present = set(df[by].dropna())
+        return [d for d in self.dose_labels if d in present] + sorted(present - set(self.dose_labels))
+
+    def source(self, *datasets: str) -> Source:
+        """Source line of a TLF: the datasets it reads and this chapter's program."""
+        return Source(datasets=tuple(d.upper() for d in datasets), program=f"chapters/{self.name}.ipynb")
+
+    # ------------------------------------------------------------------ outputs
+    def save_ard(self, name: str, ard: pd.DataFrame) -> Path:
+        """Write an ARD as ``ard/<chapter>-<name>.csv`` (deterministic: fixed columns, row order kept)."""
+        missing = [c for c in ARD_COLUMNS if c not in ard.columns]
+        if missing:
+            raise ChapterError(f"ARD '{name}' lacks columns {missing}")
+        path = self.output_dir / "ard" / f"{self.name}-{name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".csv.tmp")
+        ard[ARD_COLUMNS].to_csv(tmp, index=False, lineterminator="\n", float_format="%.10g")
+        tmp.replace(path)
+        return path
+
+    def text(self, markdown: str) -> None:
+        """Show interpretive text: Markdown for the PDF, the same rendered as HTML for the site."""
+        show_markdown(markdown)
+
+
+def show_markdown(markdown: str) -> None:
+    """Display Markdown as a bundle both book builders understand (html and markdown)."""
+    from IPython.display import display
+    from markdown_it import MarkdownIt
+
+    display({"text/markdown": markdown, "text/html": MarkdownIt("commonmark").enable("table").render(markdown),
+              "text/plain": markdown}, raw=True)
+
+
+def start(name: str, cut: str, output_dir: str | os.PathLike | None = None) -> Chapter:
+    """Open chapter ``name`` (its notebook stem) for data cut ``cut``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    cut_obj = config.load_cut(cut)
+    out = resolve_output_dir(cut_obj, output_dir)
+    if not (out / "adam").is_dir():
+        raise ChapterError(f"{out / 'adam'}: no ADaM datasets — run `csr derive --cut {cut}` first")
+    return Chapter(name=name, cut=cut_obj, output_dir=out, study=config.load_study(),
+                   emit=Emitter(cut_obj, out))
