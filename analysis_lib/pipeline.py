@@ -38,7 +38,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import ConfigError, Cut, load_cut, project_root
+from .config import ConfigError, Cut, load_cut, load_study, project_root
 
 STEPS = ("validate", "derive", "execute", "render")
 ENGINES = ("jupyter-book", "quarto")
@@ -299,20 +299,29 @@ def _module(name: str):
                             f"this step needs it.") from None
 
 
-def _run_validate(cut: Cut) -> None:
+def _run_validate(cut: Cut) -> dict | None:
+    """Read and validate the cut's inputs; return the domains read (so derive need not read them again)."""
     validate = _module("validate")
-    problems = validate.validate_cut(cut)
+    if hasattr(validate, "read_and_validate"):
+        domains, problems = validate.read_and_validate(cut.data_dir, cut.cut_date)
+    else:
+        domains, problems = None, validate.validate_cut(cut)
     if problems:
         raise PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(problems))
+    return domains
 
 
-def _run_derive(cut: Cut, build: Path) -> None:
+def _run_derive(cut: Cut, build: Path, domains: dict | None) -> None:
+    """ADaM datasets into ``build/adam``; from the domains validated in this run when there are any."""
     derive = _module("derive")
     validate = _module("validate")
     _clear(build / "adam")
-    (build / "adam").mkdir(parents=True)
     try:
-        derive.derive_cut(cut, out_dir=build / "adam")
+        if domains is not None and hasattr(derive, "derive_all") and hasattr(derive, "write_datasets"):
+            derive.write_datasets(derive.derive_all(domains, load_study(cut.root), cut.cut_date), build / "adam")
+        else:
+            (build / "adam").mkdir(parents=True)
+            derive.derive_cut(cut, out_dir=build / "adam")
     except validate.ValidationFailed as exc:
         raise PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(exc.problems)) from None
 
@@ -521,6 +530,7 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
                 staging.mkdir(parents=True)
             cache = {k: v for k, v in old.items() if k not in ("version",)}
             cache.update(version=CACHE_VERSION)
+            domains = None
             for step in wanted:
                 if step not in stale:
                     result.steps[step], result.seconds[step] = "cached", 0.0
@@ -530,10 +540,10 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
                 t0 = time.perf_counter()
                 try:
                     if step == "validate":
-                        _run_validate(cut)
+                        domains = _run_validate(cut)
                         cache["validate"] = keys["validate"]
                     elif step == "derive":
-                        _run_derive(cut, staging)
+                        _run_derive(cut, staging, domains)
                         cache["derive"] = keys["derive"]
                         cache["adam"] = hash_paths([staging / "adam"], staging / "adam")
                         chapter_keys = {n: inputs.chapter_key(n, cache["adam"]) for n in names}
