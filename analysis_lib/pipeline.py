@@ -146,7 +146,7 @@ class Inputs:
     last: tuple[str, ...]     # chapters that run after the others (see runs_last)
     chapter_support: str      # chapters/ files other than notebooks (index.md, TLF catalogue, ...)
     book: str
-    previous_ard: str         # ARDs of the previous cut (the "changes since" chapter reads them)
+    previous_ard: str         # ARDs + ADaM of the previous cut (the "changes since" chapter reads them)
     runtime: str
 
     @classmethod
@@ -190,8 +190,9 @@ class Inputs:
 
 
 def _previous_ard_hash(cut: Cut) -> str:
-    prev = cut.root / "_output" / cut.previous / "ard" if cut.previous else None
-    return hash_paths([prev], prev) if prev else ""
+    """Hash of the previous cut's ARDs and ADaM: what a "changes since the previous cut" chapter reads."""
+    prev = cut.root / "_output" / cut.previous if cut.previous else None
+    return hash_paths([prev / "ard", prev / "adam"], prev) if prev else ""
 
 
 # ------------------------------------------------------------------------------------- progress
