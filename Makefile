@@ -8,7 +8,7 @@ DEBIAN_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-r
 	lmodern poppler-utils chromium fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-deps report test test-fast benchmark clean
+.PHONY: setup system-deps report test test-fast notebooks benchmark clean
 
 system-deps:  ## Debian packages: TeX for the PDF, poppler and Chromium for checking the outputs
 	@if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! command -v chromium >/dev/null \
@@ -31,6 +31,9 @@ test: setup  ## the whole test suite, slow end-to-end tests included
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
+
+notebooks: setup  ## re-execute chapters/*.ipynb in place on the reference cut (their nbval outputs)
+	$(BIN)/python -m analysis_lib.reference_outputs
 
 benchmark: setup
 	$(BIN)/python benchmarks/run_benchmark.py
