@@ -80,7 +80,7 @@ def date_bounds(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     ``YYYY-MM-DD`` -> that day twice; ``YYYY-MM`` -> first and last day of the month; ``YYYY`` ->
     1 January and 31 December. Empty or invalid -> NaT.
     """
-    s = values.astype(str).str.strip()
+    s = values.astype("string[pyarrow]").str.strip()
     full = pd.to_datetime(s.where(s.str.fullmatch(_FULL_DATE)), format="%Y-%m-%d", errors="coerce")
     month = pd.to_datetime(s.where(s.str.fullmatch(r"\d{4}-\d{2}")) + "-01", format="%Y-%m-%d",
                            errors="coerce")
@@ -274,6 +274,8 @@ def validate_frames(frames: dict[str, pd.DataFrame], cut_date: dt.date,
                     files: dict[str, str] | None = None) -> list[Problem]:
     """All problems in already-read domain frames (string values as delivered)."""
     files = {n: (files or {}).get(n) or frames[n].attrs.get("file") or f"{n}.csv" for n in frames}
+    # Arrow-backed strings make the vectorised string checks several times faster.
+    frames = {n: df.astype("string[pyarrow]") for n, df in frames.items()}
     problems: list[Problem] = []
     for name, df in frames.items():
         problems += _column_problems(files[name], DOMAINS[name], df)
