@@ -77,8 +77,8 @@ def _missing_parts(root: Path) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------ (a) (b) (c)
-def bench_report(cut: str, scratch: Path) -> dict:
-    root = _copy_project(REPO, scratch / "report")
+def bench_report(cut: str, scratch: Path, source: Path = REPO) -> dict:
+    root = _copy_project(source, scratch / "report")
     if not (root / "synthetic_data" / cut).is_dir():
         _csr(["generate"], root)
     reasons = _missing_parts(root)
@@ -173,10 +173,11 @@ def scale_one(n: int, workdir: Path, source: Path = REPO) -> dict:
     return res
 
 
-def bench_scale(sizes, scratch: Path) -> list[dict]:
+def bench_scale(sizes, scratch: Path, source: Path = REPO) -> list[dict]:
     rows = []
     for n in sizes:
-        proc = subprocess.run([sys.executable, __file__, "--scale-one", str(n), "--workdir", str(scratch / f"n{n}")],
+        proc = subprocess.run([sys.executable, __file__, "--scale-one", str(n), "--workdir", str(scratch / f"n{n}"),
+                               "--project", str(source)],
                               capture_output=True, text=True)
         if proc.returncode:
             rows.append({"subjects": n, "error": proc.stderr.strip()[-2000:]})
@@ -238,6 +239,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     ap.add_argument("--only", choices=("report", "scale"), default=None)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--project", type=Path, default=REPO, help="project to copy (default: this checkout)")
     ap.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--baseline-one", help=argparse.SUPPRESS)
@@ -245,7 +247,7 @@ def main(argv=None) -> int:
     ap.add_argument("--build", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.scale_one:
-        print(json.dumps(scale_one(args.scale_one, args.workdir)))
+        print(json.dumps(scale_one(args.scale_one, args.workdir, args.project)))
         return 0
     if args.baseline_one:
         print(json.dumps(baseline_one(args.baseline_one, args.root, args.build)))
@@ -257,9 +259,9 @@ def main(argv=None) -> int:
     scratch.mkdir(parents=True, exist_ok=True)
     res = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
     if args.only in (None, "report"):
-        res["report"] = bench_report(args.cut or config.default_cut(REPO), scratch)
+        res["report"] = bench_report(args.cut or config.default_cut(args.project), scratch, args.project)
     if args.only in (None, "scale"):
-        res["scale"] = bench_scale(args.sizes, scratch)
+        res["scale"] = bench_scale(args.sizes, scratch, args.project)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmark.json").write_text(json.dumps(res, indent=2) + "\n")
     md = markdown(res)
