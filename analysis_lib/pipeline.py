@@ -49,8 +49,9 @@ CACHE_VERSION = 1
 BOOK_PATHS = ("_quarto.yml", "book", "templates", "_templates", "_static", "references.bib")
 #: Environment every chapter kernel gets, for reproducible hashing, plotting and no debugger noise.
 KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-#: Folders the chapters write into (besides ``notebooks/``); emptied when every chapter re-runs.
-CHAPTER_OUTPUT_DIRS = ("notebooks", "ard", "rtf", "figures")
+#: Folders the chapters write into (``tlf/``: TLF metadata for the renderer's lists of tables);
+#: emptied when every chapter re-runs, so nothing stale survives a full re-execution.
+CHAPTER_OUTPUT_DIRS = ("notebooks", "ard", "rtf", "figures", "tlf")
 
 LIB_DIR = Path(__file__).resolve().parent
 _KERNEL_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
@@ -413,7 +414,7 @@ def execute_chapters(cut: Cut, build: Path, names: list[str], *, final_dir: Path
     reporter = reporter or Reporter()
     final_dir = final_dir or cut.output_dir
     (build / "notebooks").mkdir(parents=True, exist_ok=True)
-    for sub in ("ard", "rtf", "figures"):
+    for sub in CHAPTER_OUTPUT_DIRS:
         (build / sub).mkdir(parents=True, exist_ok=True)
     km_class = _kernel_manager_class({**KERNEL_ENV, "CSR_ROOT": str(cut.root)})
     stop = threading.Event()
