@@ -389,3 +389,16 @@ def test_benchmark_scale_part_writes_json_and_markdown(tmp_path):
     md = (tmp_path / "benchmark.md").read_text()
     assert md.startswith("# csr benchmark (") and "\n| 48 | " in md
     assert not (tmp_path / "tmp").exists()  # scratch projects removed
+
+
+@pytest.mark.slow
+def test_the_first_failure_stops_the_other_running_chapters(project):
+    root, _ = project
+    write_chapter(root, "01-alpha", extra="import time\ntime.sleep(120)\n")
+    with (root / "synthetic_data" / "c1" / "dm.csv").open("a") as fh:
+        fh.write("FAIL_02-beta\n")
+    t0 = time.perf_counter()
+    with pytest.raises(pipeline.ChapterFailed, match="Chapter 02-beta failed"):
+        pipeline.run("c1", jobs=2)
+    assert time.perf_counter() - t0 < 60  # the sleeping kernel was killed, not waited for
+    assert not (root / "_output" / "c1").exists() and leftovers(root) == []
