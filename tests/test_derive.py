@@ -326,3 +326,16 @@ def test_derive_synthetic_cut(cut_id, tmp_path):
     assert set(got["adtte"]["PARAMCD"]) <= {"OS", "EFS", "DOR"} and (got["adtte"]["AVAL"] >= 0).all()
     assert got["adae"]["TRTEMFL"].isin(["Y", "N"]).all() and len(got["adae"]) > 0
     assert (got["adpp"]["PARAMCD"] == "CMAX").sum() > 0
+
+
+def test_empty_domains_derive(study):
+    raw = mini_domains()
+    for name in ("cm", "ck", "rs", "ae", "pr", "sv"):
+        raw[name] = raw[name].iloc[0:0]
+    raw["ds"] = raw["ds"][raw["ds"]["DSDECOD"] == "INFORMED CONSENT"]
+    out = derive.derive_all(raw, study, CUT)
+    assert {k: len(v) for k, v in out.items()} == {"adsl": 6, "adae": 0, "adrs": 45, "adtte": 10, "adck": 0, "adpp": 0}
+    assert set(out["adrs"].loc[out["adrs"]["PARAMCD"] == "RSPD30", "AVALC"]) == {"MISSING", "NOT DUE"}
+    # only S01 is known alive past Day 43 (CD22 infusion on Day 85); the others' last record is Day 0
+    assert out["adsl"]["DLTEVLFL"].tolist() == ["Y", "N", "N", "N", "N", "N"]
+    assert out["adsl"]["FUDY0"].tolist()[:3] == [85, 0, 0]
