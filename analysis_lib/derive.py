@@ -379,8 +379,8 @@ def derive_adrs(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dic
     cols = ["USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT", "ADY0", "ADY", "AVISIT", "AVISITN",
             "ANL01FL", "RSSEQ"]
     out = pd.concat([rs[cols], derived[cols[:-1]], best[cols[:-1]]])
-    out["CRFL"] = _yn(out["PARAMCD"].isin(["OVRLRESP", "BESTRSP"]) | out["PARAMCD"].str.startswith("RSPD"))
-    out["CRFL"] = np.where((out["CRFL"] == "Y") & out["AVALC"].isin(responders), "Y", "N")
+    response_param = out["PARAMCD"].isin(["OVRLRESP", "BESTRSP"]) | out["PARAMCD"].str.startswith("RSPD")
+    out["CRFL"] = _yn(response_param & out["AVALC"].isin(responders))
     out["AVISIT"] = out["AVISIT"].fillna("")
     out["RSSEQ"] = out["RSSEQ"].astype("Int64")
     pord = {"OVRLRESP": 0, "MRD": 1, "BESTRSP": 4}
