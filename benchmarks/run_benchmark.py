@@ -169,7 +169,8 @@ def scale_one(n: int, workdir: Path, source: Path = REPO) -> dict:
     res["adam_mb"] = round(sum(p.stat().st_size for p in (root / "_output" / cut / "adam").rglob("*")
                                if p.is_file()) / 1e6, 2)
     res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    res["peak_kernel_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    res["peak_kernel_rss_mb"] = round(kids / 1024, 1) if has_chapters else None
     return res
 
 
