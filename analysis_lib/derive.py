@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any

@@ -11,8 +11,8 @@ import pytest
 from analysis_lib import io
 from analysis_lib.config import Cut, list_cuts, load_cut, project_root
 from analysis_lib.sdtm import DOMAINS
-from analysis_lib.validate import (Problem, ValidationFailed, date_bounds, format_problems,
-                                   read_and_validate, validate_cut, validate_frames)
+from analysis_lib.validate import (Problem, ValidationFailed, date_bounds, format_problems, validate_cut,
+                                   validate_frames)
 from fixtures.mini_study import CUT, mini_domains
 
 
