@@ -1,0 +1,618 @@
+"""Safety summaries behind the adverse-event and deaths/SAE chapters (DESIGN §4, §7).
+
+Everything here turns ADaM-shaped ADSL/ADAE into long ARDs (columns as :mod:`analysis_lib.ard`)
+or into display frames of strings, so the chapter notebooks stay thin:
+
+- AE periods: :func:`period_mask`, :func:`period2_population` (the period-2 denominator);
+- :func:`overview_ard` — subjects with any / grade >= 3 / serious / related / DLT / fatal AEs;
+- AESIs: :func:`crs_icans_ard`, :func:`gvhd_ard`, :func:`aesi_other_ard` (explicit zero rows, so
+  ARDs of different cuts line up);
+- deaths: :func:`deaths_ard` (cause, treatment-related vs relapse, timing windows);
+- display: :func:`summary_table` (rows picked from an ARD), :func:`death_listing`,
+  :func:`sae_listing`; :func:`stat` reads one number for interpretive text.
+
+Counting rules: only treatment-emergent AEs (``TRTEMFL == "Y"``) of subjects in the population
+count; a subject counts once per row (at the worst grade where grades are shown); percentages are
+of the column's population N. AESI tables cover the whole study (both AE periods), because acute
+and chronic GVHD mostly start after period 1.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from analysis_lib import ard as ard_mod
+from analysis_lib import formats, stats
+
+ID = "USUBJID"
+TOTAL = "Total"
+DEATH_FROM_ALL = "RELAPSE/PROGRESSION OF ALL"
+TREATMENT_RELATED = "TREATMENT-RELATED"
+VALUE_STATS = ("n", "mean", "sd", "median", "q1", "q3", "min", "max")
+#: Display labels of the death-cause categories (sdtm DS.DTHCAUS); others are capitalised.
+CAUSE_LABELS = {DEATH_FROM_ALL: "Relapse/progression of ALL", "INFECTION": "Infection", "GVHD": "GVHD",
+                "CRS": "CRS", "ICANS": "ICANS", "OTHER TREATMENT-RELATED": "Other treatment-related",
+                "OTHER": "Other"}
+
+
+def cause_label(cause: Any) -> str:
+    return CAUSE_LABELS.get(str(cause), str(cause).capitalize())
+
+
+# --------------------------------------------------------------------------------------------
+# input checks and groups
+
+def _require(df: pd.DataFrame, cols: Iterable[str], what: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{what}: expected a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what}: missing required column(s) {missing}")
+
+
+def _rows(mask: pd.Series) -> str:
+    idx = list(mask[mask].index[:10])
+    return f"rows {idx}" + (f" (+{int(mask.sum()) - 10} more)" if int(mask.sum()) > 10 else "")
+
+
+def _yes(s: pd.Series) -> pd.Series:
+    return s.astype(str).str.strip().eq("Y")
+
+
+def _population(adsl: pd.DataFrame, pop_flag: str | None) -> pd.DataFrame:
+    _require(adsl, [ID] + ([pop_flag] if pop_flag else []), "ADSL")
+    pop = adsl[_yes(adsl[pop_flag])] if pop_flag else adsl
+    dup = pop[ID].duplicated(keep=False)
+    if dup.any():
+        raise ValueError(f"ADSL: {ID} must be unique but is repeated in {_rows(dup)}")
+    return pop
+
+
+def _teae(adae: pd.DataFrame, pop: pd.DataFrame, cols: Sequence[str] = ()) -> pd.DataFrame:
+    """Treatment-emergent AEs of the population's subjects."""
+    _require(adae, [ID, "TRTEMFL", *cols], "ADAE")
+    ae = adae[_yes(adae["TRTEMFL"]) & adae[ID].isin(pop[ID])]
+    return ae
+
+
+def _groups(pop: pd.DataFrame, by: str | None, by_levels: Sequence | None,
+            total: bool) -> list[tuple[Any, set]]:
+    """[(level, subject ids)] per ``by`` level in ``by_levels`` order (+ Total)."""
+    ids = set(pop[ID])
+    if by is None:
+        return [(None, ids)]
+    _require(pop, [by], "ADSL")
+    present = list(pop[by].dropna().unique())
+    levels = list(by_levels) if by_levels is not None else sorted(present, key=str)
+    extra = sorted(map(str, set(present) - set(levels)))
+    if extra or pop[by].isna().any():
+        bad = ~pop[by].isin(levels)
+        raise ValueError(f"ADSL: column {by} has value(s) {extra or ['<missing>']} outside the "
+                         f"levels {levels} in {_rows(bad)}")
+    out = [(lvl, set(pop.loc[pop[by] == lvl, ID])) for lvl in levels]
+    if total:
+        out.append((TOTAL, ids))
+    return out
+
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=ard_mod.ARD_COLUMNS, dtype=object)
+
+
+def _py(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, (bool,)):
+        return int(v)
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+# --------------------------------------------------------------------------------------------
+# generic ARD builders: counts and values per group
+
+@dataclass(frozen=True)
+class Hit:
+    """One ARD row of subject counts: the key and the records (or subject ids) that count."""
+
+    variable: str
+    level: Any = None
+    records: pd.DataFrame | set | None = None
+    group2: str | None = None
+    group2_level: Any = None
+
+
+def count_ard(pop: pd.DataFrame, hits: Sequence[Hit], *, by: str | None = "TRT01A",
+              by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
+    """Subjects n, population N and p = n/N per group for each hit; ``events`` when the hit
+    carries records (one per event). Rows appear even when n = 0."""
+    groups = _groups(pop, by, by_levels, total)
+    rows: list[tuple] = []
+    for h in hits:
+        recs = h.records
+        is_frame = isinstance(recs, pd.DataFrame)
+        ids = set(recs[ID]) if is_frame else set(recs or ())
+        for lvl, gids in groups:
+            n, N = len(ids & gids), len(gids)
+            st = [("n", n), ("N", N), ("p", n / N if N else math.nan)]
+            if is_frame:
+                st.append(("events", int(recs[ID].isin(gids).sum())))
+            g1 = (by, _py(lvl)) if by else (None, None)
+            rows.extend((*g1, h.group2, _py(h.group2_level), h.variable, _py(h.level), s, v)
+                        for s, v in st)
+    return _frame(rows)
+
+
+def value_ard(pop: pd.DataFrame, values: pd.DataFrame, variable: str, level: Any = None, *,
+              value: str = "AVAL", group2: str | None = None, group2_level: Any = None,
+              by: str | None = "TRT01A", by_levels: Sequence | None = None,
+              total: bool = True) -> pd.DataFrame:
+    """Descriptive statistics (n, mean, sd, median, q1, q3, min, max) of ``values[value]`` per
+    group (records of ``values`` belong to the group of their subject)."""
+    _require(values, [ID, value], f"value_ard({variable})")
+    rows: list[tuple] = []
+    for lvl, gids in _groups(pop, by, by_levels, total):
+        d = stats.describe(values.loc[values[ID].isin(gids), value].astype(float))
+        g1 = (by, _py(lvl)) if by else (None, None)
+        rows.extend((*g1, group2, _py(group2_level), variable, _py(level), s, _py(d[s]))
+                    for s in VALUE_STATS)
+    return _frame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# AE periods and the overview
+
+def period_mask(adae: pd.DataFrame, period: int | None) -> pd.Series:
+    """ADAE rows of AE period ``period`` (``APERIOD``); every row when ``period`` is None."""
+    if period is None:
+        return pd.Series(True, index=adae.index)
+    _require(adae, ["APERIOD"], "ADAE")
+    return pd.to_numeric(adae["APERIOD"], errors="coerce").eq(period)
+
+
+def period2_population(adsl: pd.DataFrame, adae: pd.DataFrame, *, flag: str = "AP02FL",
+                       pop_flag: str = "SAFFL") -> pd.DataFrame:
+    """ADSL with ``flag`` = "Y" for population subjects followed beyond the end of period 1.
+
+    Followed beyond = last known alive/death date (``LSTALVDT``) after ``AP01EDT``, or any
+    period-2 AE (a subject with a period-2 AE was followed into period 2 even if an imputed
+    date makes LSTALVDT look earlier). Denominator of the period-2 tables.
+    """
+    _require(adsl, [ID, pop_flag, "LSTALVDT", "AP01EDT"], "ADSL")
+    _require(adae, [ID, "APERIOD"], "ADAE")
+    in_p2 = set(adae.loc[period_mask(adae, 2), ID])
+    followed = (adsl["LSTALVDT"] > adsl["AP01EDT"]).fillna(False) | adsl[ID].isin(in_p2)
+    out = adsl.copy()
+    out[flag] = (_yes(adsl[pop_flag]) & followed).map({True: "Y", False: "N"})
+    return out
+
+
+#: Overview rows: (key, label, ADAE record selector).
+OVERVIEW: tuple[tuple[str, str, Callable[[pd.DataFrame], pd.Series]], ...] = (
+    ("ANY", "Any adverse event", lambda d: pd.Series(True, index=d.index)),
+    ("GE3", "Grade ≥3 adverse event", lambda d: pd.to_numeric(d["AETOXGR"]) >= 3),
+    ("SER", "Serious adverse event", lambda d: _yes(d["AESER"])),
+    ("REL", "Treatment-related adverse event", lambda d: d["AEREL"].eq("RELATED")),
+    ("RELGE3", "Treatment-related grade ≥3 adverse event",
+     lambda d: d["AEREL"].eq("RELATED") & (pd.to_numeric(d["AETOXGR"]) >= 3)),
+    ("RELSER", "Treatment-related serious adverse event",
+     lambda d: d["AEREL"].eq("RELATED") & _yes(d["AESER"])),
+    ("DLT", "Dose-limiting toxicity", lambda d: _yes(d["AEDLT"])),
+    ("GR5", "Grade 5 adverse event", lambda d: pd.to_numeric(d["AETOXGR"]) == 5),
+    ("FATAL", "Adverse event with fatal outcome", lambda d: d["AEOUT"].eq("FATAL")),
+)
+
+
+def overview_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, period: int | None = None,
+                 pop_flag: str = "SAFFL", by: str | None = "TRT01A",
+                 by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
+    """Subjects with >= 1 AE of each :data:`OVERVIEW` kind (and their events), one
+    ``ard.ae_ard`` call per kind restricted to ``period``; ``variable = "OVERVIEW"``,
+    ``variable_level`` = the kind's key."""
+    _require(adae, ["AETOXGR", "AESER", "AEREL", "AEDLT", "AEOUT"], "ADAE")
+    parts = []
+    for key, _, select in OVERVIEW:
+        a = ard_mod.ae_ard(adsl, adae, by=by, pop_flag=pop_flag, by_levels=by_levels, total=total,
+                           where=lambda d, s=select: (period_mask(d, period) & s(d)).to_numpy(bool))
+        a = a[a["variable"] == "ANY"].copy()
+        a["variable"], a["variable_level"] = "OVERVIEW", key
+        parts.append(a)
+    return pd.concat(parts, ignore_index=True).astype(object)
+
+
+def overview_rows(events_label: str = "Number of adverse events") -> list[tuple]:
+    """:func:`summary_table` rows for an overview ARD: n (%) per kind, then the event count."""
+    rows = [("Subjects with at least one:", 0, None, "header")]
+    rows += [(label, 1, (None, "OVERVIEW", key), "n_pct") for key, label, _ in OVERVIEW]
+    rows.append((events_label, 0, (None, "OVERVIEW", "ANY"), "count:events"))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# AEs of special interest
+
+def _aesi(adae: pd.DataFrame, pop: pd.DataFrame, category: str) -> pd.DataFrame:
+    ae = _teae(adae, pop, ["AESICAT", "AETOXGR", "ASTDT"])
+    return ae[ae["AESICAT"] == category]
+
+
+def _worst_grade_hits(recs: pd.DataFrame, group2: str, group2_level: Any,
+                      grades: Sequence[int], ge: Sequence[int] = (3,)) -> list[Hit]:
+    """Hits for 'any', each worst grade and each 'grade >= g' of the records' subjects."""
+    worst = recs.groupby(ID)["AETOXGR"].max() if len(recs) else pd.Series(dtype=float)
+    hits = [Hit("AESICAT", group2_level, recs)]
+    hits += [Hit("WORSTGR", g, set(worst.index[worst == g]), group2, group2_level) for g in grades]
+    hits += [Hit("WORSTGRGE", g, set(worst.index[worst >= g]), group2, group2_level) for g in ge]
+    return hits
+
+
+def _first(recs: pd.DataFrame) -> pd.DataFrame:
+    """The first record per subject (by start date, then AESEQ)."""
+    order = [c for c in ("ASTDT", "AESEQ") if c in recs.columns]
+    return recs.sort_values([ID, *order]).drop_duplicates(ID)
+
+
+def crs_icans_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, categories: Sequence[str] = ("CRS", "ICANS"),
+                  pop_flag: str = "SAFFL", by: str | None = "TRT01A",
+                  by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
+    """CRS and ICANS (AESICAT): subjects and episodes, worst ASTCT grade 1-5 and >= 3, onset day
+    of the first episode (``ASTDY0``), duration of each episode (``ADURN``), subjects with an
+    episode after CD22 CAR-T (start on/after ``CD22DT``), and subjects given tocilizumab
+    (``CMTOCIFL``) or corticosteroids (``CMSTERFL``) for it. ``group2 = "AESICAT"``."""
+    pop = _population(adsl, pop_flag)
+    _require(adae, ["ASTDY0", "ADURN", "CMTOCIFL", "CMSTERFL", "AESEQ"], "ADAE")
+    kw = dict(by=by, by_levels=by_levels, total=total)
+    cd22 = pop.set_index(ID)["CD22DT"] if "CD22DT" in pop.columns else pd.Series(dtype="datetime64[ns]")
+    parts = []
+    for cat in categories:
+        recs = _aesi(adae, pop, cat)
+        hits = _worst_grade_hits(recs, "AESICAT", cat, grades=(1, 2, 3, 4, 5))
+        after = recs[recs["ASTDT"] >= recs[ID].map(cd22)]
+        hits += [Hit("AFTERCD22", "Y", after, "AESICAT", cat),
+                 Hit("CMTOCIFL", "Y", recs[_yes(recs["CMTOCIFL"])], "AESICAT", cat),
+                 Hit("CMSTERFL", "Y", recs[_yes(recs["CMSTERFL"])], "AESICAT", cat)]
+        parts.append(count_ard(pop, hits, **kw))
+        parts.append(value_ard(pop, _first(recs), "ONSETDY0", None, value="ASTDY0",
+                               group2="AESICAT", group2_level=cat, **kw))
+        parts.append(value_ard(pop, recs, "ADURN", None, value="ADURN",
+                               group2="AESICAT", group2_level=cat, **kw))
+    return pd.concat(parts, ignore_index=True).astype(object)
+
+
+def crs_icans_rows(categories: Mapping[str, str] = (("CRS", "Cytokine release syndrome"),
+                                                     ("ICANS", "ICANS"))) -> list[tuple]:
+    rows = []
+    for cat, label in dict(categories).items():
+        rows += [(f"{label}, any grade", 0, (None, "AESICAT", cat), "n_pct"),
+                 ("Number of episodes", 1, (None, "AESICAT", cat), "count:events")]
+        rows += [(f"Worst grade {g}", 1, (cat, "WORSTGR", g), "n_pct") for g in (1, 2, 3, 4, 5)]
+        rows += [("Worst grade ≥3", 1, (cat, "WORSTGRGE", 3), "n_pct"),
+                 ("Onset of first episode, day, median (min, max)", 1, (cat, "ONSETDY0", None), "median_range"),
+                 ("Duration per episode, days, median (min, max)", 1, (cat, "ADURN", None), "median_range"),
+                 ("Episode after CD22 CAR-T", 1, (cat, "AFTERCD22", "Y"), "n_pct"),
+                 ("Tocilizumab given", 1, (cat, "CMTOCIFL", "Y"), "n_pct"),
+                 ("Corticosteroids given", 1, (cat, "CMSTERFL", "Y"), "n_pct")]
+    return rows
+
+
+def gvhd_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, acute: str = "ACUTE GVHD",
+             chronic: str = "CHRONIC GVHD", pop_flag: str = "SAFFL", by: str | None = "TRT01A",
+             by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
+    """Acute GVHD (MAGIC: any, worst grade II-IV, III-IV) and chronic GVHD (NIH: any, worst
+    mild/moderate/severe = grade 1/2/3), in the population (``group2_level = "SAFETY"``) and
+    among its transplanted subjects (``HSCTFL == "Y"``, ``"TRANSPLANTED"``, where N = the
+    transplanted subjects), plus onset of the first episode in days after allo-HSCT."""
+    pop = _population(adsl, pop_flag)
+    _require(pop, ["HSCTFL", "HSCTDT"], "ADSL")
+    kw = dict(by=by, by_levels=by_levels, total=total)
+    hsct = pop[_yes(pop["HSCTFL"])]
+    parts = []
+    for block, bpop in (("SAFETY", pop), ("TRANSPLANTED", hsct)):
+        a_recs = _aesi(adae, bpop, acute)
+        c_recs = _aesi(adae, bpop, chronic)
+        aw = a_recs.groupby(ID)["AETOXGR"].max() if len(a_recs) else pd.Series(dtype=float)
+        cw = c_recs.groupby(ID)["AETOXGR"].max() if len(c_recs) else pd.Series(dtype=float)
+        hits = [Hit("HSCTFL", "Y", set(hsct[ID]), "POPULATION", block)] if block == "SAFETY" else []
+        hits += [Hit("ACUTE", "ANY", a_recs, "POPULATION", block),
+                Hit("ACUTE", "II-IV", set(aw.index[aw >= 2]), "POPULATION", block),
+                Hit("ACUTE", "III-IV", set(aw.index[aw >= 3]), "POPULATION", block),
+                Hit("CHRONIC", "ANY", c_recs, "POPULATION", block)]
+        hits += [Hit("CHRONIC", sev, set(cw.index[cw == g]), "POPULATION", block)
+                 for g, sev in ((1, "MILD"), (2, "MODERATE"), (3, "SEVERE"))]
+        # N per group = the block's own population (safety or transplanted subjects)
+        parts.append(count_ard(bpop, hits, **{**kw, "by_levels": _levels_of(pop, by, by_levels)}))
+    days = {}
+    for name, cat in (("ACUTE", acute), ("CHRONIC", chronic)):
+        first = _first(_aesi(adae, hsct, cat))
+        first = first.assign(DAYS=(first["ASTDT"] - first[ID].map(hsct.set_index(ID)["HSCTDT"])).dt.days)
+        days[name] = value_ard(hsct, first, "ONSETHSCT", name, value="DAYS", group2="POPULATION",
+                               group2_level="TRANSPLANTED", **{**kw, "by_levels": _levels_of(pop, by, by_levels)})
+    return pd.concat(parts + list(days.values()), ignore_index=True).astype(object)
+
+
+def _levels_of(pop: pd.DataFrame, by: str | None, by_levels: Sequence | None) -> list | None:
+    """The group levels of the full population, so sub-populations keep empty groups."""
+    if by is None:
+        return None
+    return list(by_levels) if by_levels is not None else sorted(pop[by].dropna().unique(), key=str)
+
+
+def gvhd_rows() -> list[tuple]:
+    rows = []
+    for block, head in (("SAFETY", "Safety population"), ("TRANSPLANTED", "Transplanted subjects (allo-HSCT)")):
+        rows.append((head, 0, None, "header"))
+        if block == "TRANSPLANTED":
+            rows.append(("Transplanted subjects, n (% of safety population)", 1,
+                         ("SAFETY", "HSCTFL", "Y"), "n_pct"))
+        rows += [("Acute GVHD, any grade", 1, (block, "ACUTE", "ANY"), "n_pct"),
+                 ("Grade II-IV", 2, (block, "ACUTE", "II-IV"), "n_pct"),
+                 ("Grade III-IV", 2, (block, "ACUTE", "III-IV"), "n_pct")]
+        if block == "TRANSPLANTED":
+            rows.append(("Onset, days after allo-HSCT, median (min, max)", 2,
+                         ("TRANSPLANTED", "ONSETHSCT", "ACUTE"), "median_range"))
+        rows += [("Chronic GVHD, any severity", 1, (block, "CHRONIC", "ANY"), "n_pct"),
+                 ("Mild", 2, (block, "CHRONIC", "MILD"), "n_pct"),
+                 ("Moderate", 2, (block, "CHRONIC", "MODERATE"), "n_pct"),
+                 ("Severe", 2, (block, "CHRONIC", "SEVERE"), "n_pct")]
+        if block == "TRANSPLANTED":
+            rows.append(("Onset, days after allo-HSCT, median (min, max)", 2,
+                         ("TRANSPLANTED", "ONSETHSCT", "CHRONIC"), "median_range"))
+    return rows
+
+
+def aesi_other_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *,
+                   categories: Sequence[str] = ("INFECTION", "CMV REACTIVATION", "PROLONGED CYTOPENIA"),
+                   pop_flag: str = "SAFFL", by: str | None = "TRT01A",
+                   by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
+    """Per AESI category: subjects and events (``variable = "AESICAT"``), worst grade >= 3 and
+    grade 5, and per preferred term (``variable = "AEDECOD"``, ``group2_level`` = category)."""
+    pop = _population(adsl, pop_flag)
+    parts = []
+    for cat in categories:
+        recs = _aesi(adae, pop, cat)
+        _require(recs, ["AEDECOD"], "ADAE")
+        hits = _worst_grade_hits(recs, "AESICAT", cat, grades=(5,), ge=(3,))
+        hits += [Hit("AEDECOD", pt, recs[recs["AEDECOD"] == pt], "AESICAT", cat)
+                 for pt in sorted(recs["AEDECOD"].unique(), key=str)]
+        parts.append(count_ard(pop, hits, by=by, by_levels=by_levels, total=total))
+    return pd.concat(parts, ignore_index=True).astype(object)
+
+
+def aesi_other_rows(ard: pd.DataFrame, labels: Mapping[str, str]) -> list[tuple]:
+    """Rows per category (``labels`` category -> label, in order): any grade, grade >= 3,
+    grade 5, then its preferred terms by descending frequency in the last group (ties A-Z)."""
+    idx = _Index(ard)
+    last = idx.groups[-1] if idx.groups else None
+    rows = []
+    for cat, label in labels.items():
+        rows += [(f"{label}, any grade", 0, (None, "AESICAT", cat), "n_pct"),
+                 ("Grade ≥3", 1, (cat, "WORSTGRGE", 3), "n_pct"),
+                 ("Grade 5 (fatal)", 1, (cat, "WORSTGR", 5), "n_pct")]
+        pts = [k for k in idx.keys if k[0] == cat and k[1] == "AEDECOD"]
+        pts.sort(key=lambda k: (-int(idx.get(k, last, "n") or 0), str(k[2])))
+        if pts:
+            rows.append(("By preferred term", 1, None, "header"))
+        rows += [(str(k[2]), 2, k, "n_pct") for k in pts]
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# deaths
+
+def death_window_labels(windows: Sequence[int]) -> list[tuple[str, str]]:
+    """[(key, label)]: cumulative 'On or before Day w' per window, then 'After Day <last>'."""
+    out = [(f"LE{w}", f"On or before Day {w}") for w in windows]
+    return out + [(f"GT{windows[-1]}", f"After Day {windows[-1]}")]
+
+
+def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int] = (43, 120), pop_flag: str = "SAFFL",
+               by: str | None = "TRT01A", by_levels: Sequence | None = None,
+               total: bool = True) -> pd.DataFrame:
+    """Deaths (``DTHFL``) by category — relapse/progression of ALL vs treatment-related
+    (``DTHTRTFL``), by cause (``DTHCAUS``) — and by timing (``DTHDY0``; cumulative windows
+    on or before each Day in ``windows`` and after the last), each split by category.
+
+    Rows: ``DTHFL``; ``DTHCAT`` (group2 None); ``DTHCAUS`` (group2 ``DTHCAT``); ``DTHWIN`` and
+    ``DTHCAT`` within it (group2 ``DTHWIN``). Causes appear in descending frequency (ties A-Z).
+    """
+    pop = _population(adsl, pop_flag)
+    _require(pop, ["DTHFL", "DTHDY0", "DTHCAUS", "DTHTRTFL"], "ADSL")
+    dead = pop[_yes(pop["DTHFL"])]
+    bad = dead["DTHDY0"].isna() | dead["DTHCAUS"].fillna("").astype(str).str.strip().eq("")
+    if bad.any():
+        raise ValueError(f"ADSL: subjects with DTHFL = 'Y' need DTHDY0 and DTHCAUS; missing in {_rows(bad)}")
+    if list(windows) != sorted(windows) or not windows:
+        raise ValueError(f"deaths_ard: windows must be increasing days, got {list(windows)}")
+    cat = _yes(dead["DTHTRTFL"]).map({True: TREATMENT_RELATED, False: DEATH_FROM_ALL})
+    cats = [DEATH_FROM_ALL, TREATMENT_RELATED]
+    hits = [Hit("DTHFL", "Y", set(dead[ID]))]
+    hits += [Hit("DTHCAT", c, set(dead.loc[cat == c, ID])) for c in cats]
+    for c in cats:
+        causes = dead.loc[cat == c, "DTHCAUS"].value_counts()
+        for cause in sorted(causes.index, key=lambda x: (-causes[x], str(x))):
+            if c == DEATH_FROM_ALL and cause == DEATH_FROM_ALL:
+                continue
+            hits.append(Hit("DTHCAUS", cause, set(dead.loc[(cat == c) & (dead["DTHCAUS"] == cause), ID]), "DTHCAT", c))
+    day = pd.to_numeric(dead["DTHDY0"])
+    for key, _ in death_window_labels(windows):
+        w = int(key[2:])
+        in_w = day <= w if key.startswith("LE") else day > w
+        hits.append(Hit("DTHWIN", key, set(dead.loc[in_w, ID])))
+        hits += [Hit("DTHCAT", c, set(dead.loc[in_w & (cat == c), ID]), "DTHWIN", key) for c in cats]
+    return count_ard(pop, hits, by=by, by_levels=by_levels, total=total)
+
+
+def deaths_rows(ard: pd.DataFrame, windows: Sequence[int] = (43, 120)) -> list[tuple]:
+    idx = _Index(ard)
+    labels = {DEATH_FROM_ALL: "Relapse/progression of ALL", TREATMENT_RELATED: "Treatment-related"}
+    rows = [("Deaths, any cause", 0, (None, "DTHFL", "Y"), "n_pct")]
+    for c in (DEATH_FROM_ALL, TREATMENT_RELATED):
+        rows.append((labels[c], 1, (None, "DTHCAT", c), "n_pct"))
+        rows += [(cause_label(k[2]), 2, k, "n_pct") for k in idx.keys
+                 if k[0] == c and k[1] == "DTHCAUS"]
+    rows.append(("Timing of death (days after CD19 CAR-T)", 0, None, "header"))
+    for key, label in death_window_labels(windows):
+        rows.append((label, 1, (None, "DTHWIN", key), "n_pct"))
+        rows += [(labels[c], 2, (key, "DTHCAT", c), "n_pct") for c in (DEATH_FROM_ALL, TREATMENT_RELATED)]
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# display
+
+class _Index:
+    """ARD lookup: groups in order, row keys (group2_level, variable, variable_level) in order."""
+
+    def __init__(self, ard: pd.DataFrame):
+        _require(ard, ard_mod.ARD_COLUMNS, "ARD")
+        k = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else v  # noqa: E731
+        self.groups: list = []
+        self.keys: list = []
+        self.table: dict = {}
+        for rec in ard.to_dict("records"):
+            g = k(rec["group1_level"])
+            key = (k(rec["group2_level"]), rec["variable"], k(rec["variable_level"]))
+            if g not in self.groups:
+                self.groups.append(g)
+            if key not in self.table:
+                self.keys.append(key)
+            self.table.setdefault(key, {}).setdefault(g, {})[rec["stat_name"]] = k(rec["stat_value"])
+
+    def get(self, key, group, stat):
+        return self.table.get(key, {}).get(group, {}).get(stat)
+
+    def big_n(self, group):
+        for key in self.keys:
+            N = self.get(key, group, "N")
+            if N is not None:
+                return N
+        return None
+
+
+def _median_range(st: Mapping, digits: int) -> str:
+    if not st or not st.get("n"):
+        return formats.NE
+    return (f"{formats.fmt_num(st.get('median'), digits)} "
+            f"({formats.fmt_num(st.get('min'), 0)}, {formats.fmt_num(st.get('max'), 0)})")
+
+
+def summary_table(ard: pd.DataFrame, rows: Sequence[tuple], *, label_col: str = "",
+                  digits: int = 1) -> pd.DataFrame:
+    """Display frame (``formats`` conventions) of chosen ARD rows, one column per group.
+
+    ``rows``: ``(label, indent, key, kind)`` with key ``(group2_level, variable,
+    variable_level)`` and kind ``"n_pct"`` (n (%) of the row's N), ``"count:<stat>"``,
+    ``"median_range"`` or ``"header"`` (blank cells). A key absent from the ARD is an error (rows are explicit, never silently empty).
+    """
+    idx = _Index(ard)
+    headers = [formats.header(g, idx.big_n(g)) for g in idx.groups]
+    recs = []
+    for label, indent, key, kind in rows:
+        if kind != "header" and key not in idx.table:
+            raise ValueError(f"summary_table: row '{label}' needs ARD key {key}, not in the ARD")
+        cells = []
+        for g in idx.groups:
+            st = idx.table.get(key, {}).get(g, {}) if key is not None else {}
+            if kind == "header":
+                cells.append("")
+            elif kind == "n_pct":
+                cells.append(formats.fmt_n_pct(st.get("n"), st.get("N")))
+            elif kind.startswith("count:"):
+                cells.append(str(int(st.get(kind[6:]) or 0)))
+            elif kind == "median_range":
+                cells.append(_median_range(st, digits))
+            else:
+                raise ValueError(f"summary_table: unknown row kind {kind!r} (row '{label}')")
+        recs.append([label, *cells, int(indent)])
+    return pd.DataFrame(recs, columns=[label_col, *headers, formats.INDENT])
+
+
+def stat(ard: pd.DataFrame, variable: str, level: Any = None, stat_name: str = "n", *,
+         group: Any = TOTAL, group2_level: Any = None) -> Any:
+    """One statistic of an ARD (for interpretive text); KeyError naming the key when absent."""
+    idx = _Index(ard)
+    key = (group2_level, variable, level)
+    if key not in idx.table or group not in idx.table[key] or stat_name not in idx.table[key][group]:
+        raise KeyError(f"ARD has no {stat_name} for {key} in group {group!r}")
+    return idx.table[key][group][stat_name]
+
+
+def n_pct(ard: pd.DataFrame, variable: str, level: Any = None, *, group: Any = TOTAL,
+          group2_level: Any = None) -> str:
+    """'n/N (x.x%)' of one ARD row, for interpretive text."""
+    n = stat(ard, variable, level, "n", group=group, group2_level=group2_level)
+    N = stat(ard, variable, level, "N", group=group, group2_level=group2_level)
+    pct = f" ({formats.fmt_num(100 * n / N, 1)}%)" if N else ""
+    return f"{n}/{N}{pct}"
+
+
+# --------------------------------------------------------------------------------------------
+# listings
+
+def _day(v: Any) -> str:
+    return "" if v is None or pd.isna(v) else str(int(v))
+
+
+def death_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SAFFL",
+                  windows: Sequence[int] = (43, 120), by: str = "TRT01A") -> pd.DataFrame:
+    """One row per death: subject, dose level, day, cause, category, HSCT/CD22 days, and the
+    AEs with fatal outcome (PT, grade, onset day). A "No deaths" row when there are none."""
+    pop = _population(adsl, pop_flag)
+    _require(pop, [by, "DTHFL", "DTHDY0", "DTHCAUS", "DTHTRTFL", "HSCTDY0", "CD22DY0"], "ADSL")
+    _require(adae, [ID, "AEDECOD", "AETOXGR", "ASTDY0", "AEOUT"], "ADAE")
+    dead = pop[_yes(pop["DTHFL"])].sort_values(["DTHDY0", ID])
+    fatal = adae[adae["AEOUT"].eq("FATAL") & adae[ID].isin(dead[ID])].sort_values([ID, "ASTDY0", "AEDECOD"])
+    fatal_txt = fatal.groupby(ID).apply(
+        lambda d: "; ".join(f"{r.AEDECOD} (grade {int(r.AETOXGR)}, Day {_day(r.ASTDY0)})" for r in d.itertuples()),
+        include_groups=False) if len(fatal) else pd.Series(dtype=object)
+    cols = ["Subject", "Dose level", "Day of death", "Cause of death", "Category",
+            "Allo-HSCT (day)", "CD22 CAR-T (day)", "AE with fatal outcome (grade, onset day)"]
+    if dead.empty:
+        return pd.DataFrame([["No deaths", *[""] * (len(cols) - 1)]], columns=cols)
+    out = pd.DataFrame({
+        "Subject": dead[ID].astype(str),
+        "Dose level": dead[by].astype(str),
+        "Day of death": dead["DTHDY0"].map(_day),
+        "Cause of death": dead["DTHCAUS"].map(cause_label),
+        "Category": _yes(dead["DTHTRTFL"]).map({True: "Treatment-related", False: "Relapse/progression"}),
+        "Allo-HSCT (day)": dead["HSCTDY0"].map(_day).replace("", "Not done"),
+        "CD22 CAR-T (day)": dead["CD22DY0"].map(_day).replace("", "Not given"),
+        "AE with fatal outcome (grade, onset day)": dead[ID].map(fatal_txt).fillna("None").astype(str),
+    })
+    return out.reset_index(drop=True)
+
+
+def sae_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SAFFL",
+                by: str = "TRT01A") -> pd.DataFrame:
+    """One row per treatment-emergent serious AE (whole study), by subject and onset; a
+    "No serious adverse events" row when there are none."""
+    pop = _population(adsl, pop_flag)
+    need = ["AESEQ", "AEBODSYS", "AEDECOD", "AETOXGR", "AESER", "AEREL", "AEOUT", "AEDLT",
+            "ASTDY0", "AENDY0", "AONGOFL", "ADURN", "APERIOD"]
+    ae = _teae(adae, pop, need)
+    ae = ae[_yes(ae["AESER"])].merge(pop[[ID, by]], on=ID, how="left", suffixes=("_ae", ""))
+    ae = ae.sort_values([ID, "ASTDY0", "AESEQ"])
+    cols = ["Subject", "Dose level", "System organ class / Preferred term", "Grade", "Onset day",
+            "End day", "Duration (days)", "Related", "Outcome", "DLT", "Period"]
+    if ae.empty:
+        return pd.DataFrame([["No serious adverse events", *[""] * (len(cols) - 1)]], columns=cols)
+    ongoing = _yes(ae["AONGOFL"])
+    out = pd.DataFrame({
+        "Subject": ae[ID].astype(str),
+        "Dose level": ae[by].astype(str),
+        "System organ class / Preferred term": ae["AEBODSYS"].astype(str) + " /\n" + ae["AEDECOD"].astype(str),
+        "Grade": ae["AETOXGR"].map(_day),
+        "Onset day": ae["ASTDY0"].map(_day),
+        "End day": ae["AENDY0"].map(_day).where(~ongoing, "Ongoing"),
+        "Duration (days)": ae["ADURN"].map(_day) + ongoing.map({True: "+", False: ""}),
+        "Related": ae["AEREL"].eq("RELATED").map({True: "Yes", False: "No"}),
+        "Outcome": ae["AEOUT"].astype(str).str.capitalize(),
+        "DLT": _yes(ae["AEDLT"]).map({True: "Yes", False: "No"}),
+        "Period": ae["APERIOD"].map(_day),
+    })
+    return out.reset_index(drop=True)
