@@ -1,0 +1,277 @@
+"""Efficacy summaries for the response and time-to-event chapters, from ADSL, ADRS and ADTTE.
+
+Response rates at the nominal days (ADRS ``RSPDnn`` / ``MRDNDnn``), best overall response,
+Kaplan-Meier summaries in months and swimmer-plot records. Each ``*_ard`` function returns a long
+ARD (:data:`analysis_lib.ard.ARD_COLUMNS`) built with :mod:`analysis_lib.ard`; each ``*_table``
+function turns such an ARD into a display frame of strings (:mod:`analysis_lib.formats`).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+
+from analysis_lib import ard, formats, stats
+from analysis_lib.figures import STYLE
+
+RESPONDER = ("CR", "CRI")
+NOT_DUE = "NOT DUE"
+#: Best-overall-response categories in ADRS BESTRSP order, with display labels.
+BOR_LABELS = {"CR": "Complete remission (CR)",
+              "CRI": "CR with incomplete haematological recovery (CRi)",
+              "NR": "No response", "PD": "Progressive disease", "RELAPSE": "Relapse",
+              "NE": "Not evaluable", "MISSING": "No post-infusion assessment"}
+TTE_LABELS = {"DOR": "Duration of response", "EFS": "Event-free survival", "OS": "Overall survival"}
+
+
+def _need(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what}: missing required column(s) {missing}")
+
+
+def _one_param(adrs: pd.DataFrame, paramcd: str) -> pd.DataFrame:
+    rec = adrs[adrs["PARAMCD"] == paramcd]
+    if rec.empty:
+        raise ValueError(f"ADRS: no records with PARAMCD == {paramcd!r}")
+    return rec
+
+
+# --------------------------------------------------------------------------------------------
+# response at nominal days
+
+def day_response_ard(adrs: pd.DataFrame, pop: pd.DataFrame, days: Sequence[int], *,
+                     prefix: str = "RSPD", components: Mapping[str, Sequence[str]] | None = None,
+                     by: str = "TRT01A", by_levels: Sequence | None = None,
+                     total: bool = True) -> pd.DataFrame:
+    """Rates with exact 95% CIs at each nominal day (ADRS ``<prefix><day>``, e.g. RSPD30).
+
+    The denominator at a day is the ``pop`` subjects (ADSL rows, e.g. the efficacy population)
+    whose record is not "NOT DUE" (window still open at the cut); subjects without a record or
+    with DIED/MISSING count as non-responders. ``components`` maps ``variable_level`` -> AVALC
+    values counted as "responders"; default CR, CRi and CR+CRI (ORR). One ``response_ard`` block
+    per day and component; ``variable`` is the PARAMCD.
+    """
+    _need(adrs, ["USUBJID", "PARAMCD", "AVALC"], "ADRS")
+    _need(pop, ["USUBJID", by], "ADSL population")
+    components = components or {"CR": ["CR"], "CRI": ["CRI"], "CR+CRI": list(RESPONDER)}
+    levels = list(by_levels) if by_levels is not None else sorted(pop[by].dropna().unique())
+    blocks = []
+    for day in days:
+        paramcd = f"{prefix}{day}"
+        rec = _one_param(adrs, paramcd)
+        due = pop[~pop["USUBJID"].isin(rec.loc[rec["AVALC"] == NOT_DUE, "USUBJID"])]
+        for label, values in components.items():
+            block = ard.response_ard(rec, "AVALC", by, values=list(values), paramcd=paramcd,
+                                     denominator=due, by_levels=levels, total=total)
+            blocks.append(block.assign(variable_level=label))
+    if not blocks:
+        raise ValueError("day_response_ard: no days given")
+    return pd.concat(blocks, ignore_index=True).astype(object)
+
+
+def _cells(ard_df: pd.DataFrame):
+    """{(variable, variable_level): {group level: {stat: value}}} and the group order."""
+    groups: dict = {}
+    table: dict = {}
+    for rec in ard_df.to_dict("records"):
+        g = rec["group1_level"]
+        groups.setdefault(g, None)
+        table.setdefault((rec["variable"], rec["variable_level"]), {}).setdefault(g, {})[
+            rec["stat_name"]] = rec["stat_value"]
+    return list(groups), table
+
+
+def _display(recs: list[tuple], label_col: str, headers: list[str]) -> pd.DataFrame:
+    """Display frame (label, group columns, ``_indent``) from (label, indent, cells) records."""
+    df = pd.DataFrame([[lbl, *cells, ind] for lbl, ind, cells in recs],
+                      columns=[label_col, *headers, formats.INDENT])
+    return df.astype({formats.INDENT: int})
+
+
+def _headers(groups: Sequence, big_n: Mapping) -> list[str]:
+    return [formats.header(g, big_n.get(g)) for g in groups]
+
+
+def _due(st: Mapping, text: str) -> str:
+    """``text``, or "Not due" when no subject of the group is evaluable yet (N = 0)."""
+    return "Not due" if not st.get("N") else text
+
+
+def day_response_table(ard_df: pd.DataFrame, days: Sequence[int], *, big_n: Mapping,
+                       prefix: str = "RSPD", row_labels: Mapping[str, str] | None = None,
+                       ci_for: str = "CR+CRI", label_col: str = "Time point\nResponse") -> pd.DataFrame:
+    """Display of :func:`day_response_ard`: per day a "Day nn" row, the evaluable subjects, n (%)
+    per component (``row_labels``: variable_level -> label) and the exact CI of ``ci_for``.
+
+    ``big_n`` maps group level -> population N for the column headers. A group with no
+    evaluable subject at a day shows "Not due".
+    """
+    row_labels = row_labels or {"CR": "CR, n (%)", "CRI": "CRi, n (%)", "CR+CRI": "CR or CRi, n (%)"}
+    groups, table = _cells(ard_df)
+    recs = []
+    for day in days:
+        var = f"{prefix}{day}"
+        recs.append((f"Day {day}", 0, [""] * len(groups)))
+        first = table.get((var, next(iter(row_labels))), {})
+        recs.append(("Evaluable (window closed), n", 1,
+                     [str(int(first.get(g, {}).get("N") or 0)) for g in groups]))
+        for lvl, label in row_labels.items():
+            st = table.get((var, lvl), {})
+            recs.append((label, 1, [_due(st.get(g, {}), formats.fmt_n_pct(st.get(g, {}).get("n"),
+                                                                            st.get(g, {}).get("N")))
+                                    for g in groups]))
+            if lvl == ci_for:
+                recs.append(("95% CI (exact)", 1, [
+                    _due(st.get(g, {}), formats.fmt_ci(st.get(g, {}).get("ci_low"),
+                                                       st.get(g, {}).get("ci_high"), 1, scale=100.0))
+                    for g in groups]))
+    return _display(recs, label_col, _headers(groups, big_n))
+
+
+def best_response_ard(adrs: pd.DataFrame, pop: pd.DataFrame, *, by: str = "TRT01A",
+                      by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
+    """Best overall response (ADRS BESTRSP) by category, and CR/CRi as best response with CI.
+
+    Denominator: the ``pop`` subjects; categories in :data:`BOR_LABELS` order (all shown).
+    """
+    rec = _one_param(adrs, "BESTRSP")
+    rec = rec[rec["USUBJID"].isin(pop["USUBJID"])]
+    levels = list(by_levels) if by_levels is not None else sorted(pop[by].dropna().unique())
+    cat = ard.categorical_ard(rec, "AVALC", by, pop, levels={"AVALC": list(BOR_LABELS)},
+                              by_levels=levels, total=total, id_var="USUBJID")
+    orr = ard.response_ard(rec, "AVALC", by, values=list(RESPONDER), paramcd="BESTRSP",
+                           denominator=pop, by_levels=levels, total=total)
+    return pd.concat([cat, orr], ignore_index=True).astype(object)
+
+
+def best_response_table(ard_df: pd.DataFrame, *, big_n: Mapping,
+                        label_col: str = "Best overall response") -> pd.DataFrame:
+    """Display of :func:`best_response_ard`: n (%) per category, then CR or CRi with its CI."""
+    groups, table = _cells(ard_df)
+    recs = []
+    for code, label in BOR_LABELS.items():
+        st = table.get(("AVALC", code), {})
+        recs.append((label, 0, [formats.fmt_n_pct(st.get(g, {}).get("n"), st.get(g, {}).get("N"))
+                                for g in groups]))
+    st = table.get(("BESTRSP", "CR+CRI"), {})
+    recs.append(("CR or CRi as best response, n (%)", 0,
+                 [formats.fmt_n_pct(st.get(g, {}).get("n"), st.get(g, {}).get("N")) for g in groups]))
+    recs.append(("95% CI (exact)", 1, [formats.fmt_ci(st.get(g, {}).get("ci_low"),
+                                                      st.get(g, {}).get("ci_high"), 1, scale=100.0)
+                                       for g in groups]))
+    return _display(recs, label_col, _headers(groups, big_n))
+
+
+def stat(ard_df: pd.DataFrame, stat_name: str, **where) -> float:
+    """One statistic of an ARD selected by column values (e.g. ``variable="RSPD30"``); the
+    interpretive text of a chapter reads its numbers through this. Missing -> nan."""
+    sel = ard_df["stat_name"] == stat_name
+    for col, val in where.items():
+        sel &= ard_df[col].map(lambda v: v is not None and not (isinstance(v, float) and math.isnan(v))
+                               and v == val) if val is not None else ard_df[col].isna()
+    vals = ard_df.loc[sel, "stat_value"].tolist()
+    if len(vals) > 1:
+        raise ValueError(f"ARD: {len(vals)} rows match {stat_name} {where}; select one")
+    return float(vals[0]) if vals and vals[0] is not None else math.nan
+
+
+# --------------------------------------------------------------------------------------------
+# time to event
+
+def tte_ard(adtte: pd.DataFrame, params: Sequence[str] = ("DOR", "EFS", "OS"), *,
+            pop_flag: str = "EFFFL", time_var: str = "AVALM", landmarks: Sequence[float] = (6, 12, 24),
+            conf_type: str = "log-log") -> pd.DataFrame:
+    """Kaplan-Meier summary per endpoint (``ard.km_ard``), one group per PARAMCD.
+
+    ``group1 = "PARAMCD"``, ``group1_level`` the endpoint, ``variable`` = ``time_var``. An
+    endpoint without records gives n = 0. A landmark rate is not estimable (nan) when nobody is
+    at risk at the landmark and the curve has not reached 0 (follow-up shorter than the
+    landmark; R ``summary.survfit`` drops such times), instead of carrying the last value forward.
+    """
+    _need(adtte, ["USUBJID", "PARAMCD", time_var, "CNSR", pop_flag], "ADTTE")
+    data = adtte[adtte[pop_flag] == "Y"]
+    blocks = []
+    for p in params:
+        block = ard.km_ard(data[data["PARAMCD"] == p], None, landmarks=landmarks, time_var=time_var,
+                           conf_type=conf_type)
+        block = block.assign(group1="PARAMCD", group1_level=p)
+        for lm in landmarks:
+            at = block["variable_level"].map(lambda v: v is not None and v == lm)
+            st = dict(zip(block.loc[at, "stat_name"], block.loc[at, "stat_value"]))
+            if st and st["n_risk"] == 0 and not st["surv"] == 0:
+                fix = at & block["stat_name"].isin(["surv", "surv_ci_low", "surv_ci_high"])
+                block.loc[fix, "stat_value"] = math.nan
+        blocks.append(block)
+    return pd.concat(blocks, ignore_index=True).astype(object)
+
+
+def tte_table(ard_df: pd.DataFrame, labels: Mapping[str, str] = TTE_LABELS) -> pd.DataFrame:
+    """Display of :func:`tte_ard` (``formats.km_table`` in months), columns named by endpoint."""
+    relabelled = ard_df.assign(group1_level=ard_df["group1_level"].map(lambda v: labels.get(v, v)))
+    return formats.km_table(relabelled, time_unit="months", label_col="Statistic")
+
+
+def km_fit(adtte: pd.DataFrame, paramcd: str, *, pop_flag: str = "EFFFL", time_var: str = "AVALM",
+           conf_type: str = "log-log") -> stats.KaplanMeier | None:
+    """Kaplan-Meier fit of one endpoint in the population (event = 1 - CNSR); None if no records."""
+    d = adtte[(adtte["PARAMCD"] == paramcd) & (adtte[pop_flag] == "Y")]
+    if d.empty:
+        return None
+    return stats.kaplan_meier(d[time_var].to_numpy(float), 1 - d["CNSR"].to_numpy(int),
+                              conf_type=conf_type)
+
+
+def no_data_figure(message: str, width: float = 6.5, height: float = 1.2) -> Figure:
+    """A small labelled placeholder figure (e.g. "No responders at this data cut")."""
+    with rc_context(STYLE):
+        fig = Figure(figsize=(width, height))
+        ax = fig.add_axes([0, 0, 1, 1])
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, message, ha="center", va="center")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# swimmer plot
+
+def swimmer_records(adsl: pd.DataFrame, adrs: pd.DataFrame, *, pop_flag: str = "SAFFL",
+                    by: str = "TRT01A") -> pd.DataFrame:
+    """One row per ``pop_flag`` subject for ``figures.swimmer_plot``: subject (SUBJID), end
+    (FUDY0: death or last contact), hsct, cd22, first post-infusion CR/CRi, first relapse or
+    progression, death (study days from Day 0; missing when it did not happen), ongoing (in
+    follow-up at the cut: EOSSTT ONGOING and alive) and group (``by``)."""
+    _need(adsl, ["USUBJID", "SUBJID", pop_flag, by, "FUDY0", "HSCTFL", "HSCTDY0", "CD22FL", "CD22DY0",
+                 "DTHFL", "DTHDY0", "EOSSTT"], "ADSL")
+    _need(adrs, ["USUBJID", "PARAMCD", "AVALC", "ADY0"], "ADRS")
+    pop = adsl[adsl[pop_flag] == "Y"]
+    resp = adrs[(adrs["PARAMCD"] == "OVRLRESP") & (adrs["ADY0"] >= 0)]
+
+    def first_day(values: Sequence[str]) -> pd.Series:
+        return resp[resp["AVALC"].isin(values)].groupby("USUBJID")["ADY0"].min()
+
+    def day_if(flag: str, day: str) -> pd.Series:
+        return pop[day].where(pop[flag] == "Y").astype("Float64")
+
+    out = pd.DataFrame({
+        "subject": pop["SUBJID"].astype(str),
+        "end": pop["FUDY0"].astype(float),
+        "hsct": day_if("HSCTFL", "HSCTDY0"),
+        "cd22": day_if("CD22FL", "CD22DY0"),
+        "crcri": pop["USUBJID"].map(first_day(RESPONDER)).astype("Float64"),
+        "relapse": pop["USUBJID"].map(first_day(["RELAPSE", "PD"])).astype("Float64"),
+        "death": day_if("DTHFL", "DTHDY0"),
+        "ongoing": (pop["EOSSTT"] == "ONGOING") & (pop["DTHFL"] != "Y"),
+        "group": pop[by].astype(str),
+    })
+    for col in ["hsct", "cd22", "crcri", "relapse", "death"]:
+        out[col] = out[col].astype(float)  # pd.NA -> nan for matplotlib
+    return out.reset_index(drop=True)
+
+
+__all__ = ["RESPONDER", "BOR_LABELS", "TTE_LABELS", "day_response_ard", "day_response_table",
+           "best_response_ard", "best_response_table", "stat", "tte_ard", "tte_table", "km_fit",
+           "no_data_figure", "swimmer_records"]
