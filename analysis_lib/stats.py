@@ -60,6 +60,8 @@ def _as_count(v: Any, name: str) -> int:
 # --------------------------------------------------------------------------- Kaplan-Meier
 def _num(x: Any, name: str, fn: str) -> np.ndarray:
     """1-D float array from a list/array/Series (pandas NA -> nan); non-numbers are an error."""
+    if isinstance(x, (np.ndarray, pd.Series)) and x.dtype.kind in "fiub":  # fast path: already numeric
+        return np.asarray(x, dtype=float).ravel()
     raw = x.reset_index(drop=True) if isinstance(x, pd.Series) else pd.Series(
         np.asarray(x, dtype=object).ravel())
     val = pd.to_numeric(raw, errors="coerce")
