@@ -359,10 +359,13 @@ CHANGE_ROWS: dict[str, tuple[str, str, bool]] = {
 }
 
 
-def changes_ard(items: NewItems, adsl: pd.DataFrame, *, by: str = "TRT01A",
+def changes_ard(items: NewItems | None, adsl: pd.DataFrame, *, by: str = "TRT01A",
                 by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
     """ARD of :class:`NewItems` counts per ``by`` level of the current ADSL (+ Total):
-    ``n`` subjects and, for DLTs and SAEs, ``events`` (records), per :data:`CHANGE_ROWS` variable."""
+    ``n`` subjects and, for DLTs and SAEs, ``events`` (records), per :data:`CHANGE_ROWS` variable.
+    ``items=None`` (first cut): an empty ARD."""
+    if items is None:
+        return ardlib._frame([])
     groups = ardlib._groups(adsl, by, by_levels, total, "ADSL (current cut)")
     level_of = adsl.set_index("USUBJID")[by]
     rows = []
@@ -414,14 +417,17 @@ def _median(st: Mapping) -> str:
                               est_na=formats.NOT_REACHED)
 
 
-def estimates_table(comparison: pd.DataFrame, prev_header: str, curr_header: str,
-                    *, label_col: str = "Key estimate") -> pd.DataFrame:
-    """Display frame of :func:`compare` (with a previous cut): label, previous, current, change.
+def estimates_table(comparison: pd.DataFrame, prev_header: str = "Previous data cut",
+                    curr_header: str = "This data cut", *, label_col: str = "Key estimate") -> pd.DataFrame:
+    """Display frame of :func:`compare`: label, previous, current, change.
 
     Rates read ``n/N (%)`` with the change in percentage points; exact CIs and KM CIs in % or
-    months; medians "Not reached" when not reached; NE when not estimable.
+    months; medians "Not reached" when not reached; NE when not estimable. Without a previous cut
+    one labelled row says so.
     """
     formats._check_ard(comparison)
+    if "previous" not in set(comparison["group1_level"]):
+        return formats._frame([(NO_PREVIOUS, 0, ["", "", ""])], label_col, [prev_header, curr_header, "Change"])
     table: dict = {}
     for rec in comparison.to_dict("records"):
         table.setdefault((rec["variable"], formats._k(rec["variable_level"])), {}).setdefault(
@@ -467,8 +473,8 @@ def estimates_table(comparison: pd.DataFrame, prev_header: str, curr_header: str
 def changes_table(ard: pd.DataFrame | None, *, label_col: str = "New since the previous data cut") -> pd.DataFrame:
     """Display frame of :func:`changes_ard`: subjects per group (``n [E]`` for DLTs and SAEs,
     E = events). ``ard=None`` (first cut): one labelled row saying there is no previous cut."""
-    if ard is None:
-        return formats._frame([(NO_PREVIOUS, 0, [""])], label_col, ["Subjects"])
+    if ard is None or ard.empty:
+        return formats._frame([(NO_PREVIOUS, 0, [""])], label_col, [TOTAL])
     groups, keys, table = formats._index(ard)
     headers = [formats.header(g[0]) for g in groups]
     recs = []
@@ -496,10 +502,76 @@ def changed_listing(changed: pd.DataFrame | None) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def listing_ard(changed: pd.DataFrame) -> pd.DataFrame:
+def listing_ard(changed: pd.DataFrame | None) -> pd.DataFrame:
     """ARD of the changed items: group1 USUBJID, variable = item, stat_name previous/current."""
     rows = []
-    for r in changed.itertuples(index=False):
+    for r in ([] if changed is None else changed.itertuples(index=False)):
         rows += [("USUBJID", r.USUBJID, "TRT01A", r.TRT01A, r.ITEM, None, "previous", r.PREVIOUS),
                  ("USUBJID", r.USUBJID, "TRT01A", r.TRT01A, r.ITEM, None, "current", r.CURRENT)]
-    return ardlib._frame(rows) if rows else pd.DataFrame(columns=ARD_COLUMNS, dtype=object)
+    return ardlib._frame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# interpretive text (numbers from the ARDs)
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def changes_summary(ard: pd.DataFrame) -> str:
+    """One or two sentences on the Total column of :func:`changes_ard` (empty: no previous cut)."""
+    if ard.empty:
+        return "There is no previous data cut to compare with."
+    tot = {(r["variable"], r["stat_name"]): int(r["stat_value"]) for r in ard.to_dict("records")
+           if r["group1_level"] == TOTAL}
+    return (f"Since the previous data cut {_plural(tot['NEWENRL', 'n'], 'subject was', 'subjects were')} "
+            f"enrolled and {tot['NEWSAF', 'n']} infused with CD19 CAR-T. "
+            f"{_plural(tot['NEWDLT', 'events'], 'new DLT')}, {_plural(tot['NEWDEATH', 'n'], 'new death')} and "
+            f"{_plural(tot['NEWSAE', 'events'], 'new serious adverse event')} "
+            f"(in {_plural(tot['NEWSAE', 'n'], 'subject')}) were reported; "
+            f"{_plural(tot['CHGSUBJ', 'n'], 'subject')} had a changed response or status.")
+
+
+def estimates_summary(comparison: pd.DataFrame, study: Mapping[str, Any]) -> str:
+    """Sentences on the DLT rate, grade >=3 CRS and ORR at the first response day, both cuts."""
+    def val(var, stat, cut):
+        sel = (comparison["variable"] == var) & (comparison["stat_name"] == stat) & \
+              (comparison["group1_level"] == cut)
+        return formats._k(comparison.loc[sel, "stat_value"].iloc[0]) if sel.any() else None
+
+    def rate(var, cut):
+        n, N = val(var, "n", cut), val(var, "N", cut)
+        return _rate({"n": n, "N": N}).replace(")", "%)") if _int(N) else "not evaluable"
+
+    day = int(study["response"]["visits"][0])
+    if "previous" not in set(comparison["group1_level"]):
+        return (f"First data cut: DLTs {rate('DLT', 'current')}, grade ≥3 CRS {rate('CRS3', 'current')}, "
+                f"response at Day {day} {rate('ORR', 'current')}.")
+    return (f"Subjects with a DLT: {rate('DLT', 'current')} (previous cut {rate('DLT', 'previous')}); "
+            f"grade ≥3 CRS: {rate('CRS3', 'current')} (previously {rate('CRS3', 'previous')}); "
+            f"CR/CRi at Day {day}: {rate('ORR', 'current')} (previously {rate('ORR', 'previous')}).")
+
+
+def estimates_footnotes(study: Mapping[str, Any]) -> list[str]:
+    """Footnotes of Table 14.4.2 with the parameters actually used."""
+    r, t = study["response"], study["time_to_event"]
+    return [
+        "Rates among the safety population unless stated otherwise: DLTs among DLT-evaluable subjects, "
+        "acute GVHD (MAGIC grade II-IV) among transplanted subjects.",
+        f"Response at Day {r['visits'][0]}: assessment nearest the day within +/- {r['window']} days; "
+        "subjects whose window had not closed at the data cut are not in the denominator. 95% CI exact "
+        "(Clopper-Pearson).",
+        f"Kaplan-Meier estimates in months ({t['days_per_month']} days per month), {t['conf_type']} 95% CI; "
+        f"a {LANDMARK_MONTHS}-month rate is NE when no subject remained at risk and the curve had not reached 0.",
+        "Change: this cut minus the previous cut (rates in percentage points). NE: not estimable.",
+    ]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown pipe table (renders in Jupyter Book and Quarto; '|' escaped in cells)."""
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(map(cell, r)) + " |" for r in rows]
+    return "\n".join(lines) + "\n"

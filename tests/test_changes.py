@@ -201,3 +201,27 @@ def test_derive_previous_on_committed_cuts():
     assert prev.id == "escalation"
     assert ds["adsl"]["CUTOFFDT"].max() == pd.Timestamp(prev.cut_date)
     assert {"adsl", "adae", "adrs", "adtte"} <= set(ds)
+
+
+def test_summaries_and_footnotes_use_the_ards():
+    cur = current_cut()
+    items = changes.new_items(previous_cut(), cur)
+    text = changes.changes_summary(changes.changes_ard(items, cur["adsl"]))
+    assert text == ("Since the previous data cut 2 subjects were enrolled and 1 infused with CD19 CAR-T. "
+                    "0 new DLTs, 1 new death and 2 new serious adverse events (in 2 subjects) were reported; "
+                    "1 subject had a changed response or status.")
+    assert changes.changes_summary(changes.changes_ard(None, cur["adsl"])).startswith("There is no previous")
+    cmp = changes.compare(changes.key_estimates(previous_cut(), STUDY), changes.key_estimates(cur, STUDY))
+    assert changes.estimates_summary(cmp, STUDY) == (
+        "Subjects with a DLT: 1/2 (50.0%) (previous cut 1/2 (50.0%)); grade ≥3 CRS: 1/3 (33.3%) "
+        "(previously 1/2 (50.0%)); CR/CRi at Day 30: 1/2 (50.0%) (previously 1/2 (50.0%)).")
+    first = changes.compare(None, changes.key_estimates(cur, STUDY))
+    assert changes.estimates_table(first).iloc[0, 0] == changes.NO_PREVIOUS
+    study = STUDY | {"response": STUDY["response"] | {"window": 7},
+                     "time_to_event": {"conf_type": "log-log", "days_per_month": 30.4375}}
+    notes = changes.estimates_footnotes(study)
+    assert "within +/- 7 days" in notes[1] and "30.4375 days per month" in notes[2]
+
+
+def test_markdown_table_escapes_pipes():
+    assert changes.markdown_table(["a", "b"], [["x|y", 1]]) == "| a | b |\n|---|---|\n| x\\|y | 1 |\n"
