@@ -179,6 +179,24 @@ def stat(ard_df: pd.DataFrame, stat_name: str, **where) -> float:
     return float(vals[0]) if vals and vals[0] is not None else math.nan
 
 
+def group_n(pop: pd.DataFrame, by: str = "TRT01A", total: str | None = "Total") -> dict:
+    """Subjects per ``by`` level (and ``total``) of a population: the column-header Ns."""
+    out = {k: int(v) for k, v in pop[by].value_counts(sort=False).items()}
+    return out | ({total: int(len(pop))} if total else {})
+
+
+def rate_text(ard_df: pd.DataFrame, **where) -> str:
+    """'41/46 (89.1%; 95% CI 76.4% to 96.4%)' for one group of a response ARD; 'not yet
+    evaluable (no subject)' when N = 0. For the interpretive text of a chapter."""
+    n, N = stat(ard_df, "n", **where), stat(ard_df, "N", **where)
+    if not N or math.isnan(N):
+        return "not yet evaluable (no subject)"
+    pct = formats.fmt_num(100 * n / N, 1)
+    ci = formats.fmt_ci(stat(ard_df, "ci_low", **where), stat(ard_df, "ci_high", **where), 1, scale=100.0)
+    lo, hi = ci.strip("()").split(", ")
+    return f"{int(n)}/{int(N)} ({pct}%; 95% CI {lo}% to {hi}%)"
+
+
 # --------------------------------------------------------------------------------------------
 # time to event
 
@@ -215,6 +233,31 @@ def tte_table(ard_df: pd.DataFrame, labels: Mapping[str, str] = TTE_LABELS) -> p
     return formats.km_table(relabelled, time_unit="months", label_col="Statistic")
 
 
+def km_text(ard_df: pd.DataFrame, paramcd: str, landmark: float,
+            labels: Mapping[str, str] = TTE_LABELS) -> str:
+    """One sentence on an endpoint of :func:`tte_ard`: events, median (95% CI) and the rate
+    at ``landmark`` months, with "not reached" / "not estimable" spelled out."""
+    w = dict(group1_level=paramcd)
+    n, ev = stat(ard_df, "n", **w, variable_level=None), stat(ard_df, "events", **w, variable_level=None)
+    name = labels.get(paramcd, paramcd)
+    if not n:
+        return f"{name}: no subjects at this data cut."
+    med = stat(ard_df, "median", **w, variable_level=None)
+    lo = stat(ard_df, "median_ci_low", **w, variable_level=None)
+    hi = stat(ard_df, "median_ci_high", **w, variable_level=None)
+    med_txt = ("not reached" if math.isnan(med) else
+               f"{formats.fmt_num(med, 1)} months (95% CI {formats.fmt_num(lo, 1)} to {formats.fmt_num(hi, 1)})")
+    surv = stat(ard_df, "surv", **w, variable_level=landmark)
+    s_lo = stat(ard_df, "surv_ci_low", **w, variable_level=landmark)
+    s_hi = stat(ard_df, "surv_ci_high", **w, variable_level=landmark)
+    lm = f"{float(landmark):g}-month"
+    rate = (f"the {lm} rate is not estimable (follow-up too short)" if math.isnan(surv) else
+            f"the {lm} rate is {formats.fmt_num(100 * surv, 1)}% (95% CI {formats.fmt_num(100 * s_lo, 1)}% "
+            f"to {formats.fmt_num(100 * s_hi, 1)}%)")
+    events = "no events" if not ev else f"{int(ev)} event{'s' if ev != 1 else ''}"
+    return f"{name}: {events} in {int(n)} subjects; median {med_txt}; {rate}."
+
+
 def km_fit(adtte: pd.DataFrame, paramcd: str, *, pop_flag: str = "EFFFL", time_var: str = "AVALM",
            conf_type: str = "log-log") -> stats.KaplanMeier | None:
     """Kaplan-Meier fit of one endpoint in the population (event = 1 - CNSR); None if no records."""
@@ -223,6 +266,21 @@ def km_fit(adtte: pd.DataFrame, paramcd: str, *, pop_flag: str = "EFFFL", time_v
         return None
     return stats.kaplan_meier(d[time_var].to_numpy(float), 1 - d["CNSR"].to_numpy(int),
                               conf_type=conf_type)
+
+
+def km_figure(adtte: pd.DataFrame, paramcd: str, *, xlabel: str, ylabel: str,
+              pop_flag: str = "EFFFL", conf_type: str = "log-log", months: int = 24,
+              step: int = 3) -> Figure:
+    """Overall Kaplan-Meier curve of one endpoint in months with its CI band and numbers at
+    risk every ``step`` months to ``months`` (``figures.km_plot``); a labelled placeholder when
+    the endpoint has no subjects at this cut."""
+    from analysis_lib.figures import km_plot
+
+    km = km_fit(adtte, paramcd, pop_flag=pop_flag, conf_type=conf_type)
+    if km is None:
+        return no_data_figure("No subjects at this data cut")
+    return km_plot({"All subjects": km}, list(range(0, months + 1, step)), ci=True, xmax=months,
+                   xlabel=xlabel, ylabel=ylabel, conf_type=conf_type)
 
 
 def no_data_figure(message: str, width: float = 6.5, height: float = 1.2) -> Figure:
@@ -273,5 +331,5 @@ def swimmer_records(adsl: pd.DataFrame, adrs: pd.DataFrame, *, pop_flag: str = "
 
 
 __all__ = ["RESPONDER", "BOR_LABELS", "TTE_LABELS", "day_response_ard", "day_response_table",
-           "best_response_ard", "best_response_table", "stat", "tte_ard", "tte_table", "km_fit",
-           "no_data_figure", "swimmer_records"]
+           "best_response_ard", "best_response_table", "stat", "group_n", "rate_text", "tte_ard",
+           "tte_table", "km_text", "km_fit", "km_figure", "no_data_figure", "swimmer_records"]

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from analysis_lib import ard, formats, stats
 from analysis_lib import figures as _fig
+from analysis_lib.efficacy import no_data_figure, stat
 
 #: NCA parameters of the CSR table (ADPP PARAMCD) and their display names.
 NCA_PARAMS = {"CMAX": "Cmax", "TMAX": "Tmax", "AUC0_28": "AUC0-28d", "CLAST": "Clast", "TLAST": "Tlast"}
@@ -123,6 +124,24 @@ def nca_table(ard_df: pd.DataFrame, *, combos: Sequence[tuple[str, str, str]] | 
     return pd.DataFrame(rows, columns=[*cols, formats.INDENT]).astype({formats.INDENT: int})
 
 
+def nca_text(ard_df: pd.DataFrame, product: str, specimen: str = "PERIPHERAL BLOOD",
+             method: str = "QPCR") -> str:
+    """One sentence on Cmax and Tmax of a product/specimen/method from :func:`nca_summary_ard`."""
+    w = dict(group1_level=product, group2_level=f"{specimen} / {method}")
+    n = stat(ard_df, "n", **w, variable="CMAX") if len(ard_df) else math.nan
+    what = combo_label(product, specimen, method)
+    if math.isnan(n) or not n:
+        return f"{what}: no subjects at this data cut."
+    unit = unit_label(ard_df.loc[(ard_df["variable"] == "CMAX") & (ard_df["group1_level"] == product)
+                                 & (ard_df["group2_level"] == w["group2_level"]), "variable_level"].iloc[0])
+    gm, cv = stat(ard_df, "geo_mean_pos", **w, variable="CMAX"), stat(ard_df, "geo_cv_pos", **w, variable="CMAX")
+    tmed = stat(ard_df, "median", **w, variable="TMAX")
+    tmin, tmax = stat(ard_df, "min", **w, variable="TMAX"), stat(ard_df, "max", **w, variable="TMAX")
+    return (f"{what} (n = {int(n)}): geometric mean Cmax {formats.fmt_sig(gm)} {unit} "
+            f"(geo. CV {formats.fmt_num(cv, 1)}%), reached at a median of Day {formats.fmt_num(tmed, 1)} "
+            f"(range {formats.fmt_num(tmin, 1)} to {formats.fmt_num(tmax, 1)}).")
+
+
 # --------------------------------------------------------------------------------------------
 # persistence
 
@@ -170,6 +189,14 @@ def persistence_table(ard_df: pd.DataFrame, labels: Mapping[str, str]) -> pd.Dat
         {formats.INDENT: int})
 
 
+def persistence_text(ard_df: pd.DataFrame, paramcd: str, day: int) -> str:
+    """'43/44 (97.7%)' persisting at a nominal day, or 'no samples'."""
+    n, N = (stat(ard_df, s, group1_level=paramcd, variable_level=int(day)) for s in ("n", "N"))
+    if not N:
+        return "no samples"
+    return f"{int(n)}/{int(N)} ({formats.fmt_num(100 * n / N, 1)}%)"
+
+
 # --------------------------------------------------------------------------------------------
 # figures
 
@@ -210,16 +237,18 @@ def _legend_below(fig: Figure) -> None:
         fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3))
 
 
-def expansion_figure(data: pd.DataFrame, *, xlabel: str, width: float = 7.0) -> Figure | None:
+def expansion_figure(data: pd.DataFrame, product: str, *, specimen: str = "PB", xlabel: str,
+                     width: float = 7.0) -> Figure:
     """Two panels, flow cytometry (cells/µL) and qPCR (copies/µg gDNA), each with its own log y
     axis and a log time axis: thin line per subject, thick median per nominal day, LLOQ dashed
-    (drawing as ``figures.kinetics_plot``). ``data`` from :func:`kinetics_frame`, one product and
-    specimen. None when there are no samples."""
+    (drawing as ``figures.kinetics_plot``). ``data`` from :func:`kinetics_frame`, restricted here
+    to ``product`` and ``specimen``; a labelled placeholder when there are no samples."""
+    data = data[(data["product"] == product) & (data["specimen"] == specimen)]
     panels = [(m, t, u) for m, t, u in (("FLOW CYTOMETRY", "Flow cytometry", "CAR-T cells/µL"),
                                         ("QPCR", "qPCR", "CAR transgene copies/µg gDNA"))
               if (data["method"] == m).any()]
     if not panels:
-        return None
+        return no_data_figure(f"No {product} samples at this data cut")
     colours = _fig._colours(["All"])
     with rc_context(_fig.STYLE):
         fig = Figure(figsize=(width, 3.6), layout="constrained")
@@ -238,12 +267,12 @@ def expansion_figure(data: pd.DataFrame, *, xlabel: str, width: float = 7.0) -> 
     return fig
 
 
-def pb_csf_figure(data: pd.DataFrame, *, method: str = "QPCR", width: float = 7.0) -> Figure | None:
+def pb_csf_figure(data: pd.DataFrame, *, method: str = "QPCR", width: float = 7.0) -> Figure:
     """Peripheral blood vs cerebrospinal fluid (``figures.kinetics_by_specimen``), one colour per
-    product, time from that product's infusion on a log axis. None when there are no samples."""
+    product, time from that product's infusion on a log axis; a placeholder without samples."""
     d = data[data["method"] == method]
     if d.empty:
-        return None
+        return no_data_figure("No samples at this data cut")
     fig = _fig.kinetics_by_specimen(d, facet="specimen", time="time", value="value", subject="subject",
                                     group="product", lloq="lloq", blq="blq", width=width,
                                     xlabel="Days since infusion of the product",
@@ -257,5 +286,6 @@ def pb_csf_figure(data: pd.DataFrame, *, method: str = "QPCR", width: float = 7.
 
 
 __all__ = ["NCA_PARAMS", "TIME_PARAMS", "PRODUCTS", "SPECIMENS", "METHODS", "unit_label", "nominal_day",
-           "nca_summary_ard", "combo_label", "nca_table", "persistence_ard", "persistence_table",
+           "nca_summary_ard", "combo_label", "nca_table", "nca_text", "persistence_ard", "persistence_table",
+           "persistence_text",
            "kinetics_frame", "expansion_figure", "pb_csf_figure"]
