@@ -201,7 +201,7 @@ def phase_dose_column(adsl: pd.DataFrame, dose_labels: Mapping[int, str], *, pha
     lvl = pd.to_numeric(adsl[dose], errors="coerce")
     unknown = lvl.notna() & ~lvl.isin(list(dose_labels))
     if unknown.any():
-        raise ValueError(f"ADSL: column {dose} has level(s) {sorted(lvl[unknown].astype(int).unique())} "
+        raise ValueError(f"ADSL: column {dose} has level(s) {sorted(int(v) for v in lvl[unknown].unique())} "
                          f"not in params/study.yml dose_levels {sorted(dose_labels)} ({ard._rows_where(unknown)})")
     dl = lvl.map(lambda v: NOT_ASSIGNED if pd.isna(v) else dose_labels[int(v)])
     ph = adsl[phase].astype(str)
@@ -336,7 +336,7 @@ def procedure_timing(adsl: pd.DataFrame, pr: pd.DataFrame) -> pd.DataFrame:
     p = pr.copy()
     for c in ("PRSTDTC", "PRENDTC"):
         raw = p[c]
-        p[c] = pd.to_datetime(raw.where(~ard._is_missing(raw)), format="mixed", errors="coerce") \
+        p[c] = pd.to_datetime(raw.where(~ard._is_missing(raw)), format="%Y-%m-%d", errors="coerce") \
             if not pd.api.types.is_datetime64_any_dtype(raw) else raw
         bad = p[c].isna() & ~ard._is_missing(raw) if c == "PRENDTC" else p[c].isna()
         if bad.any():
@@ -502,7 +502,7 @@ def dlt_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "DLTE
     ids = adsl.loc[ard._flag_yes(adsl, pop_flag), "USUBJID"]
     d = adae[dlt_mask(adae) & adae["USUBJID"].isin(ids)]
     d = d.sort_values(["TRT01AN", "USUBJID", "ASTDY0", "AEDECOD"], kind="stable")
-    cols = ["Subject", "Dose level", "Cohort", "Preferred term\nVerbatim term", "Grade (scale)",
+    cols = ["Subject", "Dose level", "Cohort", "Preferred term", "Reported term", "Grade (scale)",
             "Start day", "Duration (days)", "Serious", "Related", "Outcome"]
     if d.empty:
         return pd.DataFrame([["No DLTs"] + [""] * (len(cols) - 1)], columns=cols)
@@ -511,7 +511,7 @@ def dlt_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "DLTE
     body = pd.DataFrame({
         "Subject": d["USUBJID"].astype(str), "Dose level": d["TRT01A"].astype(str),
         "Cohort": d["COHORT"].astype(str),
-        "Preferred term\nVerbatim term": d["AEDECOD"].astype(str) + "\n" + d["AETERM"].astype(str),
+        "Preferred term": d["AEDECOD"].astype(str), "Reported term": d["AETERM"].astype(str),
         "Grade (scale)": [f"{int(g)} ({s})" for g, s in zip(d["AETOXGR"], d["AEGRSCL"])],
         "Start day": d["ASTDY0"].map(lambda x: "NE" if pd.isna(x) else str(int(x))),
         "Duration (days)": dur,
@@ -520,3 +520,47 @@ def dlt_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "DLTE
         "Outcome": d["AEOUT"].astype(str).str.capitalize(),
     })
     return body.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# numbers for the interpretive text (always read back from the ARD)
+
+def ard_stat(ard_df: pd.DataFrame, stat_name: str, *, variable: str, level: Any = None,
+             group: Any = ard.TOTAL) -> Any:
+    """The one ``stat_value`` of an ARD row (``group`` is group1_level; None matches missing)."""
+    def eq(col: str, v: Any) -> pd.Series:
+        return ard_df[col].map(formats._missing) if v is None else ard_df[col].map(lambda x: x == v)
+    sel = ard_df[eq("variable", variable) & eq("variable_level", level) & eq("group1_level", group)
+                 & (ard_df["stat_name"] == stat_name)]
+    if len(sel) != 1:
+        raise ValueError(f"ARD: expected one row with variable={variable!r}, variable_level={level!r}, "
+                         f"group1_level={group!r}, stat_name={stat_name!r}; found {len(sel)}")
+    v = sel["stat_value"].iloc[0]
+    return None if formats._missing(v) else v
+
+
+def n_pct_text(ard_df: pd.DataFrame, variable: str, level: Any = None, group: Any = ard.TOTAL) -> str:
+    """"n (x.x%)" of an n/N row for running text ("0" when n = 0)."""
+    n = int(ard_stat(ard_df, "n", variable=variable, level=level, group=group) or 0)
+    big_n = int(ard_stat(ard_df, "N", variable=variable, level=level, group=group) or 0)
+    if n == 0 or big_n == 0:
+        return str(n)
+    return f"{n} (100%)" if n == big_n else f"{n} ({formats.fmt_num(100 * n / big_n, 1)}%)"
+
+
+def median_range_text(ard_df: pd.DataFrame, variable: str, group: Any = ard.TOTAL, digits: int = 0) -> str:
+    """"median x, range a to b" of a continuous ARD row, or "not estimable (no data)"."""
+    s = {k: ard_stat(ard_df, k, variable=variable, group=group) for k in ("n", "median", "min", "max")}
+    if not s["n"]:
+        return "not estimable (no data)"
+    f = formats.fmt_num
+    return f"median {f(s['median'], digits)}, range {f(s['min'], digits)} to {f(s['max'], digits)}"
+
+
+def fractions_text(ard_df: pd.DataFrame, variable: str, level: Any = None) -> str:
+    """"n/N in <group>" for each group except Total, joined with commas ("" if there are none)."""
+    groups = [g for g in dict.fromkeys(ard_df.loc[ard_df["variable"] == variable, "group1_level"])
+              if not formats._missing(g) and g != ard.TOTAL]
+    parts = [f"{int(ard_stat(ard_df, 'n', variable=variable, level=level, group=g))}/"
+             f"{int(ard_stat(ard_df, 'N', variable=variable, level=level, group=g))} at {g}" for g in groups]
+    return ", ".join(parts[:-2] + [" and ".join(parts[-2:])]) if parts else ""
