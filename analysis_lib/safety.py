@@ -582,7 +582,7 @@ def death_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SA
         "Category": _yes(dead["DTHTRTFL"]).map({True: "Treatment-related", False: "Relapse/progression"}),
         "Allo-HSCT (day)": dead["HSCTDY0"].map(_day).replace("", "Not done"),
         "CD22 CAR-T (day)": dead["CD22DY0"].map(_day).replace("", "Not given"),
-        "AE with fatal outcome (grade, onset day)": dead[ID].map(fatal_txt).fillna("None").astype(str),
+        "AE with fatal outcome (grade, onset day)": dead[ID].map(fatal_txt).fillna("–").astype(str),
     })
     return out.reset_index(drop=True)
 
@@ -616,3 +616,37 @@ def sae_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SAFF
         "Period": ae["APERIOD"].map(_day),
     })
     return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers for the chapters
+
+def ae_filter(*, period: int | None = None, min_grade: int | None = None, serious: bool = False,
+              related: bool = False) -> Callable[[pd.DataFrame], Any]:
+    """``where=`` callable for ``ard.ae_ard``: AE period, grade >= ``min_grade``, serious
+    (``AESER == "Y"``), related (``AEREL == "RELATED"``); a plain boolean mask."""
+    def select(d: pd.DataFrame):
+        m = period_mask(d, period)
+        if min_grade is not None:
+            m &= pd.to_numeric(d["AETOXGR"]) >= min_grade
+        if serious:
+            m &= _yes(d["AESER"])
+        if related:
+            m &= d["AEREL"].eq("RELATED")
+        return m.fillna(False).to_numpy(bool)
+    return select
+
+
+def top_terms(ae_ard: pd.DataFrame, k: int = 3, *, group: Any = TOTAL) -> list[tuple[str, int, int]]:
+    """The ``k`` most frequent preferred terms of an ``ard.ae_ard`` result in ``group``:
+    [(term, n, N)] by descending n, ties alphabetical."""
+    idx = _Index(ae_ard)
+    pts = [key for key in idx.keys if key[0] is not None and idx.get(key, group, "n")]
+    pts.sort(key=lambda key: (-int(idx.get(key, group, "n")), str(key[2])))
+    return [(str(key[2]), int(idx.get(key, group, "n")), int(idx.get(key, group, "N"))) for key in pts[:k]]
+
+
+def terms_text(ae_ard: pd.DataFrame, k: int = 3, *, group: Any = TOTAL) -> str:
+    """'Pyrexia (20/46, 43.5%), Nausea (...)' for interpretive text; 'none' when empty."""
+    terms = top_terms(ae_ard, k, group=group)
+    return ", ".join(f"{t} ({n}/{N}, {formats.fmt_num(100 * n / N, 1)}%)" for t, n, N in terms) or "none"
