@@ -33,11 +33,13 @@ def _need(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
         raise ValueError(f"{what}: missing required column(s) {missing}")
 
 
-def _one_param(adrs: pd.DataFrame, paramcd: str) -> pd.DataFrame:
+def _one_param(adrs: pd.DataFrame, paramcd: str, pop: pd.DataFrame, by: str) -> pd.DataFrame:
+    """ADRS records of one parameter for the ``pop`` subjects, grouped by ADSL's ``by``."""
     rec = adrs[adrs["PARAMCD"] == paramcd]
     if rec.empty:
         raise ValueError(f"ADRS: no records with PARAMCD == {paramcd!r}")
-    return rec
+    return rec.drop(columns=[by], errors="ignore").merge(pop[["USUBJID", by]], on="USUBJID",
+                                                          how="inner", validate="many_to_one")
 
 
 # --------------------------------------------------------------------------------------------
@@ -62,7 +64,7 @@ def day_response_ard(adrs: pd.DataFrame, pop: pd.DataFrame, days: Sequence[int],
     blocks = []
     for day in days:
         paramcd = f"{prefix}{day}"
-        rec = _one_param(adrs, paramcd)
+        rec = _one_param(adrs, paramcd, pop, by)
         due = pop[~pop["USUBJID"].isin(rec.loc[rec["AVALC"] == NOT_DUE, "USUBJID"])]
         for label, values in components.items():
             block = ard.response_ard(rec, "AVALC", by, values=list(values), paramcd=paramcd,
@@ -138,8 +140,7 @@ def best_response_ard(adrs: pd.DataFrame, pop: pd.DataFrame, *, by: str = "TRT01
 
     Denominator: the ``pop`` subjects; categories in :data:`BOR_LABELS` order (all shown).
     """
-    rec = _one_param(adrs, "BESTRSP")
-    rec = rec[rec["USUBJID"].isin(pop["USUBJID"])]
+    rec = _one_param(adrs, "BESTRSP", pop, by)
     levels = list(by_levels) if by_levels is not None else sorted(pop[by].dropna().unique())
     cat = ard.categorical_ard(rec, "AVALC", by, pop, levels={"AVALC": list(BOR_LABELS)},
                               by_levels=levels, total=total, id_var="USUBJID")

@@ -190,11 +190,11 @@ def persistence_table(ard_df: pd.DataFrame, labels: Mapping[str, str]) -> pd.Dat
 
 
 def persistence_text(ard_df: pd.DataFrame, paramcd: str, day: int) -> str:
-    """'43/44 (97.7%)' persisting at a nominal day, or 'no samples'."""
+    """'43 of 44 sampled subjects (97.7%)' persisting at a nominal day, or 'no subject sampled yet'."""
     n, N = (stat(ard_df, s, group1_level=paramcd, variable_level=int(day)) for s in ("n", "N"))
     if not N:
-        return "no samples"
-    return f"{int(n)}/{int(N)} ({formats.fmt_num(100 * n / N, 1)}%)"
+        return "no subject sampled yet"
+    return f"{int(n)} of {int(N)} sampled subjects ({formats.fmt_num(100 * n / N, 1)}%)"
 
 
 # --------------------------------------------------------------------------------------------
