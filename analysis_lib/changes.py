@@ -213,7 +213,9 @@ def compare(prev_ard: pd.DataFrame | None, curr_ard: pd.DataFrame) -> pd.DataFra
     for var, lvl, stat in keys:
         levels = [("current", curr.get(k := (var, lvl, stat)))]
         if prev_ard is not None:
-            change = _num(curr.get(k)) - _num(prev.get(k))
+            a, b = formats._k(curr.get(k)), formats._k(prev.get(k))
+            ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (a, b))
+            change = a - b if ints else _num(a) - _num(b)
             levels = [("previous", prev.get(k)), *levels, ("change", change)]
         for cut_level, value in levels:
             value = formats._k(value)
@@ -532,6 +534,16 @@ def changes_summary(ard: pd.DataFrame) -> str:
             f"{_plural(tot['CHGSUBJ', 'n'], 'subject')} had a changed response or status.")
 
 
+def listing_summary(changed: pd.DataFrame | None) -> str:
+    """One sentence on :attr:`NewItems.changed` (None: no previous cut)."""
+    if changed is None:
+        return "There is no previous data cut to compare with."
+    if changed.empty:
+        return "No subject present at both data cuts had a changed response or status."
+    return (f"{_plural(changed['USUBJID'].nunique(), 'subject')} present at both data cuts had "
+            f"{_plural(len(changed), 'changed item')}.")
+
+
 def estimates_summary(comparison: pd.DataFrame, study: Mapping[str, Any]) -> str:
     """Sentences on the DLT rate, grade >=3 CRS and ORR at the first response day, both cuts."""
     def val(var, stat, cut):
@@ -547,9 +559,9 @@ def estimates_summary(comparison: pd.DataFrame, study: Mapping[str, Any]) -> str
     if "previous" not in set(comparison["group1_level"]):
         return (f"First data cut: DLTs {rate('DLT', 'current')}, grade ≥3 CRS {rate('CRS3', 'current')}, "
                 f"response at Day {day} {rate('ORR', 'current')}.")
-    return (f"Subjects with a DLT: {rate('DLT', 'current')} (previous cut {rate('DLT', 'previous')}); "
-            f"grade ≥3 CRS: {rate('CRS3', 'current')} (previously {rate('CRS3', 'previous')}); "
-            f"CR/CRi at Day {day}: {rate('ORR', 'current')} (previously {rate('ORR', 'previous')}).")
+    return (f"Subjects with a DLT: {rate('DLT', 'current')}, previously {rate('DLT', 'previous')}; "
+            f"grade ≥3 CRS: {rate('CRS3', 'current')}, previously {rate('CRS3', 'previous')}; "
+            f"CR/CRi at Day {day}: {rate('ORR', 'current')}, previously {rate('ORR', 'previous')}.")
 
 
 def estimates_footnotes(study: Mapping[str, Any]) -> list[str]:

@@ -128,7 +128,8 @@ def test_compare_and_estimates_table():
     cmp = changes.compare(prev, curr)
     assert list(cmp.columns) == ARD_COLUMNS
     assert set(cmp["group1_level"]) == {"previous", "current", "change"}
-    assert _stat(cmp, "ENRL", "n", cut="change") == 2
+    change = _stat(cmp, "ENRL", "n", cut="change")
+    assert change == 2 and isinstance(change, int)  # counts stay integers in the ARD CSV
     assert _stat(cmp, "CRS", "p", cut="change") == pytest.approx(2 / 3 - 1.0)
     assert math.isnan(_stat(cmp, "OS", "median", cut="change"))  # not reached at the previous cut
     t = changes.estimates_table(cmp, "Before", "Now").set_index("Key estimate")
@@ -183,6 +184,8 @@ def test_changes_ard_and_tables():
     lst = changes.changed_listing(items.changed)
     assert lst.columns.tolist() == ["Subject", "Dose level", "Item", "Previous data cut", "This data cut"]
     assert lst.iloc[0].tolist() == ["S2", DL1, "Study status", "ONGOING", "DISCONTINUED: DEATH"]
+    assert changes.listing_summary(items.changed) == "1 subject present at both data cuts had 3 changed items."
+    assert changes.listing_summary(None).startswith("There is no previous")
     la = changes.listing_ard(items.changed)
     assert len(la) == 6 and set(la["stat_name"]) == {"previous", "current"}
 
@@ -213,8 +216,8 @@ def test_summaries_and_footnotes_use_the_ards():
     assert changes.changes_summary(changes.changes_ard(None, cur["adsl"])).startswith("There is no previous")
     cmp = changes.compare(changes.key_estimates(previous_cut(), STUDY), changes.key_estimates(cur, STUDY))
     assert changes.estimates_summary(cmp, STUDY) == (
-        "Subjects with a DLT: 1/2 (50.0%) (previous cut 1/2 (50.0%)); grade ≥3 CRS: 1/3 (33.3%) "
-        "(previously 1/2 (50.0%)); CR/CRi at Day 30: 1/2 (50.0%) (previously 1/2 (50.0%)).")
+        "Subjects with a DLT: 1/2 (50.0%), previously 1/2 (50.0%); grade ≥3 CRS: 1/3 (33.3%), "
+        "previously 1/2 (50.0%); CR/CRi at Day 30: 1/2 (50.0%), previously 1/2 (50.0%).")
     first = changes.compare(None, changes.key_estimates(cur, STUDY))
     assert changes.estimates_table(first).iloc[0, 0] == changes.NO_PREVIOUS
     study = STUDY | {"response": STUDY["response"] | {"window": 7},
