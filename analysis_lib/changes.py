@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import ard as ardlib
 from . import formats
-from .ard import ARD_COLUMNS, TOTAL
+from .ard import TOTAL
 
 #: Landmark of the OS/EFS rates among the key estimates (months).
 LANDMARK_MONTHS = 12
@@ -300,7 +300,7 @@ def new_items(prev_datasets: Mapping[str, pd.DataFrame],
     New: subjects enrolled, infused with CD19 CAR-T (SAFFL), transplanted (HSCTFL), given CD22
     CAR-T (CD22FL), dead (DTHFL); DLTs (AEDLT = Y starting in the DLT window, DLTWINFL) and SAEs
     (AESER = Y) by USUBJID + AESEQ, including an AE that became serious or a DLT. ``changed``: for
-    subjects in both cuts, each item of study status, HSCT, CD22 CAR-T, best overall response,
+    subjects of the previous cut (a subject missing now shows "No record"), each item of study status, HSCT, CD22 CAR-T, best overall response,
     response at each Day-nn window and latest response whose value differs, in subject order.
     """
     for label, ds in (("previous", prev_datasets), ("current", curr_datasets)):
@@ -318,15 +318,14 @@ def new_items(prev_datasets: Mapping[str, pd.DataFrame],
     enrolled = enrolled[["USUBJID", "TRT01A"]].sort_values("USUBJID", kind="stable").reset_index(drop=True)
 
     prev_items, curr_items = _status_items(p), _status_items(c)
-    both = set(padsl["USUBJID"]) & set(cadsl["USUBJID"])
     m = curr_items.merge(prev_items, on=["USUBJID", "ITEM"], how="outer", suffixes=("", "_P"), sort=False)
-    m = m[m["USUBJID"].isin(both)]
+    m = m[m["USUBJID"].isin(padsl["USUBJID"])]  # new subjects are counted as new, not listed
     differs = m["VALUE"].fillna("\0") != m["VALUE_P"].fillna("\0")
     m = m[differs].copy()
     order = {name: i for i, name in enumerate(dict.fromkeys(curr_items["ITEM"].tolist() + prev_items["ITEM"].tolist()))}
     m["_o"] = m["ITEM"].map(order)
     m = m.sort_values(["USUBJID", "_o"], kind="stable")
-    trt = cadsl.set_index("USUBJID")["TRT01A"]
+    trt = pd.concat([cadsl, padsl[~padsl["USUBJID"].isin(cadsl["USUBJID"])]]).set_index("USUBJID")["TRT01A"]
     changed = pd.DataFrame({
         "USUBJID": m["USUBJID"].to_numpy(), "TRT01A": m["USUBJID"].map(trt).to_numpy(),
         "ITEM": m["ITEM"].to_numpy(),
@@ -539,8 +538,8 @@ def listing_summary(changed: pd.DataFrame | None) -> str:
     if changed is None:
         return "There is no previous data cut to compare with."
     if changed.empty:
-        return "No subject present at both data cuts had a changed response or status."
-    return (f"{_plural(changed['USUBJID'].nunique(), 'subject')} present at both data cuts had "
+        return "No subject of the previous data cut had a changed response or status."
+    return (f"{_plural(changed['USUBJID'].nunique(), 'subject')} of the previous data cut had "
             f"{_plural(len(changed), 'changed item')}.")
 
 

@@ -184,7 +184,7 @@ def test_changes_ard_and_tables():
     lst = changes.changed_listing(items.changed)
     assert lst.columns.tolist() == ["Subject", "Dose level", "Item", "Previous data cut", "This data cut"]
     assert lst.iloc[0].tolist() == ["S2", DL1, "Study status", "ONGOING", "DISCONTINUED: DEATH"]
-    assert changes.listing_summary(items.changed) == "1 subject present at both data cuts had 3 changed items."
+    assert changes.listing_summary(items.changed) == "1 subject of the previous data cut had 3 changed items."
     assert changes.listing_summary(None).startswith("There is no previous")
     la = changes.listing_ard(items.changed)
     assert len(la) == 6 and set(la["stat_name"]) == {"previous", "current"}
@@ -228,3 +228,12 @@ def test_summaries_and_footnotes_use_the_ards():
 
 def test_markdown_table_escapes_pipes():
     assert changes.markdown_table(["a", "b"], [["x|y", 1]]) == "| a | b |\n|---|---|\n| x\\|y | 1 |\n"
+
+
+def test_subject_missing_from_current_cut_is_listed_not_dropped():
+    prev, cur = current_cut(), current_cut()
+    cur["adsl"] = cur["adsl"][cur["adsl"]["USUBJID"] != "S3"]
+    cur["adrs"] = cur["adrs"][cur["adrs"]["USUBJID"] != "S3"]
+    ch = changes.new_items(prev, cur).changed
+    assert set(ch["USUBJID"]) == {"S3"} and set(ch["TRT01A"]) == {DL2}
+    assert ch.loc[ch["ITEM"] == "Study status", ["PREVIOUS", "CURRENT"]].values.tolist() == [["ONGOING", "No record"]]
