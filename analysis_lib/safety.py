@@ -455,7 +455,7 @@ def deaths_rows(ard: pd.DataFrame, windows: Sequence[int] = (43, 120)) -> list[t
         rows.append((labels[c], 1, (None, "DTHCAT", c), "n_pct"))
         rows += [(cause_label(k[2]), 2, k, "n_pct") for k in idx.keys
                  if k[0] == c and k[1] == "DTHCAUS"]
-    rows.append(("Timing of death (days after CD19 CAR-T)", 0, None, "header"))
+    rows.append(("Timing after CD19 CAR-T", 0, None, "header"))
     for key, label in death_window_labels(windows):
         rows.append((label, 1, (None, "DTHWIN", key), "n_pct"))
         rows += [(labels[c], 2, (key, "DTHCAT", c), "n_pct") for c in (DEATH_FROM_ALL, TREATMENT_RELATED)]
@@ -554,6 +554,13 @@ def n_pct(ard: pd.DataFrame, variable: str, level: Any = None, *, group: Any = T
 # --------------------------------------------------------------------------------------------
 # listings
 
+def _subject(df: pd.DataFrame) -> pd.Series:
+    """Short subject label for listings: SITEID-SUBJID when both are present, else USUBJID."""
+    if {"SITEID", "SUBJID"} <= set(df.columns) and not (df["SITEID"].isna() | df["SUBJID"].isna()).any():
+        return df["SITEID"].astype(str) + "-" + df["SUBJID"].astype(str)
+    return df[ID].astype(str)
+
+
 def _day(v: Any) -> str:
     return "" if v is None or pd.isna(v) else str(int(v))
 
@@ -575,7 +582,7 @@ def death_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SA
     if dead.empty:
         return pd.DataFrame([["No deaths", *[""] * (len(cols) - 1)]], columns=cols)
     out = pd.DataFrame({
-        "Subject": dead[ID].astype(str),
+        "Subject": _subject(dead),
         "Dose level": dead[by].astype(str),
         "Day of death": dead["DTHDY0"].map(_day),
         "Cause of death": dead["DTHCAUS"].map(cause_label),
@@ -592,28 +599,28 @@ def sae_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SAFF
     """One row per treatment-emergent serious AE (whole study), by subject and onset; a
     "No serious adverse events" row when there are none."""
     pop = _population(adsl, pop_flag)
-    need = ["AESEQ", "AEBODSYS", "AEDECOD", "AETOXGR", "AESER", "AEREL", "AEOUT", "AEDLT",
-            "ASTDY0", "AENDY0", "AONGOFL", "ADURN", "APERIOD"]
+    need = ["AESEQ", "AEDECOD", "AETOXGR", "AESER", "AEREL", "AEOUT", "AEDLT", "ASTDY0", "AENDY0",
+            "AONGOFL", "ADURN"]
     ae = _teae(adae, pop, need)
-    ae = ae[_yes(ae["AESER"])].merge(pop[[ID, by]], on=ID, how="left", suffixes=("_ae", ""))
+    keep = [c for c in (ID, by, "SITEID", "SUBJID") if c in pop.columns]
+    ae = ae[_yes(ae["AESER"])].drop(columns=[c for c in keep if c != ID and c in ae.columns])
+    ae = ae.merge(pop[keep], on=ID, how="left", validate="many_to_one")
     ae = ae.sort_values([ID, "ASTDY0", "AESEQ"])
-    cols = ["Subject", "Dose level", "System organ class / Preferred term", "Grade", "Onset day",
-            "End day", "Duration (days)", "Related", "Outcome", "DLT", "Period"]
+    cols = ["Subject", "Dose level", "Preferred term", "Grade", "Onset / end day",
+            "Duration (days)", "Related", "DLT", "Outcome"]
     if ae.empty:
         return pd.DataFrame([["No serious adverse events", *[""] * (len(cols) - 1)]], columns=cols)
     ongoing = _yes(ae["AONGOFL"])
     out = pd.DataFrame({
-        "Subject": ae[ID].astype(str),
+        "Subject": _subject(ae),
         "Dose level": ae[by].astype(str),
-        "System organ class / Preferred term": ae["AEBODSYS"].astype(str) + " /\n" + ae["AEDECOD"].astype(str),
+        "Preferred term": ae["AEDECOD"].astype(str),
         "Grade": ae["AETOXGR"].map(_day),
-        "Onset day": ae["ASTDY0"].map(_day),
-        "End day": ae["AENDY0"].map(_day).where(~ongoing, "Ongoing"),
+        "Onset / end day": ae["ASTDY0"].map(_day) + " / " + ae["AENDY0"].map(_day).where(~ongoing, "ongoing"),
         "Duration (days)": ae["ADURN"].map(_day) + ongoing.map({True: "+", False: ""}),
         "Related": ae["AEREL"].eq("RELATED").map({True: "Yes", False: "No"}),
-        "Outcome": ae["AEOUT"].astype(str).str.capitalize(),
         "DLT": _yes(ae["AEDLT"]).map({True: "Yes", False: "No"}),
-        "Period": ae["APERIOD"].map(_day),
+        "Outcome": ae["AEOUT"].astype(str).str.capitalize(),
     })
     return out.reset_index(drop=True)
 
@@ -635,6 +642,35 @@ def ae_filter(*, period: int | None = None, min_grade: int | None = None, seriou
             m &= d["AEREL"].eq("RELATED")
         return m.fillna(False).to_numpy(bool)
     return select
+
+
+#: Worst-grade groups of the compact grade tables: label -> grades.
+GRADE_GROUPS = {"1-2": (1, 2), "3-4": (3, 4), "5": (5,)}
+
+
+def with_grade_group(adae: pd.DataFrame, groups: Mapping[str, Sequence[int]] = GRADE_GROUPS,
+                     *, grade: str = "AETOXGR", out: str = "AGRGRP") -> pd.DataFrame:
+    """ADAE with ``out`` = the label of the group holding ``grade`` (for ``ae_ard(grade=out,
+    grade_levels=list(groups))``: worst grade group per subject, in increasing severity)."""
+    _require(adae, [grade], "ADAE")
+    lookup = {int(g): label for label, gs in groups.items() for g in gs}
+    g = pd.to_numeric(adae[grade], errors="coerce")
+    bad = g.isna() | ~g.isin(list(lookup))
+    if bad.any():
+        raise ValueError(f"ADAE: column {grade} has value(s) {sorted(map(str, adae.loc[bad, grade].unique()))} "
+                         f"outside the grade groups {dict(groups)} in {_rows(bad)}")
+    return adae.assign(**{out: g.astype(int).map(lookup)})
+
+
+def grade_group_table(ae_ard: pd.DataFrame, *, group: Any = TOTAL, **kw: Any) -> pd.DataFrame:
+    """``formats.ae_grade_table`` of one group (default Total) of a grade-group AE ARD, with
+    columns "Any grade", "Grade 1-2", "Grade 3-4", "Grade 5" — four columns keep the SOC/PT
+    labels readable on a portrait page."""
+    sub = ae_ard[ae_ard["group1_level"] == group]
+    if sub.empty:
+        raise ValueError(f"grade_group_table: no group {group!r} in the ARD (build it with total=True)")
+    keys = [s[len("n_grade_"):] for s in dict.fromkeys(sub["stat_name"]) if s.startswith("n_grade_")]
+    return formats.ae_grade_table(sub, grade_labels={k: f"Grade {k}" for k in keys}, **kw)
 
 
 def top_terms(ae_ard: pd.DataFrame, k: int = 3, *, group: Any = TOTAL) -> list[tuple[str, int, int]]:
