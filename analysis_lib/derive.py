@@ -555,6 +555,19 @@ def derive_adpp(adck: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- whole cut
 
+def derive_adpr(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame) -> pd.DataFrame:
+    """Procedures (lymphodepletion, conditioning, allo-HSCT) with Day-0 study days, as PR delivers them."""
+    pr = _get(domains, "pr")
+    keep = ["USUBJID", "PRSEQ", "PRCAT", "PRTRT", "PRREF", "PRSTDTC", "PRENDTC"]
+    pr = pr[[c for c in keep if c in pr]].copy()
+    if "PRREF" not in pr:
+        pr["PRREF"] = None
+    pr = pr.merge(adsl[["USUBJID", "CD19DT"]], on="USUBJID", how="inner")
+    pr["ASTDY0"] = _days(pr["PRSTDTC"], pr["CD19DT"])
+    pr["AENDY0"] = _days(pr["PRENDTC"], pr["CD19DT"])
+    return pr.drop(columns="CD19DT").sort_values(["USUBJID", "PRSEQ"]).reset_index(drop=True)
+
+
 def derive_all(domains: dict[str, pd.DataFrame], study: dict[str, Any], cut_date: dt.date) -> dict[str, pd.DataFrame]:
     """Every ADaM dataset from validated domains (strings as delivered)."""
     domains = {name: typed(df, name) for name, df in domains.items()}
@@ -564,6 +577,7 @@ def derive_all(domains: dict[str, pd.DataFrame], study: dict[str, Any], cut_date
     out = {"adsl": adsl, "adae": derive_adae(domains, adsl, study, cut_date), "adrs": adrs,
            "adtte": derive_adtte(domains, adsl, adrs, study), "adck": adck}
     out["adpp"] = derive_adpp(adck, study)
+    out["adpr"] = derive_adpr(domains, adsl)
     for df in out.values():  # one date type everywhere (docs/adam.md): datetime64[ns]
         for col in df.columns[[pd.api.types.is_datetime64_any_dtype(t) for t in df.dtypes]]:
             df[col] = df[col].astype("datetime64[ns]")

@@ -278,7 +278,7 @@ def test_derive_cut_writes_atomically_and_keeps_old_output_on_failure(tmp_path):
     out = tmp_path / "adam"
     got = derive.derive_cut(make_cut(data), out_dir=out)
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["adae.parquet", "adck.parquet", "adpp.parquet", "adrs.parquet", "adsl.parquet", "adtte.parquet"]
+    assert files == ["adae.parquet", "adck.parquet", "adpp.parquet", "adpr.parquet", "adrs.parquet", "adsl.parquet", "adtte.parquet"]
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     pd.testing.assert_frame_equal(pd.read_parquet(out / "adsl.parquet"), got["adsl"])
 
@@ -334,8 +334,18 @@ def test_empty_domains_derive(study):
         raw[name] = raw[name].iloc[0:0]
     raw["ds"] = raw["ds"][raw["ds"]["DSDECOD"] == "INFORMED CONSENT"]
     out = derive.derive_all(raw, study, CUT)
-    assert {k: len(v) for k, v in out.items()} == {"adsl": 6, "adae": 0, "adrs": 45, "adtte": 10, "adck": 0, "adpp": 0}
+    assert {k: len(v) for k, v in out.items()} == {"adsl": 6, "adae": 0, "adrs": 45, "adtte": 10, "adck": 0, "adpp": 0, "adpr": 0}
     assert set(out["adrs"].loc[out["adrs"]["PARAMCD"] == "RSPD30", "AVALC"]) == {"MISSING", "NOT DUE"}
     # only S01 is known alive past Day 43 (CD22 infusion on Day 85); the others' last record is Day 0
     assert out["adsl"]["DLTEVLFL"].tolist() == ["Y", "N", "N", "N", "N", "N"]
     assert out["adsl"]["FUDY0"].tolist()[:3] == [85, 0, 0]
+
+
+def test_adpr_days_from_cd19_infusion(study):
+    out = derive.derive_all(mini_domains(), study, CUT)
+    adpr, adsl = out["adpr"], out["adsl"].set_index("USUBJID")
+    assert len(adpr) > 0 and adpr["USUBJID"].isin(adsl.index).all()
+    expected = (adpr["PRSTDTC"] - adpr["USUBJID"].map(adsl["CD19DT"])).dt.days
+    assert adpr["ASTDY0"].astype("Int64").equals(expected.astype("Int64").rename("ASTDY0"))
+    lymphodep = adpr[adpr["PRCAT"] == "LYMPHODEPLETION"]
+    assert (lymphodep["ASTDY0"].dropna() < 0).any()  # lymphodepletion precedes Day 0
