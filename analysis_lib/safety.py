@@ -40,6 +40,7 @@ CAUSE_LABELS = {DEATH_FROM_ALL: "Relapse/progression of ALL", "INFECTION": "Infe
 
 
 def cause_label(cause: Any) -> str:
+    """Display label of a DTHCAUS value."""
     return CAUSE_LABELS.get(str(cause), str(cause).capitalize())
 
 
@@ -284,10 +285,14 @@ def crs_icans_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, categories: Sequenc
     return pd.concat(parts, ignore_index=True).astype(object)
 
 
-def crs_icans_rows(categories: Mapping[str, str] = (("CRS", "Cytokine release syndrome"),
-                                                     ("ICANS", "ICANS"))) -> list[tuple]:
+CRS_ICANS_LABELS = {"CRS": "Cytokine release syndrome (CRS)",
+                    "ICANS": "Immune effector cell-associated neurotoxicity syndrome (ICANS)"}
+
+
+def crs_icans_rows(labels: Mapping[str, str] = CRS_ICANS_LABELS) -> list[tuple]:
+    """:func:`summary_table` rows for :func:`crs_icans_ard`, per category in ``labels`` order."""
     rows = []
-    for cat, label in dict(categories).items():
+    for cat, label in labels.items():
         rows += [(f"{label}, any grade", 0, (None, "AESICAT", cat), "n_pct"),
                  ("Number of episodes", 1, (None, "AESICAT", cat), "count:events")]
         rows += [(f"Worst grade {g}", 1, (cat, "WORSTGR", g), "n_pct") for g in (1, 2, 3, 4, 5)]
@@ -343,6 +348,7 @@ def _levels_of(pop: pd.DataFrame, by: str | None, by_levels: Sequence | None) ->
 
 
 def gvhd_rows() -> list[tuple]:
+    """:func:`summary_table` rows for :func:`gvhd_ard`: safety block, then transplanted block."""
     rows = []
     for block, head in (("SAFETY", "Safety population"), ("TRANSPLANTED", "Transplanted subjects (allo-HSCT)")):
         rows.append((head, 0, None, "header"))
@@ -448,6 +454,7 @@ def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int] = (43, 120), pop_fl
 
 
 def deaths_rows(ard: pd.DataFrame, windows: Sequence[int] = (43, 120)) -> list[tuple]:
+    """:func:`summary_table` rows for :func:`deaths_ard`: category with causes, then timing."""
     idx = _Index(ard)
     labels = {DEATH_FROM_ALL: "Relapse/progression of ALL", TREATMENT_RELATED: "Treatment-related"}
     rows = [("Deaths, any cause", 0, (None, "DTHFL", "Y"), "n_pct")]
