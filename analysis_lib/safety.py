@@ -573,7 +573,7 @@ def _day(v: Any) -> str:
 
 
 def death_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SAFFL",
-                  windows: Sequence[int] = (43, 120), by: str = "TRT01A") -> pd.DataFrame:
+                  by: str = "TRT01A") -> pd.DataFrame:
     """One row per death: subject, dose level, day, cause, category, HSCT/CD22 days, and the
     AEs with fatal outcome (PT, grade, onset day). A "No deaths" row when there are none."""
     pop = _population(adsl, pop_flag)
