@@ -31,9 +31,9 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -147,7 +147,7 @@ class Inputs:
     last: tuple[str, ...]     # chapters that run after the others (see runs_last)
     chapter_support: str      # chapters/ files other than notebooks (index.md, TLF catalogue, ...)
     book: str
-    previous_ard: str         # ARDs + ADaM of the previous cut (the "changes since" chapter reads them)
+    previous: str             # input data + params of the previous cut (the "changes since" chapter)
     runtime: str
 
     @classmethod
@@ -173,7 +173,7 @@ class Inputs:
             last=tuple(nb.stem for nb in notebooks if runs_last(nb)),
             chapter_support=hash_paths(support, root),
             book=hash_paths([root / p for p in BOOK_PATHS] + [LIB_DIR / "book"], root),
-            previous_ard=_previous_ard_hash(cut),
+            previous=_previous_inputs_hash(cut),
             runtime=f"{sys.version.split()[0]} {sys.executable}",
         )
 
@@ -183,17 +183,20 @@ class Inputs:
     def chapter_key(self, chapter: str, adam: str) -> str:
         others = sorted((n, h) for n, h in self.chapters.items() if n not in self.last) if chapter in self.last else []
         return hash_values(CACHE_VERSION, "chapter", chapter, self.chapters[chapter], self.chapter_support, adam,
-                           self.params, self.lib, self.lock, self.previous_ard, self.runtime, others)
+                           self.params, self.lib, self.lock, self.previous, self.runtime, others)
 
     def render_key(self, engine: str, chapter_keys: dict[str, str]) -> str:
         return hash_values(CACHE_VERSION, "render", engine, self.book, self.chapter_support, chapter_keys,
                            self.params, self.lib, self.lock, self.runtime)
 
 
-def _previous_ard_hash(cut: Cut) -> str:
-    """Hash of the previous cut's ARDs and ADaM: what a "changes since the previous cut" chapter reads."""
-    prev = cut.root / "_output" / cut.previous if cut.previous else None
-    return hash_paths([prev / "ard", prev / "adam"], prev) if prev else ""
+def _previous_inputs_hash(cut: Cut) -> str:
+    """Hash of the previous cut's input data and parameters: the "changes since the previous cut"
+    chapter derives that cut in memory (``changes.derive_previous``) to compare with this one."""
+    if not cut.previous:
+        return ""
+    prev = load_cut(cut.previous, cut.root)
+    return hash_paths([prev.data_dir, prev.params_file], cut.root)
 
 
 # ------------------------------------------------------------------------------------- progress
@@ -478,14 +481,12 @@ def _run_render(cut: Cut, build: Path, engine: str, seconds: dict[str, float], t
 
 # ------------------------------------------------------------------------------------ the runner
 def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", force: bool = False,
-        root: Path | None = None, reporter: Reporter | None = None, jobs: int | None = None,
-        before_execute: Callable[[], None] | None = None) -> RunResult:
+        root: Path | None = None, reporter: Reporter | None = None, jobs: int | None = None) -> RunResult:
     """Bring ``_output/<cut_id>/`` up to date through step ``until`` (one of :data:`STEPS`).
 
     Steps before ``until`` run first when their inputs changed; steps and chapters whose keys match the
     last good run are skipped (all of them with ``force=True`` re-run). Raises :class:`PipelineError`
     (or :class:`ConfigError`) with a readable message; the previous outputs are then untouched.
-    ``before_execute`` is called before chapters run (``run_many`` uses it to wait for the previous cut).
     """
     if until not in STEPS:
         raise ValueError(f"until must be one of {STEPS}, not {until!r}")
@@ -508,12 +509,6 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
 
         keys = {s: inputs.step_key(s) for s in ("validate", "derive")}
         stale, chapter_keys = _plan(old, inputs, keys, final, names, wanted, engine)
-        if not stale and before_execute is not None and "execute" in wanted:
-            # all cached so far, but the previous cut may be rebuilding its ARDs: wait, then look again
-            before_execute()
-            before_execute = None
-            inputs = Inputs.of(cut, need_chapters="execute" in wanted)
-            stale, chapter_keys = _plan(old, inputs, keys, final, names, wanted, engine)
 
         if not stale:
             for s in wanted:
@@ -553,10 +548,6 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
                         cache["chapters"] = {n: k for n, k in cache.get("chapters", {}).items()
                                              if k == chapter_keys.get(n)}
                     elif step == "execute":
-                        if before_execute is not None:
-                            before_execute()  # the previous cut's ARDs are final now: key on them
-                            inputs = replace(inputs, previous_ard=_previous_ard_hash(cut))
-                            chapter_keys = {n: inputs.chapter_key(n, cache["adam"]) for n in names}
                         old_ch = cache.get("chapters", {})
                         todo = [n for n in names if force or old_ch.get(n) != chapter_keys[n]
                                 or not (staging / "notebooks" / f"{n}.ipynb").is_file()]
@@ -639,30 +630,20 @@ def _relative_outputs(produced: dict, staging: Path, final: Path) -> list[str]:
 def run_many(cut_ids: list[str], *, until: str = "render", engine: str = "jupyter-book", force: bool = False,
              root: Path | None = None, reporter: Reporter | None = None,
              jobs: int | None = None) -> tuple[list[RunResult], dict[str, BaseException]]:
-    """Run several cuts side by side (at most ``os.cpu_count()`` at once, kernels shared).
-
-    A cut whose ``previous`` cut is in the same run starts its chapters only after that cut finished,
-    so a "changes since the previous cut" chapter reads the new ARDs. Returns results and errors per cut.
+    """Run several cuts side by side (at most ``os.cpu_count()`` at once; kernels are shared, so at most
+    ``os.cpu_count()`` chapters run in all). Cuts are independent: each chapter reads only its own
+    cut's outputs (the "changes" chapter derives the previous cut in memory). Returns results and
+    errors per cut; one cut failing does not stop the others.
     """
     root = root or project_root()
-    finished = {c: threading.Event() for c in cut_ids}
     results: list[RunResult] = []
     errors: dict[str, BaseException] = {}
 
     def one(c: str) -> None:
         try:
-            prev = load_cut(c, root).previous
-
-            def wait_previous() -> None:
-                if prev in finished and cut_ids.index(prev) < cut_ids.index(c):  # never wait on a later one
-                    finished[prev].wait()
-
-            results.append(run(c, until=until, engine=engine, force=force, root=root, reporter=reporter,
-                               jobs=jobs, before_execute=wait_previous))
+            results.append(run(c, until=until, engine=engine, force=force, root=root, reporter=reporter, jobs=jobs))
         except (PipelineError, ConfigError) as exc:
             errors[c] = exc
-        finally:
-            finished[c].set()
 
     workers = max(1, min(len(cut_ids), os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csr-cut") as pool:

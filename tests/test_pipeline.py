@@ -346,6 +346,11 @@ def test_all_cuts_run_side_by_side_and_report_each(project):
     assert (root / "_output" / "c2" / "ard" / "01-alpha.csv").read_text().endswith("c2,N,4\n")
     results, errors = pipeline.run_many(["c1", "c2"])
     assert all(r.all_cached for r in results)
+    # c2's "changes since the previous cut" compares with c1's inputs: they are part of c2's chapter keys
+    with (root / "synthetic_data" / "c1" / "dm.csv").open("a") as fh:
+        fh.write("S7\n")
+    r2 = pipeline.run("c2")
+    assert r2.steps["derive"] == "cached" and set(r2.chapters.values()) == {"done"}
 
 
 @pytest.mark.slow
