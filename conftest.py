@@ -8,6 +8,13 @@ import tempfile
 from pathlib import Path
 
 
+def pytest_configure(config):
+    """Anchor nbval's sanitize file at the project root (a test may change the working folder)."""
+    path = getattr(config.option, "nbval_sanitize_with", None)
+    if path and not os.path.isabs(path):
+        config.option.nbval_sanitize_with = str(Path(config.rootpath, path))
+
+
 def pytest_collection_finish(session):
     if os.environ.get("CSR_OUTPUT_DIR") or not any(item.path.suffix == ".ipynb" for item in session.items):
         return
