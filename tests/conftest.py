@@ -8,10 +8,12 @@ import pytest
 
 
 def _reference_data_dir() -> Path | None:
-    """Public reference ADaM: $CSR_REFERENCE_DATA, else ../shared/reference-data beside the checkout."""
+    """Public reference ADaM: $CSR_REFERENCE_DATA, else the copy in tests/reference-data (see its
+    README for sources and licences), else ../shared/reference-data beside the checkout."""
     env = os.environ.get("CSR_REFERENCE_DATA")
+    here = Path(__file__).resolve().parent
     candidates = ([Path(env)] if env else []) + [
-        Path(__file__).resolve().parents[1].parent / "shared" / "reference-data"]
+        here / "reference-data", here.parents[1] / "shared" / "reference-data"]
     return next((p for p in candidates if p.is_dir()), None)
 
 
