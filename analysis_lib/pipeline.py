@@ -222,6 +222,7 @@ class RunResult:
     steps: dict[str, str] = field(default_factory=dict)        # step -> "done" | "cached"
     seconds: dict[str, float] = field(default_factory=dict)    # step -> wall seconds
     chapters: dict[str, str] = field(default_factory=dict)     # chapter -> "done" | "cached"
+    chapter_seconds: dict[str, float] = field(default_factory=dict)  # chapters executed -> wall seconds
     total_seconds: float = 0.0
 
     @property
@@ -564,7 +565,8 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
                         # chapters flagged run_last read the others' ARDs (their keys include the others')
                         for batch in ([n for n in todo if n not in inputs.last], [n for n in todo if n in inputs.last]):
                             if batch:
-                                execute_chapters(cut, staging, batch, final_dir=final, jobs=jobs, reporter=reporter)
+                                result.chapter_seconds.update(execute_chapters(
+                                    cut, staging, batch, final_dir=final, jobs=jobs, reporter=reporter))
                         result.chapters.update({n: "done" for n in todo})
                         cache["chapters"] = dict(chapter_keys)
                     elif step == "render":

@@ -7,8 +7,9 @@ In one run, on a scratch copy of the project (the checkout's ``_output/`` is nev
 (c) the plain baseline: validate + derive, each chapter executed one after the other by papermill,
     then one book build (the same ``render.render_cut``), and the ratio baseline / cold;
 (d) scale: synthetic trials of 48, 480 and 4,800 patients through generate + validate + derive + the
-    chapters (which compute every ARD; no book rendering), each size in its own process, with wall
-    time and peak memory (``resource.getrusage`` max RSS of the process and of its kernels).
+    chapters (which compute every ARD, and also build their TLF objects, figures and RTFs; no book
+    rendering), each size in its own process, with wall time, the slowest chapters, and peak memory
+    (``resource.getrusage`` max RSS of the process and of its largest kernel).
 
 Writes ``benchmarks/results/benchmark.json`` and ``benchmarks/results/benchmark.md``. Parts that
 cannot run yet (no chapters, no renderer) are recorded as skipped with the reason, not faked.
@@ -162,6 +163,9 @@ def scale_one(n: int, workdir: Path, source: Path = REPO) -> dict:
     for step in ("validate", "derive", "execute"):
         if step in run.seconds:
             res[f"{step}_s"] = round(run.seconds[step], 2)
+    if run.chapter_seconds:
+        res["slowest_chapters_s"] = {n: round(t, 2) for n, t in
+                                     sorted(run.chapter_seconds.items(), key=lambda kv: -kv[1])[:3]}
     if not has_chapters:
         res["execute_s"] = None
         res["note"] = f"ARDs not computed (chapters not runnable yet: {why})"
@@ -228,6 +232,10 @@ def markdown(res: dict) -> str:
         lines.append("| " + " | ".join(_fmt(r.get(k)) for k in (
             "subjects", "generate_s", "validate_s", "derive_s", "execute_s", "derive_and_ards_s",
             "time_per_patient_vs_smallest", "peak_rss_mb", "peak_kernel_rss_mb")) + " |")
+    slow = [f"{r['subjects']:,}: " + ", ".join(f"{n} {t:.1f} s" for n, t in r["slowest_chapters_s"].items())
+            for r in res.get("scale", []) if r.get("slowest_chapters_s")]
+    if slow:
+        lines += ["", "Slowest chapters (2 kernels in parallel): " + "; ".join(slow) + "."]
     notes = [r["note"] for r in res.get("scale", []) if r.get("note")]
     if notes:
         lines += ["", f"Note: {notes[0]}."]

@@ -368,6 +368,7 @@ def test_book_order_from_quarto_yml_and_run_last_chapters_see_the_others_ards(pr
     write_chapter(root, "01-alpha", extra="print('edited')\n")
     r = pipeline.run("c1", until="execute")
     assert r.chapters == {"changes": "done", "02-beta": "cached", "01-alpha": "done"}
+    assert set(r.chapter_seconds) == {"changes", "01-alpha"} and min(r.chapter_seconds.values()) > 0
 
 
 def test_a_chapter_listed_in_quarto_yml_but_missing_is_a_config_error(project):
