@@ -1,7 +1,7 @@
 """Display frames: ARDs formatted as the string tables a CSR shows.
 
 A display frame is a DataFrame of strings whose first column is the row label, followed by one
-column per group (header with the big N, e.g. ``"DL1 1x10^5/kg\\n(N=3)"``), plus an int column
+column per group (header with the big N, e.g. ``"DL1 1×10⁵/kg\\n(N=3)"``), plus an int column
 ``_indent`` (0, 1, 2) that renderers use for indentation and do not display.
 
 Conventions (DESIGN §6, issue 3): percentages round half away from zero (SAS) to 1 decimal, a

@@ -184,7 +184,7 @@ def summary_table(ard_df: pd.DataFrame, spec: Sequence[Item], *, label_col: str 
 # columns, decodes
 
 def dose_label_map(study: Mapping) -> dict[int, str]:
-    """Dose level number -> label (e.g. 1 -> "DL1 1x10^5/kg") from ``params/study.yml``."""
+    """Dose level number -> label (e.g. 1 -> "DL1 1×10⁵/kg") from ``params/study.yml``."""
     return {int(d["level"]): str(d["label"]) for d in study["dose_levels"]}
 
 
@@ -215,15 +215,18 @@ def phase_dose_column(adsl: pd.DataFrame, dose_labels: Mapping[int, str], *, pha
     return col.rename("PHDOSE"), order
 
 
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
 def fmt_dose(x: float) -> str:
-    """A cell dose as in the dose-level labels: 100000 -> "1x10^5", 300000 -> "3x10^5"."""
+    """A cell dose as in the dose-level labels: 100000 -> "1×10⁵", 300000 -> "3×10⁵"."""
     if x is None or not np.isfinite(x) or x <= 0:
         raise ValueError(f"fmt_dose: dose must be a positive number, got {x!r}")
     exp = int(np.floor(np.log10(x) + 1e-12))
     mant = stats.round_half_away(x / 10 ** exp, 2)
     if mant >= 10:
         mant, exp = mant / 10, exp + 1
-    return f"{mant:g}x10^{exp}"
+    return f"{mant:g}×10{str(exp).translate(_SUPERSCRIPT)}"
 
 
 # --------------------------------------------------------------------------------------------

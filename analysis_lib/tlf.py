@@ -709,7 +709,7 @@ class Figure(_TLF):
         if self.population_text():
             lines.append(rf"{latex_escape(self.population_text())}\par")
         lines.append(r"\smallskip")
-        lines.append(rf"\includegraphics[width=\linewidth]{{{self.slug}.pdf}}\par")
+        lines.append(rf"\includegraphics[width=\linewidth,height=0.72\textheight,keepaspectratio]{{{self.slug}.pdf}}\par")
         lines.append(r"\raggedright\footnotesize")
         lines += [rf"{latex_escape(n)}\par" for n in (*self.footnotes, *_meta_lines(self))]
         lines.append(r"\end{minipage}\par\bigskip")

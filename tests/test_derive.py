@@ -72,7 +72,7 @@ def test_dlt_window_completion_edge(dom, study):
 
 
 def test_adsl_treatment_and_key_dates(adsl):
-    assert adsl.loc["S01", ["TRT01A", "TRT01AN", "CD19DOSE"]].tolist() == ["DL1 1x10^5/kg", 1, 100000.0]
+    assert adsl.loc["S01", ["TRT01A", "TRT01AN", "CD19DOSE"]].tolist() == ["DL1 1×10⁵/kg", 1, 100000.0]
     assert adsl.loc["S04", "TRT01A"] == "Not infused" and pd.isna(adsl.loc["S04", "TRT01AN"])
     assert adsl.loc["S01", "CD19DT"] == adsl.loc["S01", "TRTSDT"] == ts(0)
     assert adsl.loc["S01", ["LDSTDT", "HSCTFL", "HSCTDT", "HSCTDY0"]].tolist() == [ts(-5), "Y", ts(15), 15]

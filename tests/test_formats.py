@@ -49,7 +49,7 @@ def test_numbers_estimates_and_cis():
     assert F.fmt_ci(None, math.nan) == "NE"
     assert F.fmt_sig(1.771855) == "1.77" and F.fmt_sig(18.087515) == "18.1"
     assert F.fmt_sig(12345.6) == "12346" and F.fmt_sig(0.0107064) == "0.0107" and F.fmt_sig(0) == "0.00"
-    assert F.header("DL1 1x10^5/kg", 3) == "DL1 1x10^5/kg\n(N=3)"
+    assert F.header("DL1 1×10⁵/kg", 3) == "DL1 1×10⁵/kg\n(N=3)"
     assert F.header(None, np.int64(12)) == "All subjects\n(N=12)" and F.header("A") == "A"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from analysis_lib import population as pop
 
-LABELS = {1: "DL1 1x10^5/kg", 2: "DL2 3x10^5/kg", 3: "DL3 1x10^6/kg"}
+LABELS = {1: "DL1 1×10⁵/kg", 2: "DL2 3×10⁵/kg", 3: "DL3 1×10⁶/kg"}
 
 
 def adsl_small() -> pd.DataFrame:
@@ -44,8 +44,8 @@ def stat(ard_df, name, variable, level=None, group="Total"):
 
 def test_phase_dose_column_keeps_never_infused_in_planned_column_and_orders_phases():
     col, order = pop.phase_dose_column(adsl_small(), LABELS)
-    assert order == ["Escalation\nDL1 1x10^5/kg", "Escalation\nDL2 3x10^5/kg", "Expansion\nDL2 3x10^5/kg"]
-    assert col.iloc[3] == "Expansion\nDL2 3x10^5/kg"  # S4 never infused
+    assert order == ["Escalation\nDL1 1×10⁵/kg", "Escalation\nDL2 3×10⁵/kg", "Expansion\nDL2 3×10⁵/kg"]
+    assert col.iloc[3] == "Expansion\nDL2 3×10⁵/kg"  # S4 never infused
 
 
 def test_phase_dose_column_unknown_level_is_an_error():
@@ -62,14 +62,14 @@ def test_disposition_counts_denominators_and_reasons():
     spec = pop.disposition_spec(a)
     r = pop.summary_ard(a, spec, by="PHDOSE", by_levels=order)
     assert stat(r, "n", "SAFFL", "Y") == 5 and stat(r, "N", "SAFFL", "Y") == 6
-    assert stat(r, "n", "HSCTFL", "Y", "Expansion\nDL2 3x10^5/kg") == 2
-    assert stat(r, "N", "HSCTFL", "Y", "Expansion\nDL2 3x10^5/kg") == 3
-    assert stat(r, "n", "EOSSTT", "COMPLETED", "Escalation\nDL1 1x10^5/kg") == 0
+    assert stat(r, "n", "HSCTFL", "Y", "Expansion\nDL2 3×10⁵/kg") == 2
+    assert stat(r, "N", "HSCTFL", "Y", "Expansion\nDL2 3×10⁵/kg") == 3
+    assert stat(r, "n", "EOSSTT", "COMPLETED", "Escalation\nDL1 1×10⁵/kg") == 0
     assert stat(r, "n", "DCSREAS", "DEATH") == 1
     assert math.isclose(stat(r, "p", "EOSSTT", "DISCONTINUED"), 3 / 6)
     t = pop.summary_table(r, spec, label_col="Subjects, n (%)")
-    assert list(t.columns) == ["Subjects, n (%)", "Escalation\nDL1 1x10^5/kg\n(N=2)",
-                               "Escalation\nDL2 3x10^5/kg\n(N=1)", "Expansion\nDL2 3x10^5/kg\n(N=3)",
+    assert list(t.columns) == ["Subjects, n (%)", "Escalation\nDL1 1×10⁵/kg\n(N=2)",
+                               "Escalation\nDL2 3×10⁵/kg\n(N=1)", "Expansion\nDL2 3×10⁵/kg\n(N=3)",
                                "Total\n(N=6)", "_indent"]
     rows = dict(zip(t["Subjects, n (%)"], t["Total\n(N=6)"]))
     assert rows["Received CD19 CAR-T"] == "5 (83.3)"
@@ -116,10 +116,10 @@ def test_spec_reusing_a_variable_is_rejected():
 
 
 def test_fmt_dose():
-    assert pop.fmt_dose(1e5) == "1x10^5"
-    assert pop.fmt_dose(3e5) == "3x10^5"
-    assert pop.fmt_dose(2.5e6) == "2.5x10^6"
-    assert pop.fmt_dose(9.999e5) == "1x10^6"
+    assert pop.fmt_dose(1e5) == "1×10⁵"
+    assert pop.fmt_dose(3e5) == "3×10⁵"
+    assert pop.fmt_dose(2.5e6) == "2.5×10⁶"
+    assert pop.fmt_dose(9.999e5) == "1×10⁶"
     with pytest.raises(ValueError):
         pop.fmt_dose(0)
 
@@ -130,7 +130,7 @@ def test_exposure_frame_doses_in_dose_order_and_hsct_to_cd22_days():
                             HSCTDY0=lambda d: pd.array([15 if h == "Y" else None for h in d["HSCTFL"]], "Int64"),
                             CD22DY0=lambda d: pd.array([90 if c == "Y" else None for c in d["CD22FL"]], "Int64"))
     e = pop.exposure_frame(a)
-    assert list(e["CD19DOSEC"].cat.categories) == ["1x10^5 cells/kg", "3x10^5 cells/kg"]
+    assert list(e["CD19DOSEC"].cat.categories) == ["1×10⁵ cells/kg", "3×10⁵ cells/kg"]
     assert e["HSCT22DY"].tolist()[0] == 75 and pd.isna(e["HSCT22DY"].iloc[2])
 
 
@@ -195,8 +195,8 @@ def test_escalation_sequence_with_replacement_and_recommended_dose():
     assert dec == ["escalate", "expand cohort", "escalate", "stop"]
     assert pop.recommended_dose(esc) == 2
     t = pop.escalation_table(esc, LABELS)
-    assert t.iloc[2].tolist() == ["C", "DL2 3x10^5/kg", "3", "3", "0", "1/6", "Escalate", "DL3 1x10^6/kg"]
-    assert t.iloc[-1].tolist()[:2] == ["Recommended dose (MTD)", "DL2 3x10^5/kg"]
+    assert t.iloc[2].tolist() == ["C", "DL2 3×10⁵/kg", "3", "3", "0", "1/6", "Escalate", "DL3 1×10⁶/kg"]
+    assert t.iloc[-1].tolist()[:2] == ["Recommended dose (MTD)", "DL2 3×10⁵/kg"]
 
 
 def test_escalation_incomplete_last_cohort_is_pending():
@@ -226,7 +226,7 @@ def test_escalation_out_of_sequence_names_cohorts():
 
 def adae_small() -> pd.DataFrame:
     base = dict(TRT01AN=1, COHORT="E1", AETOXGR=4, AEGRSCL="ASTCT 2019", ADURN=5, AONGOFL="N", AESER="Y",
-                AEREL="RELATED", AEOUT="RECOVERED/RESOLVED", TRT01A="DL1 1x10^5/kg")
+                AEREL="RELATED", AEOUT="RECOVERED/RESOLVED", TRT01A="DL1 1×10⁵/kg")
     rows = [dict(USUBJID="S01", AEDECOD="Cytokine release syndrome", AETERM="CRS", AEDLT="Y", DLTWINFL="Y",
                  ASTDY0=3),
             dict(USUBJID="S01", AEDECOD="Pyrexia", AETERM="Fever", AEDLT="N", DLTWINFL="Y", ASTDY0=1),
@@ -251,12 +251,12 @@ def test_text_helpers_read_the_ard():
     spec = [pop.Count("SAFFL", "Y", "Safety"), pop.Count("DTHFL", "Y", "Died"), pop.Continuous("AGE", "Age")]
     r = pop.summary_ard(a, spec, by="TRT01A", by_levels=list(LABELS.values()) + ["Not infused"])
     assert pop.n_pct_text(r, "SAFFL", "Y") == "5 (83.3%)"
-    assert pop.n_pct_text(r, "SAFFL", "Y", group="DL1 1x10^5/kg") == "2 (100%)"
-    assert pop.n_pct_text(r, "DTHFL", "Y", group="DL1 1x10^5/kg") == "0"
+    assert pop.n_pct_text(r, "SAFFL", "Y", group="DL1 1×10⁵/kg") == "2 (100%)"
+    assert pop.n_pct_text(r, "DTHFL", "Y", group="DL1 1×10⁵/kg") == "0"
     assert pop.median_range_text(r, "AGE") == "median 45, range 20 to 70"
-    assert pop.median_range_text(r, "AGE", group="DL3 1x10^6/kg") == "not estimable (no data)"
-    assert pop.fractions_text(r, "SAFFL", "Y") == ("2/2 at DL1 1x10^5/kg, 3/3 at DL2 3x10^5/kg, 0/0 at "
-                                                   "DL3 1x10^6/kg and 0/1 at Not infused")
+    assert pop.median_range_text(r, "AGE", group="DL3 1×10⁶/kg") == "not estimable (no data)"
+    assert pop.fractions_text(r, "SAFFL", "Y") == ("2/2 at DL1 1×10⁵/kg, 3/3 at DL2 3×10⁵/kg, 0/0 at "
+                                                   "DL3 1×10⁶/kg and 0/1 at Not infused")
     with pytest.raises(ValueError, match="found 0"):
         pop.ard_stat(r, "n", variable="EFFFL", level="Y")
 

@@ -288,7 +288,7 @@ def test_figure_renderings(tmp_path):
     assert "Efficacy population (N = 12)" in html and "Data cut-off: 2025-03-01" in html
     md = f._repr_markdown_()
     assert md.startswith("```{raw} latex\n")
-    assert r"\includegraphics[width=\linewidth]{f-km-os.pdf}" in md and r"\label{tlf:f-km-os}" in md
+    assert r"\includegraphics[width=\linewidth,height=0.72\textheight,keepaspectratio]{f-km-os.pdf}" in md and r"\label{tlf:f-km-os}" in md
     assert str(tmp_path) not in md and "/" not in md.split("includegraphics")[1].split("}")[1]
     rtf = f.to_rtf(tmp_path / "f.rtf").read_text(encoding="ascii")
     assert rtf.startswith("{\\rtf1") and "Figure 14.2.1" in rtf and "\\pngblip" in rtf
