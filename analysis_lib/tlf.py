@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -565,7 +566,7 @@ class Table(_TLF):
         return "\n".join(out) + "\n"
 
     # ---- RTF
-    def _rtf_document(self):
+    def _rtf_document(self, rows: slice = slice(None), notes: bool = True):
         import polars as pl
         import rtflite as rtf
 
@@ -574,8 +575,9 @@ class Table(_TLF):
         # ~0.07 in per character at 9 pt; landscape when the content needs more than portrait width.
         orientation = "landscape" if (sum(weights) * 0.07 > 6.25 or ncol > 7 or self.kind == "listing") else "portrait"
         names = [f"c{j}" for j in range(ncol)]
-        df = pl.DataFrame({n: [_rtf_text(r[j]) for r in self._rows()] for j, n in enumerate(names)}, schema={n: pl.Utf8 for n in names})
-        indent = [[int(180 * i)] + [0] * (ncol - 1) for i in self._indents()] or [[0] * ncol]
+        body_rows, indents = self._rows()[rows], self._indents()[rows]
+        df = pl.DataFrame({n: [_rtf_text(r[j]) for r in body_rows] for j, n in enumerate(names)}, schema={n: pl.Utf8 for n in names})
+        indent = [[int(180 * i)] + [0] * (ncol - 1) for i in indents] or [[0] * ncol]
         just = [["l"] + ["c"] * (ncol - 1)]
         title = [_rtf_text(t) for t in (self.number, self.title, self.population_text()) if t]
         kwargs = dict(
@@ -587,18 +589,42 @@ class Table(_TLF):
             rtf_body=rtf.RTFBody(col_rel_width=weights, text_justification=just, text_indent_left=indent,
                                  text_indent_first=[[0] * ncol], text_convert=[[False]]),
         )
-        if self.footnotes:
+        if self.footnotes and notes:
             kwargs["rtf_footnote"] = rtf.RTFFootnote(text=[_rtf_text(f) for f in self.footnotes], text_convert=[[False]])
         meta = [_rtf_text(m) for m in _meta_lines(self)]
-        if meta:
+        if meta and notes:
             kwargs["rtf_source"] = rtf.RTFSource(text=meta, text_convert=[[False]])
         return rtf.RTFDocument(**kwargs)
 
     def to_rtf(self, path: str | os.PathLike) -> Path:
-        """Write the table as RTF (rtflite): title, column headers, body, footnotes, source."""
+        """Write the table as RTF (rtflite): title, column headers, body, footnotes, source.
+
+        Long bodies are encoded in blocks of :data:`RTF_BLOCK_ROWS` rows joined page by page with
+        ``rtflite.assemble_rtf`` (titles and headers on every block, notes after the last): rtflite's
+        own encoding time grows with the square of the rows (10,000-row listing: minutes).
+        """
+        import rtflite as rtf
+
         path = Path(path)
-        _atomic_write(path, _rtf_bytes(self._rtf_document().rtf_encode()))
+        n = len(self._rows())
+        if n <= RTF_BLOCK_ROWS:
+            _atomic_write(path, _rtf_bytes(self._rtf_document().rtf_encode()))
+            return path
+        with tempfile.TemporaryDirectory(prefix="csr-rtf-") as tmp:
+            parts = []
+            for k, start in enumerate(range(0, n, RTF_BLOCK_ROWS)):
+                part = Path(tmp) / f"part{k:05d}.rtf"
+                doc = self._rtf_document(slice(start, start + RTF_BLOCK_ROWS), notes=start + RTF_BLOCK_ROWS >= n)
+                part.write_bytes(_rtf_bytes(doc.rtf_encode()))
+                parts.append(str(part))
+            joined = Path(tmp) / "joined.rtf"
+            rtf.assemble_rtf(parts, str(joined))
+            _atomic_write(path, joined.read_bytes())
         return path
+
+
+#: Rows per rtflite encoding block (see :meth:`Table.to_rtf`).
+RTF_BLOCK_ROWS = 200
 
 
 def _rtf_text(text: str) -> str:

@@ -356,3 +356,16 @@ def test_long_rtf_repeats_title_and_headers_per_page(tmp_path):
     assert pages == 3  # 100 rows at rtflite's portrait default of 40 rows per page
     assert text.count("DL1\\line (N=3)") == pages and text.count("Long table") == pages
     assert text.count("Only once, at the end.") == 1
+
+
+def test_long_rtf_is_encoded_in_blocks_with_every_row_and_notes_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(tlf, "RTF_BLOCK_ROWS", 7)
+    body = pd.DataFrame({"Subject": [f"S{i:03d}" for i in range(30)], "Term": ["Pyrexia"] * 30})
+    listing = tlf.Listing(number="Listing 16.2.7.3", title="Serious adverse events", body=body,
+                          footnotes=("Only once at the end.",))
+    text = listing.to_rtf(tmp_path / "l.rtf").read_text(encoding="ascii")
+    assert text.startswith("{\\rtf1") and text.count("{") == text.count("}")
+    assert all(f"S{i:03d}" in text for i in range(30))
+    assert text.count("Only once at the end.") == 1
+    assert text.count("\\page") >= 4  # 5 blocks joined page by page
+    assert text.count("Serious adverse events") >= 5  # title on every block
