@@ -174,7 +174,7 @@ class Inputs:
             chapter_support=hash_paths(support, root),
             book=hash_paths([root / p for p in BOOK_PATHS] + [LIB_DIR / "book"], root),
             previous=_previous_inputs_hash(cut),
-            runtime=f"{sys.version.split()[0]} {sys.executable}",
+            runtime=f"{sys.version.split()[0]} {sys.executable} render_tlfs={os.environ.get('CSR_RENDER_TLFS', '1')}",
         )
 
     def step_key(self, step: str) -> str:
@@ -332,7 +332,7 @@ def _run_derive(cut: Cut, build: Path, domains: dict | None) -> None:
         raise PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(exc.problems)) from None
 
 
-def _kernel_manager_class(env: dict[str, str]):
+def _kernel_manager_class(env: dict[str, str], cwd: Path | None = None):
     """A kernel manager that always starts this interpreter's ipykernel with ``env`` added.
 
     Why: a user-level ``python3`` kernelspec may point at another Python; the report must run in the
@@ -360,6 +360,8 @@ def _kernel_manager_class(env: dict[str, str]):
 
         async def _async_pre_start_kernel(self, **kw):
             kw["env"] = {**os.environ, **kw.get("env", {}), **env}
+            if cwd is not None:  # per kernel, not papermill's process-wide chdir (unsafe across threads)
+                kw["cwd"] = str(cwd)
             return await super()._async_pre_start_kernel(**kw)
 
     return CsrKernelManager
@@ -420,7 +422,7 @@ def execute_chapters(cut: Cut, build: Path, names: list[str], *, final_dir: Path
     (build / "notebooks").mkdir(parents=True, exist_ok=True)
     for sub in CHAPTER_OUTPUT_DIRS:
         (build / sub).mkdir(parents=True, exist_ok=True)
-    km_class = _kernel_manager_class({**KERNEL_ENV, "CSR_ROOT": str(cut.root)})
+    km_class = _kernel_manager_class({**KERNEL_ENV, "CSR_ROOT": str(cut.root)}, cwd=cut.root / "chapters")
     stop = threading.Event()
     seconds: dict[str, float] = {}
 
@@ -435,7 +437,7 @@ def execute_chapters(cut: Cut, build: Path, names: list[str], *, final_dir: Path
                 papermill.execute_notebook(
                     str(cut.root / "chapters" / f"{name}.ipynb"), str(out),
                     parameters={"cut": cut.id, "output_dir": str(build)},
-                    kernel_name="python3", kernel_manager_class=km_class, cwd=str(cut.root / "chapters"),
+                    kernel_name="python3", kernel_manager_class=km_class,
                     progress_bar=False, log_output=False, report_mode=False)
             except BaseException as exc:
                 if stop.is_set():  # killed because another chapter failed first

@@ -33,7 +33,7 @@ def _execute_in_place(path: Path, output_dir: Path) -> None:
 
     nb = nbformat.read(path, as_version=4)
     km_class = _kernel_manager_class({**KERNEL_ENV, "CSR_OUTPUT_DIR": str(output_dir),
-                                      "CSR_ROOT": str(config.project_root())})
+                                      "CSR_ROOT": str(config.project_root())}, cwd=path.parent)
     NotebookClient(nb, kernel_name="python3", kernel_manager_class=km_class, timeout=600,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     for cell in nb.cells:

@@ -788,6 +788,12 @@ class Figure(_TLF):
 # --------------------------------------------------------------------------- emitter
 
 
+def tlf_rendering_enabled() -> bool:
+    """False when ``$CSR_RENDER_TLFS`` is ``0``: chapters then compute every ARD and build every TLF
+    body but write and show no TLF (the benchmark's "derive + ARDs, no rendering" scale runs)."""
+    return os.environ.get("CSR_RENDER_TLFS", "1") != "0"
+
+
 class Emitter:
     """Shows TLFs in a chapter notebook and writes their files for one data cut.
 
@@ -796,7 +802,8 @@ class Emitter:
     figures). Nothing written carries a timestamp or an absolute path.
     """
 
-    def __init__(self, cut: Any = None, output_dir: str | os.PathLike | None = None, *, display: bool = True):
+    def __init__(self, cut: Any = None, output_dir: str | os.PathLike | None = None, *, display: bool = True,
+                 render: bool | None = None):
         if output_dir is None:
             if cut is None or not hasattr(cut, "output_dir"):
                 raise TLFError("Emitter needs a Cut (from config.load_cut) or an output_dir")
@@ -804,6 +811,7 @@ class Emitter:
         self.cut = cut
         self.output_dir = Path(output_dir)
         self.display = display
+        self.render = tlf_rendering_enabled() if render is None else render
         self.emitted: list[_TLF] = []
 
     def table(self, entry_id: str, body: pd.DataFrame, *, population_n: int | None, source: SourceLike,
@@ -831,6 +839,13 @@ class Emitter:
         clash = [t for t in self.emitted if t.number == tlf.number and t is not tlf]
         if clash:
             raise TLFError(f"{tlf.number} was already emitted in this notebook")
+        if not self.render:  # analysis only: the TLF was built from its ARD; nothing is written or shown
+            self.emitted.append(tlf)
+            if isinstance(tlf, Figure):
+                import matplotlib.pyplot as plt
+
+                plt.close(tlf.figure)
+            return tlf
         files = {"rtf": f"rtf/{tlf.rtf_name}"}
         if isinstance(tlf, Figure):
             saved = tlf.save(self.output_dir / "figures")

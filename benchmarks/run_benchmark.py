@@ -7,8 +7,8 @@ In one run, on a scratch copy of the project (the checkout's ``_output/`` is nev
 (c) the plain baseline: validate + derive, each chapter executed one after the other by papermill,
     then one book build (the same ``render.render_cut``), and the ratio baseline / cold;
 (d) scale: synthetic trials of 48, 480 and 4,800 patients through generate + validate + derive + the
-    chapters (which compute every ARD, and also build their TLF objects, figures and RTFs; no book
-    rendering), each size in its own process, with wall time, the slowest chapters, and peak memory
+    chapters with ``CSR_RENDER_TLFS=0`` (every ARD and TLF body is computed; no RTF, figure file,
+    notebook display or book rendering), each size in its own process, with wall time, the slowest chapters, and peak memory
     (``resource.getrusage`` max RSS of the process and of its largest kernel).
 
 Writes ``benchmarks/results/benchmark.json`` and ``benchmarks/results/benchmark.md``. Parts that
@@ -159,6 +159,7 @@ def scale_one(n: int, workdir: Path, source: Path = REPO) -> dict:
         has_chapters, why = bool(pipeline.chapter_notebooks(root)), "no chapter notebooks in chapters/"
     except config.ConfigError as exc:
         has_chapters, why = False, str(exc)
+    os.environ["CSR_RENDER_TLFS"] = "0"  # ARDs and TLF bodies only: no RTF, figure files or display
     run = pipeline.run(cut, until="execute" if has_chapters else "derive", root=root)
     for step in ("validate", "derive", "execute"):
         if step in run.seconds:

@@ -369,3 +369,10 @@ def test_long_rtf_is_encoded_in_blocks_with_every_row_and_notes_once(tmp_path, m
     assert text.count("Only once at the end.") == 1
     assert text.count("\\page") >= 4  # 5 blocks joined page by page
     assert text.count("Serious adverse events") >= 5  # title on every block
+
+
+def test_emitter_without_rendering_writes_nothing(tmp_path, table, monkeypatch):
+    monkeypatch.setenv("CSR_RENDER_TLFS", "0")
+    em = tlf.Emitter(output_dir=tmp_path, display=False)
+    assert em.emit(table) is table and em.emitted == [table]
+    assert not any(tmp_path.iterdir())
