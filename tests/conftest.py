@@ -1,7 +1,11 @@
 """Shared pytest fixtures."""
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -25,3 +29,29 @@ def reference_data() -> Path:
         pytest.skip("public reference ADaM not found: set CSR_REFERENCE_DATA or place it in "
                     "../shared/reference-data next to the checkout")
     return path
+
+
+@pytest.fixture
+def cut_lock_holder():
+    """Context manager factory: another process holds the csr lock of ``cut_id`` in project ``root``
+    while the block runs (yields the Popen, so tests can name its pid)."""
+    @contextlib.contextmanager
+    def hold(root: Path, cut_id: str):
+        holder = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(f"""
+                import sys
+                from analysis_lib.config import load_cut
+                from analysis_lib.pipeline import cut_lock
+                with cut_lock(load_cut({cut_id!r})):
+                    print("locked", flush=True)
+                    sys.stdin.read()
+            """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "CSR_ROOT": str(root)})
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            yield holder
+        finally:
+            holder.communicate("")
+        assert holder.returncode == 0
+
+    return hold

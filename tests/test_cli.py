@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 import types
 from pathlib import Path
 
@@ -136,21 +135,9 @@ def test_all_cuts_report(project, capsys):
     assert "c1" in out and "c2" in out
 
 
-def test_concurrent_run_is_refused_with_exit_3(project, capsys):
+def test_concurrent_run_is_refused_with_exit_3(project, capsys, cut_lock_holder):
     root, calls = project
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent("""
-            import sys
-            from analysis_lib.config import load_cut
-            from analysis_lib.pipeline import cut_lock
-            with cut_lock(load_cut("c1")):
-                print("locked", flush=True)
-                sys.stdin.read()
-        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "CSR_ROOT": str(root)})
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with cut_lock_holder(root, "c1"):
         assert cli.main(["report", "--cut", "c1"]) == 3
         assert "Another csr run is already building data cut 'c1'" in capsys.readouterr().err
         assert calls == []
-    finally:
-        holder.communicate("")

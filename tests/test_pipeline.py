@@ -269,26 +269,13 @@ def test_an_unexpected_error_in_a_step_names_the_step(project, monkeypatch):
     assert not (root / "_output" / "c1").exists()
 
 
-def test_a_concurrent_second_run_of_the_same_cut_is_refused(project):
+def test_a_concurrent_second_run_of_the_same_cut_is_refused(project, cut_lock_holder):
     root, calls = project
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent("""
-            import sys, time
-            from analysis_lib.config import load_cut
-            from analysis_lib.pipeline import cut_lock
-            with cut_lock(load_cut("c1")):
-                print("locked", flush=True)
-                sys.stdin.read()
-        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "CSR_ROOT": str(root)})
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with cut_lock_holder(root, "c1") as holder:
         with pytest.raises(pipeline.LockHeld, match=rf"Another csr run is already building data cut 'c1' "
                                                     rf"\(lock .*\.c1\.lock held by process {holder.pid}\)"):
             pipeline.run("c1")
         assert calls == []
-    finally:
-        holder.communicate("")
-    assert holder.returncode == 0
 
 
 def test_unknown_cut_and_engine_are_config_errors(project):
