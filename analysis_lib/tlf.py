@@ -815,21 +815,33 @@ class Emitter:
         self.emitted: list[_TLF] = []
 
     def table(self, entry_id: str, body: pd.DataFrame, *, population_n: int | None, source: SourceLike,
-              footnotes: Sequence[str] = (), catalogue: Mapping | None = None) -> Table:
-        """Build a :class:`Table` from the catalogue with this emitter's cut, and emit it."""
-        return self.emit(Table.from_catalogue(entry_id, body, population_n=population_n, cut=self.cut,
+              footnotes: Sequence[str] = (), catalogue: Mapping | None = None) -> None:
+        """Build a :class:`Table` from the catalogue with this emitter's cut, and emit it.
+
+        Returns nothing: :meth:`emit` shows the TLF once (a returned object would be shown again
+        as the cell's value); it stays available as ``self.emitted[-1]``.
+        """
+        self.emit(Table.from_catalogue(entry_id, body, population_n=population_n, cut=self.cut,
                                               source=source, catalogue=catalogue, footnotes=footnotes))
 
     def listing(self, entry_id: str, body: pd.DataFrame, *, population_n: int | None, source: SourceLike,
-                footnotes: Sequence[str] = (), catalogue: Mapping | None = None) -> Listing:
-        """Build a :class:`Listing` from the catalogue with this emitter's cut, and emit it."""
-        return self.emit(Listing.from_catalogue(entry_id, body, population_n=population_n, cut=self.cut,
+                footnotes: Sequence[str] = (), catalogue: Mapping | None = None) -> None:
+        """Build a :class:`Listing` from the catalogue with this emitter's cut, and emit it.
+
+        Returns nothing: :meth:`emit` shows the TLF once (a returned object would be shown again
+        as the cell's value); it stays available as ``self.emitted[-1]``.
+        """
+        self.emit(Listing.from_catalogue(entry_id, body, population_n=population_n, cut=self.cut,
                                                 source=source, catalogue=catalogue, footnotes=footnotes))
 
     def figure(self, entry_id: str, figure: Any, *, population_n: int | None, source: SourceLike,
-               footnotes: Sequence[str] = (), catalogue: Mapping | None = None) -> Figure:
-        """Build a :class:`Figure` from the catalogue with this emitter's cut, and emit it."""
-        return self.emit(Figure.from_catalogue(entry_id, figure, population_n=population_n, cut=self.cut,
+               footnotes: Sequence[str] = (), catalogue: Mapping | None = None) -> None:
+        """Build a :class:`Figure` from the catalogue with this emitter's cut, and emit it.
+
+        Returns nothing: :meth:`emit` shows the TLF once (a returned object would be shown again
+        as the cell's value); it stays available as ``self.emitted[-1]``.
+        """
+        self.emit(Figure.from_catalogue(entry_id, figure, population_n=population_n, cut=self.cut,
                                                source=source, catalogue=catalogue, footnotes=footnotes))
 
     def emit(self, tlf: _TLF) -> _TLF:

@@ -339,10 +339,12 @@ def test_emitter_shortcuts_use_its_cut(tmp_path):
         output_dir = tmp_path / "_output" / "interim-1"
 
     em = tlf.Emitter(FakeCut(), display=False)
-    t = em.table("t-ae-soc-pt", ae_body(), population_n=6, source=SOURCE, footnotes=["Extra note."])
+    assert em.table("t-ae-soc-pt", ae_body(), population_n=6, source=SOURCE, footnotes=["Extra note."]) is None
+    t = em.emitted[-1]
     assert t.cut_date == "2025-06-30" and t.footnotes[-1] == "Extra note."
-    lst = em.listing("l-deaths", pd.DataFrame({"Subject": ["01-001"], "Cause": ["Relapse"]}), population_n=6,
-                     source=(["ADSL"], "deaths.ipynb"))
+    em.listing("l-deaths", pd.DataFrame({"Subject": ["01-001"], "Cause": ["Relapse"]}), population_n=6,
+               source=(["ADSL"], "deaths.ipynb"))
+    lst = em.emitted[-1]
     assert lst.number == "Listing 16.2.7.2"
     assert (FakeCut.output_dir / "rtf" / "listing-16-2-7-2.rtf").is_file()
     assert json.loads((FakeCut.output_dir / "tlf" / "l-deaths.json").read_text())["kind"] == "listing"
