@@ -1,0 +1,109 @@
+"""End to end on the real project (a scratch copy): `csr report` for the reference cut gives the
+HTML book, the PDF and the RTF package with every TLF of the catalogue, offline and fonts embedded;
+a corrupted copy of the data is refused and leaves that report untouched."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis_lib import tlf
+
+ROOT = Path(__file__).resolve().parents[1]
+CUT = "final"
+PROJECT = ("params", "chapters", "synthetic_data", "_quarto.yml", "requirements.lock")
+
+pytestmark = pytest.mark.slow
+
+
+def _csr(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).with_name("csr")), *args], capture_output=True, text=True,
+                          env={**os.environ, "CSR_ROOT": str(root)}, timeout=900)
+
+
+def _digest(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("project")
+    for name in PROJECT:
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, root / name)
+    proc = _csr(root, "report", "--cut", CUT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return root, root / "_output" / CUT
+
+
+def test_report_has_every_deliverable(report):
+    _, out = report
+    assert (out / "html" / "index.html").is_file() and (out / f"csr-{CUT}.pdf").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {"inputs", "git", "versions"} <= set(manifest) or "inputs" in json.dumps(manifest)
+    assert len(list((out / "notebooks").glob("*.ipynb"))) == len(list((ROOT / "chapters").glob("*.ipynb")))
+
+
+def test_pdf_has_every_catalogue_tlf_and_embedded_fonts(report):
+    _, out = report
+    pdf = out / f"csr-{CUT}.pdf"
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    missing = [e.number for e in tlf.load_catalogue().values() if e.number not in text]
+    assert not missing, f"not in the PDF: {missing}"
+    assert not re.search(r"\b(nan|NaN|None)\b", text)
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), "\n".join(fonts)
+
+
+def test_html_loads_nothing_from_the_network(report):
+    _, out = report
+    remote = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//""", re.I)
+    offenders = [str(f) for f in (out / "html").rglob("*") if f.suffix in {".html", ".js", ".css"}
+                 and remote.search(f.read_text(encoding="utf-8", errors="replace"))]
+    assert not offenders
+
+
+def test_every_catalogue_tlf_has_an_rtf_with_its_title(report):
+    _, out = report
+    for entry in tlf.load_catalogue().values():
+        path = out / "rtf" / f"{tlf.slugify(entry.number)}.rtf"
+        data = path.read_bytes()
+        assert data.startswith(b"{\\rtf1") and data.rstrip().endswith(b"}"), path.name
+        words = re.findall(r"[A-Za-z]{4,}", entry.title)[:3]
+        assert all(w.encode() in data for w in words), f"{path.name}: title words {words}"
+
+
+def test_bad_data_is_refused_and_the_report_is_untouched(report):
+    root, out = report
+    before = _digest(out)
+    ae = root / "synthetic_data" / CUT / "ae.csv"
+    good = ae.read_text()
+    lines = good.splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("AETOXGR")] = "7"
+    ae.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+    try:
+        proc = _csr(root, "report", "--cut", CUT)
+    finally:
+        ae.write_text(good)
+    assert proc.returncode == 1
+    assert "ae.csv" in proc.stderr and "AETOXGR" in proc.stderr and "Traceback" not in proc.stderr
+    assert _digest(out) == before
+
+
+@pytest.mark.parametrize("page", ["index.html", "notebooks/adverse_events.html", "notebooks/time_to_event.html"])
+def test_chromium_shows_report_pages_without_console_errors(report, page, tmp_path):
+    from test_render import _chromium
+
+    _, out = report
+    proc = _chromium(["--virtual-time-budget=5000", "--dump-dom", (out / "html" / page).as_uri()], tmp_path / "p")
+    errors = [line for line in proc.stderr.splitlines() if "Uncaught" in line or "ERROR:CONSOLE" in line]
+    assert not errors, "\n".join(errors)
+    assert "CART-19-22-ALL" in proc.stdout and ("<table" in proc.stdout or page == "index.html")
