@@ -213,7 +213,8 @@ _HTML_CSS = (
     ".csr-tlf caption{caption-side:top;text-align:left;"
     "padding-bottom:0.4em}.csr-tlf thead th{border-bottom:1px solid #000;text-align:center;"
     "vertical-align:bottom;padding:0.2em 0.6em}.csr-tlf td{padding:0.15em 0.6em;vertical-align:top;"
-    "text-align:center}.csr-tlf td:first-child,.csr-tlf th:first-child{text-align:left}"
+    "text-align:center;white-space:nowrap}.csr-tlf td:first-child,.csr-tlf th:first-child{text-align:left;"
+    "white-space:normal}"
     ".csr-tlf-notes{font-size:0.85em;margin:0.3em 0 0 0;max-width:52em}.csr-tlf-notes p{margin:0.1em 0}"
     ".csr-tlf figure{margin:0}.csr-tlf svg{max-width:100%;height:auto}</style>"
 )
