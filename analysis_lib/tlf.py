@@ -815,35 +815,20 @@ class Emitter:
         self.render = tlf_rendering_enabled() if render is None else render
         self.emitted: list[_TLF] = []
 
-    def table(self, entry_id: str, body: pd.DataFrame, *, population_n: int | None, source: SourceLike,
-              footnotes: Sequence[str] = (), catalogue: Mapping | None = None) -> None:
-        """Build a :class:`Table` from the catalogue with this emitter's cut, and emit it.
+    # Shortcuts: build the TLF from the catalogue with this emitter's cut and emit it. They return
+    # nothing: emit() shows the TLF once (a returned object would be shown again as the cell's
+    # value); it stays available as ``self.emitted[-1]``.
+    def table(self, entry_id: str, body: pd.DataFrame, **meta: Any) -> None:
+        """Emit catalogue table ``entry_id`` (``meta``: population_n, source, footnotes, catalogue)."""
+        self.emit(Table.from_catalogue(entry_id, body, cut=self.cut, **meta))
 
-        Returns nothing: :meth:`emit` shows the TLF once (a returned object would be shown again
-        as the cell's value); it stays available as ``self.emitted[-1]``.
-        """
-        self.emit(Table.from_catalogue(entry_id, body, population_n=population_n, cut=self.cut,
-                                              source=source, catalogue=catalogue, footnotes=footnotes))
+    def listing(self, entry_id: str, body: pd.DataFrame, **meta: Any) -> None:
+        """Emit catalogue listing ``entry_id`` (same ``meta`` as :meth:`table`)."""
+        self.emit(Listing.from_catalogue(entry_id, body, cut=self.cut, **meta))
 
-    def listing(self, entry_id: str, body: pd.DataFrame, *, population_n: int | None, source: SourceLike,
-                footnotes: Sequence[str] = (), catalogue: Mapping | None = None) -> None:
-        """Build a :class:`Listing` from the catalogue with this emitter's cut, and emit it.
-
-        Returns nothing: :meth:`emit` shows the TLF once (a returned object would be shown again
-        as the cell's value); it stays available as ``self.emitted[-1]``.
-        """
-        self.emit(Listing.from_catalogue(entry_id, body, population_n=population_n, cut=self.cut,
-                                                source=source, catalogue=catalogue, footnotes=footnotes))
-
-    def figure(self, entry_id: str, figure: Any, *, population_n: int | None, source: SourceLike,
-               footnotes: Sequence[str] = (), catalogue: Mapping | None = None) -> None:
-        """Build a :class:`Figure` from the catalogue with this emitter's cut, and emit it.
-
-        Returns nothing: :meth:`emit` shows the TLF once (a returned object would be shown again
-        as the cell's value); it stays available as ``self.emitted[-1]``.
-        """
-        self.emit(Figure.from_catalogue(entry_id, figure, population_n=population_n, cut=self.cut,
-                                               source=source, catalogue=catalogue, footnotes=footnotes))
+    def figure(self, entry_id: str, figure: Any, **meta: Any) -> None:
+        """Emit catalogue figure ``entry_id`` (a matplotlib figure; same ``meta`` as :meth:`table`)."""
+        self.emit(Figure.from_catalogue(entry_id, figure, cut=self.cut, **meta))
 
     def emit(self, tlf: _TLF) -> _TLF:
         """Write the TLF's files, display it (IPython) and return it."""
