@@ -118,6 +118,10 @@ def _cmd_generate(args) -> int:
     from .pipeline import _module
 
     synth = _module("synth")
+    if args.out is None and (args.subjects != 48 or args.seed is not None):
+        raise config.ConfigError(
+            "csr generate with --subjects/--seed needs --out DIR: synthetic_data/ is the committed trial whose "
+            "cut dates params/<cut>.yml fix; another trial there would fail validation (records after the cut)")
     out = args.out or config.project_root() / "synthetic_data"
     kwargs = {"n_subjects": args.subjects}
     if args.seed is not None:

@@ -141,3 +141,8 @@ def test_concurrent_run_is_refused_with_exit_3(project, capsys, cut_lock_holder)
         assert cli.main(["report", "--cut", "c1"]) == 3
         assert "Another csr run is already building data cut 'c1'" in capsys.readouterr().err
         assert calls == []
+
+
+def test_generate_refuses_to_overwrite_the_committed_trial_with_another_size(capsys):
+    assert cli.main(["generate", "--subjects", "480"]) == 1
+    assert "needs --out DIR" in capsys.readouterr().err
