@@ -576,13 +576,3 @@ def estimates_footnotes(study: Mapping[str, Any]) -> list[str]:
         f"a {LANDMARK_MONTHS}-month rate is NE when no subject remained at risk and the curve had not reached 0.",
         "Change: this cut minus the previous cut (rates in percentage points). NE: not estimable.",
     ]
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A Markdown pipe table (renders in Jupyter Book and Quarto; '|' escaped in cells)."""
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
-    lines += ["| " + " | ".join(map(cell, r)) + " |" for r in rows]
-    return "\n".join(lines) + "\n"

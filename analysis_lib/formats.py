@@ -366,3 +366,13 @@ def nca_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None, sig
         for lbl, f in lines:
             recs.append((lbl, 1, [na(s, f) for s in st]))
     return _frame(recs, label_col, headers)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown pipe table (renders in Jupyter Book and Quarto; '|' escaped in cells)."""
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(map(cell, r)) + " |" for r in rows]
+    return "\n".join(lines) + "\n"

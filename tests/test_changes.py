@@ -226,10 +226,6 @@ def test_summaries_and_footnotes_use_the_ards():
     assert "within +/- 7 days" in notes[1] and "30.4375 days per month" in notes[2]
 
 
-def test_markdown_table_escapes_pipes():
-    assert changes.markdown_table(["a", "b"], [["x|y", 1]]) == "| a | b |\n|---|---|\n| x\\|y | 1 |\n"
-
-
 def test_subject_missing_from_current_cut_is_listed_not_dropped():
     prev, cur = current_cut(), current_cut()
     cur["adsl"] = cur["adsl"][cur["adsl"]["USUBJID"] != "S3"]

@@ -202,3 +202,7 @@ def test_ard_csv_round_trip_formats_identically(reference_data, tmp_path):
     k.to_csv(tmp_path / "k.csv", index=False)
     back = pd.read_csv(tmp_path / "k.csv", dtype={"group1_level": str})
     pd.testing.assert_frame_equal(F.km_table(back), F.km_table(k))
+
+
+def test_markdown_table_escapes_pipes():
+    assert F.markdown_table(["a", "b"], [["x|y", 1]]) == "| a | b |\n|---|---|\n| x\\|y | 1 |\n"
