@@ -149,6 +149,17 @@ def _apply_where(df: pd.DataFrame, where: Mapping[str, Any] | Callable | None,
     return df[mask]
 
 
+def _select_param(df: pd.DataFrame, paramcd: str | None, what: str) -> pd.DataFrame:
+    """The records of one PARAMCD (all records when ``paramcd`` is None); none is an error."""
+    if paramcd is None:
+        return df
+    data = df[df["PARAMCD"] == paramcd]
+    if data.empty:
+        raise ValueError(f"{what}: no records with PARAMCD == {paramcd!r}; "
+                         f"available: {sorted(map(str, df['PARAMCD'].unique()))[:20]}")
+    return data
+
+
 def _p(n: int, N: int) -> float:
     return n / N if N else math.nan
 
@@ -378,12 +389,7 @@ def response_ard(df: pd.DataFrame, responder: str, by: str | None = None, *,
     ``df`` count as non-responders.
     """
     _require(df, [id_var, responder, by, "PARAMCD" if paramcd else None], "response_ard data")
-    data = df
-    if paramcd is not None:
-        data = df[df["PARAMCD"] == paramcd]
-        if data.empty:
-            raise ValueError(f"response_ard data: no records with PARAMCD == {paramcd!r}; "
-                             f"available: {sorted(map(str, df['PARAMCD'].unique()))[:20]}")
+    data = _select_param(df, paramcd, "response_ard data")
     _unique_ids(data, id_var, "response_ard data")
     if values is not None:
         resp = data[responder].isin(list(values))
@@ -434,12 +440,7 @@ def km_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = Non
     landmark: surv, surv_ci_low, surv_ci_high, n_risk.
     """
     _require(adtte, [id_var, time_var, cnsr_var, by, "PARAMCD" if paramcd else None], "ADTTE")
-    data = adtte
-    if paramcd is not None:
-        data = adtte[adtte["PARAMCD"] == paramcd]
-        if data.empty:
-            raise ValueError(f"ADTTE: no records with PARAMCD == {paramcd!r}; available: "
-                             f"{sorted(map(str, adtte['PARAMCD'].unique()))[:20]}")
+    data = _select_param(adtte, paramcd, "ADTTE")
     _unique_ids(data, id_var, f"ADTTE (PARAMCD {paramcd})" if paramcd else "ADTTE")
     time = _numeric(data, time_var, "ADTTE")
     cnsr = _numeric(data, cnsr_var, "ADTTE")
