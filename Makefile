@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-CUT ?= $(shell test -x $(BIN)/python && $(BIN)/python -c "from analysis_lib.config import default_cut; print(default_cut())" 2>/dev/null || echo final)
+CUT ?= $(shell test -x $(BIN)/python && $(BIN)/python -c "from analysis_lib.trial.config import default_cut; print(default_cut())" 2>/dev/null || echo final)
 DEBIAN_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended tex-gyre latexmk \
 	lmodern poppler-utils chromium fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -33,7 +33,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 notebooks: setup  ## re-execute chapters/*.ipynb in place on the reference cut (their nbval outputs)
-	$(BIN)/python -m analysis_lib.reference_outputs
+	$(BIN)/python -m analysis_lib.pipeline.reference_outputs
 
 benchmark: setup
 	$(BIN)/python benchmarks/run_benchmark.py

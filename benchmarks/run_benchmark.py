@@ -61,7 +61,7 @@ def _csr(args: list[str], root: Path) -> tuple[float, subprocess.CompletedProces
 def _missing_parts(root: Path) -> list[str]:
     """Reasons the full report cannot be benchmarked yet (empty list: it can)."""
     sys.path.insert(0, str(REPO))
-    from analysis_lib import pipeline
+    from analysis_lib.pipeline import runner as pipeline
 
     reasons = []
     try:
@@ -109,7 +109,9 @@ def baseline_one(cut_id: str, root: Path, build: Path) -> dict:
     """The plain way, in this process: validate, derive, papermill each chapter in turn, one book build."""
     import papermill
 
-    from analysis_lib import config, derive, pipeline, render, validate
+    from analysis_lib.trial import config, derive, validate
+
+    from analysis_lib.pipeline import runner as pipeline, render
 
     if build.exists():
         shutil.rmtree(build)
@@ -142,7 +144,11 @@ def scale_one(n: int, workdir: Path, source: Path = REPO) -> dict:
     """One trial size in this process: generate + validate + derive + chapters (ARDs), no rendering."""
     import yaml
 
-    from analysis_lib import config, pipeline, synth
+    from analysis_lib.trial import config
+
+    from analysis_lib.pipeline import runner as pipeline
+
+    from analysis_lib.synthetic import generator as synth
 
     root = _copy_project(source, workdir, with_data=False)
     cut = config.default_cut(source)
@@ -263,7 +269,7 @@ def main(argv=None) -> int:
         print(json.dumps(baseline_one(args.baseline_one, args.root, args.build)))
         return 0
 
-    from analysis_lib import config
+    from analysis_lib.trial import config
 
     scratch = args.out / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)

@@ -40,8 +40,8 @@ def cut_lock_holder():
         holder = subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(f"""
                 import sys
-                from analysis_lib.config import load_cut
-                from analysis_lib.pipeline import cut_lock
+                from analysis_lib.trial.config import load_cut
+                from analysis_lib.pipeline.runner import cut_lock
                 with cut_lock(load_cut({cut_id!r})):
                     print("locked", flush=True)
                     sys.stdin.read()

@@ -1,4 +1,4 @@
-"""ARDs (analysis_lib.ard) on the public CDISC pilot and pharmaverse ADaM, plus edge cases.
+"""ARDs (analysis_lib.toolkit.ard) on the public CDISC pilot and pharmaverse ADaM, plus edge cases.
 
 Expected values are published numbers (CDISC pilot), R `survival` output stored in
 tests/reference/ (km_reference.R, km_pharmaverse_reference.R), scipy's exact binomial CI, or an
@@ -15,7 +15,7 @@ import pyreadstat
 import pytest
 from scipy.stats import binomtest
 
-from analysis_lib import ard
+from analysis_lib.toolkit import ard
 
 REF = Path(__file__).resolve().parent / "reference"
 ARMS = ["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"]
@@ -54,7 +54,7 @@ def assert_ard_shape(df):
 
 @pytest.fixture(scope="module")
 def pilot_ae(pilot):
-    return ard.ae_ard(pilot["adsl"], pilot["adae"])  # the DESIGN §6 call, unchanged
+    return ard.ae_ard(pilot["adsl"], pilot["adae"])  # the docs/design.md §6 call, unchanged
 
 
 def test_ae_ard_reproduces_published_pilot_counts(pilot_ae):

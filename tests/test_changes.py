@@ -1,4 +1,4 @@
-"""analysis_lib.changes: key estimates of a cut, their comparison, new records and changed statuses."""
+"""analysis_lib.trial.changes: key estimates of a cut, their comparison, new records and changed statuses."""
 from __future__ import annotations
 
 import math
@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from analysis_lib import changes, config
-from analysis_lib.ard import ARD_COLUMNS
+from analysis_lib.trial import changes, config
+from analysis_lib.toolkit.ard import ARD_COLUMNS
 
 STUDY = {"response": {"visits": [30, 45], "responder": ["CR", "CRI"]},
          "time_to_event": {"conf_type": "log-log"}}

@@ -1,4 +1,4 @@
-"""The committed chapter notebooks (reference-cut outputs, see analysis_lib.reference_outputs):
+"""The committed chapter notebooks (reference-cut outputs, see analysis_lib.pipeline.reference_outputs):
 their shape, and that they show every TLF of the catalogue exactly once."""
 import json
 import re
@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis_lib import pipeline, tlf
+from analysis_lib.pipeline import runner as pipeline
+
+from analysis_lib.toolkit import tlf
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = pipeline.chapter_notebooks(ROOT)

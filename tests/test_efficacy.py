@@ -1,4 +1,4 @@
-"""analysis_lib.efficacy on small hand-made ADaM frames; KM summaries against R survival."""
+"""analysis_lib.trial.efficacy on small hand-made ADaM frames; KM summaries against R survival."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib import efficacy, stats
+from analysis_lib.trial import efficacy
+
+from analysis_lib.toolkit import stats
 
 REF = Path(__file__).resolve().parent / "reference"
 DL = ["DL1", "DL2"]

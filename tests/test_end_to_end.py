@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis_lib import tlf
+from analysis_lib.toolkit import tlf
 
 ROOT = Path(__file__).resolve().parents[1]
 CUT = "final"

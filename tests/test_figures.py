@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
-from analysis_lib import figures, stats, tlf
+from analysis_lib.toolkit import figures, stats, tlf
 
 
 def _risk_rows(fig) -> dict[str, list[str]]:

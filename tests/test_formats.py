@@ -1,4 +1,4 @@
-"""Display frames (analysis_lib.formats): CSR string conventions, AE ordering and empty inputs."""
+"""Display frames (analysis_lib.toolkit.formats): CSR string conventions, AE ordering and empty inputs."""
 from __future__ import annotations
 
 import math
@@ -8,8 +8,8 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from analysis_lib import ard
-from analysis_lib import formats as F
+from analysis_lib.toolkit import ard
+from analysis_lib.toolkit import formats as F
 
 ARMS = ["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"]
 

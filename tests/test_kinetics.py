@@ -1,4 +1,4 @@
-"""analysis_lib.kinetics on small hand-made ADPP/ADCK frames."""
+"""analysis_lib.trial.kinetics on small hand-made ADPP/ADCK frames."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib import kinetics
+from analysis_lib.trial import kinetics
 
 
 def _pp(usubjid, prod, spec, meth, paramcd, aval, unit):

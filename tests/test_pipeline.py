@@ -18,8 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from analysis_lib import pipeline
-from analysis_lib.config import ConfigError
+from analysis_lib.pipeline import runner as pipeline
+from analysis_lib.trial.config import ConfigError
 
 CHAPTER_CODE = """\
 from pathlib import Path
@@ -119,13 +119,38 @@ def project(tmp_path, monkeypatch):
     monkeypatch.setenv("CSR_ROOT", str(root))
     lib = tmp_path / "lib"  # a frozen copy: the real sources may be edited while the tests run
     lib.mkdir()
-    for src in pipeline.LIB_DIR.glob("*.py"):
-        (lib / src.name).write_bytes(src.read_bytes())
+    for src in pipeline.LIB_DIR.rglob("*.py"):
+        dest = lib / src.relative_to(pipeline.LIB_DIR)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(src.read_bytes())
     monkeypatch.setattr(pipeline, "LIB_DIR", lib)
     calls: list[str] = []
-    fakes = fake_modules(calls)
-    monkeypatch.setattr(pipeline, "_module", lambda name: fakes[name])
+    install_fakes(monkeypatch, fake_modules(calls))
     return root, calls
+
+
+def install_fakes(monkeypatch, fakes: dict[str, types.SimpleNamespace]) -> None:
+    """Put the fake validate/derive/render steps in place of the real ones (the runner's step
+    functions and the render module's entry points)."""
+    from analysis_lib.pipeline import render
+
+    validate, derive = fakes["validate"], fakes["derive"]
+
+    def run_validate(cut):
+        problems = validate.validate_cut(cut)
+        if problems:
+            raise pipeline.PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(problems))
+        return {}
+
+    def run_derive(cut, build, domains):
+        pipeline._clear(build / "adam")
+        (build / "adam").mkdir(parents=True)
+        derive.derive_cut(cut, out_dir=build / "adam")
+
+    monkeypatch.setattr(pipeline, "validate_inputs", run_validate)
+    monkeypatch.setattr(pipeline, "_run_derive", run_derive)
+    monkeypatch.setattr(render, "render_cut", fakes["render"].render_cut)
+    monkeypatch.setattr(render, "write_manifest", fakes["render"].write_manifest)
 
 
 def tree_hashes(path: Path) -> dict[str, str]:
@@ -197,7 +222,7 @@ def test_changed_input_data_or_library_code_reruns_every_step(project):
     r = pipeline.run("c1")
     assert r.steps == dict.fromkeys(pipeline.STEPS, "done") and set(r.chapters.values()) == {"done"}
     assert (root / "_output" / "c1" / "ard" / "02-beta.csv").read_text().endswith("c1,N,4\n")
-    with (pipeline.LIB_DIR / "stats.py").open("a") as fh:
+    with (pipeline.LIB_DIR / "toolkit" / "stats.py").open("a") as fh:
         fh.write("# a library change\n")
     calls.clear()
     r = pipeline.run("c1")
@@ -249,8 +274,7 @@ def test_an_interrupted_run_leaves_previous_outputs_and_no_staging(project, monk
         (out_dir / "adsl.csv").write_text("half written")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "_module", lambda name: {**fake_modules([]),
-                                                            "derive": types.SimpleNamespace(derive_cut=interrupted)}[name])
+    install_fakes(monkeypatch, {**fake_modules([]), "derive": types.SimpleNamespace(derive_cut=interrupted)})
     with pytest.raises(KeyboardInterrupt):
         pipeline.run("c1")
     assert tree_hashes(out) == before and leftovers(root) == []
@@ -262,8 +286,7 @@ def test_an_unexpected_error_in_a_step_names_the_step(project, monkeypatch):
     def broken(cut, out_dir=None):
         raise KeyError("AVAL")
 
-    monkeypatch.setattr(pipeline, "_module", lambda name: {**fake_modules([]),
-                                                            "derive": types.SimpleNamespace(derive_cut=broken)}[name])
+    install_fakes(monkeypatch, {**fake_modules([]), "derive": types.SimpleNamespace(derive_cut=broken)})
     with pytest.raises(pipeline.PipelineError, match=r"Step 'derive' failed for data cut 'c1': KeyError: 'AVAL'"):
         pipeline.run("c1")
     assert not (root / "_output" / "c1").exists()

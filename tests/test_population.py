@@ -1,4 +1,4 @@
-"""Tests of analysis_lib.population on small hand-made frames and on the public CDISC pilot ADSL."""
+"""Tests of analysis_lib.trial.population on small hand-made frames and on the public CDISC pilot ADSL."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib import population as pop
+from analysis_lib.trial import population as pop
 
 LABELS = {1: "DL1 1×10⁵/kg", 2: "DL2 3×10⁵/kg", 3: "DL3 1×10⁶/kg"}
 

@@ -17,7 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from analysis_lib import config, provenance, render
+from analysis_lib.trial import config
+
+from analysis_lib.pipeline import provenance, render
 
 ROOT = Path(__file__).resolve().parents[1]
 CUT_DATE = dt.date(2025, 3, 31)
@@ -26,7 +28,7 @@ TLFS = [
     {"id": "f-demo-os", "number": "Figure 14.2.3", "title": "Kaplan-Meier plot of overall survival (demo)"},
 ]
 N_ROWS = 90  # enough rows for the longtable to break across pages
-# TLFs made by the real analysis_lib.tlf objects (third chapter), written through its Emitter
+# TLFs made by the real analysis_lib.toolkit.tlf objects (third chapter), written through its Emitter
 LIB_TLFS = [
     {"id": "t-lib-g3", "number": "Table 14.3.2.1", "title": "Grade >= 3 adverse events (library table)"},
     {"id": "f-lib-ck", "number": "Figure 14.2.8", "title": "CAR-T expansion (library figure)"},
@@ -34,7 +36,7 @@ LIB_TLFS = [
 
 
 class DemoTable:
-    """Stand-in for analysis_lib.tlf tables: the same reprs (HTML table; MyST raw-LaTeX longtable)."""
+    """Stand-in for analysis_lib.toolkit.tlf tables: the same reprs (HTML table; MyST raw-LaTeX longtable)."""
 
     def __init__(self, number: str, title: str, tlf_id: str, rows: list[tuple[str, str, str]]):
         self.number, self.title, self.id, self.rows = number, title, tlf_id, rows
@@ -82,13 +84,13 @@ def _figure_outputs(figures: Path) -> dict[str, str]:
 
 
 def _library_tlfs(build: Path) -> list:
-    """A long indented table and a figure made with analysis_lib.tlf, emitted into the build folder."""
+    """A long indented table and a figure made with analysis_lib.toolkit.tlf, emitted into the build folder."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from analysis_lib import tlf
+    from analysis_lib.toolkit import tlf
 
     rows = []
     for soc in range(1, 8):
@@ -149,7 +151,7 @@ def make_sample_build(tmp: Path) -> tuple[config.Cut, Path, Path]:
     fig_cell.outputs = [_display(_figure_outputs(build / "figures"))]
     beta.cells = [nbformat.v4.new_markdown_cell("# Time to event\n\nOverall survival by Kaplan-Meier."), fig_cell]
     gamma = nbformat.v4.new_notebook()
-    gamma.cells = [nbformat.v4.new_markdown_cell("# Library TLFs\n\nTables and figures from analysis_lib.tlf.")]
+    gamma.cells = [nbformat.v4.new_markdown_cell("# Library TLFs\n\nTables and figures from analysis_lib.toolkit.tlf.")]
     for tlf in _library_tlfs(build):
         cell = nbformat.v4.new_code_cell("emit(tlf)")
         cell.outputs = [_display({"text/html": tlf._repr_html_(), "text/markdown": tlf._repr_markdown_(),

@@ -1,4 +1,4 @@
-"""analysis_lib.safety on small hand-made ADSL/ADAE frames whose counts are known by hand."""
+"""analysis_lib.trial.safety on small hand-made ADSL/ADAE frames whose counts are known by hand."""
 from __future__ import annotations
 
 import math
@@ -6,8 +6,10 @@ import math
 import pandas as pd
 import pytest
 
-from analysis_lib import ard, safety
-from analysis_lib.tlf import Listing, Table
+from analysis_lib.toolkit import ard
+
+from analysis_lib.trial import safety
+from analysis_lib.toolkit.tlf import Listing, Table
 
 LV = ["DL1", "DL2"]
 D = pd.Timestamp("2024-01-01")

@@ -1,4 +1,4 @@
-"""analysis_lib.stats against R reference values (tests/reference/*.R wrote the CSVs)."""
+"""analysis_lib.toolkit.stats against R reference values (tests/reference/*.R wrote the CSVs)."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib import stats
+from analysis_lib.toolkit import stats
 
 REF = Path(__file__).resolve().parent / "reference"
 TOL = 1e-6

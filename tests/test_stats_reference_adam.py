@@ -1,4 +1,4 @@
-"""analysis_lib.stats run unchanged on the public pharmaverse ADaM, compared with R / ADPP."""
+"""analysis_lib.toolkit.stats run unchanged on the public pharmaverse ADaM, compared with R / ADPP."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis_lib import stats
+from analysis_lib.toolkit import stats
 from test_stats import assert_close, close
 
 REF = Path(__file__).resolve().parent / "reference"

@@ -1,4 +1,4 @@
-"""The seeded synthetic trial (analysis_lib.synth): reproducible, cut-consistent, calibrated."""
+"""The seeded synthetic trial (analysis_lib.synthetic.generator): reproducible, cut-consistent, calibrated."""
 from __future__ import annotations
 
 import filecmp
@@ -8,12 +8,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis_lib import config, sdtm, synth, validate
+from analysis_lib.trial import config, sdtm, validate
+
+from analysis_lib.synthetic import generator as synth
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "synthetic_data"
 CUTS = ["escalation", "interim", "final"]
-# Published ranges (DESIGN.md section 4) the committed 48-patient trial must fall inside, in percent.
+# Published ranges (docs/design.md § 4) the committed 48-patient trial must fall inside, in percent.
 RANGES = {"crs_any": (68, 88), "crs_ge3": (7, 23), "icans_any": (10, 21), "icans_ge3": (0, 10),
           "agvhd_2_4": (25, 48), "agvhd_3_4": (5, 17), "cgvhd": (55, 73), "cr_d30": (79, 96),
           "mrdneg_d30": (60, 90), "os_2y": (55, 75)}

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure as MplFigure
 
-from analysis_lib import tlf
+from analysis_lib.toolkit import tlf
 
 REPO = Path(__file__).resolve().parents[1]
 CUT = dt.date(2025, 3, 1)

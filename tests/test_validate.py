@@ -8,10 +8,10 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from analysis_lib import io
-from analysis_lib.config import Cut, list_cuts, load_cut, project_root
-from analysis_lib.sdtm import DOMAINS
-from analysis_lib.validate import (Problem, ValidationFailed, date_bounds, format_problems, validate_cut,
+from analysis_lib.trial import io
+from analysis_lib.trial.config import Cut, list_cuts, load_cut, project_root
+from analysis_lib.trial.sdtm import DOMAINS
+from analysis_lib.trial.validate import (Problem, ValidationFailed, date_bounds, format_problems, validate_cut,
                                    validate_frames)
 from fixtures.mini_study import CUT, mini_domains
 

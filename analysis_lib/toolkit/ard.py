@@ -1,8 +1,8 @@
 """Analysis results datasets (ARDs): long frames, one statistic per row.
 
 Every number in a CSR table comes from an ARD built here; tables are formatted views of ARDs
-(see :mod:`analysis_lib.formats`). Columns follow the CDISC Analysis Results Standard and R's
-``cards`` (DESIGN §6)::
+(see :mod:`analysis_lib.toolkit.formats`). Columns follow the CDISC Analysis Results Standard and R's
+``cards`` (docs/design.md §6)::
 
     group1, group1_level, group2, group2_level, variable, variable_level, stat_name, stat_value
 
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis_lib import stats
+from analysis_lib.toolkit import stats
 
 ARD_COLUMNS = [
     "group1", "group1_level", "group2", "group2_level",
@@ -182,7 +182,7 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
            grade: str | None = None, grade_levels: Sequence | None = None,
            high_grade: Any = "default", where: Mapping[str, Any] | Callable | None = None,
            soc: str = "AEBODSYS", pt: str = "AEDECOD", id_var: str = "USUBJID") -> pd.DataFrame:
-    """Subjects and events with adverse events: any AE, by SOC and by SOC/PT (DESIGN §6).
+    """Subjects and events with adverse events: any AE, by SOC and by SOC/PT (docs/design.md §6).
 
     Denominators N are the ADSL subjects with ``pop_flag == "Y"`` per ``by`` level (the subject's
     group is taken from ADSL, not ADAE); ADAE records of subjects outside the population are not

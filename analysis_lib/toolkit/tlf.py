@@ -1,6 +1,6 @@
 """TLF objects (tables, figures, listings) that know their CSR metadata and render themselves.
 
-One object, many renderings (DESIGN §3): ``_repr_html_`` for the HTML book, ``_repr_markdown_``
+One object, many renderings (docs/design.md §3): ``_repr_html_`` for the HTML book, ``_repr_markdown_``
 (a MyST ``{raw} latex`` block) for Jupyter Book's PDF, ``_repr_latex_`` for Quarto, ``to_markdown``
 and ``to_rtf`` (via ``rtflite``) for the medical writers. Numbers and titles come from the TLF
 catalogue (``chapters/tlf_catalogue.yml``), never from the renderer.
@@ -68,7 +68,7 @@ class Catalogue(dict):
 
 
 def default_catalogue_path() -> Path:
-    from .config import project_root
+    from analysis_lib.trial.config import project_root
 
     return project_root() / "chapters" / "tlf_catalogue.yml"
 
@@ -133,7 +133,7 @@ def load_catalogue(path: str | os.PathLike | None = None) -> Catalogue:
 
 def population_label(flag: str) -> str:
     """'SAFFL' -> 'Safety population', from ``params/study.yml`` ``populations`` (else the flag)."""
-    from .config import ConfigError, load_study
+    from analysis_lib.trial.config import ConfigError, load_study
 
     try:
         text = (load_study().get("populations") or {}).get(flag)
@@ -424,7 +424,7 @@ class Table(_TLF):
                        source: SourceLike, catalogue: Mapping | None = None, footnotes: Sequence[str] = ()):
         """Build from the catalogue entry (number, title, population, footnotes).
 
-        ``cut`` is a :class:`~analysis_lib.config.Cut` or a date; extra ``footnotes`` are appended
+        ``cut`` is a :class:`~analysis_lib.trial.config.Cut` or a date; extra ``footnotes`` are appended
         after the catalogue's.
         """
         entry = cls._from_entry(entry_id, catalogue, cls.kind)

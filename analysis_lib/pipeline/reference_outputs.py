@@ -1,7 +1,7 @@
 """Re-execute the committed chapter notebooks on the reference data cut, in place.
 
 The chapters in ``chapters/`` are committed with the outputs of the reference cut (the chapters'
-default ``cut`` parameter); ``pytest --nbval`` re-executes them and compares (DESIGN §2). Run this
+default ``cut`` parameter); ``pytest --nbval`` re-executes them and compares (docs/design.md §2). Run this
 after an intended change of results (``make notebooks``) and review the diff like any other change.
 """
 from __future__ import annotations
@@ -12,14 +12,14 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import config
+from analysis_lib.trial import config
 
 REFERENCE_CUT = "final"
 
 
 def derive_reference(out_dir: Path, cut_id: str = REFERENCE_CUT) -> Path:
     """Derive the reference cut's ADaM into ``out_dir/adam`` (what the chapters read)."""
-    from . import derive
+    from analysis_lib.trial import derive
 
     derive.derive_cut(config.load_cut(cut_id), out_dir / "adam")
     return out_dir
@@ -29,7 +29,7 @@ def _execute_in_place(path: Path, output_dir: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    from .pipeline import KERNEL_ENV, _kernel_manager_class
+    from analysis_lib.pipeline.runner import KERNEL_ENV, _kernel_manager_class
 
     nb = nbformat.read(path, as_version=4)
     km_class = _kernel_manager_class({**KERNEL_ENV, "CSR_OUTPUT_DIR": str(output_dir),
@@ -44,7 +44,7 @@ def _execute_in_place(path: Path, output_dir: Path) -> None:
 
 def refresh(names: list[str] | None = None) -> list[Path]:
     """Execute the named chapters (default: all of ``_quarto.yml``) in place on the reference cut."""
-    from .pipeline import chapter_notebooks
+    from analysis_lib.pipeline.runner import chapter_notebooks
 
     root = config.project_root()
     paths = [p for p in chapter_notebooks(root) if not names or p.stem in names]

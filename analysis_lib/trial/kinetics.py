@@ -15,9 +15,9 @@ import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-from analysis_lib import ard, formats, stats
-from analysis_lib import figures as _fig
-from analysis_lib.efficacy import no_data_figure, stat
+from analysis_lib.toolkit import ard, formats, stats
+from analysis_lib.toolkit import figures as _fig
+from analysis_lib.trial.efficacy import no_data_figure, stat
 
 #: NCA parameters of the CSR table (ADPP PARAMCD) and their display names.
 NCA_PARAMS = {"CMAX": "Cmax", "TMAX": "Tmax", "AUC0_28": "AUC0-28d", "CLAST": "Clast", "TLAST": "Tlast"}

@@ -1,4 +1,4 @@
-"""``csr``: the command line of the CSR pipeline (DESIGN.md §6).
+"""``csr``: the command line of the CSR pipeline (docs/design.md §6).
 
 Subcommands import their modules lazily so ``csr --help`` is fast. Every failure the user can act on
 (configuration, data, a failing chapter, a held lock) ends with one readable paragraph on stderr and a
@@ -96,7 +96,7 @@ class RichReporter:
 def _summary(console, results) -> None:
     from rich.table import Table
 
-    from .pipeline import STEPS
+    from analysis_lib.pipeline.runner import STEPS
 
     table = Table(title="csr summary (seconds per step)")
     table.add_column("cut")
@@ -114,10 +114,9 @@ def _summary(console, results) -> None:
 
 
 def _cmd_generate(args) -> int:
-    from . import config
-    from .pipeline import _module
+    from analysis_lib.trial import config
+    from analysis_lib.synthetic import generator as synth
 
-    synth = _module("synth")
     if args.out is None and (args.subjects != 48 or args.seed is not None):
         raise config.ConfigError(
             "csr generate with --subjects/--seed needs --out DIR: synthetic_data/ is the committed trial whose "
@@ -133,15 +132,11 @@ def _cmd_generate(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from . import config
-    from .pipeline import _module
+    from analysis_lib.pipeline import runner
+    from analysis_lib.trial import config
 
-    validate = _module("validate")
     cut = config.load_cut(args.cut)
-    problems = validate.validate_cut(cut)
-    if problems:
-        print(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(problems), file=sys.stderr)
-        return EXIT_FAILED
+    runner.validate_inputs(cut)  # raises PipelineError naming every problem
     print(f"Data cut '{cut.id}' ({cut.data_dir}): no problems found.")
     return 0
 
@@ -149,7 +144,9 @@ def _cmd_validate(args) -> int:
 def _cmd_pipeline(args) -> int:
     from rich.console import Console
 
-    from . import config, pipeline
+    from analysis_lib.trial import config
+
+    from analysis_lib.pipeline import runner as pipeline
 
     console = Console(stderr=False)
     until = "render" if args.command == "report" else args.command
@@ -177,8 +174,8 @@ def _cmd_pipeline(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``csr`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    from .config import ConfigError
-    from .pipeline import LockHeld, PipelineError
+    from analysis_lib.trial.config import ConfigError
+    from analysis_lib.pipeline.runner import LockHeld, PipelineError
 
     handlers = {"generate": _cmd_generate, "validate": _cmd_validate}
     started = time.perf_counter()

@@ -1,7 +1,7 @@
 """Read the SDTM-like input domains of a data cut (CSV, Parquet or SAS XPT), as strings.
 
 Every value comes back as a string exactly as delivered ("" for empty/missing), so validation
-(:mod:`analysis_lib.validate`) sees what the sender wrote and decides about types itself; nothing
+(:mod:`analysis_lib.trial.validate`) sees what the sender wrote and decides about types itself; nothing
 is coerced or dropped here. Numbers stored as numbers (Parquet, XPT) are written back without a
 spurious ``.0`` for whole values (XPT stores every number as a double); dates stored as dates
 become ISO 8601 text.
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .sdtm import DOMAINS
+from analysis_lib.trial.sdtm import DOMAINS
 
 if TYPE_CHECKING:
-    from .config import Cut
+    from analysis_lib.trial.config import Cut
 
 EXTENSIONS = (".csv", ".parquet", ".xpt")
 
@@ -119,5 +119,5 @@ def read_domain(data_dir: Path | str, name: str) -> pd.DataFrame:
 
 
 def read_cut(cut: Cut) -> dict[str, pd.DataFrame]:
-    """All domains of the data cut (keys as in :data:`analysis_lib.sdtm.DOMAINS`)."""
+    """All domains of the data cut (keys as in :data:`analysis_lib.trial.sdtm.DOMAINS`)."""
     return {name: read_domain(cut.data_dir, name) for name in DOMAINS}

@@ -5,7 +5,7 @@ previous cut's ADaM in memory (so the chapter never depends on an earlier run), 
 
 * :func:`key_estimates` -> ARD of the key estimates of one cut (population sizes, DLTs, CRS,
   ICANS, acute GVHD, SAEs, deaths, ORR and MRD-negative CR/CRi at the first response day, OS and
-  EFS median and 12-month rate), built with :mod:`analysis_lib.ard`;
+  EFS median and 12-month rate), built with :mod:`analysis_lib.toolkit.ard`;
 * :func:`compare` -> ARD with the previous value, the current value and the change of each;
 * :func:`new_items` -> the records that are new in this cut (subjects, infusions, transplants,
   DLTs, deaths, SAEs) and the per-subject changes of response and status;
@@ -23,9 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-from . import ard as ardlib
-from . import formats
-from .ard import TOTAL
+from analysis_lib.toolkit import ard as ardlib
+from analysis_lib.toolkit import formats
+from analysis_lib.toolkit.ard import TOTAL
 
 #: Landmark of the OS/EFS rates among the key estimates (months).
 LANDMARK_MONTHS = 12
@@ -59,11 +59,11 @@ def derive_previous(cut, study: Mapping | None = None):
     """``(previous Cut, its ADaM datasets)`` derived in memory, or ``None`` for the first cut.
 
     The previous cut's inputs are validated like ``csr derive``; problems raise
-    :class:`analysis_lib.validate.ValidationFailed` listing them all.
+    :class:`analysis_lib.trial.validate.ValidationFailed` listing them all.
     """
-    from . import config
-    from .derive import derive_all
-    from .validate import ValidationFailed, read_and_validate
+    from analysis_lib.trial import config
+    from analysis_lib.trial.derive import derive_all
+    from analysis_lib.trial.validate import ValidationFailed, read_and_validate
 
     if not cut.previous:
         return None

@@ -1,4 +1,4 @@
-"""Validate the SDTM-like inputs of a data cut against :mod:`analysis_lib.sdtm` (``csr validate``).
+"""Validate the SDTM-like inputs of a data cut against :mod:`analysis_lib.trial.sdtm` (``csr validate``).
 
 All problems are collected and reported at once, each naming the file, the column, a few 1-based
 data row numbers (header not counted) and the rule, in plain words::
@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pandera.pandas as pa
 
-from .io import ReadError, read_domain
-from .sdtm import CUT_DATE_COLUMNS, DOMAINS, Domain
+from analysis_lib.trial.io import ReadError, read_domain
+from analysis_lib.trial.sdtm import CUT_DATE_COLUMNS, DOMAINS, Domain
 
 if TYPE_CHECKING:
-    from .config import Cut
+    from analysis_lib.trial.config import Cut
 
 MAX_ROWS_SHOWN = 5
 # Numeric ranges that are part of the input contract: (domain, column) -> (low, high), inclusive.

@@ -2,7 +2,7 @@
 
 Helpers behind the disposition, demographics, exposure and DLT chapters. Summaries are built in
 two steps, as everywhere in the report: an ARD (long, one statistic per row, built with
-:mod:`analysis_lib.ard`) and a display frame of strings (built with :mod:`analysis_lib.formats`
+:mod:`analysis_lib.toolkit.ard`) and a display frame of strings (built with :mod:`analysis_lib.toolkit.formats`
 conventions). A table's layout is a *spec*, a list of :class:`Count`, :class:`Levels` and
 :class:`Continuous` items: :func:`summary_ard` computes the numbers of a spec and
 :func:`summary_table` lays the same spec out, so rows and numbers cannot drift apart.
@@ -19,7 +19,7 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
-from analysis_lib import ard, formats, stats
+from analysis_lib.toolkit import ard, formats, stats
 
 CD22 = "CD22 CAR-T"
 PHASE_LABELS = {"DOSE ESCALATION": "Escalation", "DOSE EXPANSION": "Expansion"}

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .sdtm import CUT_DATE_COLUMNS, DOMAINS
-from .validate import ValidationFailed, date_bounds, read_and_validate
+from analysis_lib.trial.sdtm import CUT_DATE_COLUMNS, DOMAINS
+from analysis_lib.trial.validate import ValidationFailed, date_bounds, read_and_validate
 
 if TYPE_CHECKING:
-    from .config import Cut
+    from analysis_lib.trial.config import Cut
 
 CD19, CD22 = "CD19 CAR-T", "CD22 CAR-T"
 DEATH_FROM_ALL = "RELAPSE/PROGRESSION OF ALL"
@@ -512,17 +512,17 @@ def derive_adck(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dic
 
 def derive_adpp(adck: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
     """NCA parameters per subject x product x specimen x method (analysis samples, ANL01FL = Y)
-    with :func:`analysis_lib.stats.nca`: time = ARELTM (days since that product's infusion), BLQ
+    with :func:`analysis_lib.toolkit.stats.nca`: time = ARELTM (days since that product's infusion), BLQ
     samples flagged by BLQFL and handled by ``kinetics.blq_rule``, AUC method
     ``kinetics.auc_method``, partial AUC to ``kinetics.auc_window_days``."""
-    from . import stats
+    from analysis_lib.toolkit import stats
 
     kin = study["kinetics"]
     end = float(kin["auc_window_days"])
     rule = kin["blq_rule"]
     if rule not in stats.BLQ_RULES:
         raise ValueError(f"params/study.yml: kinetics.blq_rule '{rule}' is not one of "
-                         f"{', '.join(stats.BLQ_RULES)} (analysis_lib.stats.BLQ_RULES)")
+                         f"{', '.join(stats.BLQ_RULES)} (analysis_lib.toolkit.stats.BLQ_RULES)")
     auc_key, auc_cd = f"auc0_{end:g}", f"AUC0_{end:g}"
     names = {"cmax": "CMAX", "tmax": "TMAX", "clast": "CLAST", "tlast": "TLAST", "auclast": "AUCLST",
              auc_key: auc_cd}
@@ -610,7 +610,7 @@ def write_datasets(datasets: dict[str, pd.DataFrame], out_dir: Path) -> None:
 def derive_cut(cut: Cut, out_dir: Path | None = None) -> dict[str, pd.DataFrame]:
     """Validate the cut's inputs (raise :class:`ValidationFailed` listing every problem), derive all
     ADaM datasets and write them as Parquet to ``out_dir`` (default ``cut.adam_dir``)."""
-    from .config import load_study
+    from analysis_lib.trial.config import load_study
 
     domains, problems = read_and_validate(cut.data_dir, cut.cut_date)
     if problems:

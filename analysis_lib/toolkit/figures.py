@@ -2,7 +2,7 @@
 swimmer plot, CAR-T kinetics on a log scale (and PB vs CSF facets).
 
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global state,
-no double display in notebooks); wrap it in :class:`analysis_lib.tlf.Figure` to give it a number
+no double display in notebooks); wrap it in :class:`analysis_lib.toolkit.tlf.Figure` to give it a number
 and title and to save it as SVG/PDF/PNG.
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _km_object(value: Any, conf_type: str):
     if hasattr(value, "table") and hasattr(value, "n_at_risk"):
         return value
     if isinstance(value, (tuple, list)) and len(value) == 2:
-        from . import stats
+        from analysis_lib.toolkit import stats
 
         return stats.kaplan_meier(value[0], value[1], conf_type=conf_type)
     raise FigureDataError(f"km_plot: expected a kaplan_meier result or a (time, event) pair, got {type(value).__name__}")

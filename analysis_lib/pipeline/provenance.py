@@ -1,7 +1,7 @@
 """Provenance of a data cut's report: what data, parameters, code and software made it.
 
 :func:`collect` holds no wall-clock time, so the same inputs and code give the same dict (the
-provenance chapter shows it); :func:`analysis_lib.render.write_manifest` adds the run time.
+provenance chapter shows it); :func:`analysis_lib.pipeline.render.write_manifest` adds the run time.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import config
+from analysis_lib.trial import config
 
 # Packages whose versions can change a number, a table or the rendering.
 KEY_PACKAGES = (

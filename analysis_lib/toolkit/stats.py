@@ -1,6 +1,6 @@
 """Statistics for the CSR, each checked against R to 1e-6 (see ``tests/reference/``).
 
-Conventions (stable public API, DESIGN §6):
+Conventions (stable public API, docs/design.md §6):
 
 * ``clopper_pearson``: exact binomial CI, identical to R ``binom.test()$conf.int``.
 * ``kaplan_meier``: product-limit estimate with Greenwood variance and the CI transforms of

@@ -2,8 +2,8 @@
 
 Response rates at the nominal days (ADRS ``RSPDnn`` / ``MRDNDnn``), best overall response,
 Kaplan-Meier summaries in months and swimmer-plot records. Each ``*_ard`` function returns a long
-ARD (:data:`analysis_lib.ard.ARD_COLUMNS`) built with :mod:`analysis_lib.ard`; each ``*_table``
-function turns such an ARD into a display frame of strings (:mod:`analysis_lib.formats`).
+ARD (:data:`analysis_lib.toolkit.ard.ARD_COLUMNS`) built with :mod:`analysis_lib.toolkit.ard`; each ``*_table``
+function turns such an ARD into a display frame of strings (:mod:`analysis_lib.toolkit.formats`).
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-from analysis_lib import ard, formats, stats
-from analysis_lib.figures import STYLE
+from analysis_lib.toolkit import ard, formats, stats
+from analysis_lib.toolkit.figures import STYLE
 
 RESPONDER = ("CR", "CRI")
 NOT_DUE = "NOT DUE"
@@ -275,7 +275,7 @@ def km_figure(adtte: pd.DataFrame, paramcd: str, *, xlabel: str, ylabel: str,
     """Overall Kaplan-Meier curve of one endpoint in months with its CI band and numbers at
     risk every ``step`` months to ``months`` (``figures.km_plot``); a labelled placeholder when
     the endpoint has no subjects at this cut."""
-    from analysis_lib.figures import km_plot
+    from analysis_lib.toolkit.figures import km_plot
 
     km = km_fit(adtte, paramcd, pop_flag=pop_flag, conf_type=conf_type)
     if km is None:

@@ -1,6 +1,6 @@
-"""Safety summaries behind the adverse-event and deaths/SAE chapters (DESIGN §4, §7).
+"""Safety summaries behind the adverse-event and deaths/SAE chapters (docs/design.md §4, §7).
 
-Everything here turns ADaM-shaped ADSL/ADAE into long ARDs (columns as :mod:`analysis_lib.ard`)
+Everything here turns ADaM-shaped ADSL/ADAE into long ARDs (columns as :mod:`analysis_lib.toolkit.ard`)
 or into display frames of strings, so the chapter notebooks stay thin:
 
 - AE periods: :func:`period_mask`, :func:`period2_population` (the period-2 denominator);
@@ -25,8 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis_lib import ard as ard_mod
-from analysis_lib import formats, stats
+from analysis_lib.toolkit import ard as ard_mod
+from analysis_lib.toolkit import formats, stats
 
 ID = "USUBJID"
 TOTAL = "Total"

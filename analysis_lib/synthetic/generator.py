@@ -2,7 +2,7 @@
 
 ``generate()`` simulates ONE underlying trial (3+3 dose escalation driven by the simulated DLTs, then
 expansion at the recommended dose) and writes, for every data cut declared in ``params/``, the SDTM-like
-domains of ``analysis_lib.sdtm`` as ``<out>/<cut>/<domain>.csv``. A cut keeps only what is known at
+domains of ``analysis_lib.trial.sdtm`` as ``<out>/<cut>/<domain>.csv``. A cut keeps only what is known at
 its date, so a later cut only adds information. Output is byte-identical for the same seed.
 
 All calibration of the simulation (rates, durations, kinetics) lives in the named constants below;
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config, sdtm
+from analysis_lib.trial import config, sdtm
 
 SEED = 69
 N_SUBJECTS = 48

@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from . import config
-from .tlf import Emitter, Source
+from analysis_lib.trial import config
+from analysis_lib.toolkit.tlf import Emitter, Source
 
 ARD_COLUMNS = ["group1", "group1_level", "group2", "group2_level", "variable", "variable_level",
                "stat_name", "stat_value"]

@@ -18,7 +18,7 @@ class ConfigError(Exception):
 def project_root() -> Path:
     """The project folder: ``$CSR_ROOT`` if set, else the checkout this package lives in."""
     env = os.environ.get("CSR_ROOT")
-    return Path(env).resolve() if env else Path(__file__).resolve().parent.parent
+    return Path(env).resolve() if env else Path(__file__).resolve().parents[2]
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The report pipeline behind ``csr``: validate -> derive -> execute -> render (+ manifest) for one data cut.
 
-Why it is built this way (DESIGN.md §2, issue 6):
+Why it is built this way (docs/design.md §2, issue 6):
 
 * **Cached by content.** Every step has a key, a SHA-256 over everything it depends on (input data files,
   ``params/study.yml`` + ``params/<cut>.yml``, the ``analysis_lib`` sources, ``requirements.lock``, the
@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import importlib
 import json
 import os
 import secrets
@@ -38,7 +37,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import ConfigError, Cut, load_cut, load_study, project_root
+from analysis_lib.trial.config import ConfigError, Cut, load_cut, load_study, project_root
 
 STEPS = ("validate", "derive", "execute", "render")
 ENGINES = ("jupyter-book", "quarto")
@@ -46,14 +45,14 @@ CACHE_FILE = ".cache.json"
 CACHE_VERSION = 1
 #: Files and folders of the book definition (render-step inputs), relative to the project root;
 #: the templates in ``analysis_lib/book/`` count too.
-BOOK_PATHS = ("_quarto.yml", "book", "templates", "_templates", "_static", "references.bib")
+BOOK_PATHS = ("_quarto.yml",)  # the book definition; the book templates live in analysis_lib/pipeline/book/
 #: Environment every chapter kernel gets, for reproducible hashing, plotting and no debugger noise.
 KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 #: Folders the chapters write into (``tlf/``: TLF metadata for the renderer's lists of tables);
 #: emptied when every chapter re-runs, so nothing stale survives a full re-execution.
 CHAPTER_OUTPUT_DIRS = ("notebooks", "ard", "rtf", "figures", "tlf")
 
-LIB_DIR = Path(__file__).resolve().parent
+LIB_DIR = Path(__file__).resolve().parents[1]  # analysis_lib/
 _KERNEL_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
@@ -167,12 +166,12 @@ class Inputs:
         return cls(
             data=hash_paths([cut.data_dir], cut.data_dir),
             params=hash_paths([root / "params" / "study.yml", cut.params_file], root),
-            lib=hash_paths([p for p in LIB_DIR.glob("*.py")], LIB_DIR),
+            lib=hash_paths(sorted(LIB_DIR.rglob("*.py")), LIB_DIR),
             lock=hash_paths([root / "requirements.lock"], root),
             chapters={nb.stem: hash_paths([nb], root) for nb in notebooks},
             last=tuple(nb.stem for nb in notebooks if runs_last(nb)),
             chapter_support=hash_paths(support, root),
-            book=hash_paths([root / p for p in BOOK_PATHS] + [LIB_DIR / "book"], root),
+            book=hash_paths([root / p for p in BOOK_PATHS] + [LIB_DIR / "pipeline" / "book"], root),
             previous=_previous_inputs_hash(cut),
             runtime=f"{sys.version.split()[0]} {sys.executable} render_tlfs={os.environ.get('CSR_RENDER_TLFS', '1')}",
         )
@@ -296,22 +295,11 @@ def _clear(path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------- the steps
-def _module(name: str):
-    """Import ``analysis_lib.<name>`` lazily, with a clear message while it is missing."""
-    try:
-        return importlib.import_module(f"analysis_lib.{name}")
-    except ImportError as exc:
-        raise PipelineError(f"analysis_lib.{name} could not be imported ({exc}); "
-                            f"this step needs it.") from None
-
-
-def _run_validate(cut: Cut) -> dict | None:
+def validate_inputs(cut: Cut) -> dict:
     """Read and validate the cut's inputs; return the domains read (so derive need not read them again)."""
-    validate = _module("validate")
-    if hasattr(validate, "read_and_validate"):
-        domains, problems = validate.read_and_validate(cut.data_dir, cut.cut_date)
-    else:
-        domains, problems = None, validate.validate_cut(cut)
+    from analysis_lib.trial import validate
+
+    domains, problems = validate.read_and_validate(cut.data_dir, cut.cut_date)
     if problems:
         raise PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(problems))
     return domains
@@ -319,15 +307,13 @@ def _run_validate(cut: Cut) -> dict | None:
 
 def _run_derive(cut: Cut, build: Path, domains: dict | None) -> None:
     """ADaM datasets into ``build/adam``; from the domains validated in this run when there are any."""
-    derive = _module("derive")
-    validate = _module("validate")
+    from analysis_lib.trial import derive, validate
+
     _clear(build / "adam")
     try:
-        if domains is not None and hasattr(derive, "derive_all") and hasattr(derive, "write_datasets"):
-            derive.write_datasets(derive.derive_all(domains, load_study(cut.root), cut.cut_date), build / "adam")
-        else:
-            (build / "adam").mkdir(parents=True)
-            derive.derive_cut(cut, out_dir=build / "adam")
+        if domains is None:
+            domains = validate_inputs(cut)
+        derive.write_datasets(derive.derive_all(domains, load_study(cut.root), cut.cut_date), build / "adam")
     except validate.ValidationFailed as exc:
         raise PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(exc.problems)) from None
 
@@ -379,7 +365,7 @@ _VOLATILE_META = ("start_time", "end_time", "duration")
 def _sanitise_notebook(path: Path, staging: Path, final: Path) -> None:
     """Drop papermill's timestamps and random cell id, and put the final path for the staging one.
 
-    Why: executed notebooks are outputs and must be identical run to run (DESIGN.md §2).
+    Why: executed notebooks are outputs and must be identical run to run (docs/design.md §2).
     """
     import nbformat
 
@@ -471,7 +457,8 @@ def execute_chapters(cut: Cut, build: Path, names: list[str], *, final_dir: Path
 
 def _run_render(cut: Cut, build: Path, engine: str, seconds: dict[str, float], t0: float) -> dict:
     """Render the book, then (re)write the manifest with the seconds of every step of this run."""
-    render = _module("render")
+    from analysis_lib.pipeline import render
+
     _clear(build / "html")
     for pdf in build.glob("csr-*.pdf"):
         pdf.unlink()
@@ -540,7 +527,7 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
                 t0 = time.perf_counter()
                 try:
                     if step == "validate":
-                        domains = _run_validate(cut)
+                        domains = validate_inputs(cut)
                         cache["validate"] = keys["validate"]
                     elif step == "derive":
                         _run_derive(cut, staging, domains)

@@ -4,7 +4,7 @@ A display frame is a DataFrame of strings whose first column is the row label, f
 column per group (header with the big N, e.g. ``"DL1 1×10⁵/kg\\n(N=3)"``), plus an int column
 ``_indent`` (0, 1, 2) that renderers use for indentation and do not display.
 
-Conventions (DESIGN §6, issue 3): percentages round half away from zero (SAS) to 1 decimal, a
+Conventions (docs/design.md §6, issue 3): percentages round half away from zero (SAS) to 1 decimal, a
 zero count is shown as ``"0"`` and 100% as ``"n (100)"``; a median that is not reached is ``"Not reached"`` and a limit or
 estimate that cannot be estimated is ``"NE"``; estimates with CIs read ``"x.x (x.x, x.x)"``; AE
 rows are SOC then indented PT, by descending frequency (ties alphabetical). Empty inputs format
@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis_lib import stats
+from analysis_lib.toolkit import stats
 
 NE = "NE"
 NOT_REACHED = "Not reached"
@@ -97,7 +97,7 @@ def _k(v: Any) -> Any:
 
 
 def _check_ard(ard: pd.DataFrame) -> None:
-    from analysis_lib.ard import ARD_COLUMNS
+    from analysis_lib.toolkit.ard import ARD_COLUMNS
     if not isinstance(ard, pd.DataFrame):
         raise ValueError(f"expected an ARD DataFrame, got {type(ard).__name__}")
     missing = [c for c in ARD_COLUMNS if c not in ard.columns]
@@ -167,7 +167,7 @@ def ae_table(ard: pd.DataFrame, *, label_col: str = "System Organ Class\nPreferr
              any_label: str = "Subjects with at least one adverse event", events: bool = False,
              sort: str = "frequency", no_events_label: str = NO_EVENTS,
              digits: int = 1) -> pd.DataFrame:
-    """AE incidence table from :func:`analysis_lib.ard.ae_ard`: n (%) per group.
+    """AE incidence table from :func:`analysis_lib.toolkit.ard.ae_ard`: n (%) per group.
 
     Rows: the any-AE row, then each SOC (indent 0) followed by its PTs (indent 1), sorted by
     descending frequency (the Total group's n when present, else the sum over groups; ties
