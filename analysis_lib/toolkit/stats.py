@@ -7,6 +7,9 @@ Conventions (stable public API, docs/design.md §6):
   R ``survival::survfit(conf.type=)``; quantiles/median and their CIs follow
   ``quantile.survfit()`` exactly (midpoint rule on a flat stretch at p, limits not reached -> nan).
 * ``logrank_test``: R ``survival::survdiff`` (rho = 0).
+* ``cumulative_incidence``: Aalen-Johansen estimate of one cause among competing causes, with
+  the variance of R ``cmprsk::cuminc`` (Gray's Fortran ``cinc``, ties by its rules) read at
+  given times as ``cmprsk::timepoints``; CI by the log(-log) transform tidycmprsk documents.
 * ``nca``/``auc_interval``: PKNCA rules (first Tmax, Tlast = last measurable, lin-up/log-down
   or linear trapezoid, AUCint with interpolation and zero after Tlast) plus an explicit BLQ rule.
 * ``describe``: quartiles by R's default ``quantile(type = 7)`` (= numpy "linear").
@@ -25,6 +28,7 @@ from scipy import stats as _sps
 
 __all__ = [
     "clopper_pearson", "kaplan_meier", "KaplanMeier", "logrank_test", "LogrankResult",
+    "cumulative_incidence", "CumulativeIncidence",
     "nca", "auc_interval", "BLQ_RULES", "describe", "round_half_away", "fmt_n_pct",
     "three_plus_three", "boin_boundaries",
 ]
@@ -289,6 +293,142 @@ def logrank_test(time: Sequence[float], event: Sequence[int], group: Sequence[An
     return LogrankResult(chisq=chisq, df=int(df), p=p, groups=levels,
                          n=np.bincount(gi, minlength=k).tolist(), observed=obs.tolist(),
                          expected=exp.tolist())
+
+
+# --------------------------------------------------------------------------- competing risks
+def _time_status(time: Any, status: Any, fn: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate competing-risks input: equal length, finite times >= 0, status 0 or a positive integer."""
+    t, s = _num(time, "time", fn), _num(status, "status", fn)
+    if t.shape != s.shape:
+        raise ValueError(f"{fn}: time has {t.size} values but status has {s.size}")
+    if t.size == 0:
+        raise ValueError(f"{fn}: no observations")
+    bad = np.flatnonzero(~np.isfinite(t) | (t < 0))
+    if bad.size:
+        raise ValueError(f"{fn}: time is missing, negative or not finite at positions {bad[:10].tolist()}")
+    bad = np.flatnonzero(~np.isfinite(s) | (s < 0) | (s != np.round(s)))
+    if bad.size:
+        raise ValueError(f"{fn}: status must be 0 (censored) or a cause 1, 2, ...; positions "
+                         f"{bad[:10].tolist()} have {s[bad[:10]].tolist()}")
+    return t, s.astype(int)
+
+
+@dataclass(frozen=True, eq=False)
+class CumulativeIncidence:
+    """A fitted cumulative incidence function (Aalen-Johansen) of one cause.
+
+    ``table`` has one row per distinct time (events of any cause and censorings): time, n_risk,
+    n_event (this cause), n_competing (other causes), n_censor, estimate, variance, std_err,
+    lower, upper. The estimate is a right-continuous step function; the variance is R
+    ``cmprsk::cuminc``'s (it changes only at times of this cause). Read at given times with
+    :meth:`estimate`, :meth:`variance`, :meth:`ci` -- as ``cmprsk::timepoints``: nan before time 0
+    and after the largest observed time (no follow-up there).
+    """
+
+    table: pd.DataFrame
+    cause: int
+    conf_level: float
+    n: int
+    n_events: int
+    n_competing: int
+    _time: np.ndarray = field(repr=False)
+
+    @property
+    def max_time(self) -> float:
+        """The largest observed time (event or censoring): the estimate ends there."""
+        return float(self._time.max())
+
+    def _at(self, times: Iterable[float], col: str, before: float) -> list[float]:
+        t = np.atleast_1d(np.asarray(list(times) if not np.isscalar(times) else [times], float))
+        if np.isnan(t).any():
+            raise ValueError("CumulativeIncidence: requested times contain nan")
+        tab = self.table
+        pos = np.searchsorted(tab["time"].to_numpy(float), t, side="right") - 1
+        vals = tab[col].to_numpy(float)
+        out = np.where(pos < 0, before, vals[np.maximum(pos, 0)])
+        out = np.where((t < 0) | (t > self.max_time), math.nan, out)
+        return [float(v) for v in out]
+
+    def estimate(self, times: Iterable[float]) -> list[float]:
+        """Cumulative incidence of ``cause`` at each time (0 from time 0 to the first event)."""
+        return self._at(times, "estimate", 0.0)
+
+    def variance(self, times: Iterable[float]) -> list[float]:
+        """Variance of the estimate at each time, as ``cmprsk::timepoints(cuminc(...))$var``."""
+        return self._at(times, "variance", 0.0)
+
+    def ci(self, times: Iterable[float]) -> list[tuple[float, float]]:
+        """Pointwise CI at each time by the log(-log) transform (nan where the estimate is 0)."""
+        return list(zip(self._at(times, "lower", math.nan), self._at(times, "upper", math.nan)))
+
+    def n_at_risk(self, times: Iterable[float]) -> list[int]:
+        """Number at risk (time >= t) at each requested time."""
+        t = np.atleast_1d(np.asarray(list(times) if not np.isscalar(times) else [times], float))
+        srt = np.sort(self._time)
+        return [int(v) for v in len(srt) - np.searchsorted(srt, t, side="left")]
+
+
+def _cif_ci(est: np.ndarray, var: np.ndarray, conf_level: float) -> tuple[np.ndarray, np.ndarray]:
+    """est ** exp(-/+ z se / (est log est)) (Pintilie; tidycmprsk); nan where est is 0."""
+    z = _sps.norm.ppf(1 - (1 - conf_level) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = np.where(est > 0, est, np.nan)
+        k = z * np.sqrt(var) / (e * np.log(e))
+        return e ** np.exp(-k), e ** np.exp(k)
+
+
+def cumulative_incidence(time: Sequence[float], status: Sequence[int], cause: int = 1,
+                         conf_level: float = 0.95) -> CumulativeIncidence:
+    """Aalen-Johansen cumulative incidence of ``cause``; status 0 = censored, 1, 2, ... = cause.
+
+    Estimate and variance follow Gray's ``cinc`` routine of R ``cmprsk`` step by step: at each
+    distinct time t with d1 events of the cause, d2 of other causes and r at risk (censorings at
+    t are still at risk, as in R), F(t) = F(t-) + S(t-) d1 / r with S the all-cause Kaplan-Meier
+    survival; the variance accumulates cmprsk's delta-method terms with its tie correction
+    1 - (d - 1) / (r - 1). No jitter of tied times (lifelines' ``AalenJohansenFitter`` jitters,
+    which changes the result). A cause without events gives an estimate of 0.
+    """
+    if not 0 < conf_level < 1:
+        raise ValueError(f"cumulative_incidence: conf_level={conf_level} must be in (0, 1)")
+    t, s = _time_status(time, status, "cumulative_incidence")
+    if isinstance(cause, (bool, np.bool_)) or not float(cause).is_integer() or cause < 1:
+        raise ValueError(f"cumulative_incidence: cause={cause!r} must be a positive integer")
+    cause = int(cause)
+    ut, inv = np.unique(t, return_inverse=True)
+    d1 = np.bincount(inv, weights=(s == cause), minlength=ut.size).astype(int)
+    d_all = np.bincount(inv, weights=(s != 0), minlength=ut.size).astype(int)
+    n_tot = np.bincount(inv, minlength=ut.size)
+    risk = t.size - np.concatenate([[0], np.cumsum(n_tot)[:-1]])
+    est, var = np.zeros(ut.size), np.zeros(ut.size)
+    fk, f, v, v1, v2, v3 = 1.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    for i in range(ut.size):
+        rs, nd1 = float(risk[i]), int(d1[i])
+        nd2 = int(d_all[i]) - nd1
+        if nd1 + nd2:
+            fkn = fk * (rs - nd1 - nd2) / rs
+            if nd1:
+                f = f + fk * nd1 / rs
+            if nd2 > 0 and fkn > 0:
+                t5 = 1 - (nd2 - 1) / (rs - 1) if nd2 > 1 else 1.0
+                t6 = fk * fk * t5 * nd2 / (rs * rs)
+                t3, t4 = 1 / fkn, f / fkn
+                v1, v2, v3 = v1 + t4 * t4 * t6, v2 + t3 * t4 * t6, v3 + t3 * t3 * t6
+            if nd1:
+                t5 = 1 - (nd1 - 1) / (rs - 1) if nd1 > 1 else 1.0
+                t6 = fk * fk * t5 * nd1 / (rs * rs)
+                t3 = 1 / fkn if fkn > 0 else 0.0
+                t4 = 1 + t3 * f
+                v1, v2, v3 = v1 + t4 * t4 * t6, v2 + t3 * t4 * t6, v3 + t3 * t3 * t6
+                v = v1 + f * f * v3 - 2 * f * v2
+            fk = fkn
+        est[i], var[i] = f, v
+    lower, upper = _cif_ci(est, var, conf_level)
+    table = pd.DataFrame({"time": ut, "n_risk": risk.astype(int), "n_event": d1,
+                          "n_competing": (d_all - d1).astype(int), "n_censor": (n_tot - d_all).astype(int),
+                          "estimate": est, "variance": var, "std_err": np.sqrt(var),
+                          "lower": lower, "upper": upper})
+    return CumulativeIncidence(table=table, cause=cause, conf_level=conf_level, n=int(t.size),
+                               n_events=int(d1.sum()), n_competing=int((d_all - d1).sum()), _time=t)
 
 
 # --------------------------------------------------------------------------- NCA
