@@ -9,6 +9,7 @@ import pytest
 from analysis_lib.pipeline import runner as pipeline
 
 from analysis_lib.toolkit import tlf
+from analysis_lib.trial import catalogue as study_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = pipeline.chapter_notebooks(ROOT)
@@ -48,5 +49,5 @@ def test_every_catalogue_tlf_is_shown_once_in_its_chapter():
                 html = "".join(out.get("data", {}).get("text/html", ""))
                 for number in re.findall(r'class="csr-tlf-number">([^<]+)<', html):
                     shown.setdefault(number.strip(), []).append(path.stem)
-    for entry in tlf.load_catalogue().values():
+    for entry in study_catalogue.load().values():
         assert shown.get(entry.number) == [entry.chapter], f"{entry.number} ({entry.id}): shown in {shown.get(entry.number)}"

@@ -10,7 +10,7 @@ import pytest
 
 from analysis_lib.trial import efficacy
 
-from analysis_lib.toolkit import stats
+from analysis_lib.toolkit import ard, stats
 
 REF = Path(__file__).resolve().parent / "reference"
 DL = ["DL1", "DL2"]
@@ -55,8 +55,8 @@ def adrs() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _get(ard, stat_name, **where):
-    return efficacy.stat(ard, stat_name, **where)
+def _get(a, stat_name, **where):
+    return ard.stat(a, stat_name, **where)
 
 
 def test_day_response_ard_denominator_excludes_not_due(adsl, adrs):
@@ -124,9 +124,11 @@ def test_best_response(adsl, adrs):
 
 def test_stat_requires_unique_row(adsl, adrs):
     a = efficacy.day_response_ard(adrs, adsl[adsl["EFFFL"] == "Y"], [30], by_levels=DL)
-    with pytest.raises(ValueError, match="rows match"):
-        efficacy.stat(a, "n", group1_level="Total")
-    assert math.isnan(efficacy.stat(a, "n", group1_level="DL9"))
+    with pytest.raises(ValueError, match=r"ARD: \d+ rows with stat_name='n' and group1_level='Total' \(exactly one"):
+        ard.stat(a, "n", group1_level="Total")
+    # a mistyped key is an error, never a silent nan that running text would print as "not estimable"
+    with pytest.raises(ValueError, match=r"ARD: 0 rows with stat_name='n' and group1_level='DL9'"):
+        ard.stat(a, "n", group1_level="DL9")
 
 
 def _tte_input() -> pd.DataFrame:

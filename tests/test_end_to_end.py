@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from analysis_lib.toolkit import tlf
+from analysis_lib.trial import catalogue as study_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 CUT = "final"
@@ -54,7 +55,7 @@ def test_pdf_has_every_catalogue_tlf_and_embedded_fonts(report):
     _, out = report
     pdf = out / f"csr-{CUT}.pdf"
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    missing = [e.number for e in tlf.load_catalogue().values() if e.number not in text]
+    missing = [e.number for e in study_catalogue.load().values() if e.number not in text]
     assert not missing, f"not in the PDF: {missing}"
     assert not re.search(r"\b(nan|NaN|None)\b", text)
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
@@ -71,7 +72,7 @@ def test_html_loads_nothing_from_the_network(report):
 
 def test_every_catalogue_tlf_has_an_rtf_with_its_title(report):
     _, out = report
-    for entry in tlf.load_catalogue().values():
+    for entry in study_catalogue.load().values():
         path = out / "rtf" / f"{tlf.slugify(entry.number)}.rtf"
         data = path.read_bytes()
         assert data.startswith(b"{\\rtf1") and data.rstrip().endswith(b"}"), path.name

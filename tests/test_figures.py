@@ -94,7 +94,7 @@ def test_swimmer_plot():
 
 def test_swimmer_plot_errors():
     rec = _swimmer_records()
-    with pytest.raises(figures.FigureDataError, match="missing column\\(s\\) end"):
+    with pytest.raises(figures.FigureDataError, match=r"missing required column\(s\) \[.end.\]"):
         figures.swimmer_plot(rec.drop(columns="end"))
     bad = rec.copy()
     bad.loc[1, "relapse"] = 200

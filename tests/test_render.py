@@ -91,6 +91,7 @@ def _library_tlfs(build: Path) -> list:
     import pandas as pd
 
     from analysis_lib.toolkit import tlf
+    from analysis_lib.trial import catalogue as study_catalogue
 
     rows = []
     for soc in range(1, 8):
@@ -106,7 +107,7 @@ def _library_tlfs(build: Path) -> list:
     ax.set(xlabel="Days since CD19 CAR-T infusion", ylabel="Transgene copies/ug gDNA")
     figure = tlf.Figure(number=LIB_TLFS[1]["number"], title=LIB_TLFS[1]["title"], id=LIB_TLFS[1]["id"],
                         population="CK-evaluable", population_n=11, source=src, cut_date=CUT_DATE, figure=fig)
-    emitter = tlf.Emitter(output_dir=build, display=False)
+    emitter = tlf.Emitter(catalogue=study_catalogue.load(), output_dir=build, display=False)
     (build / "rtf").mkdir(exist_ok=True)
     out = [emitter.emit(table), emitter.emit(figure)]
     plt.close(fig)

@@ -145,7 +145,7 @@ def test_with_grade_group_rejects_unknown_grades(adae):
 def test_top_terms(adsl, adae):
     a = ard.ae_ard(adsl, adae, by_levels=LV, total=True)
     assert safety.top_terms(a, 2) == [("Cytokine release syndrome", 3, 4), ("Acute graft versus host disease", 2, 4)]
-    assert safety.terms_text(a, 1) == "Cytokine release syndrome (3/4, 75.0%)"
+    assert safety.terms_text(a, 1) == "Cytokine release syndrome 3/4 (75.0%)"
     empty = ard.ae_ard(adsl, adae.iloc[:0], by_levels=LV, total=True)
     assert safety.terms_text(empty) == "none"
 

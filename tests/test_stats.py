@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib.toolkit import stats
+from analysis_lib.toolkit import formats, stats
 
 REF = Path(__file__).resolve().parent / "reference"
 TOL = 1e-6
@@ -259,9 +259,9 @@ def test_round_half_away_and_pct():
     assert r(2.675, 2) == 2.68 and r(0.125, 2) == 0.13 and r(1.005, 2) == 1.01
     assert r(2.5) == 3 and r(-2.5) == -3 and r(0.5) == 1 and r(-0.125, 2) == -0.13
     assert r(1234.5, -1) == 1230 and math.isnan(r(math.nan, 1))
-    assert stats.fmt_n_pct(1, 8) == "1 (12.5)" and stats.fmt_n_pct(1, 3) == "1 (33.3)"
-    assert stats.fmt_n_pct(2, 3) == "2 (66.7)" and stats.fmt_n_pct(0, 5) == "0"
-    assert stats.fmt_n_pct(5, 5) == "5 (100)" and stats.fmt_n_pct(1, 16, 1) == "1 (6.3)"
+    assert formats.fmt_n_pct(1, 8) == "1 (12.5)" and formats.fmt_n_pct(1, 3) == "1 (33.3)"
+    assert formats.fmt_n_pct(2, 3) == "2 (66.7)" and formats.fmt_n_pct(0, 5) == "0"
+    assert formats.fmt_n_pct(5, 5) == "5 (100)" and formats.fmt_n_pct(1, 16, 1) == "1 (6.3)"
 
 
 # --------------------------------------------------------------------------- dose escalation
@@ -296,19 +296,3 @@ def test_three_plus_three_errors():
         stats.three_plus_three([(1, 4, 0)], [1, 2])
     with pytest.raises(ValueError, match="follows a 'stop'"):
         stats.three_plus_three([(1, 3, 2), (1, 3, 0)], [1, 2])
-
-
-def test_boin_boundaries_published():
-    """Liu & Yuan (2015) Table 1 prints 3 decimals, partly truncated (0.35852 -> 0.358,
-    0.47965 -> 0.479): agree within 0.001, and the exact formula value for target 0.3."""
-    published = [(0.15, 0.118, 0.179), (0.2, 0.157, 0.238), (0.25, 0.197, 0.298),
-                 (0.3, 0.236, 0.358), (0.35, 0.276, 0.419), (0.4, 0.316, 0.479)]
-    for target, e, d in published:
-        le, ld = stats.boin_boundaries(target)
-        assert abs(le - e) < 1e-3 and abs(ld - d) < 1e-3, target
-    le, ld = stats.boin_boundaries(0.3)
-    assert le == pytest.approx(math.log(0.82 / 0.7) / math.log(0.3 * 0.82 / (0.18 * 0.7)), abs=1e-15)
-    assert ld == pytest.approx(math.log(0.7 / 0.58) / math.log(0.42 * 0.7 / (0.3 * 0.58)), abs=1e-15)
-    assert (round(le, 3), math.floor(ld * 1000) / 1000) == (0.236, 0.358)
-    with pytest.raises(ValueError, match="phi1"):
-        stats.boin_boundaries(0.3, phi1=0.4)

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure as MplFigure
 
-from analysis_lib.toolkit import tlf
+from analysis_lib.toolkit import ard, escape, tlf
+from analysis_lib.trial import catalogue as study_catalogue
 
 REPO = Path(__file__).resolve().parents[1]
 CUT = dt.date(2025, 3, 1)
@@ -31,14 +32,14 @@ def ae_body() -> pd.DataFrame:
 
 @pytest.fixture
 def table() -> tlf.Table:
-    return tlf.Table.from_catalogue("t-ae-soc-pt", ae_body(), population_n=6, cut=CUT, source=SOURCE)
+    return tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE)
 
 
 # --------------------------------------------------------------------------- catalogue
 
 
 def test_catalogue_of_the_repo_loads():
-    cat = tlf.load_catalogue()
+    cat = study_catalogue.load()
     entry = cat["t-ae-soc-pt"]
     assert entry.number == "Table 14.3.2.2"
     assert entry.population == "SAFFL"
@@ -48,7 +49,7 @@ def test_catalogue_of_the_repo_loads():
 
 
 def test_unknown_id_is_a_clear_error():
-    cat = tlf.load_catalogue()
+    cat = study_catalogue.load()
     with pytest.raises(tlf.TLFError, match=r"tlf_catalogue.yml: unknown TLF id 't-ae-soc' \(did you mean t-ae-soc-pt"):
         cat["t-ae-soc"]
 
@@ -93,7 +94,7 @@ def test_from_catalogue_fills_metadata(table):
     assert table.cut_date == "2025-03-01"
     assert table.source.text() == "Source: ADSL, ADAE; program chapters/adverse_events.ipynb"
     with pytest.raises(tlf.TLFError, match="'f-km-os' is a figure"):
-        tlf.Table.from_catalogue("f-km-os", ae_body(), population_n=6, cut=CUT, source=SOURCE)
+        tlf.Table.from_catalogue(study_catalogue.load()["f-km-os"], ae_body(), population_n=6, cut=CUT, source=SOURCE)
 
 
 # --------------------------------------------------------------------------- body validation
@@ -169,8 +170,8 @@ def test_raw_latex_fence_outlasts_backticks():
 
 
 def test_latex_escape():
-    assert tlf.latex_escape(r"a\b{c}~$") == r"a\textbackslash{}b\{c\}\textasciitilde{}\$"
-    assert tlf.latex_escape("10⁻¹²") == r"10\textsuperscript{-12}"
+    assert escape.latex(r"a\b{c}~$") == r"a\textbackslash{}b\{c\}\textasciitilde{}\$"
+    assert escape.latex("10⁻¹²") == r"10\textsuperscript{-12}"
 
 
 def test_markdown(table):
@@ -188,7 +189,7 @@ def test_markdown(table):
 def test_rtf(table, tmp_path):
     body = ae_body()
     body.loc[0, "System organ class\nPreferred term"] = r"Any {TEAE}\x"
-    t = tlf.Table.from_catalogue("t-ae-soc-pt", body, population_n=6, cut=CUT, source=SOURCE)
+    t = tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], body, population_n=6, cut=CUT, source=SOURCE)
     path = t.to_rtf(tmp_path / "t.rtf")
     text = path.read_text(encoding="ascii")
     assert text.startswith("{\\rtf1")
@@ -229,8 +230,8 @@ def test_wide_table_and_listing_are_landscape(tmp_path):
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex (texlive) not installed")
 def test_latex_compiles(table, tmp_path):
     long_body = pd.concat([ae_body()] * 20, ignore_index=True)
-    long = tlf.Table.from_catalogue("t-ae-soc-pt", long_body, population_n=6, cut=CUT, source=SOURCE)
-    fig = tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    long = tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], long_body, population_n=6, cut=CUT, source=SOURCE)
+    fig = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
     fig.save(tmp_path / "figures")
     doc = "\n".join([
         r"\documentclass{article}", r"\usepackage[T1]{fontenc}", r"\usepackage[margin=2.5cm]{geometry}",
@@ -268,9 +269,9 @@ def _mpl_figure() -> MplFigure:
 
 
 def test_figure_files_are_byte_identical(tmp_path):
-    f = tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    f = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
     a = f.save(tmp_path / "a")
-    b = tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT,
+    b = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT,
                                   source=(["ADTTE"], "tte.ipynb")).save(tmp_path / "b")
     for fmt in ("svg", "pdf", "png"):
         assert a[fmt].name == f"f-km-os.{fmt}"
@@ -281,7 +282,7 @@ def test_figure_files_are_byte_identical(tmp_path):
 
 
 def test_figure_renderings(tmp_path):
-    f = tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    f = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
     html = f._repr_html_()
     assert "<svg" in html and "<?xml" not in html and "http" not in html.replace("http://www.w3.org", "")
     assert "Figure 14.2.1" in html and "Kaplan-Meier plot of overall survival" in html
@@ -289,16 +290,16 @@ def test_figure_renderings(tmp_path):
     md = f._repr_markdown_()
     assert md.startswith("```{raw} latex\n")
     assert r"\includegraphics[width=\linewidth,height=0.72\textheight,keepaspectratio]{f-km-os.pdf}" in md and r"\label{tlf:f-km-os}" in md
-    assert str(tmp_path) not in md and "/" not in md.split("includegraphics")[1].split("}")[1]
+    assert str(tmp_path) not in md and "/" not in md.split("includegraphics")[1].split("}")[1].split("{")[1]
     rtf = f.to_rtf(tmp_path / "f.rtf").read_text(encoding="ascii")
     assert rtf.startswith("{\\rtf1") and "Figure 14.2.1" in rtf and "\\pngblip" in rtf
     assert not list(tmp_path.glob(".*png"))  # temporary PNG removed
 
 
 def test_emitter_writes_rtf_figures_and_metadata(tmp_path, table):
-    em = tlf.Emitter(output_dir=tmp_path, display=False)
+    em = tlf.Emitter(catalogue=study_catalogue.load(), output_dir=tmp_path, display=False)
     em.emit(table)
-    fig = tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    fig = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
     em.emit(fig)
     assert (tmp_path / "rtf" / "table-14-3-2-2.rtf").read_text().startswith("{\\rtf1")
     assert (tmp_path / "rtf" / "figure-14-2-1.rtf").is_file()
@@ -311,26 +312,26 @@ def test_emitter_writes_rtf_figures_and_metadata(tmp_path, table):
         "chapter": "adverse_events", "population": "Safety population", "population_n": 6,
         "footnotes": list(table.footnotes), "source": {"datasets": ["ADSL", "ADAE"],
                                                        "program": "chapters/adverse_events.ipynb"},
-        "cut_date": "2025-03-01", "files": {"rtf": "rtf/table-14-3-2-2.rtf"},
+        "cut_date": "2025-03-01", "files": {"rtf": "rtf/table-14-3-2-2.rtf"}, "ard": None,
     }
     fmeta = json.loads((tmp_path / "tlf" / "f-km-os.json").read_text())
     assert fmeta["files"] == {"rtf": "rtf/figure-14-2-1.rtf", "svg": "figures/f-km-os.svg",
                               "pdf": "figures/f-km-os.pdf", "png": "figures/f-km-os.png"}
     assert str(tmp_path) not in json.dumps(fmeta)
     with pytest.raises(tlf.TLFError, match="already emitted"):
-        em.emit(tlf.Table.from_catalogue("t-ae-soc-pt", ae_body(), population_n=6, cut=CUT, source=SOURCE))
+        em.emit(tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE))
     # re-running gives byte-identical files
     first = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    em2 = tlf.Emitter(output_dir=tmp_path, display=False)
+    em2 = tlf.Emitter(catalogue=study_catalogue.load(), output_dir=tmp_path, display=False)
     em2.emit(table)
-    em2.emit(tlf.Figure.from_catalogue("f-km-os", _mpl_figure(), population_n=12, cut=CUT,
+    em2.emit(tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT,
                                        source=(["ADTTE"], "tte.ipynb")))
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == first
 
 
 def test_emitter_needs_cut_or_dir():
     with pytest.raises(tlf.TLFError, match="needs a Cut"):
-        tlf.Emitter()
+        tlf.Emitter(catalogue=study_catalogue.load())
 
 
 def test_emitter_shortcuts_use_its_cut(tmp_path):
@@ -338,16 +339,25 @@ def test_emitter_shortcuts_use_its_cut(tmp_path):
         cut_date = dt.date(2025, 6, 30)
         output_dir = tmp_path / "_output" / "interim-1"
 
-    em = tlf.Emitter(FakeCut(), display=False)
-    assert em.table("t-ae-soc-pt", ae_body(), population_n=6, source=SOURCE, footnotes=["Extra note."]) is None
+    em = tlf.Emitter(FakeCut(), catalogue=study_catalogue.load(), display=False)
+    numbers = ard.frame([("TRT01A", "Total", None, None, "ANY", None, "n", 6)])
+    assert em.table("t-ae-soc-pt", ae_body(), ard=numbers, population_n=6, source=SOURCE,
+                    footnotes=["Extra note."]) is None
     t = em.emitted[-1]
     assert t.cut_date == "2025-06-30" and t.footnotes[-1] == "Extra note."
+    # the TLF is the unit: its ARD is ard/<id>.csv, named in the metadata and the source line
+    assert ard.read(FakeCut.output_dir / "ard" / "t-ae-soc-pt.csv").equals(numbers)
+    meta = json.loads((FakeCut.output_dir / "tlf" / "t-ae-soc-pt.json").read_text())
+    assert meta["ard"] == meta["files"]["ard"] == "ard/t-ae-soc-pt.csv"
+    assert "analysis results ard/t-ae-soc-pt.csv" in t.meta_lines()[0]
     em.listing("l-deaths", pd.DataFrame({"Subject": ["01-001"], "Cause": ["Relapse"]}), population_n=6,
                source=(["ADSL"], "deaths.ipynb"))
     lst = em.emitted[-1]
     assert lst.number == "Listing 16.2.7.2"
     assert (FakeCut.output_dir / "rtf" / "listing-16-2-7-2.rtf").is_file()
     assert json.loads((FakeCut.output_dir / "tlf" / "l-deaths.json").read_text())["kind"] == "listing"
+    listed = ard.read(FakeCut.output_dir / "ard" / "l-deaths.csv")  # a listing's ARD: its records
+    assert listed["stat_value"].tolist() == ["01-001", "Relapse"]
 
 
 def test_long_rtf_repeats_title_and_headers_per_page(tmp_path):
@@ -361,7 +371,9 @@ def test_long_rtf_repeats_title_and_headers_per_page(tmp_path):
 
 
 def test_long_rtf_is_encoded_in_blocks_with_every_row_and_notes_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(tlf, "RTF_BLOCK_ROWS", 7)
+    from analysis_lib.toolkit.tlf import rtf as tlf_rtf
+
+    monkeypatch.setattr(tlf_rtf, "BLOCK_ROWS", 7)
     body = pd.DataFrame({"Subject": [f"S{i:03d}" for i in range(30)], "Term": ["Pyrexia"] * 30})
     listing = tlf.Listing(number="Listing 16.2.7.3", title="Serious adverse events", body=body,
                           footnotes=("Only once at the end.",))
@@ -375,6 +387,6 @@ def test_long_rtf_is_encoded_in_blocks_with_every_row_and_notes_once(tmp_path, m
 
 def test_emitter_without_rendering_writes_nothing(tmp_path, table, monkeypatch):
     monkeypatch.setenv("CSR_RENDER_TLFS", "0")
-    em = tlf.Emitter(output_dir=tmp_path, display=False)
+    em = tlf.Emitter(catalogue=study_catalogue.load(), output_dir=tmp_path, display=False)
     assert em.emit(table) is table and em.emitted == [table]
     assert not any(tmp_path.iterdir())

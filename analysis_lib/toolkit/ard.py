@@ -19,12 +19,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis_lib.toolkit import stats
+from analysis_lib.toolkit.frames import (
+    is_missing as _is_missing,
+    no_missing as _no_missing,
+    py as _py,
+    require_columns as _require,
+    rows_where as _rows_where,
+    unique_ids as _unique_ids,
+)
+from analysis_lib.toolkit.frames import is_missing_value
+from analysis_lib.toolkit.frames import flag_yes as _flag_yes
 
 ARD_COLUMNS = [
     "group1", "group1_level", "group2", "group2_level",
@@ -36,58 +47,112 @@ TOTAL = "Total"
 
 
 # --------------------------------------------------------------------------------------------
-# helpers
+# the ARD itself: build, check, write, read (one way each)
 
-def _py(v: Any) -> Any:
-    """Plain Python scalar (int/float/str/None) for the object-dtype stat_value column."""
-    if v is None:
-        return None
-    if isinstance(v, (bool, np.bool_)):
-        return int(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return float(v)
-    return v
-
-
-def _frame(rows: list[tuple]) -> pd.DataFrame:
-    """Rows -> ARD frame with exactly ARD_COLUMNS, all object dtype."""
-    df = pd.DataFrame(rows, columns=ARD_COLUMNS, dtype=object)
+def frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
+    """An ARD from row tuples in :data:`ARD_COLUMNS` order (all columns object dtype)."""
+    df = pd.DataFrame(list(rows), columns=ARD_COLUMNS, dtype=object)
     return df.astype(object).reset_index(drop=True)
 
 
-def _rows_where(mask: pd.Series, limit: int = 10) -> str:
-    idx = list(mask[mask].index[:limit])
-    more = "" if int(mask.sum()) <= limit else f" (+{int(mask.sum()) - limit} more)"
-    return f"rows {idx}{more}"
-
-
-def _require(df: pd.DataFrame, cols: Iterable[str | None], what: str) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"{what}: expected a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in cols if c is not None and c not in df.columns]
+def check(ard: pd.DataFrame, what: str = "ARD") -> pd.DataFrame:
+    """The one ARD schema check: a DataFrame with every column of :data:`ARD_COLUMNS` and a
+    statistic name on every row. Returns the ARD restricted to those columns, in that order."""
+    if not isinstance(ard, pd.DataFrame):
+        raise ValueError(f"{what}: expected an ARD DataFrame, got {type(ard).__name__}")
+    missing = [c for c in ARD_COLUMNS if c not in ard.columns]
     if missing:
-        raise ValueError(f"{what}: missing required column(s) {missing}")
-
-
-def _is_missing(s: pd.Series) -> pd.Series:
-    """Missing = NA or blank string (SAS XPT/CSV carry blanks for missing character values)."""
-    return s.isna() | s.astype(str).str.strip().eq("")
-
-
-def _no_missing(df: pd.DataFrame, col: str, what: str) -> None:
-    bad = _is_missing(df[col])
+        raise ValueError(f"{what}: missing ARD column(s) {missing}")
+    bad = _is_missing(ard["stat_name"])
     if bad.any():
-        raise ValueError(f"{what}: column {col} is missing in {_rows_where(bad)}; "
-                         "every analysed record needs a value")
+        raise ValueError(f"{what}: stat_name is missing in {_rows_where(bad)}")
+    return ard[ARD_COLUMNS]
 
 
-def _unique_ids(df: pd.DataFrame, id_var: str, what: str) -> None:
-    dup = df[id_var].duplicated(keep=False)
-    if dup.any():
-        raise ValueError(f"{what}: {id_var} must be unique (one record per subject) but is "
-                         f"repeated in {_rows_where(dup)}: {sorted(df.loc[dup, id_var].unique())[:5]}")
+def write(ard: pd.DataFrame, path: Path, what: str = "ARD") -> Path:
+    """Write a checked ARD as CSV, deterministically (fixed columns, row order kept, floats to
+    10 significant digits, ``\\n`` line ends) and atomically (a failed run leaves no half file)."""
+    from analysis_lib.toolkit.files import atomic_write
+
+    data = check(ard, what).to_csv(index=False, lineterminator="\n", float_format="%.10g")
+    atomic_write(Path(path), data.encode("utf-8"))
+    return Path(path)
+
+
+def _number(text: Any) -> Any:
+    """A statistic read back from CSV: int or float when it is one, else the text."""
+    if text is None:
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read(path: Path) -> pd.DataFrame:
+    """An ARD written by :func:`write`: blank cells as None, statistics as numbers."""
+    df = pd.read_csv(path, dtype=object, keep_default_na=False, na_values=[""])
+    df = df.astype(object).where(df.notna(), None)
+    df["stat_value"] = df["stat_value"].map(_number).astype(object)
+    return check(df, str(path))
+
+
+def _key(v: Any) -> Any:
+    """Key value with NaN (from a CSV round trip) and None unified to None."""
+    return None if is_missing_value(v) else v
+
+
+def stat(ard: pd.DataFrame, stat_name: str, **where: Any) -> Any:
+    """The one statistic ``stat_name`` of the row matching ``where`` (column=value; None matches
+    a blank). Zero or several matching rows is an error naming the selection — never a silent
+    nan that running text would print as "not estimable"."""
+    check(ard)
+    unknown = [c for c in where if c not in ARD_COLUMNS]
+    if unknown:
+        raise ValueError(f"ARD has no column(s) {unknown}")
+    mask = ard["stat_name"] == stat_name
+    for col, val in where.items():
+        mask &= ard[col].map(_key) == val if val is not None else ard[col].map(_key).isna()
+    hits = ard.loc[mask, "stat_value"]
+    if len(hits) != 1:
+        sel = ", ".join(f"{k}={v!r}" for k, v in where.items())
+        raise ValueError(f"ARD: {len(hits)} rows with stat_name={stat_name!r}" + (f" and {sel}" if sel else "")
+                         + " (exactly one expected)")
+    return _py(hits.iloc[0])
+
+
+def index(ard: pd.DataFrame, group_cols: Sequence[str] = ("group1_level",),
+          row_cols: Sequence[str] = ("group2_level", "variable", "variable_level")
+          ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], dict[tuple[Any, ...], dict[tuple[Any, ...], dict[str, Any]]]]:
+    """(ordered group keys, ordered row keys, {row: {group: {stat: value}}}) in ARD order — how
+    display frames look statistics up."""
+    check(ard)
+    groups: dict[tuple[Any, ...], None] = {}
+    rows: dict[tuple[Any, ...], dict[tuple[Any, ...], dict[str, Any]]] = {}
+    for rec in ard.to_dict("records"):
+        g = tuple(_key(rec[c]) for c in group_cols)
+        r = tuple(_key(rec[c]) for c in row_cols)
+        groups.setdefault(g, None)
+        rows.setdefault(r, {}).setdefault(g, {})[rec["stat_name"]] = _key(rec["stat_value"])
+    return list(groups), list(rows), rows
+
+
+def listing_ard(body: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The records of a listing as an ARD: one row per cell (group1 ``row`` = the listing row
+    number from 1, variable = the column header, stat_name ``value``, stat_value = the text shown)."""
+    rows = [("row", i, None, None, col, None, "value", str(rec[col]))
+            for i, rec in enumerate(body[list(columns)].to_dict("records"), start=1) for col in columns]
+    return frame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    """Rows -> ARD frame with exactly ARD_COLUMNS, all object dtype."""
+    return frame(rows)
 
 
 def _levels(values: pd.Series, declared: Sequence | None, what: str, col: str) -> list:
@@ -105,7 +170,7 @@ def _levels(values: pd.Series, declared: Sequence | None, what: str, col: str) -
     return sorted(observed.unique(), key=lambda v: (str(type(v)), v))
 
 
-def _groups(df: pd.DataFrame, by: str | None, by_levels: Sequence | None, total: bool,
+def group_masks(df: pd.DataFrame, by: str | None, by_levels: Sequence | None, total: bool,
             what: str) -> list[tuple[Any, pd.Series]]:
     """[(group level, row mask)] for each by level (+ Total); [(None, all)] when by is None."""
     everyone = pd.Series(True, index=df.index)
@@ -124,11 +189,6 @@ def _groups(df: pd.DataFrame, by: str | None, by_levels: Sequence | None, total:
 
 def _group_cols(by: str | None, level: Any) -> tuple:
     return (by, _py(level)) if by is not None else (None, None)
-
-
-def _flag_yes(df: pd.DataFrame, flag: str) -> pd.Series:
-    """Rows where a Y/N flag is "Y" (blank/N/missing are not "Y")."""
-    return df[flag].astype(str).str.strip().eq("Y")
 
 
 def _apply_where(df: pd.DataFrame, where: Mapping[str, Any] | Callable | None,
@@ -201,7 +261,7 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
     _require(adae, [id_var, soc, pt, teae_flag, grade], "ADAE")
     pop = adsl[_flag_yes(adsl, pop_flag)] if pop_flag else adsl
     _unique_ids(pop, id_var, "ADSL")
-    groups = _groups(pop, by, by_levels, total, f"ADSL ({pop_flag} == 'Y')" if pop_flag else "ADSL")
+    groups = group_masks(pop, by, by_levels, total, f"ADSL ({pop_flag} == 'Y')" if pop_flag else "ADSL")
 
     unknown = ~adae[id_var].isin(adsl[id_var])
     if unknown.any():
@@ -308,13 +368,13 @@ def categorical_ard(df: pd.DataFrame, variables: str | Sequence[str], by: str | 
     levels = dict(levels or {})
     if isinstance(denominator, pd.DataFrame):
         _require(denominator, [by, id_var], "categorical_ard denominator")
-        den_groups = _groups(denominator, by, by_levels, total, "categorical_ard denominator")
+        den_groups = group_masks(denominator, by, by_levels, total, "categorical_ard denominator")
         big_n = [int(denominator.loc[m, id_var].nunique()) if id_var else int(m.sum())
                  for _, m in den_groups]
         by_levels = [lvl for lvl, _ in den_groups if not (total and lvl == TOTAL)] if by else None
-        groups = _groups(df, by, by_levels, total, "categorical_ard data")
+        groups = group_masks(df, by, by_levels, total, "categorical_ard data")
     else:
-        groups = _groups(df, by, by_levels, total, "categorical_ard data")
+        groups = group_masks(df, by, by_levels, total, "categorical_ard data")
         big_n = _denominators(groups, df, denominator, id_var, "categorical_ard")
 
     rows: list[tuple] = []
@@ -361,7 +421,7 @@ def continuous_ard(df: pd.DataFrame, variables: str | Sequence[str], by: str | N
     """
     variables = [variables] if isinstance(variables, str) else list(variables)
     _require(df, [*variables, by], "continuous_ard data")
-    groups = _groups(df, by, by_levels, total, "continuous_ard data")
+    groups = group_masks(df, by, by_levels, total, "continuous_ard data")
     rows: list[tuple] = []
     for var in variables:
         num = _numeric(df, var, "continuous_ard data")
@@ -410,7 +470,7 @@ def response_ard(df: pd.DataFrame, responder: str, by: str | None = None, *,
         base = denominator
     else:
         base = data
-    groups = _groups(base, by, by_levels, total, "response_ard " +
+    groups = group_masks(base, by, by_levels, total, "response_ard " +
                      ("denominator" if denominator is not None else "data"))
     variable = paramcd if paramcd is not None else responder
     rows: list[tuple] = []
@@ -448,7 +508,7 @@ def km_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = Non
     if bad.any():
         raise ValueError(f"ADTTE: {time_var} must be a non-negative number and {cnsr_var} 0 or 1; "
                          f"violated in {_rows_where(bad)}")
-    groups = _groups(data, by, by_levels, total, "ADTTE")
+    groups = group_masks(data, by, by_levels, total, "ADTTE")
     variable = paramcd if paramcd is not None else time_var
     lms = [float(t) for t in landmarks]
     rows: list[tuple] = []
@@ -556,3 +616,20 @@ def nca_ard(adpp: pd.DataFrame, by: str | Sequence[str] | None = None, *,
             rows += _describe_rows(vals.dropna(), g[:2], g[2:], prm, unit,
                                    extra=[("nmiss", int(vals.isna().sum()))])
     return _frame(rows)
+
+
+def records_ard(data: pd.DataFrame, keys: Sequence[str], values: Sequence[str]) -> pd.DataFrame:
+    """Plotted records as an ARD (a figure's numbers): one row per record and value column;
+    group1 = the first key column and its value, group2 = the other keys joined with " / ",
+    variable = the value column, stat_name ``value``. Missing values stay None."""
+    keys, values = list(keys), list(values)
+    _require(data, [*keys, *values], "records_ard data")
+    g2 = " / ".join(keys[1:]) or None
+    rows = []
+    for rec in data[[*keys, *values]].to_dict("records"):
+        g2_level = " / ".join(str(rec[k]) for k in keys[1:]) or None
+        for col in values:
+            v = rec[col]
+            rows.append((keys[0], _py(rec[keys[0]]), g2, g2_level, col, None, "value",
+                         None if is_missing_value(v) else _py(v)))
+    return frame(rows)

@@ -17,6 +17,8 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from analysis_lib.toolkit import frames
+
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies and in greyscale print.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 
@@ -44,12 +46,14 @@ class FigureDataError(ValueError):
 
 
 def _require(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise FigureDataError(f"{what}: missing column(s) {', '.join(missing)} (have: {', '.join(map(str, df.columns))})")
+    """:func:`frames.require_columns`, raised as a :class:`FigureDataError`."""
+    try:
+        frames.require_columns(df, columns, what)
+    except ValueError as exc:
+        raise FigureDataError(str(exc)) from None
 
 
-def _colours(labels: Sequence[Any]) -> dict[Any, str]:
+def group_colours(labels: Sequence[Any]) -> dict[Any, str]:
     return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(labels)}
 
 
@@ -101,7 +105,7 @@ def km_plot(
     if not times or any(b <= a for a, b in zip(times, times[1:])):
         raise FigureDataError("km_plot: times_at_risk must be a non-empty increasing sequence")
     kms = {str(lab): _km_object(v, conf_type) for lab, v in km_by_group.items()}
-    colours = _colours(list(kms))
+    colours = group_colours(list(kms))
     ngroups = len(kms)
     # fixed layout in inches so the risk table lines up with the axis whatever the labels
     # left margin fits the longest group label (~0.07 in per character at 8 pt); legend above the axes
@@ -217,7 +221,7 @@ def swimmer_plot(
         groups = [None]
         df = df.sort_values(["end", "subject"], ascending=[False, True], kind="stable")
     df = df.reset_index(drop=True)
-    colours = _colours(groups)
+    colours = group_colours(groups)
     n = len(df)
     xmax = float(df["end"].max())
     with rc_context(STYLE):
@@ -261,7 +265,7 @@ def swimmer_plot(
 # --------------------------------------------------------------------------- kinetics
 
 
-def _kinetics_frame(data: pd.DataFrame, *, time: str, value: str, subject: str, group: str | None,
+def kinetics_frame(data: pd.DataFrame, *, time: str, value: str, subject: str, group: str | None,
                     lloq: float | str, blq: str | None, what: str) -> pd.DataFrame:
     """Validated frame with columns t, v, subj, grp, lloq, blq and y (value shown; BLQ at LLOQ/2)."""
     if not isinstance(data, pd.DataFrame) or data.empty:
@@ -293,7 +297,7 @@ def _kinetics_frame(data: pd.DataFrame, *, time: str, value: str, subject: str, 
     return df.sort_values(["grp", "subj", "t"], kind="stable")
 
 
-def _draw_kinetics(ax, df: pd.DataFrame, colours: Mapping[str, str]) -> None:
+def draw_kinetics(ax, df: pd.DataFrame, colours: Mapping[str, str]) -> None:
     from matplotlib.collections import LineCollection
 
     for grp, g in df.groupby("grp", sort=True):  # one collection per group: fast for thousands of subjects
@@ -310,7 +314,7 @@ def _draw_kinetics(ax, df: pd.DataFrame, colours: Mapping[str, str]) -> None:
     ax.grid(axis="y", which="major", color="#e5e5e5", lw=0.6)
 
 
-def _kinetics_legend(ax, groups: Sequence[str], colours: Mapping[str, str], show_groups: bool) -> None:
+def kinetics_legend(ax, groups: Sequence[str], colours: Mapping[str, str], show_groups: bool) -> None:
     handles = [Line2D([], [], color=colours[g], lw=2.2, label=f"{g} median" if show_groups else "Median")
                for g in groups]
     handles += [
@@ -342,17 +346,17 @@ def kinetics_plot(
     enters the median at LLOQ/2 (display convention, stated in the catalogue footnote). A missing
     value not flagged below LLOQ is an error, never dropped.
     """
-    df = _kinetics_frame(data, time=time, value=value, subject=subject, group=group, lloq=lloq, blq=blq,
+    df = kinetics_frame(data, time=time, value=value, subject=subject, group=group, lloq=lloq, blq=blq,
                          what="kinetics_plot")
     groups = list(dict.fromkeys(sorted(df["grp"].unique())))
-    colours = _colours(groups)
+    colours = group_colours(groups)
     with rc_context(STYLE):
         fig = Figure(figsize=(width, 3.8), layout="constrained")
         ax = fig.add_subplot()
-        _draw_kinetics(ax, df, colours)
+        draw_kinetics(ax, df, colours)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        _kinetics_legend(ax, groups, colours, group is not None)
+        kinetics_legend(ax, groups, colours, group is not None)
     return fig
 
 
@@ -374,7 +378,7 @@ def kinetics_by_specimen(
     if unknown:
         raise FigureDataError(f"kinetics_by_specimen: column '{facet}' has values {', '.join(unknown)} not in facets {list(facets)}")
     titles = {"PB": "Peripheral blood", "CSF": "Cerebrospinal fluid", **(facet_titles or {})}
-    frames = {f: _kinetics_frame(data[data[facet].astype(str) == f], what=f"kinetics_by_specimen ({f})", **{
+    frames = {f: kinetics_frame(data[data[facet].astype(str) == f], what=f"kinetics_by_specimen ({f})", **{
         k: kwargs.get(k, d) for k, d in dict(time="time", value="value", subject="subject", group=None,
                                               lloq="lloq", blq=None).items()}) for f in facets
         if (data[facet].astype(str) == f).any()}
@@ -384,16 +388,16 @@ def kinetics_by_specimen(
     if extra:
         raise TypeError(f"kinetics_by_specimen: unexpected argument(s) {', '.join(extra)}")
     groups = sorted(set().union(*(set(f["grp"]) for f in frames.values())))
-    colours = _colours(groups)
+    colours = group_colours(groups)
     with rc_context(STYLE):
         fig = Figure(figsize=(width, 3.6), layout="constrained")
         axes = fig.subplots(1, len(frames), sharey=True, squeeze=False)[0]
         for ax, (name, df) in zip(axes, frames.items()):
-            _draw_kinetics(ax, df, colours)
+            draw_kinetics(ax, df, colours)
             ax.set_title(titles.get(name, name), loc="left", fontweight="bold")
             ax.set_xlabel(xlabel)
         axes[0].set_ylabel(ylabel)
-        _kinetics_legend(axes[-1], groups, colours, kwargs.get("group") is not None)
+        kinetics_legend(axes[-1], groups, colours, kwargs.get("group") is not None)
     return fig
 
 

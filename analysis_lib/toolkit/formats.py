@@ -19,25 +19,17 @@ from typing import Any
 import pandas as pd
 
 from analysis_lib.toolkit import stats
+from analysis_lib.toolkit.ard import TOTAL, index
+from analysis_lib.toolkit.frames import is_missing_value as _missing
 
 NE = "NE"
 NOT_REACHED = "Not reached"
 NO_EVENTS = "No events"
 INDENT = "_indent"
-TOTAL = "Total"
 
 
 # --------------------------------------------------------------------------------------------
 # scalar formatters
-
-def _missing(x: Any) -> bool:
-    if x is None:
-        return True
-    try:
-        return bool(pd.isna(x))
-    except (TypeError, ValueError):
-        return False
-
 
 def fmt_num(x: Any, digits: int, na: str = NE) -> str:
     """``x`` rounded half away from zero to ``digits`` decimals; ``na`` when missing."""
@@ -61,9 +53,27 @@ def fmt_sig(x: Any, sig: int = 3, na: str = NE) -> str:
 
 
 def fmt_n_pct(n: Any, N: Any, digits: int = 1) -> str:
-    """``"n (x.x)"`` with 100*n/N (``stats.fmt_n_pct``): ``"0"`` for n = 0 or N = 0, ``"N (100)"``."""
+    """The one "n (%)" of tables and running text: ``"n (x.x)"`` with 100*n/N rounded half away
+    from zero (SAS); ``"0"`` for n = 0, ``"N (100)"`` for n = N, ``"n"`` alone when N = 0
+    (no denominator: no percentage)."""
     n = 0 if _missing(n) else int(n)
-    return stats.fmt_n_pct(n, 0 if _missing(N) else int(N), digits)
+    denom = 0 if _missing(N) else int(N)
+    if denom <= 0:
+        return f"{n}"
+    if n == 0:
+        return "0"
+    if n == denom:
+        return f"{n} (100)"
+    return f"{n} ({stats.round_half_away(100 * n / denom, digits):.{digits}f})"
+
+
+def n_of_N(n: Any, N: Any, digits: int = 1) -> str:
+    """The one "n of N" of running text: ``"n/N (x.x%)"`` with the percentage exactly as
+    :func:`fmt_n_pct` shows it in tables (``"0/N"`` and ``"n/0"`` without one, ``"N/N (100%)"``)."""
+    n = 0 if _missing(n) else int(n)
+    denom = 0 if _missing(N) else int(N)
+    pct = fmt_n_pct(n, denom, digits)[len(str(n)):].strip(" ()")
+    return f"{n}/{denom}" + (f" ({pct}%)" if pct else "")
 
 
 def fmt_est_ci(est: Any, lo: Any, hi: Any, digits: int = 1, *, est_na: str = NE,
@@ -91,35 +101,7 @@ def header(level: Any, N: Any = None, overall: str = "All subjects") -> str:
 # --------------------------------------------------------------------------------------------
 # ARD access
 
-def _k(v: Any) -> Any:
-    """Key value with NaN (from a CSV round trip) and None unified to None."""
-    return None if _missing(v) else v
-
-
-def _check_ard(ard: pd.DataFrame) -> None:
-    from analysis_lib.toolkit.ard import ARD_COLUMNS
-    if not isinstance(ard, pd.DataFrame):
-        raise ValueError(f"expected an ARD DataFrame, got {type(ard).__name__}")
-    missing = [c for c in ARD_COLUMNS if c not in ard.columns]
-    if missing:
-        raise ValueError(f"ARD: missing column(s) {missing}")
-
-
-def _index(ard: pd.DataFrame, group_cols: Sequence[str] = ("group1_level",),
-           row_cols: Sequence[str] = ("group2_level", "variable", "variable_level")):
-    """(ordered group keys, ordered row keys, {row: {group: {stat: value}}}) in ARD order."""
-    _check_ard(ard)
-    groups: dict = {}
-    rows: dict = {}
-    for rec in ard.to_dict("records"):
-        g = tuple(_k(rec[c]) for c in group_cols)
-        r = tuple(_k(rec[c]) for c in row_cols)
-        groups.setdefault(g, None)
-        rows.setdefault(r, {}).setdefault(g, {})[rec["stat_name"]] = _k(rec["stat_value"])
-    return list(groups), list(rows), rows
-
-
-def _frame(records: list[tuple], label_col: str, headers: list[str]) -> pd.DataFrame:
+def display_frame(records: list[tuple], label_col: str, headers: list[str]) -> pd.DataFrame:
     """Display frame from (label, indent, [cells]) records."""
     data = [[lbl, *cells, int(ind)] for lbl, ind, cells in records]
     df = pd.DataFrame(data, columns=[label_col, *headers, INDENT])
@@ -132,7 +114,7 @@ def _big_n(table: dict, groups: list, stat: str = "N") -> list:
     out = []
     for g in groups:
         vals = [cells[g][stat] for cells in table.values()
-                if g in cells and _k(cells[g].get(stat)) is not None]
+                if g in cells and cells[g].get(stat) is not None]
         out.append(vals[0] if vals else None)
     return out
 
@@ -142,7 +124,7 @@ def _big_n(table: dict, groups: list, stat: str = "N") -> list:
 
 def _ae_rows(ard: pd.DataFrame, sort: str):
     """Ordered AE rows [(kind, soc, pt, row key)] sorted as a CSR shows them, and the index."""
-    groups, keys, table = _index(ard)
+    groups, keys, table = index(ard)
     freq_groups = [g for g in groups if g[0] == TOTAL] or groups
 
     def freq(key) -> int:
@@ -191,7 +173,7 @@ def ae_table(ard: pd.DataFrame, *, label_col: str = "System Organ Class\nPreferr
         recs.append((label, 1 if kind == "PT" else 0, cells(key)))
     if not any(kind != "ANY" for kind, *_ in rows):
         recs.append((no_events_label, 0, [""] * len(groups)))
-    return _frame(recs, label_col, headers)
+    return display_frame(recs, label_col, headers)
 
 
 def _grade_label(key: str) -> str:
@@ -231,7 +213,7 @@ def ae_grade_table(ard: pd.DataFrame, *, label_col: str = "System Organ Class\nP
         recs.append((label, 1 if kind == "PT" else 0, cells))
     if not any(kind != "ANY" for kind, *_ in rows):
         recs.append((no_events_label, 0, [""] * len(headers)))
-    return _frame(recs, label_col, headers)
+    return display_frame(recs, label_col, headers)
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,7 +222,7 @@ def ae_grade_table(ard: pd.DataFrame, *, label_col: str = "System Organ Class\nP
 def categorical_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None,
                       label_col: str = "Characteristic", digits: int = 1) -> pd.DataFrame:
     """Variable header rows (indent 0) with their levels (indent 1) as n (%) per group."""
-    groups, keys, table = _index(ard)
+    groups, keys, table = index(ard)
     labels = dict(labels or {})
     headers = [header(g[0], n) for g, n in zip(groups, _big_n(table, groups))]
     recs, seen = [], set()
@@ -252,7 +234,7 @@ def categorical_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = N
         recs.append((str(lvl), 1, [fmt_n_pct(table[key].get(g, {}).get("n"),
                                              table[key].get(g, {}).get("N"), digits)
                                    for g in groups]))
-    return _frame(recs, label_col, headers)
+    return display_frame(recs, label_col, headers)
 
 
 def continuous_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None,
@@ -265,7 +247,7 @@ def continuous_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = No
     mean, median and quartiles get one more decimal, SD two more, min/max the raw precision.
     ``big_n`` maps group level -> N for the headers (none shown otherwise).
     """
-    groups, keys, table = _index(ard)
+    groups, keys, table = index(ard)
     labels = dict(labels or {})
     headers = [header(g[0], (big_n or {}).get(g[0])) for g in groups]
     recs = []
@@ -286,7 +268,7 @@ def continuous_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = No
                                                           f"({fmt_num(s.get('geo_cv'), 1)})"))
         for name, f in lines:
             recs.append((name, 1, [f(st(g)) for g in groups]))
-    return _frame(recs, label_col, headers)
+    return display_frame(recs, label_col, headers)
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,7 +278,7 @@ def response_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None
                    ci_label: str = "95% CI (exact)", digits: int = 1,
                    label_col: str = "Response") -> pd.DataFrame:
     """Per response variable: "n (%)" row and its Clopper-Pearson CI row "(x.x, x.x)" in %."""
-    groups, keys, table = _index(ard)
+    groups, keys, table = index(ard)
     labels = dict(labels or {})
     headers = [header(g[0], n) for g, n in zip(groups, _big_n(table, groups))]
     recs = []
@@ -307,14 +289,14 @@ def response_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None
                      [fmt_n_pct(s.get("n"), s.get("N"), digits) for s in st]))
         recs.append((ci_label, 1, [fmt_ci(s.get("ci_low"), s.get("ci_high"), digits, scale=100.0)
                                    for s in st]))
-    return _frame(recs, label_col, headers)
+    return display_frame(recs, label_col, headers)
 
 
 def km_table(ard: pd.DataFrame, *, time_unit: str = "days", ci_label: str = "95% CI",
              digits: int = 1, label_col: str = "Statistic") -> pd.DataFrame:
     """Kaplan-Meier summary (ARD from ``km_ard``): subjects, events, censored, median (CI),
     landmark rates in % (CI) and numbers at risk; header N is the group's subject count."""
-    groups, keys, table = _index(ard)
+    groups, keys, table = index(ard)
     headers = [header(g[0], n) for g, n in zip(groups, _big_n(table, groups, "n"))]
     recs = []
     summary = [k for k in keys if k[2] is None]
@@ -334,7 +316,7 @@ def km_table(ard: pd.DataFrame, *, time_unit: str = "days", ci_label: str = "95%
             fmt_est_ci(s.get("surv"), s.get("surv_ci_low"), s.get("surv_ci_high"), digits,
                        scale=100.0) for s in st]))
         recs.append(("Number at risk", 1, [str(int(s.get("n_risk") or 0)) for s in st]))
-    return _frame(recs, label_col, headers)
+    return display_frame(recs, label_col, headers)
 
 
 def nca_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None, sig: int = 3,
@@ -344,7 +326,7 @@ def nca_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None, sig
     Per parameter (indent 0, with its unit): n, geometric mean (geometric CV%), mean (SD),
     median, min, max (indent 1). Columns are the group1 (and group2) level combinations.
     """
-    groups, keys, table = _index(ard, group_cols=("group1_level", "group2_level"),
+    groups, keys, table = index(ard, group_cols=("group1_level", "group2_level"),
                                  row_cols=("variable", "variable_level"))
     labels = dict(labels or {})
     headers = [" / ".join(str(v) for v in g if v is not None) or "All subjects" for g in groups]
@@ -365,7 +347,7 @@ def nca_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None, sig
         ]
         for lbl, f in lines:
             recs.append((lbl, 1, [na(s, f) for s in st]))
-    return _frame(recs, label_col, headers)
+    return display_frame(recs, label_col, headers)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

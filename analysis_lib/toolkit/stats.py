@@ -29,8 +29,8 @@ from scipy import stats as _sps
 __all__ = [
     "clopper_pearson", "kaplan_meier", "KaplanMeier", "logrank_test", "LogrankResult",
     "cumulative_incidence", "CumulativeIncidence",
-    "nca", "auc_interval", "BLQ_RULES", "describe", "round_half_away", "fmt_n_pct",
-    "three_plus_three", "boin_boundaries",
+    "nca", "auc_interval", "BLQ_RULES", "describe", "round_half_away",
+    "three_plus_three",
 ]
 
 _TOL = math.sqrt(np.finfo(float).eps)  # R: sqrt(.Machine$double.eps), used by quantile.survfit
@@ -624,17 +624,6 @@ def round_half_away(x: float, digits: int = 0) -> float:
     return float(d.quantize(Decimal(1).scaleb(-int(digits)), rounding=ROUND_HALF_UP))
 
 
-def fmt_n_pct(n: int, denom: int, digits: int = 1) -> str:
-    """'n (pct)' with the percentage rounded half away from zero: 0 -> '0', n = N -> 'N (100)'."""
-    if denom <= 0:
-        return f"{n}"
-    if n == 0:
-        return "0"
-    if n == denom:
-        return f"{n} (100)"
-    return f"{n} ({round_half_away(100 * n / denom, digits):.{digits}f})"
-
-
 # --------------------------------------------------------------------------- dose escalation
 def three_plus_three(cohorts: Sequence[tuple[Any, int, int]],
                      levels: Sequence[Any] | None = None) -> list[dict[str, Any]]:
@@ -698,19 +687,3 @@ def three_plus_three(cohorts: Sequence[tuple[Any, int, int]],
         out.append(dict(cohort=k, dose_level=lv, n_treated=int(n_t), n_dlt=int(n_d), n_at_level=n,
                         dlt_at_level=d, decision=dec, next_dose_level=nxt, mtd=mtd, reason=reason))
     return out
-
-
-def boin_boundaries(target: float = 0.3, phi1: float | None = None,
-                    phi2: float | None = None) -> tuple[float, float]:
-    """BOIN escalation/de-escalation boundaries (lambda_e, lambda_d) of Liu & Yuan (2015).
-
-    Defaults phi1 = 0.6*target, phi2 = 1.4*target; target 0.3 gives (0.23649, 0.35852), printed
-    as 0.236 and 0.358 in the paper's Table 1.
-    """
-    phi1 = 0.6 * target if phi1 is None else phi1
-    phi2 = 1.4 * target if phi2 is None else phi2
-    if not 0 < phi1 < target < phi2 < 1:
-        raise ValueError(f"boin_boundaries: need 0 < phi1 ({phi1}) < target ({target}) < phi2 ({phi2}) < 1")
-    lam_e = math.log((1 - phi1) / (1 - target)) / math.log(target * (1 - phi1) / (phi1 * (1 - target)))
-    lam_d = math.log((1 - target) / (1 - phi2)) / math.log(phi2 * (1 - target) / (target * (1 - phi2)))
-    return (lam_e, lam_d)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis_lib.toolkit import ard as ardlib
+from analysis_lib.toolkit import ard as ardlib, frames
 from analysis_lib.toolkit import formats
 from analysis_lib.toolkit.ard import TOTAL
 
@@ -85,14 +85,8 @@ def _need(datasets: Mapping[str, pd.DataFrame], name: str, cols: Sequence[str]) 
     if name not in datasets:
         raise ValueError(f"key_estimates: dataset '{name}' is missing (have {sorted(datasets)})")
     df = datasets[name]
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name.upper()}: missing required column(s) {missing}")
+    frames.require_columns(df, cols, name.upper())
     return df
-
-
-def _yes(s: pd.Series) -> pd.Series:
-    return s.astype(str).str.strip().eq("Y")
 
 
 def _relabel(ard: pd.DataFrame, variable: str, stats: Mapping[str, str] | None = None,
@@ -101,12 +95,12 @@ def _relabel(ard: pd.DataFrame, variable: str, stats: Mapping[str, str] | None =
     ``variable``; ``stats`` maps the source stat_name to the output one (default: keep all)."""
     out = []
     for rec in ard.to_dict("records"):
-        if row and any(formats._k(rec[k]) != v for k, v in row.items()):
+        if row and any(frames.key(rec[k]) != v for k, v in row.items()):
             continue
         name = rec["stat_name"] if stats is None else stats.get(rec["stat_name"])
         if name is None:
             continue
-        level = formats._k(rec["variable_level"]) if rec["variable"] in ("AVALM", "AVAL") else None
+        level = frames.key(rec["variable_level"]) if rec["variable"] in ("AVALM", "AVAL") else None
         out.append((None, None, None, None, variable, level, name, rec["stat_value"]))
     return out
 
@@ -128,7 +122,7 @@ def _ae_rows(adsl: pd.DataFrame, adae: pd.DataFrame, where, codes: Mapping[str, 
 
 def _rate_rows(df: pd.DataFrame, flag: str, code: str, ci: bool) -> list[tuple]:
     """n, N, p (and exact CI) of ``flag == "Y"`` among the rows of a subject-level frame."""
-    a = ardlib.response_ard(df.assign(_R=_yes(df[flag]).map({True: "Y", False: "N"})), "_R")
+    a = ardlib.response_ard(df.assign(_R=frames.yes(df[flag]).map({True: "Y", False: "N"})), "_R")
     keep = {"n": "n", "N": "N", "p": "p"} | ({"ci_low": "ci_low", "ci_high": "ci_high"} if ci else {})
     return _relabel(a, code, keep)
 
@@ -152,22 +146,22 @@ def key_estimates(datasets: Mapping[str, pd.DataFrame], study: Mapping[str, Any]
     day = int(study["response"]["visits"][0])
     conf_type = study["time_to_event"].get("conf_type", "log-log")
 
-    saf = adsl[_yes(adsl["SAFFL"])]
+    saf = adsl[frames.yes(adsl["SAFFL"])]
     rows: list[tuple] = [
-        (None, None, None, None, "ENRL", None, "n", int(_yes(adsl["ENRLFL"]).sum())),
+        (None, None, None, None, "ENRL", None, "n", int(frames.yes(adsl["ENRLFL"]).sum())),
         (None, None, None, None, "SAF", None, "n", int(len(saf))),
     ]
-    rows += _rate_rows(adsl[_yes(adsl["DLTEVLFL"])], "DLTFL", "DLT", ci=True)
+    rows += _rate_rows(adsl[frames.yes(adsl["DLTEVLFL"])], "DLTFL", "DLT", ci=True)
     for cat, code in (("CRS", "CRS"), ("ICANS", "ICANS")):
         rows += _ae_rows(adsl, adae, {"AESICAT": cat}, {"any": code, "high": f"{code}3"})
-    hsct = adsl[_yes(adsl["HSCTFL"])]
+    hsct = adsl[frames.yes(adsl["HSCTFL"])]
     rows += _ae_rows(hsct, adae, {"AESICAT": "ACUTE GVHD"}, {"high": "AGVHD2"}, high_grade=2)
     rows += _ae_rows(adsl, adae, None, {"high": "AE3"})
     rows += _ae_rows(adsl, adae, {"AESER": "Y"}, {"any": "SAE"})
     rows += _rate_rows(saf, "DTHFL", "DEATH", ci=False)
     rows += _rate_rows(saf, "DTHTRTFL", "DEATHTRT", ci=False)
 
-    eff = adrs[_yes(adrs["EFFFL"]) & adrs["AVALC"].ne("NOT DUE")]
+    eff = adrs[frames.yes(adrs["EFFFL"]) & adrs["AVALC"].ne("NOT DUE")]
     orr = eff[eff["PARAMCD"] == f"RSPD{day}"]
     a = ardlib.response_ard(orr.assign(_R=orr["AVALC"].isin(responders).map({True: "Y", False: "N"})), "_R")
     rows += [r[:5] + (day,) + r[6:] for r in _relabel(a, "ORR")]
@@ -178,21 +172,21 @@ def key_estimates(datasets: Mapping[str, pd.DataFrame], study: Mapping[str, Any]
         sub = adtte[adtte["PARAMCD"] == p]
         k = ardlib.km_ard(sub, None, time_var="AVALM", landmarks=[LANDMARK_MONTHS], conf_type=conf_type)
         rows += _relabel(k, p)
-    return ardlib._frame(rows)
+    return ardlib.frame(rows)
 
 
 # --------------------------------------------------------------------------------------------
 # comparison of two cuts
 
 def _key(rec: Mapping) -> tuple:
-    lvl = formats._k(rec["variable_level"])
+    lvl = frames.key(rec["variable_level"])
     if isinstance(lvl, float) and lvl.is_integer():
         lvl = int(lvl)
     return (rec["variable"], lvl, rec["stat_name"])
 
 
 def _num(v: Any) -> float:
-    v = formats._k(v)
+    v = frames.key(v)
     return float(v) if isinstance(v, (int, float)) else math.nan
 
 
@@ -205,7 +199,7 @@ def compare(prev_ard: pd.DataFrame | None, curr_ard: pd.DataFrame) -> pd.DataFra
     """
     for name, a in (("previous", prev_ard), ("current", curr_ard)):
         if a is not None:
-            formats._check_ard(a)
+            ardlib.check(a)
     curr = {_key(r): r["stat_value"] for r in curr_ard.to_dict("records")}
     prev = {} if prev_ard is None else {_key(r): r["stat_value"] for r in prev_ard.to_dict("records")}
     keys = list(curr) + [k for k in prev if k not in curr]
@@ -213,15 +207,15 @@ def compare(prev_ard: pd.DataFrame | None, curr_ard: pd.DataFrame) -> pd.DataFra
     for var, lvl, stat in keys:
         levels = [("current", curr.get(k := (var, lvl, stat)))]
         if prev_ard is not None:
-            a, b = formats._k(curr.get(k)), formats._k(prev.get(k))
+            a, b = frames.key(curr.get(k)), frames.key(prev.get(k))
             ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (a, b))
             change = a - b if ints else _num(a) - _num(b)
             levels = [("previous", prev.get(k)), *levels, ("change", change)]
         for cut_level, value in levels:
-            value = formats._k(value)
+            value = frames.key(value)
             rows.append(("CUT", cut_level, None, None, var, lvl, stat,
-                         math.nan if value is None else ardlib._py(value)))
-    return ardlib._frame(rows)
+                         math.nan if value is None else frames.py(value)))
+    return ardlib.frame(rows)
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,8 +237,8 @@ class NewItems:
 
 def _new_flag(prev: pd.DataFrame, curr: pd.DataFrame, flag: str, cols: Sequence[str]) -> pd.DataFrame:
     """Current ADSL subjects with ``flag == "Y"`` who did not have it (or were absent) before."""
-    had = set(prev.loc[_yes(prev[flag]), "USUBJID"])
-    new = curr[_yes(curr[flag]) & ~curr["USUBJID"].isin(had)]
+    had = set(prev.loc[frames.yes(prev[flag]), "USUBJID"])
+    new = curr[frames.yes(curr[flag]) & ~curr["USUBJID"].isin(had)]
     return new[["USUBJID", *cols]].sort_values("USUBJID", kind="stable").reset_index(drop=True)
 
 
@@ -314,7 +308,7 @@ def new_items(prev_datasets: Mapping[str, pd.DataFrame],
                 raise ValueError(f"new_items ({label} cut): {exc}") from None
     p, c = prev_datasets, curr_datasets
     padsl, cadsl = p["adsl"], c["adsl"]
-    enrolled = cadsl[_yes(cadsl["ENRLFL"]) & ~cadsl["USUBJID"].isin(padsl["USUBJID"])]
+    enrolled = cadsl[frames.yes(cadsl["ENRLFL"]) & ~cadsl["USUBJID"].isin(padsl["USUBJID"])]
     enrolled = enrolled[["USUBJID", "TRT01A"]].sort_values("USUBJID", kind="stable").reset_index(drop=True)
 
     prev_items, curr_items = _status_items(p), _status_items(c)
@@ -333,7 +327,7 @@ def new_items(prev_datasets: Mapping[str, pd.DataFrame],
         "CURRENT": m["SHOWN"].fillna("No record").to_numpy()}).astype(object)
 
     def dlt(df):
-        return _yes(df["AEDLT"]) & _yes(df["DLTWINFL"])
+        return frames.yes(df["AEDLT"]) & frames.yes(df["DLTWINFL"])
 
     return NewItems(
         enrolled=enrolled,
@@ -342,7 +336,7 @@ def new_items(prev_datasets: Mapping[str, pd.DataFrame],
         cd22=_new_flag(padsl, cadsl, "CD22FL", ["TRT01A", "CD22DY0"]),
         dlts=_new_ae(p["adae"], c["adae"], dlt),
         deaths=_new_flag(padsl, cadsl, "DTHFL", ["TRT01A", "DTHDY0", "DTHCAUS"]),
-        saes=_new_ae(p["adae"], c["adae"], lambda df: _yes(df["AESER"])),
+        saes=_new_ae(p["adae"], c["adae"], lambda df: frames.yes(df["AESER"])),
         changed=changed.reset_index(drop=True),
     )
 
@@ -366,8 +360,8 @@ def changes_ard(items: NewItems | None, adsl: pd.DataFrame, *, by: str = "TRT01A
     ``n`` subjects and, for DLTs and SAEs, ``events`` (records), per :data:`CHANGE_ROWS` variable.
     ``items=None`` (first cut): an empty ARD."""
     if items is None:
-        return ardlib._frame([])
-    groups = ardlib._groups(adsl, by, by_levels, total, "ADSL (current cut)")
+        return ardlib.frame([])
+    groups = ardlib.group_masks(adsl, by, by_levels, total, "ADSL (current cut)")
     level_of = adsl.set_index("USUBJID")[by]
     rows = []
     for var, (_, attr, events) in CHANGE_ROWS.items():
@@ -376,8 +370,8 @@ def changes_ard(items: NewItems | None, adsl: pd.DataFrame, *, by: str = "TRT01A
         for lvl, _ in groups:
             sub = df if lvl == TOTAL else df[grp == lvl]
             st = [("n", int(sub["USUBJID"].nunique()))] + ([("events", int(len(sub)))] if events else [])
-            rows += [(by, ardlib._py(lvl), None, None, var, None, s, v) for s, v in st]
-    return ardlib._frame(rows)
+            rows += [(by, frames.py(lvl), None, None, var, None, s, v) for s, v in st]
+    return ardlib.frame(rows)
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,9 +392,8 @@ def _int(v: Any) -> int:
 
 
 def _rate(st: Mapping) -> str:
-    """"n/N (x.x)" with the percentage as fmt_n_pct (SAS rounding; "n/N" alone for n = 0)."""
-    n, N = _int(st.get("n")), _int(st.get("N"))
-    return f"{n}/{N}" + formats.fmt_n_pct(n, N)[len(str(n)):]
+    """"n/N (x.x)" in a table cell: :func:`formats.n_of_N` without the % sign (the header says %)."""
+    return formats.n_of_N(_int(st.get("n")), _int(st.get("N"))).replace("%", "")
 
 
 def _landmark(st: Mapping) -> str:
@@ -426,13 +419,13 @@ def estimates_table(comparison: pd.DataFrame, prev_header: str = "Previous data 
     months; medians "Not reached" when not reached; NE when not estimable. Without a previous cut
     one labelled row says so.
     """
-    formats._check_ard(comparison)
+    ardlib.check(comparison)
     if "previous" not in set(comparison["group1_level"]):
-        return formats._frame([(NO_PREVIOUS, 0, ["", "", ""])], label_col, [prev_header, curr_header, "Change"])
+        return formats.display_frame([(NO_PREVIOUS, 0, ["", "", ""])], label_col, [prev_header, curr_header, "Change"])
     table: dict = {}
     for rec in comparison.to_dict("records"):
-        table.setdefault((rec["variable"], formats._k(rec["variable_level"])), {}).setdefault(
-            rec["group1_level"], {})[rec["stat_name"]] = formats._k(rec["stat_value"])
+        table.setdefault((rec["variable"], frames.key(rec["variable_level"])), {}).setdefault(
+            rec["group1_level"], {})[rec["stat_name"]] = frames.key(rec["stat_value"])
     recs = []
 
     def add(label, indent, f, change):
@@ -468,15 +461,15 @@ def estimates_table(comparison: pd.DataFrame, prev_header: str = "Previous data 
             recs.append((f"{LANDMARK_MONTHS}-month rate, % (95% CI)", 1,
                          [_landmark(prev_lm), _landmark(curr_lm),
                           f"{_signed(100 * _num(lm.get('change', {}).get('surv')), 1)} points" if both else formats.NE]))
-    return formats._frame(recs, label_col, [prev_header, curr_header, "Change"])
+    return formats.display_frame(recs, label_col, [prev_header, curr_header, "Change"])
 
 
 def changes_table(ard: pd.DataFrame | None, *, label_col: str = "New since the previous data cut") -> pd.DataFrame:
     """Display frame of :func:`changes_ard`: subjects per group (``n [E]`` for DLTs and SAEs,
     E = events). ``ard=None`` (first cut): one labelled row saying there is no previous cut."""
     if ard is None or ard.empty:
-        return formats._frame([(NO_PREVIOUS, 0, [""])], label_col, [TOTAL])
-    groups, keys, table = formats._index(ard)
+        return formats.display_frame([(NO_PREVIOUS, 0, [""])], label_col, [TOTAL])
+    groups, keys, table = ardlib.index(ard)
     headers = [formats.header(g[0]) for g in groups]
     recs = []
     for key in keys:
@@ -488,7 +481,7 @@ def changes_table(ard: pd.DataFrame | None, *, label_col: str = "New since the p
             n = int(st.get("n") or 0)
             cells.append(f"{n} [{int(st.get('events') or 0)}]" if events else str(n))
         recs.append((label + (", n [E]" if events else ", n"), 0, cells))
-    return formats._frame(recs, label_col, headers)
+    return formats.display_frame(recs, label_col, headers)
 
 
 def changed_listing(changed: pd.DataFrame | None) -> pd.DataFrame:
@@ -509,7 +502,7 @@ def listing_ard(changed: pd.DataFrame | None) -> pd.DataFrame:
     for r in ([] if changed is None else changed.itertuples(index=False)):
         rows += [("USUBJID", r.USUBJID, "TRT01A", r.TRT01A, r.ITEM, None, "previous", r.PREVIOUS),
                  ("USUBJID", r.USUBJID, "TRT01A", r.TRT01A, r.ITEM, None, "current", r.CURRENT)]
-    return ardlib._frame(rows)
+    return ardlib.frame(rows)
 
 
 # --------------------------------------------------------------------------------------------
@@ -548,11 +541,11 @@ def estimates_summary(comparison: pd.DataFrame, study: Mapping[str, Any]) -> str
     def val(var, stat, cut):
         sel = (comparison["variable"] == var) & (comparison["stat_name"] == stat) & \
               (comparison["group1_level"] == cut)
-        return formats._k(comparison.loc[sel, "stat_value"].iloc[0]) if sel.any() else None
+        return frames.key(comparison.loc[sel, "stat_value"].iloc[0]) if sel.any() else None
 
     def rate(var, cut):
         n, N = val(var, "n", cut), val(var, "N", cut)
-        return _rate({"n": n, "N": N}).replace(")", "%)") if _int(N) else "not evaluable"
+        return formats.n_of_N(n, N) if _int(N) else "not evaluable"
 
     day = int(study["response"]["visits"][0])
     if "previous" not in set(comparison["group1_level"]):

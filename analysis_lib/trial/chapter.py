@@ -1,5 +1,5 @@
-"""What every chapter notebook needs, in one place: the cut, its ADaM datasets, the TLF emitter,
-ARD output and rendered interpretive text.
+"""What every chapter notebook needs, in one place: the cut, its ADaM datasets, the TLF emitter
+(which writes each TLF with its ARD, ``ard/<tlf id>.csv``) and rendered interpretive text.
 
 A chapter starts with ``ch = chapter.start(cut, output_dir)`` right after its papermill
 ``parameters`` cell. ``output_dir`` is the build directory the pipeline passes in; when it is
@@ -15,11 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis_lib.trial import config
 from analysis_lib.toolkit.tlf import Emitter, Source
-
-ARD_COLUMNS = ["group1", "group1_level", "group2", "group2_level", "variable", "variable_level",
-               "stat_name", "stat_value"]
+from analysis_lib.trial import catalogue, config
 
 
 class ChapterError(RuntimeError):
@@ -78,18 +75,6 @@ class Chapter:
         return Source(datasets=tuple(d.upper() for d in datasets), program=f"chapters/{self.name}.ipynb")
 
     # ------------------------------------------------------------------ outputs
-    def save_ard(self, name: str, ard: pd.DataFrame) -> Path:
-        """Write an ARD as ``ard/<chapter>-<name>.csv`` (deterministic: fixed columns, row order kept)."""
-        missing = [c for c in ARD_COLUMNS if c not in ard.columns]
-        if missing:
-            raise ChapterError(f"ARD '{name}' lacks columns {missing}")
-        path = self.output_dir / "ard" / f"{self.name}-{name}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".csv.tmp")
-        ard[ARD_COLUMNS].to_csv(tmp, index=False, lineterminator="\n", float_format="%.10g")
-        tmp.replace(path)
-        return path
-
     def text(self, markdown: str) -> None:
         """Show interpretive text: Markdown for the PDF, the same rendered as HTML for the site."""
         show_markdown(markdown)
@@ -100,7 +85,7 @@ def show_markdown(markdown: str) -> None:
     from IPython.display import display
     from markdown_it import MarkdownIt
 
-    display({"text/markdown": markdown, "text/html": MarkdownIt("commonmark").enable("table").render(markdown),
+    display({"text/markdown": markdown, "text/html": MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown),
               "text/plain": markdown}, raw=True)
 
 
@@ -113,5 +98,6 @@ def start(name: str, cut: str, output_dir: str | os.PathLike | None = None) -> C
     out = resolve_output_dir(cut_obj, output_dir)
     if not (out / "adam").is_dir():
         raise ChapterError(f"{out / 'adam'}: no ADaM datasets — run `csr derive --cut {cut}` first")
-    return Chapter(name=name, cut=cut_obj, output_dir=out, study=config.load_study(),
-                   emit=Emitter(cut_obj, out))
+    study = config.load_study()
+    return Chapter(name=name, cut=cut_obj, output_dir=out, study=study,
+                   emit=Emitter(cut_obj, out, catalogue=catalogue.load(study)))

@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-from analysis_lib.toolkit import ard, formats, stats
+from analysis_lib.toolkit import ard, formats, frames, stats
 from analysis_lib.toolkit.figures import STYLE
 
 RESPONDER = ("CR", "CRI")
@@ -25,12 +25,6 @@ BOR_LABELS = {"CR": "Complete remission (CR)",
               "NR": "No response", "PD": "Progressive disease", "RELAPSE": "Relapse",
               "NE": "Not evaluable", "MISSING": "No post-infusion assessment"}
 TTE_LABELS = {"DOR": "Duration of response", "EFS": "Event-free survival", "OS": "Overall survival"}
-
-
-def _need(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"{what}: missing required column(s) {missing}")
 
 
 def _one_param(adrs: pd.DataFrame, paramcd: str, pop: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -57,8 +51,8 @@ def day_response_ard(adrs: pd.DataFrame, pop: pd.DataFrame, days: Sequence[int],
     values counted as "responders"; default CR, CRi and CR+CRI (ORR). One ``response_ard`` block
     per day and component; ``variable`` is the PARAMCD.
     """
-    _need(adrs, ["USUBJID", "PARAMCD", "AVALC"], "ADRS")
-    _need(pop, ["USUBJID", by], "ADSL population")
+    frames.require_columns(adrs, ["USUBJID", "PARAMCD", "AVALC"], "ADRS")
+    frames.require_columns(pop, ["USUBJID", by], "ADSL population")
     components = components or {"CR": ["CR"], "CRI": ["CRI"], "CR+CRI": list(RESPONDER)}
     levels = list(by_levels) if by_levels is not None else sorted(pop[by].dropna().unique())
     blocks = []
@@ -167,19 +161,6 @@ def best_response_table(ard_df: pd.DataFrame, *, big_n: Mapping,
     return _display(recs, label_col, _headers(groups, big_n))
 
 
-def stat(ard_df: pd.DataFrame, stat_name: str, **where) -> float:
-    """One statistic of an ARD selected by column values (e.g. ``variable="RSPD30"``); the
-    interpretive text of a chapter reads its numbers through this. Missing -> nan."""
-    sel = ard_df["stat_name"] == stat_name
-    for col, val in where.items():
-        sel &= ard_df[col].map(lambda v: v is not None and not (isinstance(v, float) and math.isnan(v))
-                               and v == val) if val is not None else ard_df[col].isna()
-    vals = ard_df.loc[sel, "stat_value"].tolist()
-    if len(vals) > 1:
-        raise ValueError(f"ARD: {len(vals)} rows match {stat_name} {where}; select one")
-    return float(vals[0]) if vals and vals[0] is not None else math.nan
-
-
 def group_n(pop: pd.DataFrame, by: str = "TRT01A", total: str | None = "Total") -> dict:
     """Subjects per ``by`` level (and ``total``) of a population: the column-header Ns."""
     out = {k: int(v) for k, v in pop[by].value_counts(sort=False).items()}
@@ -189,13 +170,12 @@ def group_n(pop: pd.DataFrame, by: str = "TRT01A", total: str | None = "Total") 
 def rate_text(ard_df: pd.DataFrame, **where) -> str:
     """'41/46 (89.1%; 95% CI 76.4% to 96.4%)' for one group of a response ARD; 'not yet
     evaluable (no subject)' when N = 0. For the interpretive text of a chapter."""
-    n, N = stat(ard_df, "n", **where), stat(ard_df, "N", **where)
-    if not N or math.isnan(N):
+    n, N = ard.stat(ard_df, "n", **where), ard.stat(ard_df, "N", **where)
+    if not N:
         return "not yet evaluable (no subject)"
-    pct = formats.fmt_num(100 * n / N, 1)
-    ci = formats.fmt_ci(stat(ard_df, "ci_low", **where), stat(ard_df, "ci_high", **where), 1, scale=100.0)
+    ci = formats.fmt_ci(ard.stat(ard_df, "ci_low", **where), ard.stat(ard_df, "ci_high", **where), 1, scale=100.0)
     lo, hi = ci.strip("()").split(", ")
-    return f"{int(n)}/{int(N)} ({pct}%; 95% CI {lo}% to {hi}%)"
+    return f"{formats.n_of_N(n, N)[:-1]}; 95% CI {lo}% to {hi}%)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,7 +191,7 @@ def tte_ard(adtte: pd.DataFrame, params: Sequence[str] = ("DOR", "EFS", "OS"), *
     at risk at the landmark and the curve has not reached 0 (follow-up shorter than the
     landmark; R ``summary.survfit`` drops such times), instead of carrying the last value forward.
     """
-    _need(adtte, ["USUBJID", "PARAMCD", time_var, "CNSR", pop_flag], "ADTTE")
+    frames.require_columns(adtte, ["USUBJID", "PARAMCD", time_var, "CNSR", pop_flag], "ADTTE")
     data = adtte[adtte[pop_flag] == "Y"]
     blocks = []
     for p in params:
@@ -239,18 +219,18 @@ def km_text(ard_df: pd.DataFrame, paramcd: str, landmark: float,
     """One sentence on an endpoint of :func:`tte_ard`: events, median (95% CI) and the rate
     at ``landmark`` months, with "not reached" / "not estimable" spelled out."""
     w = dict(group1_level=paramcd)
-    n, ev = stat(ard_df, "n", **w, variable_level=None), stat(ard_df, "events", **w, variable_level=None)
+    n, ev = ard.stat(ard_df, "n", **w, variable_level=None), ard.stat(ard_df, "events", **w, variable_level=None)
     name = labels.get(paramcd, paramcd)
     if not n:
         return f"{name}: no subjects at this data cut."
-    med = stat(ard_df, "median", **w, variable_level=None)
-    lo = stat(ard_df, "median_ci_low", **w, variable_level=None)
-    hi = stat(ard_df, "median_ci_high", **w, variable_level=None)
+    med = ard.stat(ard_df, "median", **w, variable_level=None)
+    lo = ard.stat(ard_df, "median_ci_low", **w, variable_level=None)
+    hi = ard.stat(ard_df, "median_ci_high", **w, variable_level=None)
     med_txt = ("not reached" if math.isnan(med) else
                f"{formats.fmt_num(med, 1)} months (95% CI {formats.fmt_num(lo, 1)} to {formats.fmt_num(hi, 1)})")
-    surv = stat(ard_df, "surv", **w, variable_level=landmark)
-    s_lo = stat(ard_df, "surv_ci_low", **w, variable_level=landmark)
-    s_hi = stat(ard_df, "surv_ci_high", **w, variable_level=landmark)
+    surv = ard.stat(ard_df, "surv", **w, variable_level=landmark)
+    s_lo = ard.stat(ard_df, "surv_ci_low", **w, variable_level=landmark)
+    s_hi = ard.stat(ard_df, "surv_ci_high", **w, variable_level=landmark)
     lm = f"{float(landmark):g}-month"
     rate = (f"the {lm} rate is not estimable (follow-up too short)" if math.isnan(surv) else
             f"the {lm} rate is {formats.fmt_num(100 * surv, 1)}% (95% CI {formats.fmt_num(100 * s_lo, 1)}% "
@@ -280,8 +260,22 @@ def km_figure(adtte: pd.DataFrame, paramcd: str, *, xlabel: str, ylabel: str,
     km = km_fit(adtte, paramcd, pop_flag=pop_flag, conf_type=conf_type)
     if km is None:
         return no_data_figure("No subjects at this data cut")
-    return km_plot({"All subjects": km}, list(range(0, months + 1, step)), ci=True, xmax=months,
+    return km_plot({"All subjects": km}, risk_times(months, step), ci=True, xmax=months,
                    xlabel=xlabel, ylabel=ylabel, conf_type=conf_type)
+
+
+def risk_times(months: int = 24, step: int = 3) -> list[int]:
+    """The x-axis ticks of a KM figure, where its numbers at risk are shown (months)."""
+    return list(range(0, months + 1, step))
+
+
+def km_figure_ard(adtte: pd.DataFrame, paramcd: str, *, pop_flag: str = "EFFFL", conf_type: str = "log-log",
+                  months: int = 24, step: int = 3, time_var: str = "AVALM") -> pd.DataFrame:
+    """The numbers of :func:`km_figure`: survival with its CI and the number at risk at each
+    tick of the x axis (``ard.km_ard`` at :func:`risk_times`), plus n, events and the median."""
+    data = adtte[(adtte["PARAMCD"] == paramcd) & (adtte[pop_flag] == "Y")]
+    return ard.km_ard(data, paramcd if len(data) else None, landmarks=risk_times(months, step),
+                      time_var=time_var, conf_type=conf_type)
 
 
 def no_data_figure(message: str, width: float = 6.5, height: float = 1.2) -> Figure:
@@ -303,9 +297,9 @@ def swimmer_records(adsl: pd.DataFrame, adrs: pd.DataFrame, *, pop_flag: str = "
     (FUDY0: death or last contact), hsct, cd22, first post-infusion CR/CRi, first relapse or
     progression, death (study days from Day 0; missing when it did not happen), ongoing (in
     follow-up at the cut: EOSSTT ONGOING and alive) and group (``by``)."""
-    _need(adsl, ["USUBJID", "SUBJID", pop_flag, by, "FUDY0", "HSCTFL", "HSCTDY0", "CD22FL", "CD22DY0",
+    frames.require_columns(adsl, ["USUBJID", "SUBJID", pop_flag, by, "FUDY0", "HSCTFL", "HSCTDY0", "CD22FL", "CD22DY0",
                  "DTHFL", "DTHDY0", "EOSSTT"], "ADSL")
-    _need(adrs, ["USUBJID", "PARAMCD", "AVALC", "ADY0"], "ADRS")
+    frames.require_columns(adrs, ["USUBJID", "PARAMCD", "AVALC", "ADY0"], "ADRS")
     pop = adsl[adsl[pop_flag] == "Y"]
     resp = adrs[(adrs["PARAMCD"] == "OVRLRESP") & (adrs["ADY0"] >= 0)]
 
@@ -331,6 +325,12 @@ def swimmer_records(adsl: pd.DataFrame, adrs: pd.DataFrame, *, pop_flag: str = "
     return out.reset_index(drop=True)
 
 
+def swimmer_ard(records: pd.DataFrame) -> pd.DataFrame:
+    """The numbers of the swimmer plot: each subject's event days from :func:`swimmer_records`."""
+    return ard.records_ard(records.assign(ongoing=records["ongoing"].map({True: "Y", False: "N"})),
+                           ["subject", "group"], ["end", "hsct", "cd22", "crcri", "relapse", "death", "ongoing"])
+
+
 __all__ = ["RESPONDER", "BOR_LABELS", "TTE_LABELS", "day_response_ard", "day_response_table",
-           "best_response_ard", "best_response_table", "stat", "group_n", "rate_text", "tte_ard",
+           "best_response_ard", "best_response_table", "group_n", "risk_times", "km_figure_ard", "swimmer_ard", "rate_text", "tte_ard",
            "tte_table", "km_text", "km_fit", "km_figure", "no_data_figure", "swimmer_records"]

@@ -16,8 +16,8 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from analysis_lib.toolkit import ard, formats, stats
-from analysis_lib.toolkit import figures as _fig
-from analysis_lib.trial.efficacy import no_data_figure, stat
+from analysis_lib.toolkit import figures
+from analysis_lib.trial.efficacy import no_data_figure
 
 #: NCA parameters of the CSR table (ADPP PARAMCD) and their display names.
 NCA_PARAMS = {"CMAX": "Cmax", "TMAX": "Tmax", "AUC0_28": "AUC0-28d", "CLAST": "Clast", "TLAST": "Tlast"}
@@ -58,7 +58,7 @@ def nca_summary_ard(adpp: pd.DataFrame, *, params: Sequence[str] = tuple(NCA_PAR
     data = adpp[adpp[pop_flag] == "Y"]
     params = [p for p in params if p in set(data["PARAMCD"])]
     if not params:
-        return ard._frame([])
+        return ard.frame([])
     base = ard.nca_ard(data, list(by), params=params, unit_var="AVALU")
     keys = ["group1_level", "group2_level", "variable"]
     extra = []
@@ -128,15 +128,16 @@ def nca_text(ard_df: pd.DataFrame, product: str, specimen: str = "PERIPHERAL BLO
              method: str = "QPCR") -> str:
     """One sentence on Cmax and Tmax of a product/specimen/method from :func:`nca_summary_ard`."""
     w = dict(group1_level=product, group2_level=f"{specimen} / {method}")
-    n = stat(ard_df, "n", **w, variable="CMAX") if len(ard_df) else math.nan
     what = combo_label(product, specimen, method)
-    if math.isnan(n) or not n:
+    has = (ard_df["group1_level"] == product) & (ard_df["group2_level"] == w["group2_level"]) if len(ard_df) else []
+    n = ard.stat(ard_df, "n", **w, variable="CMAX") if len(ard_df) and (has & (ard_df["variable"] == "CMAX")).any() else 0
+    if not n:
         return f"{what}: no subjects at this data cut."
     unit = unit_label(ard_df.loc[(ard_df["variable"] == "CMAX") & (ard_df["group1_level"] == product)
                                  & (ard_df["group2_level"] == w["group2_level"]), "variable_level"].iloc[0])
-    gm, cv = stat(ard_df, "geo_mean_pos", **w, variable="CMAX"), stat(ard_df, "geo_cv_pos", **w, variable="CMAX")
-    tmed = stat(ard_df, "median", **w, variable="TMAX")
-    tmin, tmax = stat(ard_df, "min", **w, variable="TMAX"), stat(ard_df, "max", **w, variable="TMAX")
+    gm, cv = ard.stat(ard_df, "geo_mean_pos", **w, variable="CMAX"), ard.stat(ard_df, "geo_cv_pos", **w, variable="CMAX")
+    tmed = ard.stat(ard_df, "median", **w, variable="TMAX")
+    tmin, tmax = ard.stat(ard_df, "min", **w, variable="TMAX"), ard.stat(ard_df, "max", **w, variable="TMAX")
     return (f"{what} (n = {int(n)}): geometric mean Cmax {formats.fmt_sig(gm)} {unit} "
             f"(geo. CV {formats.fmt_num(cv, 1)}%), reached at a median of Day {formats.fmt_num(tmed, 1)} "
             f"(range {formats.fmt_num(tmin, 1)} to {formats.fmt_num(tmax, 1)}).")
@@ -167,7 +168,7 @@ def persistence_ard(adck: pd.DataFrame, days: Sequence[int], *,
             n = int(s.loc[s["BLQFL"] == "N", "USUBJID"].nunique())
             rows += [("PARAMCD", prm, None, None, "NOMDAY", int(day), k, v)
                      for k, v in (("n", n), ("N", N), ("p", n / N if N else math.nan))]
-    return ard._frame(rows)
+    return ard.frame(rows)
 
 
 def persistence_table(ard_df: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
@@ -181,8 +182,7 @@ def persistence_table(ard_df: pd.DataFrame, labels: Mapping[str, str]) -> pd.Dat
     def cell(st: Mapping) -> str:
         if not st.get("N"):
             return "No samples"
-        pct = {0: "0", st["N"]: "100"}.get(st["n"]) or formats.fmt_num(100 * st["p"], 1)
-        return f"{st['n']}/{st['N']} ({pct})"
+        return formats.n_of_N(st["n"], st["N"]).replace("%", "")
 
     rows = [[f"Day {day}", *[cell(table.get((day, prm), {})) for prm in labels], 0] for day in days]
     return pd.DataFrame(rows, columns=["Nominal day", *labels.values(), formats.INDENT]).astype(
@@ -190,11 +190,11 @@ def persistence_table(ard_df: pd.DataFrame, labels: Mapping[str, str]) -> pd.Dat
 
 
 def persistence_text(ard_df: pd.DataFrame, paramcd: str, day: int) -> str:
-    """'43 of 44 sampled subjects (97.7%)' persisting at a nominal day, or 'no subject sampled yet'."""
-    n, N = (stat(ard_df, s, group1_level=paramcd, variable_level=int(day)) for s in ("n", "N"))
+    """'43/44 (97.7%) sampled subjects' persisting at a nominal day, or 'no subject sampled yet'."""
+    n, N = (ard.stat(ard_df, s, group1_level=paramcd, variable_level=int(day)) for s in ("n", "N"))
     if not N:
         return "no subject sampled yet"
-    return f"{int(n)} of {int(N)} sampled subjects ({formats.fmt_num(100 * n / N, 1)}%)"
+    return f"{formats.n_of_N(n, N)} sampled subjects"
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,6 +211,18 @@ def kinetics_frame(adck: pd.DataFrame, *, pop_flag: str = "CKEVLFL") -> pd.DataF
         "specimen": d["CKSPEC"].map({"PERIPHERAL BLOOD": "PB"}).fillna(d["CKSPEC"]).astype(str),
         "method": d["CKMETHOD"].astype(str)})
     return out[out["time"] > 0].reset_index(drop=True)
+
+
+def samples_ard(data: pd.DataFrame, *, product: str | None = None, specimen: str | None = None,
+                method: str | None = None) -> pd.DataFrame:
+    """The numbers a kinetics figure plots: each sample of :func:`kinetics_frame` (value, LLOQ,
+    below-LLOQ flag) keyed by subject, product, specimen, method and nominal day."""
+    keep = pd.Series(True, index=data.index)
+    for col, val in (("product", product), ("specimen", specimen), ("method", method)):
+        if val is not None:
+            keep &= data[col] == val
+    d = data[keep].assign(blq=data.loc[keep, "blq"].map({True: "Y", False: "N"}))
+    return ard.records_ard(d, ["subject", "product", "specimen", "method", "time"], ["value", "lloq", "blq"])
 
 
 TICK_DAYS = (1, 7, 14, 28, 60, 90, 180, 365)
@@ -249,20 +261,20 @@ def expansion_figure(data: pd.DataFrame, product: str, *, specimen: str = "PB", 
               if (data["method"] == m).any()]
     if not panels:
         return no_data_figure(f"No {product} samples at this data cut")
-    colours = _fig._colours(["All"])
-    with rc_context(_fig.STYLE):
+    colours = figures.group_colours(["All"])
+    with rc_context(figures.STYLE):
         fig = Figure(figsize=(width, 3.6), layout="constrained")
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, (meth, title, unit) in zip(axes, panels):
-            df = _fig._kinetics_frame(data[data["method"] == meth], time="time", value="value",
+            df = figures.kinetics_frame(data[data["method"] == meth], time="time", value="value",
                                       subject="subject", group=None, lloq="lloq", blq="blq",
                                       what=f"expansion_figure ({meth})")
-            _fig._draw_kinetics(ax, df, colours)
+            figures.draw_kinetics(ax, df, colours)
             _log_days(ax, sorted(df["t"].unique()))
             ax.set_title(title, loc="left", fontweight="bold")
             ax.set_xlabel(xlabel)
             ax.set_ylabel(unit)
-        _fig._kinetics_legend(axes[-1], ["All"], colours, False)
+        figures.kinetics_legend(axes[-1], ["All"], colours, False)
         _legend_below(fig)
     return fig
 
@@ -273,14 +285,14 @@ def pb_csf_figure(data: pd.DataFrame, *, method: str = "QPCR", width: float = 7.
     d = data[data["method"] == method]
     if d.empty:
         return no_data_figure("No samples at this data cut")
-    fig = _fig.kinetics_by_specimen(d, facet="specimen", time="time", value="value", subject="subject",
+    fig = figures.kinetics_by_specimen(d, facet="specimen", time="time", value="value", subject="subject",
                                     group="product", lloq="lloq", blq="blq", width=width,
                                     xlabel="Days since infusion of the product",
                                     ylabel="CAR transgene copies/µg gDNA" if method == "QPCR" else "CAR-T cells/µL")
     days = sorted(d["time"].unique())
     for ax in fig.axes:
         _log_days(ax, days)
-    with rc_context(_fig.STYLE):
+    with rc_context(figures.STYLE):
         _legend_below(fig)
     return fig
 

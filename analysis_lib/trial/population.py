@@ -19,7 +19,7 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
-from analysis_lib.toolkit import ard, formats, stats
+from analysis_lib.toolkit import ard, formats, frames, stats
 
 CD22 = "CD22 CAR-T"
 PHASE_LABELS = {"DOSE ESCALATION": "Escalation", "DOSE EXPANSION": "Expansion"}
@@ -85,9 +85,9 @@ def summary_ard(df: pd.DataFrame, spec: Sequence[Item], *, by: str, by_levels: S
     ``ard.continuous_ard`` statistics (missing values counted in ``nmiss``, never dropped silently).
     """
     _check_spec(spec)
-    ard._require(df, [id_var, by, *[it.var for it in spec],
+    frames.require_columns(df, [id_var, by, *[it.var for it in spec],
                       *[it.among[0] for it in spec if isinstance(it, Levels) and it.among]], "summary data")
-    ard._unique_ids(df, id_var, "summary data")
+    frames.unique_ids(df, id_var, "summary data")
     if by_levels is None:
         by_levels = sorted(df[by].dropna().unique(), key=str)
     common = dict(by=by, by_levels=list(by_levels), total=total)
@@ -120,12 +120,12 @@ def _ard_index(ard_df: pd.DataFrame):
     cells: dict = {}
     var_levels: dict = {}
     for rec in ard_df.to_dict("records"):
-        g = formats._k(rec["group1_level"])
-        lvl = formats._k(rec["variable_level"])
+        g = frames.key(rec["group1_level"])
+        lvl = frames.key(rec["variable_level"])
         groups.setdefault(g, None)
         var_levels.setdefault(rec["variable"], {}).setdefault(lvl, None)
         cells.setdefault((rec["variable"], lvl), {}).setdefault(g, {})[rec["stat_name"]] = \
-            formats._k(rec["stat_value"])
+            frames.key(rec["stat_value"])
     return list(groups), cells, {v: list(lv) for v, lv in var_levels.items()}
 
 
@@ -177,7 +177,7 @@ def summary_table(ard_df: pd.DataFrame, spec: Sequence[Item], *, label_col: str 
             ]
             recs.extend((name, it.indent + 1, [fn(s) for s in st]) for name, fn in lines)
     indent = [min(int(i), 2) for _, i, _ in recs]
-    return formats._frame([(lbl, ind, c) for (lbl, _, c), ind in zip(recs, indent)], label_col, headers)
+    return formats.display_frame([(lbl, ind, c) for (lbl, _, c), ind in zip(recs, indent)], label_col, headers)
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,13 +196,13 @@ def phase_dose_column(adsl: pd.DataFrame, dose_labels: Mapping[int, str], *, pha
     cohort's column. Order: escalation then expansion (other phases after, sorted), dose levels
     in protocol order within a phase; only combinations present in ``adsl``.
     """
-    ard._require(adsl, [phase, dose], "ADSL")
-    ard._no_missing(adsl, phase, "ADSL")
+    frames.require_columns(adsl, [phase, dose], "ADSL")
+    frames.no_missing(adsl, phase, "ADSL")
     lvl = pd.to_numeric(adsl[dose], errors="coerce")
     unknown = lvl.notna() & ~lvl.isin(list(dose_labels))
     if unknown.any():
         raise ValueError(f"ADSL: column {dose} has level(s) {sorted(int(v) for v in lvl[unknown].unique())} "
-                         f"not in params/study.yml dose_levels {sorted(dose_labels)} ({ard._rows_where(unknown)})")
+                         f"not in params/study.yml dose_levels {sorted(dose_labels)} ({frames.rows_where(unknown)})")
     dl = lvl.map(lambda v: NOT_ASSIGNED if pd.isna(v) else dose_labels[int(v)])
     ph = adsl[phase].astype(str)
     col = ph.map(lambda p: PHASE_LABELS.get(p, p.title())) + "\n" + dl
@@ -303,7 +303,7 @@ def baseline_spec(adsl: pd.DataFrame) -> list[Item]:
 def exposure_frame(adsl: pd.DataFrame) -> pd.DataFrame:
     """ADSL with displayed dose categories (CD19DOSEC, CD22DOSEC) and days from allo-HSCT to
     CD22 CAR-T (HSCT22DY)."""
-    ard._require(adsl, ["CD19DOSE", "CD22DOSE", "HSCTDY0", "CD22DY0"], "ADSL")
+    frames.require_columns(adsl, ["CD19DOSE", "CD22DOSE", "HSCTDY0", "CD22DY0"], "ADSL")
     out = adsl.copy()
     for v in ("CD19DOSE", "CD22DOSE"):
         text = out[v].map(lambda x: None if pd.isna(x) else fmt_dose(float(x)) + " cells/kg")
@@ -334,19 +334,19 @@ def procedure_timing(adsl: pd.DataFrame, pr: pd.DataFrame) -> pd.DataFrame:
     ``<p>DUR`` (days, end - start + 1) and the start day relative to the reference event:
     LD19SDY (CD19 infusion), CONDSDY (allo-HSCT), LD22SDY (CD22 infusion) -- negative before it.
     """
-    ard._require(adsl, ["USUBJID", "CD19DT", "HSCTDT", "CD22DT", "CUTOFFDT"], "ADSL")
-    ard._require(pr, ["USUBJID", "PRCAT", "PRTRT", "PRSTDTC", "PRENDTC"], "PR")
+    frames.require_columns(adsl, ["USUBJID", "CD19DT", "HSCTDT", "CD22DT", "CUTOFFDT"], "ADSL")
+    frames.require_columns(pr, ["USUBJID", "PRCAT", "PRTRT", "PRSTDTC", "PRENDTC"], "PR")
     p = pr.copy()
     for c in ("PRSTDTC", "PRENDTC"):
         raw = p[c]
-        p[c] = pd.to_datetime(raw.where(~ard._is_missing(raw)), format="%Y-%m-%d", errors="coerce") \
+        p[c] = pd.to_datetime(raw.where(~frames.is_missing(raw)), format="%Y-%m-%d", errors="coerce") \
             if not pd.api.types.is_datetime64_any_dtype(raw) else raw
-        bad = p[c].isna() & ~ard._is_missing(raw) if c == "PRENDTC" else p[c].isna()
+        bad = p[c].isna() & ~frames.is_missing(raw) if c == "PRENDTC" else p[c].isna()
         if bad.any():
-            raise ValueError(f"PR: column {c} must be a full date (YYYY-MM-DD) in {ard._rows_where(bad)}")
+            raise ValueError(f"PR: column {c} must be a full date (YYYY-MM-DD) in {frames.rows_where(bad)}")
     unknown = ~p["USUBJID"].isin(adsl["USUBJID"])
     if unknown.any():
-        raise ValueError(f"PR: USUBJID not found in ADSL in {ard._rows_where(unknown)}: "
+        raise ValueError(f"PR: USUBJID not found in ADSL in {frames.rows_where(unknown)}: "
                          f"{sorted(p.loc[unknown, 'USUBJID'].unique())[:5]}")
     cut = p["USUBJID"].map(adsl.set_index("USUBJID")["CUTOFFDT"])
     p = p[p["PRSTDTC"] <= cut]
@@ -390,26 +390,26 @@ LYMPHODEP_SPEC: list[Item] = [
 
 def dlt_mask(adae: pd.DataFrame, *, dlt_flag: str = "AEDLT", window_flag: str = "DLTWINFL") -> pd.Series:
     """AE records that are DLTs: adjudicated DLT (``AEDLT = Y``) starting in the DLT window."""
-    ard._require(adae, [dlt_flag, window_flag], "ADAE")
-    return ard._flag_yes(adae, dlt_flag) & ard._flag_yes(adae, window_flag)
+    frames.require_columns(adae, [dlt_flag, window_flag], "ADAE")
+    return frames.flag_yes(adae, dlt_flag) & frames.flag_yes(adae, window_flag)
 
 
 def escalation_cohorts(adsl: pd.DataFrame, *, phase_value: str = "DOSE ESCALATION",
                        eval_flag: str = "DLTEVLFL", dlt_flag: str = "DLTFL") -> pd.DataFrame:
     """One row per dose-escalation cohort in the order treated (first CD19 infusion, then cohort
     id): COHORT, DOSELVL, n_treated (SAFFL), n_evaluable, n_dlt (DLT-evaluable with DLTFL = Y)."""
-    ard._require(adsl, ["USUBJID", "PHASE", "COHORT", "DOSELVL", "SAFFL", "CD19DT", eval_flag, dlt_flag], "ADSL")
+    frames.require_columns(adsl, ["USUBJID", "PHASE", "COHORT", "DOSELVL", "SAFFL", "CD19DT", eval_flag, dlt_flag], "ADSL")
     esc = adsl[adsl["PHASE"] == phase_value].copy()
-    ard._no_missing(esc, "COHORT", "ADSL (escalation)")
-    ard._no_missing(esc, "DOSELVL", "ADSL (escalation)")
+    frames.no_missing(esc, "COHORT", "ADSL (escalation)")
+    frames.no_missing(esc, "DOSELVL", "ADSL (escalation)")
     levels = esc.groupby("COHORT")["DOSELVL"].nunique()
     if (levels > 1).any():
         bad = esc["COHORT"].isin(levels[levels > 1].index)
         raise ValueError(f"ADSL: a cohort must have one DOSELVL; cohort(s) {sorted(levels[levels > 1].index)} "
-                         f"have several ({ard._rows_where(bad)})")
-    ev = ard._flag_yes(esc, eval_flag)
-    esc = esc.assign(_saf=ard._flag_yes(esc, "SAFFL").astype(int), _ev=ev.astype(int),
-                     _dlt=(ev & ard._flag_yes(esc, dlt_flag)).astype(int))
+                         f"have several ({frames.rows_where(bad)})")
+    ev = frames.flag_yes(esc, eval_flag)
+    esc = esc.assign(_saf=frames.flag_yes(esc, "SAFFL").astype(int), _ev=ev.astype(int),
+                     _dlt=(ev & frames.flag_yes(esc, dlt_flag)).astype(int))
     out = esc.groupby("COHORT", sort=True).agg(
         DOSELVL=("DOSELVL", "first"), first_dt=("CD19DT", "min"), n_treated=("_saf", "sum"),
         n_evaluable=("_ev", "sum"), n_dlt=("_dlt", "sum")).reset_index()
@@ -444,7 +444,7 @@ def escalation_ard(cohorts: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame
     rows: list[tuple] = []
 
     def add(cohort, stat_pairs):
-        rows.extend(("COHORT", cohort, None, None, "DLT", None, s, ard._py(v)) for s, v in stat_pairs)
+        rows.extend(("COHORT", cohort, None, None, "DLT", None, s, frames.py(v)) for s, v in stat_pairs)
 
     for r, s in zip(complete, seq):
         add(r["COHORT"], [("dose_level", r["DOSELVL"]), ("n_treated", r["n_treated"]),
@@ -463,21 +463,21 @@ def escalation_ard(cohorts: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame
                                 ("reason", "cohort not yet fully DLT-evaluable")])
     stop = [s for s in seq if s["decision"] == "stop"]
     rec = stop[-1]["mtd"] if stop and pending is None else None
-    rows.append((None, None, None, None, "RECOMMENDED", None, "dose_level", ard._py(rec)))
-    return ard._frame(rows)
+    rows.append((None, None, None, None, "RECOMMENDED", None, "dose_level", frames.py(rec)))
+    return ard.frame(rows)
 
 
 def recommended_dose(esc_ard: pd.DataFrame) -> Any:
     """The MTD/RP2D dose level of an :func:`escalation_ard` (None when not determined)."""
     rec = esc_ard[esc_ard["variable"] == "RECOMMENDED"]["stat_value"]
-    return None if rec.empty or formats._missing(rec.iloc[0]) else int(rec.iloc[0])
+    return None if rec.empty or frames.is_missing_value(rec.iloc[0]) else int(rec.iloc[0])
 
 
 def escalation_table(esc_ard: pd.DataFrame, dose_labels: Mapping[int, str]) -> pd.DataFrame:
     """Display frame: one row per cohort with its counts and the 3+3 decision; a final row with the
     recommended dose (or why there is none yet)."""
     rows = esc_ard[esc_ard["variable"] == "DLT"]
-    lab = lambda v: "" if formats._missing(v) else dose_labels.get(int(v), str(v))  # noqa: E731
+    lab = lambda v: "" if frames.is_missing_value(v) else dose_labels.get(int(v), str(v))  # noqa: E731
     cols = ["Cohort", "Dose level", "Treated", "DLT-evaluable", "Subjects with DLT",
             "DLTs / evaluable at dose level", "Decision", "Next dose level"]
     recs = []
@@ -499,10 +499,10 @@ def escalation_table(esc_ard: pd.DataFrame, dose_labels: Mapping[int, str]) -> p
 def dlt_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "DLTEVLFL") -> pd.DataFrame:
     """Listing of DLTs (:func:`dlt_mask`) of subjects in the population, by dose level, subject and
     start day; a single "No DLTs" row when there are none."""
-    ard._require(adae, ["USUBJID", "TRT01A", "TRT01AN", "COHORT", "AEDECOD", "AETERM", "AETOXGR", "AEGRSCL",
+    frames.require_columns(adae, ["USUBJID", "TRT01A", "TRT01AN", "COHORT", "AEDECOD", "AETERM", "AETOXGR", "AEGRSCL",
                         "ASTDY0", "ADURN", "AONGOFL", "AESER", "AEREL", "AEOUT"], "ADAE")
-    ard._require(adsl, ["USUBJID", pop_flag], "ADSL")
-    ids = adsl.loc[ard._flag_yes(adsl, pop_flag), "USUBJID"]
+    frames.require_columns(adsl, ["USUBJID", pop_flag], "ADSL")
+    ids = adsl.loc[frames.flag_yes(adsl, pop_flag), "USUBJID"]
     d = adae[dlt_mask(adae) & adae["USUBJID"].isin(ids)]
     d = d.sort_values(["TRT01AN", "USUBJID", "ASTDY0", "AEDECOD"], kind="stable")
     cols = ["Subject", "Dose level", "Cohort", "Preferred term", "Reported term", "Grade (scale)",
@@ -532,14 +532,14 @@ def ard_stat(ard_df: pd.DataFrame, stat_name: str, *, variable: str, level: Any 
              group: Any = ard.TOTAL) -> Any:
     """The one ``stat_value`` of an ARD row (``group`` is group1_level; None matches missing)."""
     def eq(col: str, v: Any) -> pd.Series:
-        return ard_df[col].map(formats._missing) if v is None else ard_df[col].map(lambda x: x == v)
+        return ard_df[col].map(frames.is_missing_value) if v is None else ard_df[col].map(lambda x: x == v)
     sel = ard_df[eq("variable", variable) & eq("variable_level", level) & eq("group1_level", group)
                  & (ard_df["stat_name"] == stat_name)]
     if len(sel) != 1:
         raise ValueError(f"ARD: expected one row with variable={variable!r}, variable_level={level!r}, "
                          f"group1_level={group!r}, stat_name={stat_name!r}; found {len(sel)}")
     v = sel["stat_value"].iloc[0]
-    return None if formats._missing(v) else v
+    return None if frames.is_missing_value(v) else v
 
 
 def n_pct_text(ard_df: pd.DataFrame, variable: str, level: Any = None, group: Any = ard.TOTAL) -> str:
@@ -563,7 +563,7 @@ def median_range_text(ard_df: pd.DataFrame, variable: str, group: Any = ard.TOTA
 def fractions_text(ard_df: pd.DataFrame, variable: str, level: Any = None) -> str:
     """"n/N in <group>" for each group except Total, joined with commas ("" if there are none)."""
     groups = [g for g in dict.fromkeys(ard_df.loc[ard_df["variable"] == variable, "group1_level"])
-              if not formats._missing(g) and g != ard.TOTAL]
+              if not frames.is_missing_value(g) and g != ard.TOTAL]
     parts = [f"{int(ard_stat(ard_df, 'n', variable=variable, level=level, group=g))}/"
              f"{int(ard_stat(ard_df, 'N', variable=variable, level=level, group=g))} at {g}" for g in groups]
     return ", ".join(parts[:-2] + [" and ".join(parts[-2:])]) if parts else ""

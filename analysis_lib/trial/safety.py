@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from analysis_lib.toolkit import ard as ard_mod
-from analysis_lib.toolkit import formats, stats
+from analysis_lib.toolkit import escape, formats, frames, stats
 
 ID = "USUBJID"
 TOTAL = "Total"
@@ -47,36 +47,19 @@ def cause_label(cause: Any) -> str:
 # --------------------------------------------------------------------------------------------
 # input checks and groups
 
-def _require(df: pd.DataFrame, cols: Iterable[str], what: str) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"{what}: expected a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"{what}: missing required column(s) {missing}")
-
-
-def _rows(mask: pd.Series) -> str:
-    idx = list(mask[mask].index[:10])
-    return f"rows {idx}" + (f" (+{int(mask.sum()) - 10} more)" if int(mask.sum()) > 10 else "")
-
-
-def _yes(s: pd.Series) -> pd.Series:
-    return s.astype(str).str.strip().eq("Y")
-
-
 def _population(adsl: pd.DataFrame, pop_flag: str | None) -> pd.DataFrame:
-    _require(adsl, [ID] + ([pop_flag] if pop_flag else []), "ADSL")
-    pop = adsl[_yes(adsl[pop_flag])] if pop_flag else adsl
+    frames.require_columns(adsl, [ID] + ([pop_flag] if pop_flag else []), "ADSL")
+    pop = adsl[frames.yes(adsl[pop_flag])] if pop_flag else adsl
     dup = pop[ID].duplicated(keep=False)
     if dup.any():
-        raise ValueError(f"ADSL: {ID} must be unique but is repeated in {_rows(dup)}")
+        raise ValueError(f"ADSL: {ID} must be unique but is repeated in {frames.rows_where(dup)}")
     return pop
 
 
 def _teae(adae: pd.DataFrame, pop: pd.DataFrame, cols: Sequence[str] = ()) -> pd.DataFrame:
     """Treatment-emergent AEs of the population's subjects."""
-    _require(adae, [ID, "TRTEMFL", *cols], "ADAE")
-    ae = adae[_yes(adae["TRTEMFL"]) & adae[ID].isin(pop[ID])]
+    frames.require_columns(adae, [ID, "TRTEMFL", *cols], "ADAE")
+    ae = adae[frames.yes(adae["TRTEMFL"]) & adae[ID].isin(pop[ID])]
     return ae
 
 
@@ -86,14 +69,14 @@ def _groups(pop: pd.DataFrame, by: str | None, by_levels: Sequence | None,
     ids = set(pop[ID])
     if by is None:
         return [(None, ids)]
-    _require(pop, [by], "ADSL")
+    frames.require_columns(pop, [by], "ADSL")
     present = list(pop[by].dropna().unique())
     levels = list(by_levels) if by_levels is not None else sorted(present, key=str)
     extra = sorted(map(str, set(present) - set(levels)))
     if extra or pop[by].isna().any():
         bad = ~pop[by].isin(levels)
         raise ValueError(f"ADSL: column {by} has value(s) {extra or ['<missing>']} outside the "
-                         f"levels {levels} in {_rows(bad)}")
+                         f"levels {levels} in {frames.rows_where(bad)}")
     out = [(lvl, set(pop.loc[pop[by] == lvl, ID])) for lvl in levels]
     if total:
         out.append((TOTAL, ids))
@@ -155,7 +138,7 @@ def value_ard(pop: pd.DataFrame, values: pd.DataFrame, variable: str, level: Any
               total: bool = True) -> pd.DataFrame:
     """Descriptive statistics (n, mean, sd, median, q1, q3, min, max) of ``values[value]`` per
     group (records of ``values`` belong to the group of their subject)."""
-    _require(values, [ID, value], f"value_ard({variable})")
+    frames.require_columns(values, [ID, value], f"value_ard({variable})")
     rows: list[tuple] = []
     for lvl, gids in _groups(pop, by, by_levels, total):
         d = stats.describe(values.loc[values[ID].isin(gids), value].astype(float))
@@ -172,7 +155,7 @@ def period_mask(adae: pd.DataFrame, period: int | None) -> pd.Series:
     """ADAE rows of AE period ``period`` (``APERIOD``); every row when ``period`` is None."""
     if period is None:
         return pd.Series(True, index=adae.index)
-    _require(adae, ["APERIOD"], "ADAE")
+    frames.require_columns(adae, ["APERIOD"], "ADAE")
     return pd.to_numeric(adae["APERIOD"], errors="coerce").eq(period)
 
 
@@ -184,12 +167,12 @@ def period2_population(adsl: pd.DataFrame, adae: pd.DataFrame, *, flag: str = "A
     period-2 AE (a subject with a period-2 AE was followed into period 2 even if an imputed
     date makes LSTALVDT look earlier). Denominator of the period-2 tables.
     """
-    _require(adsl, [ID, pop_flag, "LSTALVDT", "AP01EDT"], "ADSL")
-    _require(adae, [ID, "APERIOD"], "ADAE")
+    frames.require_columns(adsl, [ID, pop_flag, "LSTALVDT", "AP01EDT"], "ADSL")
+    frames.require_columns(adae, [ID, "APERIOD"], "ADAE")
     in_p2 = set(adae.loc[period_mask(adae, 2), ID])
     followed = (adsl["LSTALVDT"] > adsl["AP01EDT"]).fillna(False) | adsl[ID].isin(in_p2)
     out = adsl.copy()
-    out[flag] = (_yes(adsl[pop_flag]) & followed).map({True: "Y", False: "N"})
+    out[flag] = (frames.yes(adsl[pop_flag]) & followed).map({True: "Y", False: "N"})
     return out
 
 
@@ -197,13 +180,13 @@ def period2_population(adsl: pd.DataFrame, adae: pd.DataFrame, *, flag: str = "A
 OVERVIEW: tuple[tuple[str, str, Callable[[pd.DataFrame], pd.Series]], ...] = (
     ("ANY", "Any adverse event", lambda d: pd.Series(True, index=d.index)),
     ("GE3", "Grade ≥3 adverse event", lambda d: pd.to_numeric(d["AETOXGR"]) >= 3),
-    ("SER", "Serious adverse event", lambda d: _yes(d["AESER"])),
+    ("SER", "Serious adverse event", lambda d: frames.yes(d["AESER"])),
     ("REL", "Treatment-related adverse event", lambda d: d["AEREL"].eq("RELATED")),
     ("RELGE3", "Treatment-related grade ≥3 adverse event",
      lambda d: d["AEREL"].eq("RELATED") & (pd.to_numeric(d["AETOXGR"]) >= 3)),
     ("RELSER", "Treatment-related serious adverse event",
-     lambda d: d["AEREL"].eq("RELATED") & _yes(d["AESER"])),
-    ("DLT", "Dose-limiting toxicity", lambda d: _yes(d["AEDLT"])),
+     lambda d: d["AEREL"].eq("RELATED") & frames.yes(d["AESER"])),
+    ("DLT", "Dose-limiting toxicity", lambda d: frames.yes(d["AEDLT"])),
     ("GR5", "Grade 5 adverse event", lambda d: pd.to_numeric(d["AETOXGR"]) == 5),
     ("FATAL", "Adverse event with fatal outcome", lambda d: d["AEOUT"].eq("FATAL")),
 )
@@ -215,7 +198,7 @@ def overview_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, period: int | None =
     """Subjects with >= 1 AE of each :data:`OVERVIEW` kind (and their events), one
     ``ard.ae_ard`` call per kind restricted to ``period``; ``variable = "OVERVIEW"``,
     ``variable_level`` = the kind's key."""
-    _require(adae, ["AETOXGR", "AESER", "AEREL", "AEDLT", "AEOUT"], "ADAE")
+    frames.require_columns(adae, ["AETOXGR", "AESER", "AEREL", "AEDLT", "AEOUT"], "ADAE")
     parts = []
     for key, _, select in OVERVIEW:
         a = ard_mod.ae_ard(adsl, adae, by=by, pop_flag=pop_flag, by_levels=by_levels, total=total,
@@ -266,7 +249,7 @@ def crs_icans_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, categories: Sequenc
     episode after CD22 CAR-T (start on/after ``CD22DT``), and subjects given tocilizumab
     (``CMTOCIFL``) or corticosteroids (``CMSTERFL``) for it. ``group2 = "AESICAT"``."""
     pop = _population(adsl, pop_flag)
-    _require(adae, ["ASTDY0", "ADURN", "CMTOCIFL", "CMSTERFL", "AESEQ"], "ADAE")
+    frames.require_columns(adae, ["ASTDY0", "ADURN", "CMTOCIFL", "CMSTERFL", "AESEQ"], "ADAE")
     kw = dict(by=by, by_levels=by_levels, total=total)
     cd22 = pop.set_index(ID)["CD22DT"] if "CD22DT" in pop.columns else pd.Series(dtype="datetime64[ns]")
     parts = []
@@ -275,8 +258,8 @@ def crs_icans_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, categories: Sequenc
         hits = _worst_grade_hits(recs, "AESICAT", cat, grades=(1, 2, 3, 4, 5))
         after = recs[recs["ASTDT"] >= recs[ID].map(cd22)]
         hits += [Hit("AFTERCD22", "Y", after, "AESICAT", cat),
-                 Hit("CMTOCIFL", "Y", recs[_yes(recs["CMTOCIFL"])], "AESICAT", cat),
-                 Hit("CMSTERFL", "Y", recs[_yes(recs["CMSTERFL"])], "AESICAT", cat)]
+                 Hit("CMTOCIFL", "Y", recs[frames.yes(recs["CMTOCIFL"])], "AESICAT", cat),
+                 Hit("CMSTERFL", "Y", recs[frames.yes(recs["CMSTERFL"])], "AESICAT", cat)]
         parts.append(count_ard(pop, hits, **kw))
         parts.append(value_ard(pop, _first(recs), "ONSETDY0", None, value="ASTDY0",
                                group2="AESICAT", group2_level=cat, **kw))
@@ -313,9 +296,9 @@ def gvhd_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, acute: str = "ACUTE GVHD
     among its transplanted subjects (``HSCTFL == "Y"``, ``"TRANSPLANTED"``, where N = the
     transplanted subjects), plus onset of the first episode in days after allo-HSCT."""
     pop = _population(adsl, pop_flag)
-    _require(pop, ["HSCTFL", "HSCTDT"], "ADSL")
+    frames.require_columns(pop, ["HSCTFL", "HSCTDT"], "ADSL")
     kw = dict(by=by, by_levels=by_levels, total=total)
-    hsct = pop[_yes(pop["HSCTFL"])]
+    hsct = pop[frames.yes(pop["HSCTFL"])]
     parts = []
     for block, bpop in (("SAFETY", pop), ("TRANSPLANTED", hsct)):
         a_recs = _aesi(adae, bpop, acute)
@@ -381,7 +364,7 @@ def aesi_other_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *,
     parts = []
     for cat in categories:
         recs = _aesi(adae, pop, cat)
-        _require(recs, ["AEDECOD"], "ADAE")
+        frames.require_columns(recs, ["AEDECOD"], "ADAE")
         hits = _worst_grade_hits(recs, "AESICAT", cat, grades=(5,), ge=(3,))
         hits += [Hit("AEDECOD", pt, recs[recs["AEDECOD"] == pt], "AESICAT", cat)
                  for pt in sorted(recs["AEDECOD"].unique(), key=str)]
@@ -392,15 +375,15 @@ def aesi_other_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *,
 def aesi_other_rows(ard: pd.DataFrame, labels: Mapping[str, str]) -> list[tuple]:
     """Rows per category (``labels`` category -> label, in order): any grade, grade >= 3,
     grade 5, then its preferred terms by descending frequency in the last group (ties A-Z)."""
-    idx = _Index(ard)
-    last = idx.groups[-1] if idx.groups else None
+    groups, keys, get = _lookup(ard)
+    last = groups[-1] if groups else None
     rows = []
     for cat, label in labels.items():
         rows += [(f"{label}, any grade", 0, (None, "AESICAT", cat), "n_pct"),
                  ("Grade ≥3", 1, (cat, "WORSTGRGE", 3), "n_pct"),
                  ("Grade 5 (fatal)", 1, (cat, "WORSTGR", 5), "n_pct")]
-        pts = [k for k in idx.keys if k[0] == cat and k[1] == "AEDECOD"]
-        pts.sort(key=lambda k: (-int(idx.get(k, last, "n") or 0), str(k[2])))
+        pts = [k for k in keys if k[0] == cat and k[1] == "AEDECOD"]
+        pts.sort(key=lambda k: (-int(get(k, last, "n") or 0), str(k[2])))
         if pts:
             rows.append(("By preferred term", 1, None, "header"))
         rows += [(str(k[2]), 2, k, "n_pct") for k in pts]
@@ -427,14 +410,14 @@ def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int] = (43, 120), pop_fl
     ``DTHCAT`` within it (group2 ``DTHWIN``). Causes appear in descending frequency (ties A-Z).
     """
     pop = _population(adsl, pop_flag)
-    _require(pop, ["DTHFL", "DTHDY0", "DTHCAUS", "DTHTRTFL"], "ADSL")
-    dead = pop[_yes(pop["DTHFL"])]
+    frames.require_columns(pop, ["DTHFL", "DTHDY0", "DTHCAUS", "DTHTRTFL"], "ADSL")
+    dead = pop[frames.yes(pop["DTHFL"])]
     bad = dead["DTHDY0"].isna() | dead["DTHCAUS"].fillna("").astype(str).str.strip().eq("")
     if bad.any():
-        raise ValueError(f"ADSL: subjects with DTHFL = 'Y' need DTHDY0 and DTHCAUS; missing in {_rows(bad)}")
+        raise ValueError(f"ADSL: subjects with DTHFL = 'Y' need DTHDY0 and DTHCAUS; missing in {frames.rows_where(bad)}")
     if list(windows) != sorted(windows) or not windows:
         raise ValueError(f"deaths_ard: windows must be increasing days, got {list(windows)}")
-    cat = _yes(dead["DTHTRTFL"]).map({True: TREATMENT_RELATED, False: DEATH_FROM_ALL})
+    cat = frames.yes(dead["DTHTRTFL"]).map({True: TREATMENT_RELATED, False: DEATH_FROM_ALL})
     cats = [DEATH_FROM_ALL, TREATMENT_RELATED]
     hits = [Hit("DTHFL", "Y", set(dead[ID]))]
     hits += [Hit("DTHCAT", c, set(dead.loc[cat == c, ID])) for c in cats]
@@ -455,12 +438,12 @@ def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int] = (43, 120), pop_fl
 
 def deaths_rows(ard: pd.DataFrame, windows: Sequence[int] = (43, 120)) -> list[tuple]:
     """:func:`summary_table` rows for :func:`deaths_ard`: category with causes, then timing."""
-    idx = _Index(ard)
+    _, keys, _ = _lookup(ard)
     labels = {DEATH_FROM_ALL: "Relapse/progression of ALL", TREATMENT_RELATED: "Treatment-related"}
     rows = [("Deaths, any cause", 0, (None, "DTHFL", "Y"), "n_pct")]
     for c in (DEATH_FROM_ALL, TREATMENT_RELATED):
         rows.append((labels[c], 1, (None, "DTHCAT", c), "n_pct"))
-        rows += [(cause_label(k[2]), 2, k, "n_pct") for k in idx.keys
+        rows += [(cause_label(k[2]), 2, k, "n_pct") for k in keys
                  if k[0] == c and k[1] == "DTHCAUS"]
     rows.append(("Timing after CD19 CAR-T", 0, None, "header"))
     for key, label in death_window_labels(windows):
@@ -471,35 +454,6 @@ def deaths_rows(ard: pd.DataFrame, windows: Sequence[int] = (43, 120)) -> list[t
 
 # --------------------------------------------------------------------------------------------
 # display
-
-class _Index:
-    """ARD lookup: groups in order, row keys (group2_level, variable, variable_level) in order."""
-
-    def __init__(self, ard: pd.DataFrame):
-        _require(ard, ard_mod.ARD_COLUMNS, "ARD")
-        k = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else v  # noqa: E731
-        self.groups: list = []
-        self.keys: list = []
-        self.table: dict = {}
-        for rec in ard.to_dict("records"):
-            g = k(rec["group1_level"])
-            key = (k(rec["group2_level"]), rec["variable"], k(rec["variable_level"]))
-            if g not in self.groups:
-                self.groups.append(g)
-            if key not in self.table:
-                self.keys.append(key)
-            self.table.setdefault(key, {}).setdefault(g, {})[rec["stat_name"]] = k(rec["stat_value"])
-
-    def get(self, key, group, stat):
-        return self.table.get(key, {}).get(group, {}).get(stat)
-
-    def big_n(self, group):
-        for key in self.keys:
-            N = self.get(key, group, "N")
-            if N is not None:
-                return N
-        return None
-
 
 def _median_range(st: Mapping, digits: int) -> str:
     if not st or not st.get("n"):
@@ -516,15 +470,16 @@ def summary_table(ard: pd.DataFrame, rows: Sequence[tuple], *, label_col: str = 
     variable_level)`` and kind ``"n_pct"`` (n (%) of the row's N), ``"count:<stat>"``,
     ``"median_range"`` or ``"header"`` (blank cells). A key absent from the ARD is an error (rows are explicit, never silently empty).
     """
-    idx = _Index(ard)
-    headers = [formats.header(g, idx.big_n(g)) for g in idx.groups]
+    group_keys, _, table = ard_mod.index(ard)
+    groups = [g[0] for g in group_keys]
+    headers = [formats.header(g, _big_n(table, g)) for g in groups]
     recs = []
     for label, indent, key, kind in rows:
-        if kind != "header" and key not in idx.table:
+        if kind != "header" and key not in table:
             raise ValueError(f"summary_table: row '{label}' needs ARD key {key}, not in the ARD")
         cells = []
-        for g in idx.groups:
-            st = idx.table.get(key, {}).get(g, {}) if key is not None else {}
+        for g in groups:
+            st = table.get(key, {}).get((g,), {}) if key is not None else {}
             if kind == "header":
                 cells.append("")
             elif kind == "n_pct":
@@ -539,14 +494,27 @@ def summary_table(ard: pd.DataFrame, rows: Sequence[tuple], *, label_col: str = 
     return pd.DataFrame(recs, columns=[label_col, *headers, formats.INDENT])
 
 
+def _lookup(ard: pd.DataFrame) -> tuple[list[Any], list[tuple[Any, ...]], Any]:
+    """(groups, row keys, get(key, group, stat)) of an ARD through :func:`ard.index`."""
+    group_keys, keys, table = ard_mod.index(ard)
+
+    def get(key: tuple[Any, ...], group: Any, stat_name: str) -> Any:
+        return table.get(key, {}).get((group,), {}).get(stat_name)
+
+    return [g[0] for g in group_keys], keys, get
+
+
+def _big_n(table: Mapping, group: Any) -> Any:
+    """The group's denominator: the first N of any row."""
+    return next((cells[(group,)]["N"] for cells in table.values()
+                 if cells.get((group,), {}).get("N") is not None), None)
+
+
 def stat(ard: pd.DataFrame, variable: str, level: Any = None, stat_name: str = "n", *,
          group: Any = TOTAL, group2_level: Any = None) -> Any:
-    """One statistic of an ARD (for interpretive text); KeyError naming the key when absent."""
-    idx = _Index(ard)
-    key = (group2_level, variable, level)
-    if key not in idx.table or group not in idx.table[key] or stat_name not in idx.table[key][group]:
-        raise KeyError(f"ARD has no {stat_name} for {key} in group {group!r}")
-    return idx.table[key][group][stat_name]
+    """One statistic of a safety ARD row by its variable/level/group (:func:`ard.stat`)."""
+    return ard_mod.stat(ard, stat_name, group1_level=group, group2_level=group2_level, variable=variable,
+                        variable_level=level)
 
 
 def n_pct(ard: pd.DataFrame, variable: str, level: Any = None, *, group: Any = TOTAL,
@@ -554,8 +522,7 @@ def n_pct(ard: pd.DataFrame, variable: str, level: Any = None, *, group: Any = T
     """'n/N (x.x%)' of one ARD row, for interpretive text."""
     n = stat(ard, variable, level, "n", group=group, group2_level=group2_level)
     N = stat(ard, variable, level, "N", group=group, group2_level=group2_level)
-    pct = f" ({formats.fmt_num(100 * n / N, 1)}%)" if N else ""
-    return f"{n}/{N}{pct}"
+    return formats.n_of_N(n, N)
 
 
 # --------------------------------------------------------------------------------------------
@@ -577,9 +544,9 @@ def death_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SA
     """One row per death: subject, dose level, day, cause, category, HSCT/CD22 days, and the
     AEs with fatal outcome (PT, grade, onset day). A "No deaths" row when there are none."""
     pop = _population(adsl, pop_flag)
-    _require(pop, [by, "DTHFL", "DTHDY0", "DTHCAUS", "DTHTRTFL", "HSCTDY0", "CD22DY0"], "ADSL")
-    _require(adae, [ID, "AEDECOD", "AETOXGR", "ASTDY0", "AEOUT"], "ADAE")
-    dead = pop[_yes(pop["DTHFL"])].sort_values(["DTHDY0", ID])
+    frames.require_columns(pop, [by, "DTHFL", "DTHDY0", "DTHCAUS", "DTHTRTFL", "HSCTDY0", "CD22DY0"], "ADSL")
+    frames.require_columns(adae, [ID, "AEDECOD", "AETOXGR", "ASTDY0", "AEOUT"], "ADAE")
+    dead = pop[frames.yes(pop["DTHFL"])].sort_values(["DTHDY0", ID])
     fatal = adae[adae["AEOUT"].eq("FATAL") & adae[ID].isin(dead[ID])].sort_values([ID, "ASTDY0", "AEDECOD"])
     fatal_txt = fatal.groupby(ID).apply(
         lambda d: "; ".join(f"{r.AEDECOD} (grade {int(r.AETOXGR)}, Day {_day(r.ASTDY0)})" for r in d.itertuples()),
@@ -593,7 +560,7 @@ def death_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SA
         "Dose level": dead[by].astype(str),
         "Day of death": dead["DTHDY0"].map(_day),
         "Cause of death": dead["DTHCAUS"].map(cause_label),
-        "Category": _yes(dead["DTHTRTFL"]).map({True: "Treatment-related", False: "Relapse/progression"}),
+        "Category": frames.yes(dead["DTHTRTFL"]).map({True: "Treatment-related", False: "Relapse/progression"}),
         "Allo-HSCT (day)": dead["HSCTDY0"].map(_day).replace("", "Not done"),
         "CD22 CAR-T (day)": dead["CD22DY0"].map(_day).replace("", "Not given"),
         "AE with fatal outcome (grade, onset day)": dead[ID].map(fatal_txt).fillna("–").astype(str),
@@ -610,14 +577,14 @@ def sae_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SAFF
             "AONGOFL", "ADURN"]
     ae = _teae(adae, pop, need)
     keep = [c for c in (ID, by, "SITEID", "SUBJID") if c in pop.columns]
-    ae = ae[_yes(ae["AESER"])].drop(columns=[c for c in keep if c != ID and c in ae.columns])
+    ae = ae[frames.yes(ae["AESER"])].drop(columns=[c for c in keep if c != ID and c in ae.columns])
     ae = ae.merge(pop[keep], on=ID, how="left", validate="many_to_one")
     ae = ae.sort_values([ID, "ASTDY0", "AESEQ"])
     cols = ["Subject", "Dose level", "Preferred term", "Grade", "Onset / end day",
             "Duration (days)", "Related", "DLT", "Outcome"]
     if ae.empty:
         return pd.DataFrame([["No serious adverse events", *[""] * (len(cols) - 1)]], columns=cols)
-    ongoing = _yes(ae["AONGOFL"])
+    ongoing = frames.yes(ae["AONGOFL"])
     out = pd.DataFrame({
         "Subject": _subject(ae),
         "Dose level": ae[by].astype(str),
@@ -626,7 +593,7 @@ def sae_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SAFF
         "Onset / end day": ae["ASTDY0"].map(_day) + " / " + ae["AENDY0"].map(_day).where(~ongoing, "ongoing"),
         "Duration (days)": ae["ADURN"].map(_day) + ongoing.map({True: "+", False: ""}),
         "Related": ae["AEREL"].eq("RELATED").map({True: "Yes", False: "No"}),
-        "DLT": _yes(ae["AEDLT"]).map({True: "Yes", False: "No"}),
+        "DLT": frames.yes(ae["AEDLT"]).map({True: "Yes", False: "No"}),
         "Outcome": ae["AEOUT"].astype(str).str.capitalize(),
     })
     return out.reset_index(drop=True)
@@ -644,7 +611,7 @@ def ae_filter(*, period: int | None = None, min_grade: int | None = None, seriou
         if min_grade is not None:
             m &= pd.to_numeric(d["AETOXGR"]) >= min_grade
         if serious:
-            m &= _yes(d["AESER"])
+            m &= frames.yes(d["AESER"])
         if related:
             m &= d["AEREL"].eq("RELATED")
         return m.fillna(False).to_numpy(bool)
@@ -659,13 +626,13 @@ def with_grade_group(adae: pd.DataFrame, groups: Mapping[str, Sequence[int]] = G
                      *, grade: str = "AETOXGR", out: str = "AGRGRP") -> pd.DataFrame:
     """ADAE with ``out`` = the label of the group holding ``grade`` (for ``ae_ard(grade=out,
     grade_levels=list(groups))``: worst grade group per subject, in increasing severity)."""
-    _require(adae, [grade], "ADAE")
+    frames.require_columns(adae, [grade], "ADAE")
     lookup = {int(g): label for label, gs in groups.items() for g in gs}
     g = pd.to_numeric(adae[grade], errors="coerce")
     bad = g.isna() | ~g.isin(list(lookup))
     if bad.any():
         raise ValueError(f"ADAE: column {grade} has value(s) {sorted(map(str, adae.loc[bad, grade].unique()))} "
-                         f"outside the grade groups {dict(groups)} in {_rows(bad)}")
+                         f"outside the grade groups {dict(groups)} in {frames.rows_where(bad)}")
     return adae.assign(**{out: g.astype(int).map(lookup)})
 
 
@@ -683,13 +650,14 @@ def grade_group_table(ae_ard: pd.DataFrame, *, group: Any = TOTAL, **kw: Any) ->
 def top_terms(ae_ard: pd.DataFrame, k: int = 3, *, group: Any = TOTAL) -> list[tuple[str, int, int]]:
     """The ``k`` most frequent preferred terms of an ``ard.ae_ard`` result in ``group``:
     [(term, n, N)] by descending n, ties alphabetical."""
-    idx = _Index(ae_ard)
-    pts = [key for key in idx.keys if key[0] is not None and idx.get(key, group, "n")]
-    pts.sort(key=lambda key: (-int(idx.get(key, group, "n")), str(key[2])))
-    return [(str(key[2]), int(idx.get(key, group, "n")), int(idx.get(key, group, "N"))) for key in pts[:k]]
+    _, keys, get = _lookup(ae_ard)
+    pts = [key for key in keys if key[0] is not None and get(key, group, "n")]
+    pts.sort(key=lambda key: (-int(get(key, group, "n")), str(key[2])))
+    return [(str(key[2]), int(get(key, group, "n")), int(get(key, group, "N"))) for key in pts[:k]]
 
 
 def terms_text(ae_ard: pd.DataFrame, k: int = 3, *, group: Any = TOTAL) -> str:
-    """'Pyrexia (20/46, 43.5%), Nausea (...)' for interpretive text; 'none' when empty."""
+    """'Pyrexia 20/46 (43.5%), Nausea ...' for interpretive Markdown text (terms escaped: they
+    are data); 'none' when empty."""
     terms = top_terms(ae_ard, k, group=group)
-    return ", ".join(f"{t} ({n}/{N}, {formats.fmt_num(100 * n / N, 1)}%)" for t, n, N in terms) or "none"
+    return ", ".join(f"{escape.markdown(t)} {formats.n_of_N(n, N)}" for t, n, N in terms) or "none"

@@ -1,0 +1,105 @@
+"""The emitter: shows a chapter's TLFs and writes, per TLF, its ARD, RTF, figure files and
+metadata for one data cut — the TLF is the unit of traceability (docs/design.md §2a)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis_lib.toolkit import ard as ardlib
+from analysis_lib.toolkit.files import atomic_write
+from analysis_lib.toolkit.tlf.catalogue import Catalogue, TLFError
+from analysis_lib.toolkit.tlf.model import TLF, Figure, Listing, SourceLike, Table
+
+
+def tlf_rendering_enabled() -> bool:
+    """False when ``$CSR_RENDER_TLFS`` is ``0``: chapters then compute and write every ARD and
+    build every TLF body but write and show no TLF (the benchmark's analysis-only scale runs)."""
+    return os.environ.get("CSR_RENDER_TLFS", "1") != "0"
+
+
+class Emitter:
+    """Shows TLFs in a chapter notebook and writes their files for one data cut.
+
+    Files (paths relative to ``output_dir`` = ``_output/<cut>/``): ``ard/<id>.csv`` (the numbers),
+    ``rtf/<number-slug>.rtf``, ``figures/<id>.{svg,pdf,png}`` and ``tlf/<id>.json`` (metadata for
+    the lists of tables and figures, naming every file of the TLF). Nothing written carries a
+    timestamp or an absolute path.
+    """
+
+    def __init__(self, cut: Any = None, output_dir: str | os.PathLike[str] | None = None, *,
+                 catalogue: Catalogue, display: bool = True, render: bool | None = None):
+        if output_dir is None:
+            if cut is None or not hasattr(cut, "output_dir"):
+                raise TLFError("Emitter needs a Cut (with an output_dir) or an output_dir")
+            output_dir = cut.output_dir
+        self.cut = cut
+        self.catalogue = catalogue
+        self.output_dir = Path(output_dir)
+        self.display = display
+        self.render = tlf_rendering_enabled() if render is None else render
+        self.emitted: list[TLF] = []
+
+    # Shortcuts: build the TLF from the catalogue with this emitter's cut and emit it with its ARD.
+    # They return nothing: emit() shows the TLF once (a returned object would be shown again as the
+    # cell's value); it stays available as ``self.emitted[-1]``.
+    def table(self, entry_id: str, body: pd.DataFrame, *, ard: pd.DataFrame, population_n: int | None,
+              source: SourceLike, footnotes: tuple[str, ...] | list[str] = ()) -> None:
+        """Emit catalogue table ``entry_id`` whose numbers are ``ard``."""
+        tlf = Table.from_catalogue(self.catalogue[entry_id], body, population_n=population_n, cut=self.cut,
+                                   source=source, footnotes=footnotes)
+        self.emit(tlf, ard)
+
+    def listing(self, entry_id: str, body: pd.DataFrame, *, population_n: int | None, source: SourceLike,
+                ard: pd.DataFrame | None = None, footnotes: tuple[str, ...] | list[str] = ()) -> None:
+        """Emit catalogue listing ``entry_id``; its ARD is ``ard`` or, by default, the listed
+        records themselves in long form (:func:`ard.listing_ard`)."""
+        tlf = Listing.from_catalogue(self.catalogue[entry_id], body, population_n=population_n, cut=self.cut,
+                                     source=source, footnotes=footnotes)
+        self.emit(tlf, ardlib.listing_ard(tlf.body, tlf.columns) if ard is None else ard)
+
+    def figure(self, entry_id: str, figure: Any, *, ard: pd.DataFrame, population_n: int | None,
+               source: SourceLike, footnotes: tuple[str, ...] | list[str] = ()) -> None:
+        """Emit catalogue figure ``entry_id`` (a matplotlib figure) whose plotted numbers are ``ard``."""
+        tlf = Figure.from_catalogue(self.catalogue[entry_id], figure, population_n=population_n, cut=self.cut,
+                                    source=source, footnotes=footnotes)
+        self.emit(tlf, ard)
+
+    def emit(self, tlf: TLF, ard: pd.DataFrame | None = None) -> TLF:
+        """Write the TLF's ARD (when given) and files, display it (IPython) and return it."""
+        if not isinstance(tlf, TLF):
+            raise TLFError(f"emit() takes a Table, Listing or Figure, not {type(tlf).__name__}")
+        if any(t.number == tlf.number and t is not tlf for t in self.emitted):
+            raise TLFError(f"{tlf.number} was already emitted in this notebook")
+        if ard is not None:
+            if not tlf.id:
+                raise TLFError(f"{tlf.number}: an ARD is saved under the TLF's catalogue id, which it lacks")
+            tlf.ard_file = f"ard/{tlf.id}.csv"  # named in the TLF's source line and metadata
+            ardlib.write(ard, self.output_dir / tlf.ard_file, what=f"ARD of {tlf.number} ({tlf.id})")
+        self.emitted.append(tlf)
+        if not self.render:  # analysis only: the ARD is written; no TLF file is written or shown
+            if isinstance(tlf, Figure):
+                import matplotlib.pyplot as plt
+
+                plt.close(tlf.figure)
+            return tlf
+        files = {"rtf": f"rtf/{tlf.rtf_name}"}
+        if tlf.ard_file:
+            files["ard"] = tlf.ard_file
+        if isinstance(tlf, Figure):
+            saved = tlf.save(self.output_dir / "figures")
+            files.update({fmt: f"figures/{p.name}" for fmt, p in saved.items()})
+            tlf.to_rtf(self.output_dir / files["rtf"], png=saved["png"])
+        else:
+            tlf.to_rtf(self.output_dir / files["rtf"])
+        meta = tlf.metadata() | {"files": files}
+        data = json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        atomic_write(self.output_dir / "tlf" / f"{tlf.slug}.json", data.encode("utf-8"))
+        if self.display:
+            from IPython.display import display
+
+            display(tlf)
+        return tlf

@@ -1,0 +1,63 @@
+"""This study's TLF catalogue: ``chapters/tlf_catalogue.yml`` with its ``{placeholders}`` filled
+from ``params/study.yml`` — a protocol value (a visit day, a window, the end of follow-up) is
+written once, in the parameters, and every title and footnote that states it follows."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from analysis_lib.toolkit.tlf import Catalogue, load_catalogue
+from analysis_lib.trial import config
+
+
+def join_days(days: Sequence[Any]) -> str:
+    """[30, 45, 90, 120] -> '30, 45, 90 and 120' (how a title lists nominal days)."""
+    items = [str(d) for d in days]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _number(x: float) -> str:
+    return f"{x:g}"
+
+
+def protocol_context(study: Mapping[str, Any]) -> dict[str, str]:
+    """The protocol values catalogue titles and footnotes may state, by placeholder name."""
+    timeline = study["timeline"]
+    eofu = int(timeline["end_of_follow_up"])
+    dlt_end = int(study["dlt"]["window"][1])
+    period1 = next(p for p in study["ae_periods"] if p["period"] == 1)
+    response = study["response"]
+    aesi = study.get("aesi", {})
+    kinetics = study.get("kinetics", {})
+    tte = study.get("time_to_event", {})
+    return {
+        "response_days": join_days(response["visits"]),
+        "response_window": _number(response["window"]),
+        "dlt_window_end": str(dlt_end),
+        "dlt_days_after_hsct": str(dlt_end - int(timeline["hsct"])),
+        "end_of_follow_up": str(eofu),
+        "follow_up_years": _number(eofu / 365),
+        "cd22_offset": _number(period1["cd22_offset"]),
+        "period1_max_end": _number(period1["max_end"]),
+        "days_per_month": _number(tte.get("days_per_month", 30.4375)),
+        "auc_window": _number(kinetics.get("auc_window_days", 28)),
+        "prolonged_cytopenia_days": _number(aesi.get("PROLONGED CYTOPENIA", {}).get("min_duration_days", 28)),
+    }
+
+
+def population_labels(study: Mapping[str, Any]) -> dict[str, str]:
+    """'SAFFL' -> 'Safety population', from the study's ``populations`` descriptions."""
+    return {flag: f"{str(text).split(':', 1)[0].strip()} population"
+            for flag, text in (study.get("populations") or {}).items() if text}
+
+
+def catalogue_path(root: Path | None = None) -> Path:
+    return (root or config.project_root()) / "chapters" / "tlf_catalogue.yml"
+
+
+def load(study: Mapping[str, Any] | None = None, root: Path | None = None) -> Catalogue:
+    """The study's catalogue, placeholders filled and populations labelled from ``study``."""
+    study = study if study is not None else config.load_study(root)
+    return load_catalogue(catalogue_path(root), context=protocol_context(study),
+                          population_labels=population_labels(study))
