@@ -18,8 +18,8 @@ def pytest_configure(config):
 def pytest_collection_finish(session):
     if os.environ.get("CSR_OUTPUT_DIR") or not any(item.path.suffix == ".ipynb" for item in session.items):
         return
-    from analysis_lib.pipeline.runner import KERNEL_ENV
     from analysis_lib.pipeline.reference_outputs import derive_reference
+    from analysis_lib.pipeline.runner import KERNEL_ENV
 
     for key, value in KERNEL_ENV.items():  # the same kernel environment as `csr execute`
         os.environ.setdefault(key, value)

@@ -109,9 +109,9 @@ def baseline_one(cut_id: str, root: Path, build: Path) -> dict:
     """The plain way, in this process: validate, derive, papermill each chapter in turn, one book build."""
     import papermill
 
+    from analysis_lib.pipeline import render
+    from analysis_lib.pipeline import runner as pipeline
     from analysis_lib.trial import config, derive, validate
-
-    from analysis_lib.pipeline import runner as pipeline, render
 
     if build.exists():
         shutil.rmtree(build)
@@ -144,11 +144,9 @@ def scale_one(n: int, workdir: Path, source: Path = REPO) -> dict:
     """One trial size in this process: generate + validate + derive + chapters (ARDs), no rendering."""
     import yaml
 
-    from analysis_lib.trial import config
-
     from analysis_lib.pipeline import runner as pipeline
-
     from analysis_lib.synthetic import generator as synth
+    from analysis_lib.trial import config
 
     root = _copy_project(source, workdir, with_data=False)
     cut = config.default_cut(source)

@@ -8,7 +8,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import helpers
 import pytest
+
+from analysis_lib.pipeline import runner as pipeline
 
 
 def _reference_data_dir() -> Path | None:
@@ -55,3 +58,20 @@ def cut_lock_holder():
         assert holder.returncode == 0
 
     return hold
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """(root, calls): a tiny project as CSR_ROOT with the fake step modules in place."""
+    root = helpers.make_project(tmp_path / "proj", cuts=("c1", "c2"))
+    monkeypatch.setenv("CSR_ROOT", str(root))
+    lib = tmp_path / "lib"  # a frozen copy: the real sources may be edited while the tests run
+    lib.mkdir()
+    for src in pipeline.LIB_DIR.rglob("*.py"):
+        dest = lib / src.relative_to(pipeline.LIB_DIR)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(src.read_bytes())
+    monkeypatch.setattr(pipeline, "LIB_DIR", lib)
+    calls: list[str] = []
+    helpers.install_fakes(monkeypatch, helpers.fake_modules(calls))
+    return root, calls

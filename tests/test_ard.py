@@ -235,7 +235,7 @@ def test_continuous_ard_matches_pandas(pilot):
     assert_ard_shape(c)
     for arm in ARMS:
         for var in ("AGE", "WEIGHTBL"):
-            x = saf.loc[saf.TRT01A == arm, var]
+            x = saf.loc[arm == saf.TRT01A, var]
             k = dict(group1_level=arm, variable=var)
             assert stat(c, **k, stat_name="n") == x.notna().sum()
             assert stat(c, **k, stat_name="nmiss") == x.isna().sum()
@@ -260,7 +260,7 @@ def test_response_ard_bor_cr_pr_with_exact_ci(pharma):
     assert_ard_shape(r)
     bor = rs[rs.PARAMCD == "BOR"]
     for arm in ARMS + ["Total"]:
-        sub = bor if arm == "Total" else bor[bor.ACTARM == arm]
+        sub = bor if arm == "Total" else bor[arm == bor.ACTARM]
         n, N = int(sub.AVALC.isin(["CR", "PR"]).sum()), len(sub)
         ci = binomtest(n, N).proportion_ci(0.95, method="exact")
         k = dict(group1_level=arm, variable="BOR", variable_level="CR+PR")
@@ -326,9 +326,9 @@ def test_km_ard_pharmaverse_matches_r(pharma, paramcd):
     ref = pd.read_csv(REF / "km_pharmaverse.csv")
     ref = ref[(ref.paramcd == paramcd) & (ref.conf_type == "log")]
     k = ard.km_ard(tte, paramcd, by="ARM", landmarks=[0, 30, 60, 90, 180, 365], conf_type="log")
-    sub = tte[tte.PARAMCD == paramcd]
+    sub = tte[paramcd == tte.PARAMCD]
     for arm, rows in ref.groupby("arm"):
-        s = sub[sub.ARM == arm]
+        s = sub[arm == sub.ARM]
         key = dict(group1_level=arm, variable_level=None)
         assert stat(k, **key, stat_name="n") == len(s)
         assert stat(k, **key, stat_name="events") == (s.CNSR == 0).sum()
@@ -373,7 +373,7 @@ def test_nca_ard_pharmaverse_adpp(pharma):
     assert_ard_shape(n)
     assert list(dict.fromkeys(n.variable)) == ["CMAX", "TMAX", "AUCLST"]
     for arm in ("Xanomeline High Dose", "Xanomeline Low Dose"):
-        x = pp.loc[(pp.TRTA == arm) & (pp.PARAMCD == "CMAX"), "AVAL"]
+        x = pp.loc[(arm == pp.TRTA) & (pp.PARAMCD == "CMAX"), "AVAL"]
         k = dict(group1_level=arm, variable="CMAX", variable_level="ug/ml")
         assert stat(n, **k, stat_name="n") == len(x)
         gm = np.exp(np.log(x).mean())

@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from analysis_lib.trial import changes, config
 from analysis_lib.toolkit.ard import ARD_COLUMNS
+from analysis_lib.trial import changes, config
 
 STUDY = {"response": {"visits": [30, 45], "responder": ["CR", "CRI"]},
          "time_to_event": {"conf_type": "log-log"}}

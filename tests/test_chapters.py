@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 
 from analysis_lib.pipeline import runner as pipeline
-
-from analysis_lib.toolkit import tlf
 from analysis_lib.trial import catalogue as study_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]

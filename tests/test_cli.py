@@ -4,13 +4,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
-from test_pipeline import project, tree_hashes  # noqa: F401  (project: the tiny-project fixture)
+from helpers import tree_hashes
 
-from analysis_lib.pipeline import cli, runner as pipeline
+from analysis_lib.pipeline import cli
+from analysis_lib.pipeline import runner as pipeline
 from analysis_lib.synthetic import generator as synth
 
 CSR = Path(sys.executable).with_name("csr")

@@ -7,12 +7,12 @@ import time
 
 import pandas as pd
 import pytest
+from fixtures.mini_study import CUT, DAY0, d, mini_domains
+from helpers import make_cut, write_cut
 
 from analysis_lib.trial import derive
 from analysis_lib.trial.config import list_cuts, load_cut, load_study
 from analysis_lib.trial.validate import ValidationFailed
-from fixtures.mini_study import CUT, DAY0, d, mini_domains
-from test_validate import make_cut, write_cut
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib.trial import efficacy
-
 from analysis_lib.toolkit import ard, stats
+from analysis_lib.trial import efficacy
 
 REF = Path(__file__).resolve().parent / "reference"
 DL = ["DL1", "DL2"]
@@ -177,7 +176,7 @@ def test_tte_ard_endpoint_without_records():
     a = efficacy.tte_ard(d[d["PARAMCD"] != "DOR"], landmarks=(6,))
     assert _get(a, "n", group1_level="DOR", variable_level=None) == 0
     assert efficacy.km_text(a, "DOR", 6) == "Duration of response: no subjects at this data cut."
-    assert "0" == efficacy.tte_table(a).set_index("Statistic").iloc[0, 0]
+    assert efficacy.tte_table(a).set_index("Statistic").iloc[0, 0] == "0"
     fig = efficacy.km_figure(d.assign(PARAMCD="X"), "DOR", xlabel="x", ylabel="y")
     assert fig.axes[0].texts[0].get_text() == "No subjects at this data cut"
 

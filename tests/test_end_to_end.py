@@ -101,10 +101,10 @@ def test_bad_data_is_refused_and_the_report_is_untouched(report):
 
 @pytest.mark.parametrize("page", ["index.html", "notebooks/adverse_events.html", "notebooks/time_to_event.html"])
 def test_chromium_shows_report_pages_without_console_errors(report, page, tmp_path):
-    from test_render import _chromium
+    from helpers import chromium
 
     _, out = report
-    proc = _chromium(["--virtual-time-budget=5000", "--dump-dom", (out / "html" / page).as_uri()], tmp_path / "p")
+    proc = chromium(["--virtual-time-budget=5000", "--dump-dom", (out / "html" / page).as_uri()], tmp_path / "p")
     errors = [line for line in proc.stderr.splitlines() if "Uncaught" in line or "ERROR:CONSOLE" in line]
     assert not errors, "\n".join(errors)
     assert "CART-19-22-ALL" in proc.stdout and ("<table" in proc.stdout or page == "index.html")

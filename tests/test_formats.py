@@ -76,7 +76,7 @@ def test_ae_table_pilot_layout_and_sorting(pilot):
     socs = sorted(soc_n.index, key=lambda s: (-soc_n[s], s))
     expect = ["Subjects with any TEAE"]
     for s in socs:
-        pt_n = te[te.AEBODSYS == s].groupby("AEDECOD").USUBJID.nunique()
+        pt_n = te[s == te.AEBODSYS].groupby("AEDECOD").USUBJID.nunique()
         expect += [s] + sorted(pt_n.index, key=lambda p: (-pt_n[p], p))
     assert list(t.iloc[:, 0]) == expect
     assert list(t[F.INDENT]) == [0] + [0 if lbl in soc_n.index else 1 for lbl in expect[1:]]

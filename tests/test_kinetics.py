@@ -81,7 +81,7 @@ def adck() -> pd.DataFrame:
 
 def test_persistence(adck):
     a = kinetics.persistence_ard(adck, [7, 28, 90], paramcds=["CD19PBQP", "CD22PBQP"])
-    get = lambda prm, day, s: a[(a["group1_level"] == prm) & (a["variable_level"] == day)  # noqa: E731
+    get = lambda prm, day, s: a[(a["group1_level"] == prm) & (a["variable_level"] == day)
                                 & (a["stat_name"] == s)]["stat_value"].item()
     assert (get("CD19PBQP", 28, "n"), get("CD19PBQP", 28, "N")) == (1, 2)
     assert (get("CD22PBQP", 28, "n"), get("CD22PBQP", 28, "N")) == (0, 2)

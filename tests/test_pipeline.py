@@ -5,7 +5,6 @@ stand-ins (monkeypatched), so these tests check the pipeline's own behaviour, no
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -15,151 +14,17 @@ import time
 import types
 from pathlib import Path
 
-import nbformat
 import pytest
+from helpers import (  # shared test helpers (tests/helpers.py)
+    fake_modules,
+    install_fakes,
+    leftovers,
+    tree_hashes,
+    write_chapter,
+)
 
 from analysis_lib.pipeline import runner as pipeline
 from analysis_lib.trial.config import ConfigError
-
-CHAPTER_CODE = """\
-from pathlib import Path
-out = Path(output_dir)
-rows = (out / "adam" / "adsl.csv").read_text().splitlines()[1:]
-if any("FAIL_{name}" in r for r in rows):
-    raise ValueError("planted failure in {name}")
-(out / "ard" / "{name}.csv").write_text("cut,stat_name,stat_value\\n" + cut + ",N," + str(len(rows)) + "\\n")
-print("{name}: N =", len(rows), "hashseed", __import__("os").environ["PYTHONHASHSEED"],
-      "in", Path.cwd().name)
-"""
-
-
-def write_chapter(root: Path, name: str, extra: str = "", run_last: bool = False) -> None:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('cut = "final"\noutput_dir = None')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}"), params,
-                nbformat.v4.new_code_cell(CHAPTER_CODE.format(name=name) + extra)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    if run_last:
-        nb.metadata["csr"] = {"run_last": True}
-    nbformat.write(nb, root / "chapters" / f"{name}.ipynb")
-
-
-def make_project(root: Path, cuts=("c1",)) -> Path:
-    """A minimal project: params, one data folder per cut, two chapters, book config, lock file."""
-    (root / "params").mkdir(parents=True)
-    (root / "chapters").mkdir()
-    (root / "params" / "study.yml").write_text("study: {id: TEST}\n")
-    previous = None
-    for i, cut in enumerate(cuts):
-        (root / "params" / f"{cut}.yml").write_text(
-            f"id: {cut}\ncut_date: 2025-0{i + 1}-01\ndata_dir: synthetic_data/{cut}\nkind: interim\n"
-            + (f"previous: {previous}\n" if previous else ""))
-        data = root / "synthetic_data" / cut
-        data.mkdir(parents=True)
-        (data / "dm.csv").write_text("USUBJID\n" + "".join(f"S{j}\n" for j in range(3 + i)))
-        previous = cut
-    (root / "chapters" / "index.md").write_text("# Test CSR\n")
-    write_chapter(root, "01-alpha")
-    write_chapter(root, "02-beta")
-    (root / "_quarto.yml").write_text("book: {title: Test}\n")
-    (root / "requirements.lock").write_text("pandas==2.2.3\n")
-    return root
-
-
-class FakeValidationFailed(Exception):
-    def __init__(self, problems):
-        self.problems = problems
-        super().__init__(str(problems))
-
-
-def fake_modules(calls: list[str]) -> dict[str, types.SimpleNamespace]:
-    """Stand-ins for validate/derive/render that record their calls."""
-
-    def validate_cut(cut):
-        calls.append(f"validate:{cut.id}")
-        text = (cut.data_dir / "dm.csv").read_text()
-        return [f"dm.csv, column USUBJID, row {i}: value BAD is not allowed [controlled terms]"
-                for i, line in enumerate(text.splitlines()[1:], 1) if line == "BAD"]
-
-    def format_problems(problems):
-        return f"{len(problems)} problem(s) found in the input data:\n" + "\n".join(f"  - {p}" for p in problems)
-
-    def derive_cut(cut, out_dir=None):
-        calls.append(f"derive:{cut.id}")
-        (out_dir / "adsl.csv").write_text((cut.data_dir / "dm.csv").read_text())
-        return {}
-
-    def render_cut(cut, build_dir, engine="jupyter-book"):
-        calls.append(f"render:{cut.id}:{engine}")
-        html = build_dir / "html"
-        html.mkdir()
-        body = "".join(p.read_text() for p in sorted((build_dir / "ard").glob("*.csv")))
-        (html / "index.html").write_text(f"<pre>{body}</pre>\n")
-        pdf = build_dir / f"csr-{cut.id}.pdf"
-        pdf.write_bytes(b"%PDF-fake " + body.encode())
-        return {"html": html / "index.html", "pdf": pdf}
-
-    def write_manifest(cut, build_dir, engine, timings):
-        (build_dir / "manifest.json").write_text(json.dumps({"cut": cut.id, "engine": engine}) + "\n")
-        return build_dir / "manifest.json"
-
-    return {
-        "validate": types.SimpleNamespace(validate_cut=validate_cut, format_problems=format_problems,
-                                          ValidationFailed=FakeValidationFailed),
-        "derive": types.SimpleNamespace(derive_cut=derive_cut),
-        "render": types.SimpleNamespace(render_cut=render_cut, write_manifest=write_manifest),
-    }
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """(root, calls): a tiny project as CSR_ROOT with the fake step modules in place."""
-    root = make_project(tmp_path / "proj", cuts=("c1", "c2"))
-    monkeypatch.setenv("CSR_ROOT", str(root))
-    lib = tmp_path / "lib"  # a frozen copy: the real sources may be edited while the tests run
-    lib.mkdir()
-    for src in pipeline.LIB_DIR.rglob("*.py"):
-        dest = lib / src.relative_to(pipeline.LIB_DIR)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(src.read_bytes())
-    monkeypatch.setattr(pipeline, "LIB_DIR", lib)
-    calls: list[str] = []
-    install_fakes(monkeypatch, fake_modules(calls))
-    return root, calls
-
-
-def install_fakes(monkeypatch, fakes: dict[str, types.SimpleNamespace]) -> None:
-    """Put the fake validate/derive/render steps in place of the real ones (the runner's step
-    functions and the render module's entry points)."""
-    from analysis_lib.pipeline import render
-
-    validate, derive = fakes["validate"], fakes["derive"]
-
-    def run_validate(cut):
-        problems = validate.validate_cut(cut)
-        if problems:
-            raise pipeline.PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(problems))
-        return {}
-
-    def run_derive(cut, build, domains):
-        pipeline._clear(build / "adam")
-        (build / "adam").mkdir(parents=True)
-        derive.derive_cut(cut, out_dir=build / "adam")
-
-    monkeypatch.setattr(pipeline, "validate_inputs", run_validate)
-    monkeypatch.setattr(pipeline, "_run_derive", run_derive)
-    monkeypatch.setattr(render, "render_cut", fakes["render"].render_cut)
-    monkeypatch.setattr(render, "write_manifest", fakes["render"].write_manifest)
-
-
-def tree_hashes(path: Path) -> dict[str, str]:
-    return {p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.rglob("*")) if p.is_file()}
-
-
-def leftovers(root: Path) -> list[str]:
-    return sorted(p.name for p in (root / "_output").iterdir() if p.name.startswith((".staging", ".old")))
 
 
 @pytest.mark.slow

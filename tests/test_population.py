@@ -30,7 +30,7 @@ def adsl_small() -> pd.DataFrame:
     df["ENRLFL"] = "Y"
     df["DOSELVL"] = df["DOSELVL"].astype("Int64")
     df["TRT01A"] = np.where(df["SAFFL"] == "Y", df["DOSELVL"].map(LABELS), "Not infused")
-    day = lambda flag, n: pd.Series(d0 + pd.Timedelta(days=n), index=df.index).where(df[flag] == "Y")  # noqa: E731
+    day = lambda flag, n: pd.Series(d0 + pd.Timedelta(days=n), index=df.index).where(df[flag] == "Y")
     df["CD19DT"], df["HSCTDT"], df["CD22DT"] = day("SAFFL", 0), day("HSCTFL", 15), day("CD22FL", 90)
     df["CUTOFFDT"] = pd.Timestamp("2025-06-30")
     return df

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from analysis_lib.trial import config
+from helpers import chromium  # shared test helpers (tests/helpers.py)
 
 from analysis_lib.pipeline import provenance, render
+from analysis_lib.trial import config
 
 ROOT = Path(__file__).resolve().parents[1]
 CUT_DATE = dt.date(2025, 3, 31)
@@ -270,22 +270,12 @@ def test_html_is_offline_and_hides_code(built):
     assert "<svg" in (html_dir / "notebooks" / "beta.html").read_text(encoding="utf-8")
 
 
-def _chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        pytest.skip("chromium not installed")
-    return subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                           "--disable-component-update", "--disable-sync", "--no-first-run",
-                           f"--user-data-dir={tmp}", "--enable-logging=stderr", "--v=0", *args],
-                          capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("page", ["index.html", "notebooks/alpha.html", "search.html?q=preferred"])
 def test_chromium_loads_pages_without_console_errors(built, page, tmp_path):
     path, _, query = page.partition("?")
     url = (built["build"] / "html" / path).as_uri() + (f"?{query}" if query else "")
-    proc = _chromium(["--virtual-time-budget=5000", "--dump-dom", url], tmp_path / "profile")
+    proc = chromium(["--virtual-time-budget=5000", "--dump-dom", url], tmp_path / "profile")
     errors = [line for line in proc.stderr.splitlines() if "Uncaught" in line or "ERROR:CONSOLE" in line]
     assert not errors, "\n".join(errors)
     assert "CART-19-22-ALL" in proc.stdout  # the DOM was rendered, banner included

@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 
 from analysis_lib.toolkit import ard
-
-from analysis_lib.trial import safety
 from analysis_lib.toolkit.tlf import Listing, Table
+from analysis_lib.trial import safety
 
 LV = ["DL1", "DL2"]
 D = pd.Timestamp("2024-01-01")

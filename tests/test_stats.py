@@ -7,27 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import assert_close, close  # shared test helpers (tests/helpers.py)
 
 from analysis_lib.toolkit import formats, stats
 
 REF = Path(__file__).resolve().parent / "reference"
-TOL = 1e-6
-
-
-def close(a, b, tol=TOL) -> bool:
-    """Equal within tol, with nan == nan (R's NA)."""
-    a, b = float(a), float(b)
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    return abs(a - b) <= tol
-
-
-def assert_close(actual, expected, what: str, tol=TOL):
-    a = np.asarray(actual, float)
-    e = np.asarray(expected, float)
-    assert a.shape == e.shape, what
-    bad = [i for i in range(a.size) if not close(a.flat[i], e.flat[i], tol)]
-    assert not bad, f"{what}: rows {bad[:5]} got {a.flat[bad[:5]]} expected {e.flat[bad[:5]]}"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +31,7 @@ KM_KEYS = pd.read_csv(REF / "km_quantiles.csv")[["dataset", "strata", "conf_type
 @pytest.mark.parametrize("dataset,strata,conf_type", list(KM_KEYS))
 def test_km_matches_survfit(km_inputs, dataset, strata, conf_type):
     km = _fit(km_inputs, dataset, strata, conf_type)
-    key = lambda df: df[(df.dataset == dataset) & (df.strata == strata)  # noqa: E731
+    key = lambda df: df[(df.dataset == dataset) & (df.strata == strata)
                         & (df.conf_type == conf_type)]
     curve = key(pd.read_csv(REF / "km_curves.csv"))
     if len(curve):
@@ -114,7 +98,7 @@ def test_cdisc_ttde_numbers_at_risk(reference_data):
     meds = pd.read_csv(REF / "km_quantiles.csv").query(
         "dataset == 'cdisc_ttde' and prob == 0.5 and conf_type == 'log-log'").set_index("strata")
     for arm, want in expected.items():
-        d = adtte[adtte.TRTA == arm]
+        d = adtte[arm == adtte.TRTA]
         km = stats.kaplan_meier(d.AVAL, 1 - d.CNSR)
         assert km.n_at_risk(days) == want, arm
         assert_close([km.median, *km.median_ci], meds.loc[arm, ["quantile", "lower", "upper"]], arm)

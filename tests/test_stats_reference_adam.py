@@ -5,10 +5,9 @@ import math
 from pathlib import Path
 
 import pandas as pd
-import pytest
+from helpers import assert_close, close
 
 from analysis_lib.toolkit import stats
-from test_stats import assert_close, close
 
 REF = Path(__file__).resolve().parent / "reference"
 
@@ -18,7 +17,7 @@ def test_pharmaverse_os_pfs_km(reference_data):
     adtte = pd.read_csv(reference_data / "pharmaverseadam" / "adtte_onco.csv")
     ref = pd.read_csv(REF / "km_pharmaverse.csv")
     for (p, arm, ct), r in ref.groupby(["paramcd", "arm", "conf_type"]):
-        d = adtte[(adtte.PARAMCD == p) & (adtte.ARM == arm)]
+        d = adtte[(p == adtte.PARAMCD) & (arm == adtte.ARM)]
         km = stats.kaplan_meier(d.AVAL, 1 - d.CNSR, conf_type=ct)
         head = r.iloc[0]
         assert_close([km.median, *km.median_ci],
@@ -30,7 +29,7 @@ def test_pharmaverse_os_pfs_km(reference_data):
             assert math.isnan(km.median)
     lr_ref = pd.read_csv(REF / "km_pharmaverse_logrank.csv").set_index("paramcd")
     for p in ["OS", "PFS"]:
-        d = adtte[adtte.PARAMCD == p]
+        d = adtte[p == adtte.PARAMCD]
         lr = stats.logrank_test(d.AVAL, 1 - d.CNSR, d.ARM)
         assert close(lr.chisq, lr_ref.loc[p, "chisq"]) and lr.df == 2
         assert close(lr.p, lr_ref.loc[p, "p"])

@@ -8,9 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis_lib.trial import config, sdtm, validate
-
 from analysis_lib.synthetic import generator as synth
+from analysis_lib.trial import config, sdtm, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "synthetic_data"

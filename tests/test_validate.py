@@ -2,31 +2,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pandas as pd
 import pyreadstat
 import pytest
+from fixtures.mini_study import CUT, mini_domains
+from helpers import make_cut, write_cut  # shared test helpers (tests/helpers.py)
 
 from analysis_lib.trial import io
-from analysis_lib.trial.config import Cut, list_cuts, load_cut, project_root
+from analysis_lib.trial.config import list_cuts, load_cut
 from analysis_lib.trial.sdtm import DOMAINS
-from analysis_lib.trial.validate import (Problem, ValidationFailed, date_bounds, format_problems, validate_cut,
-                                   validate_frames)
-from fixtures.mini_study import CUT, mini_domains
-
-
-def write_cut(domains: dict[str, pd.DataFrame], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, df in domains.items():
-        df.to_csv(folder / f"{name}.csv", index=False)
-    return folder
-
-
-def make_cut(folder: Path, cut_date: dt.date = CUT) -> Cut:
-    root = project_root()
-    return Cut(id="test", cut_date=cut_date, data_dir=folder, kind="interim", label="test",
-               previous=None, params_file=root / "params" / "study.yml", root=root)
+from analysis_lib.trial.validate import (
+    Problem,
+    ValidationFailed,
+    date_bounds,
+    format_problems,
+    validate_cut,
+    validate_frames,
+)
 
 
 def find(problems: list[Problem], file: str, column: str, rule: str) -> Problem:

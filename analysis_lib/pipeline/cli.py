@@ -114,8 +114,8 @@ def _summary(console, results) -> None:
 
 
 def _cmd_generate(args) -> int:
-    from analysis_lib.trial import config
     from analysis_lib.synthetic import generator as synth
+    from analysis_lib.trial import config
 
     if args.out is None and (args.subjects != 48 or args.seed is not None):
         raise config.ConfigError(
@@ -144,9 +144,8 @@ def _cmd_validate(args) -> int:
 def _cmd_pipeline(args) -> int:
     from rich.console import Console
 
-    from analysis_lib.trial import config
-
     from analysis_lib.pipeline import runner as pipeline
+    from analysis_lib.trial import config
 
     console = Console(stderr=False)
     until = "render" if args.command == "report" else args.command
@@ -174,8 +173,8 @@ def _cmd_pipeline(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``csr`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    from analysis_lib.trial.config import ConfigError
     from analysis_lib.pipeline.runner import LockHeld, PipelineError
+    from analysis_lib.trial.config import ConfigError
 
     handlers = {"generate": _cmd_generate, "validate": _cmd_validate}
     started = time.perf_counter()

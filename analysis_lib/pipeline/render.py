@@ -25,9 +25,8 @@ from typing import Any
 
 import yaml
 
-from analysis_lib.trial import config
-
 from analysis_lib.pipeline import provenance
+from analysis_lib.trial import config
 
 BOOK_DIR = Path(__file__).resolve().parent / "book"
 ENGINES = ("jupyter-book", "quarto")
@@ -382,7 +381,7 @@ def _build_pdf(src: Path, out: Path, tex_name: str, env: dict[str, str]) -> tupl
 
 def _build_env(cut: config.Cut) -> dict[str, str]:
     """Environment for the builds: offline, reproducible dates (the data cut date), quiet."""
-    epoch = int(dt.datetime.combine(cut.cut_date, dt.time(), dt.timezone.utc).timestamp())
+    epoch = int(dt.datetime.combine(cut.cut_date, dt.time(), dt.UTC).timestamp())
     env = dict(os.environ)
     env.update({"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1", "PYTHONHASHSEED": "0",
                 "TZ": "UTC", "LC_ALL": "C.UTF-8"})
@@ -493,7 +492,7 @@ def write_manifest(cut: str | config.Cut, build_dir: Path, engine: str, timings:
     cut = config.load_cut(cut) if isinstance(cut, str) else cut
     manifest = provenance.collect(cut, engine=engine)
     manifest["run"] = {
-        "finished_utc": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "finished_utc": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "timings_s": {k: round(v, 2) for k, v in sorted(timings.items())},
     }
     path = Path(build_dir) / "manifest.json"

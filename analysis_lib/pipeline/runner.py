@@ -377,7 +377,7 @@ def _sanitise_notebook(path: Path, staging: Path, final: Path) -> None:
     pm.pop("input_path", None)
     pm.pop("output_path", None)
     for cell in nb.cells:
-        cell.metadata.get("papermill", {}).update({k: None for k in _VOLATILE_META})
+        cell.metadata.get("papermill", {}).update(dict.fromkeys(_VOLATILE_META))
         cell.metadata.pop("execution", None)
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.id = "injected-parameters"  # papermill gives it a random id
@@ -504,7 +504,7 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
             for s in wanted:
                 result.steps[s], result.seconds[s] = "cached", 0.0
                 reporter.step(cut.id, s, "cached", 0.0)
-            result.chapters = {n: "cached" for n in names} if "execute" in wanted else {}
+            result.chapters = dict.fromkeys(names, "cached") if "execute" in wanted else {}
             result.total_seconds = time.perf_counter() - t_start
             reporter.message(cut.id, f"nothing changed; {final} left as it is")
             return result
@@ -556,7 +556,7 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
                             if batch:
                                 result.chapter_seconds.update(execute_chapters(
                                     cut, staging, batch, final_dir=final, jobs=jobs, reporter=reporter))
-                        result.chapters.update({n: "done" for n in todo})
+                        result.chapters.update(dict.fromkeys(todo, "done"))
                         cache["chapters"] = dict(chapter_keys)
                     elif step == "render":
                         produced = _run_render(cut, staging, engine, result.seconds, t0)

@@ -186,7 +186,7 @@ INFECTIONS = {"PNEU", "SEPSIS", "BACT", "URTI", "UTI", "ZOSTER", "ASPERG", "EBV"
 AESI_KEYS = {"CRS", "ICANS", "AGVHD", "CGVHD", "CMV"} | HEME | INFECTIONS
 SCALE = {"CRS": "ASTCT 2019", "ICANS": "ASTCT 2019", "AGVHD": "MAGIC", "CGVHD": "NIH 2014"}
 DEATH_CAUSE = {"CRS": "CRS", "ICANS": "ICANS", "AGVHD": "GVHD", "CGVHD": "GVHD", "VOD": "OTHER TREATMENT-RELATED",
-               "GF": "OTHER TREATMENT-RELATED"} | {k: "INFECTION" for k in INFECTIONS}
+               "GF": "OTHER TREATMENT-RELATED"} | dict.fromkeys(INFECTIONS, "INFECTION")
 DEATH_TERM = {"RELAPSE/PROGRESSION OF ALL": "Death due to relapsed/progressive ALL", "INFECTION": "Death due to infection",
               "GVHD": "Death due to GVHD", "CRS": "Death due to cytokine release syndrome",
               "ICANS": "Death due to neurotoxicity (ICANS)", "OTHER": "Death due to other cause",
@@ -486,7 +486,7 @@ def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> Non
             s.rs += [("OVRLRESP", res, None, f"DAY {d}", day), ("MRD", "POSITIVE", min(lvl, 95.0), f"DAY {d}", day)]
             continue
         res = "CRI" if d == 30 and cri else "CR"
-        neg = mrd_neg or d >= 45 and hsct is not None and rng.random() < 0.5
+        neg = mrd_neg or (d >= 45 and hsct is not None and rng.random() < 0.5)
         s.rs += [("OVRLRESP", res, None, f"DAY {d}", day),
                  ("MRD", "NEGATIVE" if neg else "POSITIVE", None if neg else mrd_level, f"DAY {d}", day)]
     if "RELAPSE" in s.visits:
@@ -623,8 +623,8 @@ def simulate(n_subjects: int = N_SUBJECTS, seed: int = SEED, root: Path | None =
     w1 = int(study["dlt"]["window"][1])
     subjects: list[_Subject] = []
     log: list[tuple[str, int, int, int]] = []
-    treated = {lv: 0 for lv in levels}
-    dlts = {lv: 0 for lv in levels}
+    treated = dict.fromkeys(levels, 0)
+    dlts = dict.fromkeys(levels, 0)
     start = FIRST_CONSENT
 
     def run_cohort(level: int) -> int:
@@ -740,7 +740,7 @@ def _records(trial: Trial, study: dict) -> dict[str, pd.DataFrame]:
     for s in trial.subjects:
         subj = f"{s.idx + 1:0{width}d}"
         u = f"{sid}-{s.site}-{subj}"
-        iso = lambda day, d0=s.d0: _iso(d0, day)  # noqa: E731
+        iso = lambda day, d0=s.d0: _iso(d0, day)
         b = s.baseline
         consent = s.consent.isoformat()
         birth = s.consent - dt.timedelta(days=int(b["AGE"] * 365.25 + b["BIRTH_DOY"]))

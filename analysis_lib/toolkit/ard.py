@@ -18,7 +18,7 @@ dataset, the column, the rows and the rule.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +26,26 @@ import numpy as np
 import pandas as pd
 
 from analysis_lib.toolkit import stats
+from analysis_lib.toolkit.frames import flag_yes as _flag_yes
 from analysis_lib.toolkit.frames import (
     is_missing as _is_missing,
-    no_missing as _no_missing,
-    py as _py,
-    require_columns as _require,
-    rows_where as _rows_where,
-    unique_ids as _unique_ids,
 )
 from analysis_lib.toolkit.frames import is_missing_value
-from analysis_lib.toolkit.frames import flag_yes as _flag_yes
+from analysis_lib.toolkit.frames import (
+    no_missing as _no_missing,
+)
+from analysis_lib.toolkit.frames import (
+    py as _py,
+)
+from analysis_lib.toolkit.frames import (
+    require_columns as _require,
+)
+from analysis_lib.toolkit.frames import (
+    rows_where as _rows_where,
+)
+from analysis_lib.toolkit.frames import (
+    unique_ids as _unique_ids,
+)
 
 ARD_COLUMNS = [
     "group1", "group1_level", "group2", "group2_level",
@@ -314,7 +324,7 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
             sub = recs[m.loc[recs.index]]
             n = int(sub[id_var].nunique())
             g1 = _group_cols(by, lvl)
-            st = [("n", n), ("N", N), ("p", _p(n, N)), ("events", int(len(sub)))]
+            st = [("n", n), ("N", N), ("p", _p(n, N)), ("events", len(sub))]
             if grade:
                 worst = sub.groupby(id_var)["_grank"].max()
                 counts = worst.value_counts()
@@ -476,7 +486,7 @@ def response_ard(df: pd.DataFrame, responder: str, by: str | None = None, *,
     rows: list[tuple] = []
     for g, gm in groups:
         ids = base.loc[gm, id_var]
-        N = int(len(ids))
+        N = len(ids)
         n = int(ids.isin(responders).sum())
         lo, hi = stats.clopper_pearson(n, N, conf_level) if N else (math.nan, math.nan)
         g1 = _group_cols(by, g)
@@ -514,7 +524,7 @@ def km_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = Non
     rows: list[tuple] = []
     for g, gm in groups:
         t, c = time[gm].to_numpy(), cnsr[gm].to_numpy()
-        n, events = int(len(t)), int((c == 0).sum())
+        n, events = len(t), int((c == 0).sum())
         g1 = _group_cols(by, g)
         if n:
             km = stats.kaplan_meier(t, (c == 0).astype(int), conf_type=conf_type,

@@ -401,5 +401,13 @@ def kinetics_by_specimen(
     return fig
 
 
-__all__ = ["PALETTE", "STYLE", "FigureDataError", "km_plot", "swimmer_plot", "kinetics_plot",
-           "kinetics_by_specimen", "SWIMMER_EVENTS"]
+__all__ = [
+    "PALETTE",
+    "STYLE",
+    "SWIMMER_EVENTS",
+    "FigureDataError",
+    "kinetics_by_specimen",
+    "kinetics_plot",
+    "km_plot",
+    "swimmer_plot",
+]

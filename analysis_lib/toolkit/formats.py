@@ -88,7 +88,7 @@ def fmt_ci(lo: Any, hi: Any, digits: int = 1, *, scale: float = 1.0, na: str = N
     """``"(x.x, x.x)"``; ``na`` alone when both limits are missing."""
     if _missing(lo) and _missing(hi):
         return na
-    f = lambda v: na if _missing(v) else fmt_num(float(v) * scale, digits, na)  # noqa: E731
+    f = lambda v: na if _missing(v) else fmt_num(float(v) * scale, digits, na)
     return f"({f(lo)}, {f(hi)})"
 
 
@@ -133,9 +133,9 @@ def _ae_rows(ard: pd.DataFrame, sort: str):
     socs = [k for k in keys if k[0] is None and k[1] != "ANY"]
     pts = [k for k in keys if k[0] is not None]
     if sort == "frequency":
-        order = lambda k: (-freq(k), str(k[2]))  # noqa: E731
+        order = lambda k: (-freq(k), str(k[2]))
     elif sort == "alphabetical":
-        order = lambda k: str(k[2])  # noqa: E731
+        order = lambda k: str(k[2])
     else:
         raise ValueError(f"sort must be 'frequency' or 'alphabetical', not {sort!r}")
     out = [("ANY", None, None, k) for k in keys if k[1] == "ANY"]
@@ -254,7 +254,7 @@ def continuous_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = No
     for key in keys:
         var = key[1]
         d = digits.get(var, 0) if isinstance(digits, Mapping) else int(digits)
-        st = lambda g: table[key].get(g, {})  # noqa: E731
+        st = lambda g: table[key].get(g, {})
         recs.append((labels.get(var, var), 0, [""] * len(groups)))
         lines = [
             ("n", lambda s: str(int(s.get("n") or 0))),
@@ -336,7 +336,7 @@ def nca_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None, sig
         name = labels.get(prm, prm)
         recs.append((f"{name} ({unit})" if unit is not None else str(name), 0, [""] * len(groups)))
         st = [table[key].get(g) for g in groups]
-        na = lambda s, f: "" if s is None else f(s)  # noqa: E731 (parameter not in this group)
+        na = lambda s, f: "" if s is None else f(s)
         lines = [
             ("n", lambda s: str(int(s.get("n") or 0))),
             ("Geometric mean (CV%)", lambda s: f"{fmt_sig(s.get('geo_mean'), sig)} "

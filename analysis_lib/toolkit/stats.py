@@ -18,18 +18,28 @@ Conventions (stable public API, docs/design.md §6):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as _sps
 
 __all__ = [
-    "clopper_pearson", "kaplan_meier", "KaplanMeier", "logrank_test", "LogrankResult",
-    "cumulative_incidence", "CumulativeIncidence",
-    "nca", "auc_interval", "BLQ_RULES", "describe", "round_half_away",
+    "BLQ_RULES",
+    "CumulativeIncidence",
+    "KaplanMeier",
+    "LogrankResult",
+    "auc_interval",
+    "clopper_pearson",
+    "cumulative_incidence",
+    "describe",
+    "kaplan_meier",
+    "logrank_test",
+    "nca",
+    "round_half_away",
     "three_plus_three",
 ]
 
@@ -138,7 +148,7 @@ def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = _TOL) -> float:
         return float(i[np.searchsorted(k, p, side="left")])
 
     i1, i2 = approx_const(y + tol), approx_const(y - tol)
-    xi = lambda j: math.nan if math.isnan(j) else float(x[int(j)])  # noqa: E731
+    xi = lambda j: math.nan if math.isnan(j) else float(x[int(j)])
     quant = (xi(i1) + xi(i2)) / 2
     if p == 0:
         quant = float(x[0])

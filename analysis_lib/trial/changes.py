@@ -23,8 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis_lib.toolkit import ard as ardlib, frames
-from analysis_lib.toolkit import formats
+from analysis_lib.toolkit import ard as ardlib
+from analysis_lib.toolkit import formats, frames
 from analysis_lib.toolkit.ard import TOTAL
 
 #: Landmark of the OS/EFS rates among the key estimates (months).
@@ -149,7 +149,7 @@ def key_estimates(datasets: Mapping[str, pd.DataFrame], study: Mapping[str, Any]
     saf = adsl[frames.yes(adsl["SAFFL"])]
     rows: list[tuple] = [
         (None, None, None, None, "ENRL", None, "n", int(frames.yes(adsl["ENRLFL"]).sum())),
-        (None, None, None, None, "SAF", None, "n", int(len(saf))),
+        (None, None, None, None, "SAF", None, "n", len(saf)),
     ]
     rows += _rate_rows(adsl[frames.yes(adsl["DLTEVLFL"])], "DLTFL", "DLT", ci=True)
     for cat, code in (("CRS", "CRS"), ("ICANS", "ICANS")):
@@ -369,7 +369,7 @@ def changes_ard(items: NewItems | None, adsl: pd.DataFrame, *, by: str = "TRT01A
         grp = df["USUBJID"].map(level_of)
         for lvl, _ in groups:
             sub = df if lvl == TOTAL else df[grp == lvl]
-            st = [("n", int(sub["USUBJID"].nunique()))] + ([("events", int(len(sub)))] if events else [])
+            st = [("n", int(sub["USUBJID"].nunique()))] + ([("events", len(sub))] if events else [])
             rows += [(by, frames.py(lvl), None, None, var, None, s, v) for s, v in st]
     return ardlib.frame(rows)
 

@@ -455,7 +455,7 @@ def derive_adtte(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, adrs: pd.
     resp = ovr[ovr["AVALC"].isin(study["response"]["responder"])]
     first_cr = resp.sort_values(["USUBJID", "ADT"]).drop_duplicates("USUBJID")[["USUBJID", "ADT"]]
     dbase = keys.merge(first_cr.rename(columns={"ADT": "STARTDT"}), on="USUBJID", how="inner")
-    after = lambda df: df[df["ADT"] > df["USUBJID"].map(dbase.set_index("USUBJID")["STARTDT"])]  # noqa: E731
+    after = lambda df: df[df["ADT"] > df["USUBJID"].map(dbase.set_index("USUBJID")["STARTDT"])]
     d_prog = after(prog).sort_values(["USUBJID", "ADT"]).drop_duplicates("USUBJID")
     d_death_all = deaths[deaths["DTHCAUS"] == DEATH_FROM_ALL][["USUBJID", "ADT"]]
     d_events = [d_prog.assign(EVNTDESC="RELAPSE/PROGRESSION", SRCDOM="RS"),

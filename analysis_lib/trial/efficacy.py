@@ -164,7 +164,7 @@ def best_response_table(ard_df: pd.DataFrame, *, big_n: Mapping,
 def group_n(pop: pd.DataFrame, by: str = "TRT01A", total: str | None = "Total") -> dict:
     """Subjects per ``by`` level (and ``total``) of a population: the column-header Ns."""
     out = {k: int(v) for k, v in pop[by].value_counts(sort=False).items()}
-    return out | ({total: int(len(pop))} if total else {})
+    return out | ({total: len(pop)} if total else {})
 
 
 def rate_text(ard_df: pd.DataFrame, **where) -> str:
@@ -331,6 +331,24 @@ def swimmer_ard(records: pd.DataFrame) -> pd.DataFrame:
                            ["subject", "group"], ["end", "hsct", "cd22", "crcri", "relapse", "death", "ongoing"])
 
 
-__all__ = ["RESPONDER", "BOR_LABELS", "TTE_LABELS", "day_response_ard", "day_response_table",
-           "best_response_ard", "best_response_table", "group_n", "risk_times", "km_figure_ard", "swimmer_ard", "rate_text", "tte_ard",
-           "tte_table", "km_text", "km_fit", "km_figure", "no_data_figure", "swimmer_records"]
+__all__ = [
+    "BOR_LABELS",
+    "RESPONDER",
+    "TTE_LABELS",
+    "best_response_ard",
+    "best_response_table",
+    "day_response_ard",
+    "day_response_table",
+    "group_n",
+    "km_figure",
+    "km_figure_ard",
+    "km_fit",
+    "km_text",
+    "no_data_figure",
+    "rate_text",
+    "risk_times",
+    "swimmer_ard",
+    "swimmer_records",
+    "tte_ard",
+    "tte_table",
+]

@@ -15,8 +15,7 @@ import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-from analysis_lib.toolkit import ard, formats, stats
-from analysis_lib.toolkit import figures
+from analysis_lib.toolkit import ard, figures, formats, stats
 from analysis_lib.trial.efficacy import no_data_figure
 
 #: NCA parameters of the CSR table (ADPP PARAMCD) and their display names.
@@ -100,7 +99,7 @@ def nca_table(ard_df: pd.DataFrame, *, combos: Sequence[tuple[str, str, str]] | 
         table.setdefault(key, {"unit": rec["variable_level"]})[rec["stat_name"]] = rec["stat_value"]
     cols = ["Product, specimen, method\nParameter (unit)", "n", "n > 0",
             "Geometric mean (geo. CV%)", "Median (min, max)"]
-    f = lambda v: formats.fmt_sig(v, sig)  # noqa: E731
+    f = lambda v: formats.fmt_sig(v, sig)
     rows = []
     for prod, spec, meth in combos:
         rows.append([combo_label(prod, spec, meth), "", "", "", "", 0])
@@ -111,7 +110,7 @@ def nca_table(ard_df: pd.DataFrame, *, combos: Sequence[tuple[str, str, str]] | 
                 continue
             found = True
             unit = unit_label(st["unit"])
-            g = (lambda v: formats.fmt_num(v, 1)) if prm in TIME_PARAMS else f  # noqa: E731
+            g = (lambda v: formats.fmt_num(v, 1)) if prm in TIME_PARAMS else f
             med = f"{g(st['median'])} ({g(st['min'])}, {g(st['max'])})" if st["n"] else "NE"
             if prm in TIME_PARAMS:
                 rows.append([f"{name} ({unit})", str(int(st["n"])), "", "", med, 1])
@@ -297,7 +296,22 @@ def pb_csf_figure(data: pd.DataFrame, *, method: str = "QPCR", width: float = 7.
     return fig
 
 
-__all__ = ["NCA_PARAMS", "TIME_PARAMS", "PRODUCTS", "SPECIMENS", "METHODS", "unit_label", "nominal_day",
-           "nca_summary_ard", "combo_label", "nca_table", "nca_text", "persistence_ard", "persistence_table",
-           "persistence_text",
-           "kinetics_frame", "expansion_figure", "pb_csf_figure"]
+__all__ = [
+    "METHODS",
+    "NCA_PARAMS",
+    "PRODUCTS",
+    "SPECIMENS",
+    "TIME_PARAMS",
+    "combo_label",
+    "expansion_figure",
+    "kinetics_frame",
+    "nca_summary_ard",
+    "nca_table",
+    "nca_text",
+    "nominal_day",
+    "pb_csf_figure",
+    "persistence_ard",
+    "persistence_table",
+    "persistence_text",
+    "unit_label",
+]

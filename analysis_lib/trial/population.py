@@ -477,7 +477,7 @@ def escalation_table(esc_ard: pd.DataFrame, dose_labels: Mapping[int, str]) -> p
     """Display frame: one row per cohort with its counts and the 3+3 decision; a final row with the
     recommended dose (or why there is none yet)."""
     rows = esc_ard[esc_ard["variable"] == "DLT"]
-    lab = lambda v: "" if frames.is_missing_value(v) else dose_labels.get(int(v), str(v))  # noqa: E731
+    lab = lambda v: "" if frames.is_missing_value(v) else dose_labels.get(int(v), str(v))
     cols = ["Cohort", "Dose level", "Treated", "DLT-evaluable", "Subjects with DLT",
             "DLTs / evaluable at dose level", "Decision", "Next dose level"]
     recs = []

@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-
-from analysis_lib.toolkit import frames
 import pandera.pandas as pa
 
 from analysis_lib.trial.io import ReadError, read_domain

@@ -35,7 +35,7 @@ def _table_document(t: Table, rows: slice = slice(None), notes: bool = True) -> 
     names = [f"c{j}" for j in range(ncol)]
     body_rows, indents = t.rows()[rows], t.indents()[rows]
     df = pl.DataFrame({n: [esc(r[j]) for r in body_rows] for j, n in enumerate(names)},
-                      schema={n: pl.Utf8 for n in names})
+                      schema=dict.fromkeys(names, pl.Utf8))
     indent = [[int(180 * i)] + [0] * (ncol - 1) for i in indents] or [[0] * ncol]
     just = [["l"] + ["c"] * (ncol - 1)]
     title = [esc(x) for x in (t.number, t.title, t.population_text()) if x]
