@@ -8,7 +8,7 @@ DEBIAN_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-r
 	lmodern poppler-utils chromium fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-deps report test test-fast notebooks benchmark clean
+.PHONY: setup system-deps report test test-fast lint notebooks benchmark clean
 
 system-deps:  ## Debian packages: TeX for the PDF, poppler and Chromium for checking the outputs
 	@if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! command -v chromium >/dev/null \
@@ -29,8 +29,13 @@ report: setup  ## validate -> derive -> execute -> render the default cut (CUT=.
 test: setup  ## the whole test suite, slow end-to-end tests included
 	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
-test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+test-fast: setup  ## everything but the slow end-to-end tests, on both cores
+	$(BIN)/python -m pytest -q -m "not slow" -n 2
+
+lint: setup  ## ruff (lint and format check) and mypy, configured in pyproject.toml
+	$(BIN)/python -m ruff check analysis_lib tests benchmarks conftest.py
+	$(BIN)/python -m ruff format --check analysis_lib tests benchmarks conftest.py
+	$(BIN)/python -m mypy
 
 notebooks: setup  ## re-execute chapters/*.ipynb in place on the reference cut (their nbval outputs)
 	$(BIN)/python -m analysis_lib.pipeline.reference_outputs
