@@ -237,6 +237,26 @@ def categorical_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = N
     return display_frame(recs, label_col, headers)
 
 
+def describe_cells(st: Mapping[str, Any], digits: int, geometric: bool = False) -> list[tuple[str, str]]:
+    """The descriptive-statistics rows of one column: n, Mean (SD), Median, Q1, Q3, Min, Max
+    (and geometric mean (CV%)), from ``stats.describe`` values. Precision: mean, median and
+    quartiles one decimal more than the data (``digits``), SD two more, min/max as the data.
+    An empty column (n = 0) shows ``0`` and blank statistics — the one convention for empty
+    groups (never a column of "NE")."""
+    n = 0 if _missing(st.get("n")) else int(st["n"])
+    d = digits
+    rows = [
+        ("n", str(n)),
+        ("Mean (SD)", f"{fmt_num(st.get('mean'), d + 1)} ({fmt_num(st.get('sd'), d + 2)})"),
+        ("Median", fmt_num(st.get("median"), d + 1)),
+        ("Q1, Q3", f"{fmt_num(st.get('q1'), d + 1)}, {fmt_num(st.get('q3'), d + 1)}"),
+        ("Min, Max", f"{fmt_num(st.get('min'), d)}, {fmt_num(st.get('max'), d)}"),
+    ]
+    if geometric:
+        rows.append(("Geometric mean (CV%)", f"{fmt_num(st.get('geo_mean'), d + 1)} ({fmt_num(st.get('geo_cv'), 1)})"))
+    return [(name, text if name == "n" or n else "") for name, text in rows]
+
+
 def continuous_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None,
                      digits: int | Mapping[str, int] = 0, geometric: bool = False,
                      big_n: Mapping[Any, int] | None = None,
@@ -256,18 +276,9 @@ def continuous_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = No
         d = digits.get(var, 0) if isinstance(digits, Mapping) else int(digits)
         st = lambda g: table[key].get(g, {})
         recs.append((labels.get(var, var), 0, [""] * len(groups)))
-        lines = [
-            ("n", lambda s: str(int(s.get("n") or 0))),
-            ("Mean (SD)", lambda s: f"{fmt_num(s.get('mean'), d + 1)} ({fmt_num(s.get('sd'), d + 2)})"),
-            ("Median", lambda s: fmt_num(s.get("median"), d + 1)),
-            ("Q1, Q3", lambda s: f"{fmt_num(s.get('q1'), d + 1)}, {fmt_num(s.get('q3'), d + 1)}"),
-            ("Min, Max", lambda s: f"{fmt_num(s.get('min'), d)}, {fmt_num(s.get('max'), d)}"),
-        ]
-        if geometric:
-            lines.append(("Geometric mean (CV%)", lambda s: f"{fmt_num(s.get('geo_mean'), d + 1)} "
-                                                          f"({fmt_num(s.get('geo_cv'), 1)})"))
-        for name, f in lines:
-            recs.append((name, 1, [f(st(g)) for g in groups]))
+        names = [name for name, _ in describe_cells({}, d, geometric)]
+        cells = [dict(describe_cells(st(g), d, geometric)) for g in groups]
+        recs.extend((name, 1, [c[name] for c in cells]) for name in names)
     return display_frame(recs, label_col, headers)
 
 

@@ -164,18 +164,11 @@ def summary_table(ard_df: pd.DataFrame, spec: Sequence[Item], *, label_col: str 
             for lvl in var_levels.get(it.var, []):
                 recs.append((names.get(lvl, str(lvl)), inner, pct((it.var, lvl))))
         else:
-            d = it.digits
-            st = [cells.get((it.var, None), {}).get(g, {}) for g in groups]
-            f = formats.fmt_num
+            per_group = [dict(formats.describe_cells(cells.get((it.var, None), {}).get(g, {}), it.digits))
+                         for g in groups]
             recs.append((it.label, it.indent, empty))
-            lines = [
-                ("n", lambda s: str(int(s.get("n") or 0))),
-                ("Mean (SD)", lambda s: f"{f(s.get('mean'), d + 1)} ({f(s.get('sd'), d + 2)})"),
-                ("Median", lambda s: f(s.get("median"), d + 1)),
-                ("Q1, Q3", lambda s: f"{f(s.get('q1'), d + 1)}, {f(s.get('q3'), d + 1)}"),
-                ("Min, Max", lambda s: f"{f(s.get('min'), d)}, {f(s.get('max'), d)}"),
-            ]
-            recs.extend((name, it.indent + 1, [fn(s) for s in st]) for name, fn in lines)
+            names = [name for name, _ in formats.describe_cells({}, it.digits)]
+            recs.extend((name, it.indent + 1, [c[name] for c in per_group]) for name in names)
     indent = [min(int(i), 2) for _, i, _ in recs]
     return formats.display_frame([(lbl, ind, c) for (lbl, _, c), ind in zip(recs, indent)], label_col, headers)
 
