@@ -24,7 +24,8 @@ BOR_LABELS = {"CR": "Complete remission (CR)",
               "CRI": "CR with incomplete haematological recovery (CRi)",
               "NR": "No response", "PD": "Progressive disease", "RELAPSE": "Relapse",
               "NE": "Not evaluable", "MISSING": "No post-infusion assessment"}
-TTE_LABELS = {"DOR": "Duration of response", "EFS": "Event-free survival", "OS": "Overall survival"}
+TTE_LABELS = {"DOR": "Duration of response", "EFS": "Event-free survival",
+              "EFSSENS": "Event-free survival, sensitivity analysis", "OS": "Overall survival"}
 
 
 def _need(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
@@ -202,23 +203,27 @@ def rate_text(ard_df: pd.DataFrame, **where) -> str:
 # time to event
 
 def tte_ard(adtte: pd.DataFrame, params: Sequence[str] = ("DOR", "EFS", "OS"), *,
-            pop_flag: str = "EFFFL", time_var: str = "AVALM", landmarks: Sequence[float] = (6, 12, 24),
+            pop_flag: str = "EFFFL", time_var: str = "AVALM",
+            landmarks: Sequence[float] | Mapping[str, Sequence[float]] = (6, 12, 24),
             conf_type: str = "log-log") -> pd.DataFrame:
     """Kaplan-Meier summary per endpoint (``ard.km_ard``), one group per PARAMCD.
 
-    ``group1 = "PARAMCD"``, ``group1_level`` the endpoint, ``variable`` = ``time_var``. An
-    endpoint without records gives n = 0. A landmark rate is not estimable (nan) when nobody is
-    at risk at the landmark and the curve has not reached 0 (follow-up shorter than the
-    landmark; R ``summary.survfit`` drops such times), instead of carrying the last value forward.
+    ``group1 = "PARAMCD"``, ``group1_level`` the endpoint, ``variable`` = ``time_var``.
+    ``landmarks`` (in the unit of ``time_var``) is one list for every endpoint or a mapping
+    PARAMCD -> list (e.g. DOR landmarks a responder can reach). An endpoint without records
+    gives n = 0. A landmark rate is not estimable (nan) when nobody is at risk at the landmark
+    and the curve has not reached 0 (follow-up shorter than the landmark; R ``summary.survfit``
+    drops such times), instead of carrying the last value forward.
     """
     _need(adtte, ["USUBJID", "PARAMCD", time_var, "CNSR", pop_flag], "ADTTE")
     data = adtte[adtte[pop_flag] == "Y"]
     blocks = []
     for p in params:
-        block = ard.km_ard(data[data["PARAMCD"] == p], None, landmarks=landmarks, time_var=time_var,
+        lms = landmarks.get(p, ()) if isinstance(landmarks, Mapping) else landmarks
+        block = ard.km_ard(data[data["PARAMCD"] == p], None, landmarks=lms, time_var=time_var,
                            conf_type=conf_type)
         block = block.assign(group1="PARAMCD", group1_level=p)
-        for lm in landmarks:
+        for lm in lms:
             at = block["variable_level"].map(lambda v: v is not None and v == lm)
             st = dict(zip(block.loc[at, "stat_name"], block.loc[at, "stat_value"]))
             if st and st["n_risk"] == 0 and not st["surv"] == 0:
@@ -228,33 +233,47 @@ def tte_ard(adtte: pd.DataFrame, params: Sequence[str] = ("DOR", "EFS", "OS"), *
     return pd.concat(blocks, ignore_index=True).astype(object)
 
 
-def tte_table(ard_df: pd.DataFrame, labels: Mapping[str, str] = TTE_LABELS) -> pd.DataFrame:
-    """Display of :func:`tte_ard` (``formats.km_table`` in months), columns named by endpoint."""
+def tte_table(ard_df: pd.DataFrame, labels: Mapping[str, str] = TTE_LABELS, *,
+              landmark_labels: Mapping | None = None, days_per_month: float | None = None) -> pd.DataFrame:
+    """Display of :func:`tte_ard` (``formats.km_table``), columns named by endpoint.
+
+    With ``days_per_month`` the ARD is in days (AVAL): medians are shown in months and landmarks
+    by ``landmark_labels`` (day -> label, e.g. 730 -> "24 months"); otherwise in months."""
     relabelled = ard_df.assign(group1_level=ard_df["group1_level"].map(lambda v: labels.get(v, v)))
-    return formats.km_table(relabelled, time_unit="months", label_col="Statistic")
+    if days_per_month:
+        return formats.km_table(relabelled, time_unit="days", label_col="Statistic",
+                                landmark_labels=landmark_labels, median_scale=1 / days_per_month,
+                                median_unit="months")
+    return formats.km_table(relabelled, time_unit="months", label_col="Statistic",
+                            landmark_labels=landmark_labels)
 
 
 def km_text(ard_df: pd.DataFrame, paramcd: str, landmark: float,
-            labels: Mapping[str, str] = TTE_LABELS) -> str:
+            labels: Mapping[str, str] = TTE_LABELS, *, landmark_label: str | None = None,
+            days_per_month: float | None = None) -> str:
     """One sentence on an endpoint of :func:`tte_ard`: events, median (95% CI) and the rate
-    at ``landmark`` months, with "not reached" / "not estimable" spelled out."""
+    at ``landmark`` (``landmark_label``, default "<landmark>-month"), with "not reached" / "not
+    estimable" spelled out. With ``days_per_month`` the ARD is in days and the median is given
+    in months."""
     w = dict(group1_level=paramcd)
     n, ev = stat(ard_df, "n", **w, variable_level=None), stat(ard_df, "events", **w, variable_level=None)
     name = labels.get(paramcd, paramcd)
     if not n:
         return f"{name}: no subjects at this data cut."
-    med = stat(ard_df, "median", **w, variable_level=None)
-    lo = stat(ard_df, "median_ci_low", **w, variable_level=None)
-    hi = stat(ard_df, "median_ci_high", **w, variable_level=None)
+    k = 1 / days_per_month if days_per_month else 1.0
+    med = stat(ard_df, "median", **w, variable_level=None) * k
+    lo = stat(ard_df, "median_ci_low", **w, variable_level=None) * k
+    hi = stat(ard_df, "median_ci_high", **w, variable_level=None) * k
     med_txt = ("not reached" if math.isnan(med) else
                f"{formats.fmt_num(med, 1)} months (95% CI {formats.fmt_num(lo, 1)} to {formats.fmt_num(hi, 1)})")
     surv = stat(ard_df, "surv", **w, variable_level=landmark)
     s_lo = stat(ard_df, "surv_ci_low", **w, variable_level=landmark)
     s_hi = stat(ard_df, "surv_ci_high", **w, variable_level=landmark)
-    lm = f"{float(landmark):g}-month"
+    risk = stat(ard_df, "n_risk", **w, variable_level=landmark)
+    lm = landmark_label or f"{float(landmark):g}-month"
     rate = (f"the {lm} rate is not estimable (follow-up too short)" if math.isnan(surv) else
             f"the {lm} rate is {formats.fmt_num(100 * surv, 1)}% (95% CI {formats.fmt_num(100 * s_lo, 1)}% "
-            f"to {formats.fmt_num(100 * s_hi, 1)}%)")
+            f"to {formats.fmt_num(100 * s_hi, 1)}%; {int(risk)} at risk)")
     events = "no events" if not ev else f"{int(ev)} event{'s' if ev != 1 else ''}"
     return f"{name}: {events} in {int(n)} subjects; median {med_txt}; {rate}."
 
@@ -269,19 +288,53 @@ def km_fit(adtte: pd.DataFrame, paramcd: str, *, pop_flag: str = "EFFFL", time_v
                               conf_type=conf_type)
 
 
+def landmarks(study: Mapping, paramcds: Sequence[str] = ("OS", "EFS", "EFSSENS", "DOR")) -> dict[str, dict[int, str]]:
+    """PARAMCD -> {study day: label} of the Kaplan-Meier landmarks (``time_to_event.landmarks``;
+    DOR ``time_to_event.dor_landmarks``). A DOR landmark no responder can reach (beyond the end
+    of follow-up less the earliest first CR/CRi, Day ``response.visits[0] - response.window``)
+    is refused with a clear error."""
+    tte = study["time_to_event"]
+    main = {int(x["day"]): str(x["label"]) for x in tte["landmarks"]}
+    dor = {int(x["day"]): str(x["label"]) for x in tte["dor_landmarks"]}
+    reach = int(study["timeline"]["end_of_follow_up"]) - (int(study["response"]["visits"][0])
+                                                          - int(study["response"]["window"]))
+    late = [d for d in dor if d > reach]
+    if late:
+        raise ValueError(f"params/study.yml: time_to_event.dor_landmarks {late} lie beyond Day {reach}, the "
+                         "longest response a responder can have by the end of follow-up")
+    return {p: (dor if p == "DOR" else main) for p in paramcds}
+
+
+def month_ticks(days_per_month: float, months: int = 24, step: int = 3,
+                end_day: int | None = None) -> tuple[list[int], list[str]]:
+    """Study days of every ``step`` months to ``months`` (``round(m * days_per_month)``, half away
+    from zero, at most ``end_day``: 24 months = Day 730) and their month labels."""
+    ms = list(range(0, months + 1, step))
+    days = [int(stats.round_half_away(m * days_per_month)) for m in ms]
+    return [min(d, end_day) if end_day is not None else d for d in days], [str(m) for m in ms]
+
+
 def km_figure(adtte: pd.DataFrame, paramcd: str, *, xlabel: str, ylabel: str,
               pop_flag: str = "EFFFL", conf_type: str = "log-log", months: int = 24,
-              step: int = 3) -> Figure:
+              step: int = 3, days_per_month: float | None = None, end_day: int | None = None) -> Figure:
     """Overall Kaplan-Meier curve of one endpoint in months with its CI band and numbers at
     risk every ``step`` months to ``months`` (``figures.km_plot``); a labelled placeholder when
-    the endpoint has no subjects at this cut."""
+    the endpoint has no subjects at this cut. With ``days_per_month`` the curve is drawn from
+    AVAL (days) with ticks at the study day of each month (``round(m * days_per_month)``, at
+    most ``end_day``: 24 months = Day 730), labelled in months."""
     from analysis_lib.toolkit.figures import km_plot
 
-    km = km_fit(adtte, paramcd, pop_flag=pop_flag, conf_type=conf_type)
+    if days_per_month is None:
+        km = km_fit(adtte, paramcd, pop_flag=pop_flag, conf_type=conf_type)
+        ticks, labels, xmax = list(range(0, months + 1, step)), None, months
+    else:
+        km = km_fit(adtte, paramcd, pop_flag=pop_flag, conf_type=conf_type, time_var="AVAL")
+        ticks, labels = month_ticks(days_per_month, months, step, end_day)
+        xmax = ticks[-1]
     if km is None:
         return no_data_figure("No subjects at this data cut")
-    return km_plot({"All subjects": km}, list(range(0, months + 1, step)), ci=True, xmax=months,
-                   xlabel=xlabel, ylabel=ylabel, conf_type=conf_type)
+    return km_plot({"All subjects": km}, ticks, ci=True, xmax=xmax, xlabel=xlabel, ylabel=ylabel,
+                   conf_type=conf_type, tick_labels=labels)
 
 
 def no_data_figure(message: str, width: float = 6.5, height: float = 1.2) -> Figure:
@@ -333,4 +386,4 @@ def swimmer_records(adsl: pd.DataFrame, adrs: pd.DataFrame, *, pop_flag: str = "
 
 __all__ = ["RESPONDER", "BOR_LABELS", "TTE_LABELS", "day_response_ard", "day_response_table",
            "best_response_ard", "best_response_table", "stat", "group_n", "rate_text", "tte_ard",
-           "tte_table", "km_text", "km_fit", "km_figure", "no_data_figure", "swimmer_records"]
+           "tte_table", "km_text", "km_fit", "landmarks", "month_ticks", "km_figure", "no_data_figure", "swimmer_records"]
