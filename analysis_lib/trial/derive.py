@@ -414,7 +414,7 @@ def tte_rules(study: dict[str, Any]) -> dict[str, Any]:
 def _tte(base: pd.DataFrame, events: list[pd.DataFrame], censor: pd.DataFrame, paramcd: str, param: str,
          rules: dict[str, Any], competing: list[pd.DataFrame] | None = None) -> pd.DataFrame:
     """One PARAMCD: the earliest event (or competing event) per subject in ``base`` (subjects with
-    STARTDT; CD19DT and EOSSTT for the end of follow-up), else the censoring row. Frames hold
+    STARTDT; CD19DT, EOSSTT and CUTOFFDT for the end of follow-up), else the censoring row. Frames hold
     USUBJID, ADT, EVNTDESC or CNSDTDSC, SRCDOM. A competing event ends follow-up with CNSR = 1 and
     CMPEVFL = "Y". Then the end of protocol follow-up (``rules``) applies: an event or
     competing event after it is censored there; a completer censored within the final visit
@@ -427,6 +427,8 @@ def _tte(base: pd.DataFrame, events: list[pd.DataFrame], censor: pd.DataFrame, p
     cn = censor[~censor["USUBJID"].isin(ev["USUBJID"])].assign(CNSR=1, CMPEVFL="N", EVNTDESC="")
     t = base.merge(pd.concat([ev, cn], ignore_index=True), on="USUBJID", how="left")
     end = t["CD19DT"] + pd.Timedelta(days=rules["end_day"])
+    if "CUTOFFDT" in t:  # nothing is known after the data cut
+        end = end.where(end <= t["CUTOFFDT"], t["CUTOFFDT"])
     day = _days(t["ADT"], t["CD19DT"])
     late = day.gt(rules["end_day"]).fillna(False).astype(bool)
     reached = ((t["CNSR"] == 1) & (t["CMPEVFL"] != "Y") & (t["EOSSTT"] == "COMPLETED")
@@ -490,7 +492,7 @@ def derive_adtte(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, adrs: pd.
     rules = tte_rules(study)
     efs_cfg = study["time_to_event"]["efs"]
     saf = adsl[adsl["SAFFL"] == "Y"]
-    keys = saf[ADSL_KEYS + ["SAFFL", "EFFFL", "HSCTFL", "CD19DT", "EOSSTT"]]
+    keys = saf[ADSL_KEYS + ["SAFFL", "EFFFL", "HSCTFL", "CD19DT", "EOSSTT", "CUTOFFDT"]]
     base = keys.assign(STARTDT=saf["CD19DT"].values)
     deaths = saf.loc[saf["DTHFL"] == "Y", ["USUBJID", "DTHDT", "DTHCAUS"]].rename(columns={"DTHDT": "ADT"})
     death_ev = deaths[["USUBJID", "ADT"]].assign(EVNTDESC="DEATH", SRCDOM="DS")

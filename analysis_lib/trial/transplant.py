@@ -319,7 +319,42 @@ def select_groups(ard_df: pd.DataFrame, shown: Sequence[str]) -> pd.DataFrame:
     return ard_df[ard_df["group1_level"].isin([*shown, ard.TOTAL])].reset_index(drop=True)
 
 
+def methods_text(study: Mapping[str, Any]) -> str:
+    """The transplant-outcome rules of the methods chapter, each with its parameter, as Markdown."""
+    cfg = study["transplant"]
+    by_day = int(cfg["agvhd"]["by_day"])
+    grades = ", ".join(f"{k}: grade >= {v}" for k, v in cfg["agvhd"]["grades"].items())
+
+    def lms(spec):
+        return ", ".join(f"{x['label']} = Day {x['day']}" for x in spec)
+
+    return "\n".join([
+        "- **Competing risks.** Cumulative incidences are Aalen-Johansen estimates (`stats.cumulative_incidence`, "
+        "checked against R cmprsk::cuminc and timepoints to 1e-6) with Gray's variance and 95% CIs by the "
+        "log(-log) transformation, est^exp(+/-1.96 se / (est log est)); ties of causes and censorings are "
+        "handled as in cmprsk (censored subjects remain at risk at their time).",
+        "- **Cumulative incidence of relapse (CIR) and non-relapse mortality (NRM)**, from CD19 CAR-T, subjects "
+        "who reached CR/CRi: relapse or progression (or death from ALL without documented relapse) versus death "
+        "without relapse from any other cause. Deaths not due to ALL are called non-relapse mortality, never "
+        f"treatment-related unless coded so. Landmarks `transplant.cir_nrm.landmarks`: {lms(cfg['cir_nrm']['landmarks'])}.",
+        f"- **Acute GVHD** (MAGIC; {grades}; `transplant.agvhd.grades`) by Day {by_day} after allo-HSCT "
+        "(`transplant.agvhd.by_day`), from the HSCT date in transplanted subjects; relapse and death without acute "
+        "GVHD compete; later onsets are not counted.",
+        f"- **Chronic GVHD** (NIH 2014) from the HSCT date; relapse and death compete. Landmarks "
+        f"`transplant.cgvhd.landmarks`: {lms(cfg['cgvhd']['landmarks'])} (2 years after CD19 CAR-T is the end of "
+        "follow-up, a little under 2 years after the transplant).",
+        f"- **GVHD-free relapse-free survival (GRFS)** by Kaplan-Meier from the HSCT date: acute GVHD grade >= "
+        f"{cfg['grfs']['agvhd_min_grade']} (`transplant.grfs.agvhd_min_grade`), chronic GVHD "
+        f"({cfg['grfs']['cgvhd']}; `transplant.grfs.cgvhd`), relapse/progression or death, whichever first. "
+        f"Landmarks `transplant.grfs.landmarks`: {lms(cfg['grfs']['landmarks'])}.",
+        "- Transplant endpoints are censored at the last disease assessment and at the end of protocol follow-up "
+        "as every endpoint. Results are shown by dose level where a level has at least "
+        f"{cfg['min_group_n']} subjects (`transplant.min_group_n`) and for all subjects.",
+        f"- {not_in_report()}",
+    ])
+
+
 __all__ = ["CIF_PARAMS", "LABELS", "derive_tte", "landmark_days", "landmark_labels", "groups_shown",
            "cif_endpoints", "outcomes_ard", "grfs_ard", "cif_table", "grfs_table", "estimate_text",
            "cif_figure", "grfs_figure", "populations", "origins", "landmark_label_map", "footnotes",
-           "not_in_report", "grfs_text", "select_groups"]
+           "not_in_report", "grfs_text", "select_groups", "methods_text"]
