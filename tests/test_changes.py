@@ -10,7 +10,7 @@ from analysis_lib.toolkit.ard import ARD_COLUMNS
 from analysis_lib.trial import changes, config
 
 STUDY = {"response": {"visits": [30, 45], "responder": ["CR", "CRI"]},
-         "time_to_event": {"conf_type": "log-log"}}
+         "time_to_event": {"conf_type": "log-log", "days_per_month": 30.4375}}
 DL1, DL2 = "DL1", "DL2"
 
 
@@ -102,7 +102,7 @@ def test_key_estimates_values():
     # acute GVHD II-IV among the 2 transplanted subjects: S1 grade 2 (S2 grade 1 does not count)
     assert (_stat(k, "AGVHD2", "n"), _stat(k, "AGVHD2", "N")) == (1, 2)
     assert _stat(k, "AE3", "n") == 2 and _stat(k, "SAE", "n") == 2
-    assert (_stat(k, "DEATH", "n"), _stat(k, "DEATHTRT", "n")) == (1, 1)
+    assert (_stat(k, "DEATH", "n"), _stat(k, "DEATHNRM", "n")) == (1, 1)
     # Day 30: S3 NOT DUE is left out of the denominator
     assert (_stat(k, "ORR", "n", 30), _stat(k, "ORR", "N", 30)) == (1, 2)
     assert (_stat(k, "MRDN", "n", 30), _stat(k, "MRDN", "N", 30)) == (1, 2)

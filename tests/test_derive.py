@@ -219,7 +219,10 @@ def test_time_to_event(dom, study, adsl, adrs):
     assert tte.loc[("S01", "OS"), cols].tolist() == [ts(0), ts(300), 300.0, 1, "", "LAST KNOWN ALIVE DATE"]
     assert tte.loc[("S02", "OS"), cols].tolist() == [ts(0), ts(10), 10.0, 0, "DEATH", ""]
     assert tte.loc[("S01", "EFS"), cols].tolist() == [ts(0), ts(200), 200.0, 0, "RELAPSE/PROGRESSION", ""]
-    assert tte.loc[("S03", "EFS"), cols].tolist() == [ts(0), ts(90), 90.0, 1, "", "LAST DISEASE ASSESSMENT"]
+    # S03 has no CR/CRi by the induction assessment: an EFS event at Day 0 (primary); the sensitivity
+    # analysis does not count induction failure (censored at the last assessment)
+    assert tte.loc[("S03", "EFS"), cols].tolist() == [ts(0), ts(0), 0.0, 0, "INDUCTION FAILURE (NO CR/CRI BY DAY 52)", ""]
+    assert tte.loc[("S03", "EFSSENS"), cols].tolist() == [ts(0), ts(90), 90.0, 1, "", "LAST DISEASE ASSESSMENT"]
     assert tte.loc[("S06", "EFS"), ["AVAL", "CNSR"]].tolist() == [0.0, 1]
     assert tte.loc[("S01", "DOR"), cols].tolist() == [ts(28), ts(200), 172.0, 0, "RELAPSE/PROGRESSION", ""]
     assert tte.loc[("S05", "DOR"), ["AVAL", "CNSR"]].tolist() == [264.0, 0]
@@ -241,8 +244,10 @@ def test_efs_discontinuation_and_dor_death_rules(dom, study):
     dom["rs"] = dom["rs"][~((dom["rs"]["USUBJID"] == "S01") & (dom["rs"]["RSSTRESC"] == "RELAPSE"))]
     a = derive.derive_adsl(dom, study, CUT)
     tte = derive.derive_adtte(dom, a, derive.derive_adrs(dom, a, study), study).set_index(["USUBJID", "PARAMCD"])
-    assert tte.loc[("S03", "EFS"), ["AVAL", "CNSR", "EVNTDESC"]].tolist() == \
+    # withdrawal is an event only in the sensitivity analysis; the primary EFS keeps the induction failure
+    assert tte.loc[("S03", "EFSSENS"), ["AVAL", "CNSR", "EVNTDESC"]].tolist() == \
         [150.0, 0, "DISCONTINUATION: WITHDRAWAL BY SUBJECT"]
+    assert tte.loc[("S03", "EFS"), ["AVAL", "CNSR"]].tolist() == [0.0, 0]
     assert tte.loc[("S01", "DOR"), ["ADT", "CNSR", "CNSDTDSC"]].tolist() == [ts(150), 1, "DEATH FROM OTHER CAUSE"]
     assert tte.loc[("S01", "OS"), ["AVAL", "CNSR"]].tolist() == [150.0, 0]
 
@@ -323,7 +328,10 @@ def test_derive_synthetic_cut(cut_id, tmp_path):
     adsl = got["adsl"]
     assert adsl["USUBJID"].is_unique and (adsl["SAFFL"] == "Y").sum() > 0
     assert (got["adtte"]["ADT"] <= pd.Timestamp(cut.cut_date)).all()
-    assert set(got["adtte"]["PARAMCD"]) <= {"OS", "EFS", "DOR"} and (got["adtte"]["AVAL"] >= 0).all()
+    assert set(got["adtte"]["PARAMCD"]) <= {"OS", "EFS", "EFSSENS", "DOR", "CIR", "NRM", "AGVHD2", "AGVHD3",
+                                            "CGVHD", "GRFS"} and (got["adtte"]["AVAL"] >= 0).all()
+    # every endpoint ends at the end of protocol follow-up (study day), whatever its origin
+    assert (got["adtte"]["ADY0"] <= load_study()["timeline"]["end_of_follow_up"]).all()
     assert got["adae"]["TRTEMFL"].isin(["Y", "N"]).all() and len(got["adae"]) > 0
     assert (got["adpp"]["PARAMCD"] == "CMAX").sum() > 0
 
@@ -334,7 +342,7 @@ def test_empty_domains_derive(study):
         raw[name] = raw[name].iloc[0:0]
     raw["ds"] = raw["ds"][raw["ds"]["DSDECOD"] == "INFORMED CONSENT"]
     out = derive.derive_all(raw, study, CUT)
-    assert {k: len(v) for k, v in out.items()} == {"adsl": 6, "adae": 0, "adrs": 45, "adtte": 10, "adck": 0, "adpp": 0, "adpr": 0}
+    assert {k: len(v) for k, v in out.items()} == {"adsl": 6, "adae": 0, "adrs": 45, "adtte": 15, "adck": 0, "adpp": 0, "adpr": 0}
     assert set(out["adrs"].loc[out["adrs"]["PARAMCD"] == "RSPD30", "AVALC"]) == {"MISSING", "NOT DUE"}
     # only S01 is known alive past Day 43 (CD22 infusion on Day 85); the others' last record is Day 0
     assert out["adsl"]["DLTEVLFL"].tolist() == ["Y", "N", "N", "N", "N", "N"]

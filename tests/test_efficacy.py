@@ -165,7 +165,7 @@ def test_tte_table_and_text():
     assert t.loc["Rate at 24 months, % (95% CI)", "Overall survival\n(N=12)"] == "NE (NE, NE)"
     assert efficacy.km_text(a, "OS", 12) == (
         "Overall survival: 6 events in 12 subjects; median 13.0 months (95% CI 4.0 to NE); "
-        "the 12-month rate is 50.3% (95% CI 17.5% to 76.2%).")
+        "the 12-month rate is 50.3% (95% CI 17.5% to 76.2%; 4 at risk).")
     assert efficacy.km_text(a, "DOR", 12) == (
         "Duration of response: 1 event in 5 subjects; median not reached; "
         "the 12-month rate is not estimable (follow-up too short).")

@@ -201,14 +201,14 @@ def test_aesi_other(adsl, adae):
 def test_deaths(adsl):
     d = safety.deaths_ard(adsl, windows=(43, 120), by_levels=LV)
     assert get(d, "DTHFL", "Y") == 3 and get(d, "DTHFL", "Y", "N") == 4
-    assert get(d, "DTHCAT", safety.TREATMENT_RELATED) == 2 and get(d, "DTHCAT", safety.DEATH_FROM_ALL) == 1
-    assert get(d, "DTHCAUS", "GVHD", g2=safety.TREATMENT_RELATED) == 1
+    assert get(d, "DTHCAT", safety.NON_RELAPSE) == 2 and get(d, "DTHCAT", safety.DEATH_FROM_ALL) == 1
+    assert get(d, "DTHCAUS", "GVHD", g2=safety.NON_RELAPSE) == 1
     # deaths on Days 40, 100, 300: <= 43 -> 1, <= 120 -> 2 (cumulative), > 120 -> 1
     assert [get(d, "DTHWIN", k) for k in ("LE43", "LE120", "GT120")] == [1, 2, 1]
-    assert get(d, "DTHCAT", safety.TREATMENT_RELATED, g2="LE120") == 1
+    assert get(d, "DTHCAT", safety.NON_RELAPSE, g2="LE120") == 1
     assert get(d, "DTHCAT", safety.DEATH_FROM_ALL, g2="LE120", group="DL2") == 1
     labels = [r[0] for r in safety.deaths_rows(d, (43, 120))]
-    assert labels[:5] == ["Deaths, any cause", "Relapse/progression of ALL", "Treatment-related", "GVHD", "Infection"]
+    assert labels[:5] == ["Deaths, any cause", "Relapse/progression of ALL", "Non-relapse mortality", "GVHD", "Infection"]
 
 
 def test_deaths_require_day_and_cause(adsl):
@@ -230,7 +230,7 @@ def test_no_deaths_gives_zero_rows_and_a_labelled_listing(adsl, adae):
 def test_death_listing(adsl, adae):
     lst = safety.death_listing(adsl, adae)
     assert lst["Subject"].tolist() == ["01-002", "01-003", "01-004"]       # by day of death
-    assert lst.iloc[0].tolist() == ["01-002", "DL1", "40", "Infection", "Treatment-related", "16", "Not given",
+    assert lst.iloc[0].tolist() == ["01-002", "DL1", "40", "Infection", "Non-relapse mortality", "16", "Not given",
                                     "Pneumonia (grade 5, Day 38)"]
     assert lst.iloc[1]["AE with fatal outcome (grade, onset day)"] == "–"
     Listing(number="Listing 16.2.7.2", title="t", body=lst)

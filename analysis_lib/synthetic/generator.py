@@ -454,7 +454,8 @@ def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> Non
         if disc[0] == "LOST TO FOLLOW-UP":
             last = disc[2] - 90
     s.last = last
-    stop = min(last, end_of_tx if end_of_tx is not None else horizon)  # scheduled assessments
+    # scheduled assessments run to the Day-730 visit as scheduled (within its window, possibly after Day 730)
+    stop = min(last, end_of_tx if end_of_tx is not None else day730)
     s.visits = {v: d for v, d in s.visits.items() if d <= stop or v in ("SCREENING", "LYMPHODEPLETION")}
     if end_of_tx is not None:
         if relapse is not None and s.responder and relapse <= last:

@@ -546,6 +546,62 @@ def km_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = Non
     return _frame(rows)
 
 
+def cr_status(adtte: pd.DataFrame, cnsr_var: str = "CNSR", competing_var: str = "CMPEVFL") -> np.ndarray:
+    """Competing-risks status of ADTTE rows: 1 = event of interest (CNSR 0), 2 = competing event
+    (CNSR 1 with ``competing_var`` "Y"), 0 = censored."""
+    cnsr = pd.to_numeric(adtte[cnsr_var], errors="coerce").to_numpy(float)
+    comp = (adtte[competing_var].astype(str) == "Y").to_numpy()
+    return np.where(cnsr == 0, 1, np.where(comp, 2, 0))
+
+
+def cif_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = None, *,
+            landmarks: Sequence[float] = (), time_var: str = "AVAL", cnsr_var: str = "CNSR",
+            competing_var: str = "CMPEVFL", conf_level: float = 0.95, by_levels: Sequence | None = None,
+            total: bool = False, id_var: str = "USUBJID") -> pd.DataFrame:
+    """Cumulative incidence (Aalen-Johansen, ``stats.cumulative_incidence``) per ``by`` level.
+
+    ADTTE convention for competing risks: ``CNSR == 0`` is the event of interest, ``CNSR == 1``
+    with ``competing_var == "Y"`` a competing event, other ``CNSR == 1`` rows censored.
+    Rows with ``variable_level = None``: n, events, competing, censored. For each landmark (in
+    the unit of ``time_var``) a block with ``variable_level`` = the landmark: estimate, ci_low,
+    ci_high (log(-log)), variance (as R cmprsk), n_risk; nan beyond the last follow-up time.
+    ``variable`` is the PARAMCD (or ``time_var`` without one).
+    """
+    _require(adtte, [id_var, time_var, cnsr_var, competing_var, by, "PARAMCD" if paramcd else None], "ADTTE")
+    data = _select_param(adtte, paramcd, "ADTTE")
+    _unique_ids(data, id_var, f"ADTTE (PARAMCD {paramcd})" if paramcd else "ADTTE")
+    time = _numeric(data, time_var, "ADTTE")
+    cnsr = _numeric(data, cnsr_var, "ADTTE")
+    bad = time.isna() | cnsr.isna() | ~cnsr.isin([0.0, 1.0]) | (time < 0)
+    bad |= (cnsr == 0) & (data[competing_var].astype(str) == "Y")
+    if bad.any():
+        raise ValueError(f"ADTTE: {time_var} must be a non-negative number, {cnsr_var} 0 or 1 and "
+                         f"{competing_var} not 'Y' on an event (CNSR 0); violated in {_rows_where(bad)}")
+    status = pd.Series(cr_status(data, cnsr_var, competing_var), index=data.index)
+    groups = _groups(data, by, by_levels, total, "ADTTE")
+    variable = paramcd if paramcd is not None else time_var
+    lms = [float(t) for t in landmarks]
+    rows: list[tuple] = []
+    for g, gm in groups:
+        t, st = time[gm].to_numpy(), status[gm].to_numpy()
+        g1 = _group_cols(by, g)
+        n = int(len(t))
+        rows.extend((*g1, None, None, variable, None, s, _py(v)) for s, v in (
+            ("n", n), ("events", int((st == 1).sum())), ("competing", int((st == 2).sum())),
+            ("censored", int((st == 0).sum()))))
+        if n:
+            cif = stats.cumulative_incidence(t, st, cause=1, conf_level=conf_level)
+            est, var, ci, risk = cif.estimate(lms), cif.variance(lms), cif.ci(lms), cif.n_at_risk(lms)
+        else:
+            est = var = [math.nan] * len(lms)
+            ci, risk = [(math.nan, math.nan)] * len(lms), [0] * len(lms)
+        for lm, e, v, (lo, hi), r in zip(landmarks, est, var, ci, risk):
+            rows.extend((*g1, None, None, variable, _py(lm), s, _py(x)) for s, x in (
+                ("estimate", float(e)), ("ci_low", float(lo)), ("ci_high", float(hi)),
+                ("variance", float(v)), ("n_risk", int(r))))
+    return _frame(rows)
+
+
 # --------------------------------------------------------------------------------------------
 # cellular kinetics / PK parameters
 

@@ -92,9 +92,11 @@ def km_plot(
     legend_title: str | None = None,
     xmax: float | None = None,
     width: float = 6.5,
+    tick_labels: Sequence[str] | None = None,
 ) -> Figure:
     """Kaplan-Meier curves with censor marks (+), optional CI band and a numbers-at-risk table
-    whose columns sit exactly under the x-axis ticks (``times_at_risk``).
+    whose columns sit exactly under the x-axis ticks (``times_at_risk``; ``tick_labels`` names
+    them, e.g. months for ticks at study days).
 
     ``km_by_group``: label -> ``stats.kaplan_meier`` result (``.table`` with time, n_censor,
     surv, lower, upper; ``.n_at_risk(times)``) or a ``(time, event)`` pair.
@@ -137,6 +139,10 @@ def km_plot(
         ax.set_ylim(0, 1.02)
         ax.set_yticks(np.linspace(0, 1, 6))
         ax.set_xticks(times)
+        if tick_labels is not None:
+            if len(tick_labels) != len(times):
+                raise FigureDataError("km_plot: tick_labels must have one label per time in times_at_risk")
+            ax.set_xticklabels(list(tick_labels))
         ax.set_ylabel(ylabel)
         ax.set_xlabel(xlabel)
         ax.grid(axis="y", color="#dddddd", lw=0.6)
@@ -155,6 +161,115 @@ def km_plot(
             for t, n in zip(times, km.n_at_risk(times)):
                 if t <= right:
                     risk.text(t, i, str(int(n)), ha="center", va="center", color=colours[lab], fontsize=8)
+        risk.text(0, -1.0, "Number at risk", transform=risk.get_yaxis_transform(), ha="left", va="center",
+                  fontsize=8, fontweight="bold")
+    return fig
+
+
+# --------------------------------------------------------------------------- cumulative incidence
+
+
+def cif_plot(
+    cif_by_curve: Mapping[str, Any],
+    times_at_risk: Sequence[float],
+    *,
+    xlabel: str = "Days",
+    ylabel: str = "Cumulative incidence",
+    xmax: float | None = None,
+    ymax: float | None = None,
+    ci: bool = True,
+    width: float = 6.5,
+    tick_labels: Sequence[str] | None = None,
+    risk_labels: Mapping[str, str] | None = None,
+) -> Figure:
+    """Cumulative incidence curves (``stats.cumulative_incidence`` results), rising from 0, with
+    an optional pointwise CI band and a numbers-at-risk table under the x-axis ticks.
+
+    ``cif_by_curve``: label -> fitted curve; curves of competing causes of one cohort (e.g. CIR
+    and NRM) are drawn side by side on the same axes ("paired" curves) and share one at-risk
+    row when their numbers at risk agree. The y-axis runs to ``ymax`` (default: the next 0.1 above
+    the highest upper limit drawn, at least 0.5) so small incidences stay readable.
+    ``risk_labels`` gives short at-risk row names (curve label -> name); no number is shown after
+    a curve's last follow-up time (e.g. acute GVHD counted to Day 100).
+    """
+    if not cif_by_curve:
+        raise FigureDataError("cif_plot: cif_by_curve is empty")
+    times = [float(t) for t in times_at_risk]
+    if not times or any(b <= a for a, b in zip(times, times[1:])):
+        raise FigureDataError("cif_plot: times_at_risk must be a non-empty increasing sequence")
+    for lab, c in cif_by_curve.items():
+        if not (hasattr(c, "table") and hasattr(c, "n_at_risk") and "estimate" in c.table):
+            raise FigureDataError(f"cif_plot: '{lab}' is not a cumulative_incidence result")
+    curves = {str(k): v for k, v in cif_by_curve.items()}
+    colours = _colours(list(curves))
+    right = xmax if xmax is not None else times[-1]
+    risk_rows: dict[str, list] = {}
+    row_colour: dict[str, str] = {}
+    for lab, c in curves.items():
+        counts = [n if t <= c.max_time else None for t, n in zip(times, c.n_at_risk(times))]
+        short = (risk_labels or {}).get(lab, lab)
+        same = next((k for k, v in risk_rows.items() if v == counts), None)
+        if same is None:
+            risk_rows[short] = counts
+            row_colour[short] = colours[lab]
+        else:
+            risk_rows[f"{same} / {short}"] = risk_rows.pop(same)
+            row_colour[f"{same} / {short}"] = row_colour.pop(same)
+    nrows = len(risk_rows)
+    longest = max(len(k) for k in risk_rows)
+    left, right_m, gap, bottom = min(max(0.8, 0.065 * longest + 0.3), 2.6), 0.2, 0.58, 0.08
+    ncol = 1 if max(len(k) for k in curves) > 28 else 2
+    handles = [Line2D([], [], color=colours[lab], label=lab) for lab in curves]
+    top = 0.12 + 0.19 * math.ceil(len(handles) / ncol)
+    main_h, risk_h = 3.2, 0.3 + 0.19 * nrows
+    height = top + main_h + gap + risk_h + bottom
+    hi = 0.0
+    with rc_context(STYLE):
+        fig = Figure(figsize=(width, height))
+        w = (width - left - right_m) / width
+        ax = fig.add_axes([left / width, (bottom + risk_h + gap) / height, w, main_h / height])
+        risk = fig.add_axes([left / width, bottom / height, w, risk_h / height], sharex=ax)
+        for lab, c in curves.items():
+            tab = c.table[c.table["time"] <= right]
+            x = np.concatenate([[0.0], tab["time"].to_numpy(float), [min(c.max_time, right)]])
+            y = np.concatenate([[0.0], tab["estimate"].to_numpy(float), [tab["estimate"].iloc[-1] if len(tab) else 0.0]])
+            ax.step(x, y, where="post", color=colours[lab], label=lab)
+            hi = max(hi, float(np.nanmax(y)))
+            if ci:
+                lo_ = np.concatenate([[0.0], tab["lower"].to_numpy(float), [tab["lower"].iloc[-1] if len(tab) else 0.0]])
+                up_ = np.concatenate([[0.0], tab["upper"].to_numpy(float), [tab["upper"].iloc[-1] if len(tab) else 0.0]])
+                ok = ~np.isnan(lo_)
+                ax.fill_between(x, np.where(ok, lo_, y), np.where(ok, up_, y), step="post",
+                                color=colours[lab], alpha=0.12, lw=0)
+                if ok.any():
+                    hi = max(hi, float(np.nanmax(up_)))
+        top_y = ymax if ymax is not None else min(1.0, max(0.5, math.ceil(hi * 10 + 1e-9) / 10))
+        ax.set_xlim(0, right)
+        ax.set_ylim(0, top_y * 1.02)
+        ax.set_yticks(np.round(np.linspace(0, top_y, int(round(top_y * 10)) + 1), 2))
+        ax.set_xticks(times)
+        if tick_labels is not None:
+            if len(tick_labels) != len(times):
+                raise FigureDataError("cif_plot: tick_labels must have one label per time in times_at_risk")
+            ax.set_xticklabels(list(tick_labels))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(axis="y", color="#dddddd", lw=0.6)
+        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=ncol, borderaxespad=0,
+                  alignment="left", handlelength=1.8, columnspacing=1.2)
+        for spine in risk.spines.values():
+            spine.set_visible(False)
+        risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+        risk.tick_params(axis="y", which="both", left=False, pad=12)
+        risk.set_ylim(nrows - 0.5, -1.3)
+        risk.set_yticks(range(nrows))
+        risk.set_yticklabels(list(risk_rows))
+        for i, (lab, counts) in enumerate(risk_rows.items()):
+            col = row_colour[lab]
+            risk.get_yticklabels()[i].set_color(col)
+            for t, n in zip(times, counts):
+                if t <= right and n is not None:
+                    risk.text(t, i, str(int(n)), ha="center", va="center", color=col, fontsize=8)
         risk.text(0, -1.0, "Number at risk", transform=risk.get_yaxis_transform(), ha="left", va="center",
                   fontsize=8, fontweight="bold")
     return fig

@@ -303,10 +303,24 @@ def response_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None
     return display_frame(recs, label_col, headers)
 
 
+def _landmark_label(t: Any, time_unit: str, labels: Mapping | None) -> str:
+    """``labels[t]`` (e.g. "24 months" for Day 730), else "<t> <time_unit>"."""
+    if labels:
+        for k, v in labels.items():
+            if not _missing(t) and float(k) == float(t):
+                return str(v)
+    t_lbl = f"{float(t):g}" if isinstance(t, (int, float)) else str(t)
+    return f"{t_lbl} {time_unit}"
+
+
 def km_table(ard: pd.DataFrame, *, time_unit: str = "days", ci_label: str = "95% CI",
-             digits: int = 1, label_col: str = "Statistic") -> pd.DataFrame:
+             digits: int = 1, label_col: str = "Statistic", landmark_labels: Mapping | None = None,
+             median_scale: float = 1.0, median_unit: str | None = None) -> pd.DataFrame:
     """Kaplan-Meier summary (ARD from ``km_ard``): subjects, events, censored, median (CI),
-    landmark rates in % (CI) and numbers at risk; header N is the group's subject count."""
+    landmark rates in % (CI) and numbers at risk; header N is the group's subject count.
+
+    ``landmark_labels`` maps a landmark time to its label (e.g. 730 -> "24 months"); the median is
+    shown times ``median_scale`` in ``median_unit`` (default ``time_unit``), e.g. days -> months."""
     groups, keys, table = index(ard)
     headers = [header(g[0], n) for g, n in zip(groups, _big_n(table, groups, "n"))]
     recs = []
@@ -316,17 +330,51 @@ def km_table(ard: pd.DataFrame, *, time_unit: str = "days", ci_label: str = "95%
         recs.append(("Subjects, n", 0, [str(int(s.get("n") or 0)) for s in st]))
         recs.append(("Events, n (%)", 0, [fmt_n_pct(s.get("events"), s.get("n")) for s in st]))
         recs.append(("Censored, n (%)", 0, [fmt_n_pct(s.get("censored"), s.get("n")) for s in st]))
-        recs.append((f"Median ({ci_label}), {time_unit}", 0, [
+        recs.append((f"Median ({ci_label}), {median_unit or time_unit}", 0, [
             fmt_est_ci(s.get("median"), s.get("median_ci_low"), s.get("median_ci_high"), digits,
-                       est_na=NOT_REACHED if int(s.get("n") or 0) > 0 else NE) for s in st]))
+                       est_na=NOT_REACHED if int(s.get("n") or 0) > 0 else NE, scale=median_scale)
+            for s in st]))
     for key in (k for k in keys if k[2] is not None):
-        t = key[2]
-        t_lbl = f"{float(t):g}" if isinstance(t, (int, float)) else str(t)
         st = [table[key].get(g, {}) for g in groups]
-        recs.append((f"Rate at {t_lbl} {time_unit}, % ({ci_label})", 0, [
+        recs.append((f"Rate at {_landmark_label(key[2], time_unit, landmark_labels)}, % ({ci_label})", 0, [
             fmt_est_ci(s.get("surv"), s.get("surv_ci_low"), s.get("surv_ci_high"), digits,
-                       scale=100.0) for s in st]))
-        recs.append(("Number at risk", 1, [str(int(s.get("n_risk") or 0)) for s in st]))
+                       scale=100.0) if s else "" for s in st]))  # "": landmark not analysed for the group
+        recs.append(("Number at risk", 1, [str(int(s.get("n_risk") or 0)) if s else "" for s in st]))
+    return display_frame(recs, label_col, headers)
+
+
+def cif_table(ard: pd.DataFrame, *, params: Sequence[str] | None = None,
+              endpoint_labels: Mapping[str, str] | None = None,
+              landmark_labels: Mapping[str, Mapping] | None = None, origin: Mapping[str, str] | None = None,
+              time_unit: str = "days", ci_label: str = "95% CI", digits: int = 1,
+              label_col: str = "Endpoint\nStatistic", overall: str = "All subjects") -> pd.DataFrame:
+    """Cumulative incidence summary (ARD from ``ard.cif_ard``, one or more endpoints in
+    ``variable``): per endpoint a heading row (label and ``origin`` text), subjects, events,
+    competing events, censored, and at each landmark the cumulative incidence in % (CI) with the
+    number at risk. ``landmark_labels``: endpoint -> {time: label}. Columns are the groups
+    (the "Total" group headed ``overall``); Ns differ by endpoint, so they are rows, not headers."""
+    groups, keys, table = index(ard)
+    params = list(params) if params is not None else list(dict.fromkeys(k[1] for k in keys))
+    headers = [overall if g[0] == TOTAL else header(g[0]) for g in groups]
+    recs = []
+    for p in params:
+        head = (endpoint_labels or {}).get(p, p)
+        if origin and origin.get(p):
+            head = f"{head} ({origin[p]})"
+        recs.append((head, 0, [""] * len(groups)))
+        st = [table.get((None, p, None), {}).get(g, {}) for g in groups]
+        recs.append(("Subjects, n", 1, [str(int(s.get("n") or 0)) for s in st]))
+        recs.append(("Events, n (%)", 1, [fmt_n_pct(s.get("events"), s.get("n")) for s in st]))
+        recs.append(("Competing events, n (%)", 1, [fmt_n_pct(s.get("competing"), s.get("n")) for s in st]))
+        recs.append(("Censored, n (%)", 1, [fmt_n_pct(s.get("censored"), s.get("n")) for s in st]))
+        for key in (k for k in keys if k[1] == p and k[2] is not None):
+            st = [table[key].get(g, {}) for g in groups]
+            lbl = _landmark_label(key[2], time_unit, (landmark_labels or {}).get(p))
+            recs.append((f"Cumulative incidence at {lbl}, % ({ci_label})", 1, [
+                NE if _missing(s.get("estimate")) else
+                fmt_est_ci(s.get("estimate"), s.get("ci_low"), s.get("ci_high"), digits, scale=100.0)
+                for s in st]))
+            recs.append(("Number at risk", 2, [str(int(s.get("n_risk") or 0)) for s in st]))
     return display_frame(recs, label_col, headers)
 
 

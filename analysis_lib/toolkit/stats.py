@@ -572,7 +572,8 @@ def auc_interval(time, conc, start: float, end: float, method: str = "lin-up/log
 
 
 def nca(time, conc, auc_method: str = "lin-up/log-down", *, end: float | None = None,
-        blq: str = "zero-before-first-else-drop", lloq=None, blq_mask=None) -> dict[str, float]:
+        blq: str = "zero-before-first-else-drop", lloq=None, blq_mask=None,
+        auc_needs_sample: bool = True) -> dict[str, float]:
     """Non-compartmental parameters of one profile, PKNCA conventions.
 
     Returns cmax, tmax (first time of Cmax), tlast/clast (last measurable, i.e. non-BLQ, sample),
@@ -582,7 +583,9 @@ def nca(time, conc, auc_method: str = "lin-up/log-down", *, end: float | None = 
     BLQ: a value is BLQ where ``blq_mask`` is True, else where conc < ``lloq``, else where
     conc == 0. ``blq`` picks the rule (see ``BLQ_RULES``); the default sets BLQ values before
     the first measurable one to 0 and drops later ones. A profile with no measurable value
-    gives cmax 0, auclast 0 and nan times (PKNCA).
+    gives cmax 0, auclast 0 and nan times (PKNCA). With ``auc_needs_sample`` (default) the
+    partial AUC is not calculable (nan) when no sample, quantifiable or BLQ, lies in [0, end]:
+    an area of 0 from "zero before the first sample" alone would read as "no quantifiable sample".
     """
     m = _method(auc_method, "nca")
     t, c, meas = _profile(time, conc, blq, lloq, blq_mask, "nca")
@@ -595,7 +598,10 @@ def nca(time, conc, auc_method: str = "lin-up/log-down", *, end: float | None = 
         out = {"cmax": float(c[imax]), "tmax": float(t[imax]), "tlast": float(t[ilast]),
                "clast": float(c[ilast]), "auclast": _auc(t[: ilast + 1], c[: ilast + 1], m)}
     if end is not None:
-        out[f"auc0_{float(end):g}"] = _aucint(t, c, meas, 0.0, float(end), m) if t.size else math.nan
+        raw_t = _num(time, "time", "nca")
+        inside = bool(((raw_t >= 0) & (raw_t <= float(end))).any())
+        calculable = t.size and (inside or not auc_needs_sample)
+        out[f"auc0_{float(end):g}"] = _aucint(t, c, meas, 0.0, float(end), m) if calculable else math.nan
     return out
 
 

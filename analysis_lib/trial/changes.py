@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from analysis_lib.toolkit import ard as ardlib
-from analysis_lib.toolkit import formats, frames
+from analysis_lib.toolkit import formats, frames, stats
 from analysis_lib.toolkit.ard import TOTAL
 
 #: Landmark of the OS/EFS rates among the key estimates (months).
@@ -43,7 +43,7 @@ ESTIMATES: dict[str, tuple[str, str]] = {
     "AE3": ("Subjects with a grade ≥3 adverse event", "rate"),
     "SAE": ("Subjects with a serious adverse event", "rate"),
     "DEATH": ("Deaths", "rate"),
-    "DEATHTRT": ("Treatment-related deaths", "rate"),
+    "DEATHNRM": ("Non-relapse deaths (not due to ALL)", "rate"),
     "ORR": ("Overall response (CR + CRi) at Day {day} (efficacy population)", "rate_ci"),
     "MRDN": ("MRD-negative CR/CRi at Day {day} (efficacy population)", "rate_ci"),
     "OS": ("Overall survival", "km"),
@@ -159,7 +159,7 @@ def key_estimates(datasets: Mapping[str, pd.DataFrame], study: Mapping[str, Any]
     rows += _ae_rows(adsl, adae, None, {"high": "AE3"})
     rows += _ae_rows(adsl, adae, {"AESER": "Y"}, {"any": "SAE"})
     rows += _rate_rows(saf, "DTHFL", "DEATH", ci=False)
-    rows += _rate_rows(saf, "DTHTRTFL", "DEATHTRT", ci=False)
+    rows += _rate_rows(saf, "DTHTRTFL", "DEATHNRM", ci=False)
 
     eff = adrs[frames.yes(adrs["EFFFL"]) & adrs["AVALC"].ne("NOT DUE")]
     orr = eff[eff["PARAMCD"] == f"RSPD{day}"]
@@ -168,9 +168,13 @@ def key_estimates(datasets: Mapping[str, pd.DataFrame], study: Mapping[str, Any]
     mrd = eff[eff["PARAMCD"] == f"MRDND{day}"]
     rows += [r[:5] + (day,) + r[6:] for r in _rate_rows(mrd, "AVALC", "MRDN", ci=True)]
 
+    # the landmark is a study day the schedule reaches (12 months = Day 365), read on the months scale
+    dpm = float(study["time_to_event"]["days_per_month"])
+    lm_m = stats.round_half_away(LANDMARK_MONTHS * dpm) / dpm
     for p in ("OS", "EFS"):
         sub = adtte[adtte["PARAMCD"] == p]
-        k = ardlib.km_ard(sub, None, time_var="AVALM", landmarks=[LANDMARK_MONTHS], conf_type=conf_type)
+        k = ardlib.km_ard(sub, None, time_var="AVALM", landmarks=[lm_m], conf_type=conf_type)
+        k["variable_level"] = k["variable_level"].map(lambda v: LANDMARK_MONTHS if v == lm_m else v)
         rows += _relabel(k, p)
     return ardlib.frame(rows)
 

@@ -392,49 +392,113 @@ def derive_adrs(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dic
 
 # ---------------------------------------------------------------- ADTTE
 
+TTE_COLUMNS = [*ADSL_KEYS, "SAFFL", "EFFFL", "HSCTFL", "PARAMCD", "PARAM", "STARTDT", "ADT", "ADY0",
+               "AVAL", "AVALM", "CNSR", "CMPEVFL", "EVNTDESC", "CNSDTDSC", "SRCDOM"]
+END_OF_FOLLOW_UP = "END OF PROTOCOL FOLLOW-UP"
+
+
 def _earliest(cands: list[pd.DataFrame]) -> pd.DataFrame:
     """Per subject, the earliest candidate (ties: the earlier list position)."""
     c = pd.concat([df.assign(_PRI=i) for i, df in enumerate(cands)], ignore_index=True)
     return c.sort_values(["USUBJID", "ADT", "_PRI"], kind="stable").drop_duplicates("USUBJID").drop(columns="_PRI")
 
 
+def tte_rules(study: dict[str, Any]) -> dict[str, Any]:
+    """The time-to-event rules of ``params/study.yml`` in one place (days on the Day-0 scale)."""
+    tte = study["time_to_event"]
+    return {"end_day": int(study["timeline"]["end_of_follow_up"]),
+            "final_window": int(tte["final_visit_window"]),
+            "days_per_month": float(tte["days_per_month"])}
+
+
 def _tte(base: pd.DataFrame, events: list[pd.DataFrame], censor: pd.DataFrame, paramcd: str, param: str,
-         days_per_month: float) -> pd.DataFrame:
-    """One PARAMCD: the earliest event per subject in ``base`` (subjects with STARTDT), else the
-    censoring row. Frames hold USUBJID, ADT, EVNTDESC or CNSDTDSC, SRCDOM."""
-    ev = _earliest(events) if events else pd.DataFrame(columns=["USUBJID", "ADT"])
-    ev = ev.assign(CNSR=0, CNSDTDSC="")
-    cn = censor[~censor["USUBJID"].isin(ev["USUBJID"])].assign(CNSR=1, EVNTDESC="")
+         rules: dict[str, Any], competing: list[pd.DataFrame] | None = None) -> pd.DataFrame:
+    """One PARAMCD: the earliest event (or competing event) per subject in ``base`` (subjects with
+    STARTDT; CD19DT, EOSSTT and CUTOFFDT for the end of follow-up), else the censoring row. Frames hold
+    USUBJID, ADT, EVNTDESC or CNSDTDSC, SRCDOM. A competing event ends follow-up with CNSR = 1 and
+    CMPEVFL = "Y". Then the end of protocol follow-up (``rules``) applies: an event or
+    competing event after it is censored there; a completer censored within the final visit
+    window of it is censored there."""
+    empty = pd.DataFrame(columns=["USUBJID", "ADT", "EVNTDESC", "SRCDOM"])
+    tagged = [df.assign(_CMP=False) for df in events] + [df.assign(_CMP=True) for df in competing or []]
+    ev = _earliest(tagged) if tagged else empty.assign(_CMP=False)
+    ev = ev.assign(CNSR=np.where(ev["_CMP"].astype(bool), 1, 0), CMPEVFL=_yn(ev["_CMP"].astype(bool)),
+                   CNSDTDSC="").drop(columns="_CMP")
+    cn = censor[~censor["USUBJID"].isin(ev["USUBJID"])].assign(CNSR=1, CMPEVFL="N", EVNTDESC="")
     t = base.merge(pd.concat([ev, cn], ignore_index=True), on="USUBJID", how="left")
+    end = t["CD19DT"] + pd.Timedelta(days=rules["end_day"])
+    if "CUTOFFDT" in t:  # nothing is known after the data cut
+        end = end.where(end <= t["CUTOFFDT"], t["CUTOFFDT"])
+    day = _days(t["ADT"], t["CD19DT"])
+    late = day.gt(rules["end_day"]).fillna(False).astype(bool)
+    reached = ((t["CNSR"] == 1) & (t["CMPEVFL"] != "Y") & (t["EOSSTT"] == "COMPLETED")
+               & day.ge(rules["end_day"] - rules["final_window"]).fillna(False).astype(bool))
+    admin = late | reached
+    t.loc[admin, "ADT"] = end[admin]
+    t.loc[admin, ["CNSR", "CMPEVFL", "EVNTDESC", "SRCDOM"]] = [1, "N", "", "ADSL"]
+    t.loc[admin, "CNSDTDSC"] = f"{END_OF_FOLLOW_UP} (DAY {rules['end_day']})"
+    t["ADY0"] = _days(t["ADT"], t["CD19DT"])
     t["AVAL"] = (t["ADT"] - t["STARTDT"]).dt.days.astype("float64")
-    t["AVALM"] = t["AVAL"] / days_per_month
+    t["AVALM"] = t["AVAL"] / rules["days_per_month"]
     t["CNSR"] = t["CNSR"].astype("Int64")
     return t.assign(PARAMCD=paramcd, PARAM=param)
 
 
-def derive_adtte(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, adrs: pd.DataFrame,
-                 study: dict[str, Any]) -> pd.DataFrame:
-    """OS, EFS and DOR for the safety population (DOR: subjects with a CR/CRi), days from STARTDT.
+def _efs(base, saf, first_cr, prog, death_ev, disc, cens, rules, study, *, induction_failure_event: bool,
+         withdrawal_event: bool, paramcd: str, param: str) -> pd.DataFrame:
+    """EFS with the two rule choices of ``time_to_event.efs`` (see :func:`derive_adtte`)."""
+    events = [prog.assign(EVNTDESC="RELAPSE/PROGRESSION", SRCDOM="RS"), death_ev]
+    if withdrawal_event:
+        events.append(disc)
+    if induction_failure_event:
+        limit = int(study["time_to_event"]["efs"]["induction_assessment_day"]) + int(study["response"]["window"])
+        s = saf.set_index("USUBJID")
+        cr_day = saf["USUBJID"].map(first_cr.set_index("USUBJID")["ADT"]).sub(saf["CD19DT"].values).dt.days
+        cr_by = cr_day.le(limit).fillna(False).astype(bool).to_numpy()
+        died_before = saf["DTHDY0"].le(limit).fillna(False).astype(bool).to_numpy()
+        followed = (saf["FUDY0"].ge(limit).fillna(False).astype(bool).to_numpy()
+                    | saf["CUTOFFDT"].sub(saf["CD19DT"]).dt.days.ge(limit).to_numpy()
+                    & (saf["EOSSTT"] != "DISCONTINUED").to_numpy())
+        fail = saf.loc[~cr_by & ~died_before & followed, ["USUBJID"]]
+        fail = fail.assign(ADT=fail["USUBJID"].map(s["CD19DT"]),
+                           EVNTDESC=f"INDUCTION FAILURE (NO CR/CRI BY DAY {limit})", SRCDOM="ADRS")
+        events.insert(0, fail)
+    return _tte(base, events, cens, paramcd, param, rules)
 
+
+def derive_adtte(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, adrs: pd.DataFrame,
+                 study: dict[str, Any], adae: pd.DataFrame | None = None) -> pd.DataFrame:
+    """OS, EFS (primary and sensitivity), DOR and the transplant endpoints for the safety
+    population, days from STARTDT; every rule from ``params/study.yml`` ``time_to_event``.
+
+    End of protocol follow-up (``timeline.end_of_follow_up``, Day 730) for every endpoint: an
+    event after it is censored there, and a subject who completed the study (EOSSTT COMPLETED)
+    and was censored within ``time_to_event.final_visit_window`` days of it is censored there.
     OS: CD19 infusion to death from any cause; alive -> censored at last known alive.
-    EFS: CD19 infusion to the earliest of relapse/progression (RS RELAPSE or PD), discontinuation
-    from the study for any reason other than completion or death (DS disposition event), or death
-    (same day: relapse, then death, then discontinuation); no event -> censored at the last
-    disease assessment on/after Day 0 (Day 0 if none). Non-response is not an EFS event.
+    EFS: CD19 infusion to the earliest of induction failure (no CR/CRi by Day
+    ``efs.induction_assessment_day`` + ``response.window``, in a subject alive and followed to
+    then: an event at Day 0), relapse/progression (RS RELAPSE or PD), death, and study
+    withdrawal (DS discontinuation other than completion or death); ``efs.primary`` and
+    ``efs.sensitivity`` say whether induction failure and withdrawal are events (PARAMCD EFS and
+    EFSSENS). No event -> censored at the last disease assessment on/after Day 0 (Day 0 if none).
     DOR: first CR/CRi to the earliest relapse/progression after it or death from ALL (DTHCAUS
     "RELAPSE/PROGRESSION OF ALL"); death from another cause without relapse -> censored at that
     death date; otherwise censored at the last disease assessment. HSCT and CD22 CAR-T are protocol
-    treatment and do not censor. All dates are on or before the data cut (validated).
+    treatment and do not censor. Transplant endpoints (CIR, NRM, AGVHD*, CGVHD, GRFS):
+    :func:`analysis_lib.trial.transplant.derive_tte`. All dates are on or before the data cut.
     """
-    dpm = float(study["time_to_event"]["days_per_month"])
+    from analysis_lib.trial import transplant
+
+    rules = tte_rules(study)
+    efs_cfg = study["time_to_event"]["efs"]
     saf = adsl[adsl["SAFFL"] == "Y"]
-    keys = saf[ADSL_KEYS + ["SAFFL", "EFFFL"]]
+    keys = saf[ADSL_KEYS + ["SAFFL", "EFFFL", "HSCTFL", "CD19DT", "EOSSTT", "CUTOFFDT"]]
     base = keys.assign(STARTDT=saf["CD19DT"].values)
     deaths = saf.loc[saf["DTHFL"] == "Y", ["USUBJID", "DTHDT", "DTHCAUS"]].rename(columns={"DTHDT": "ADT"})
     death_ev = deaths[["USUBJID", "ADT"]].assign(EVNTDESC="DEATH", SRCDOM="DS")
     alive = saf.loc[saf["DTHFL"] != "Y", ["USUBJID", "LSTALVDT"]].rename(columns={"LSTALVDT": "ADT"})
     os_ = _tte(base, [death_ev], alive.assign(CNSDTDSC="LAST KNOWN ALIVE DATE", SRCDOM="ADSL"),
-               "OS", "Overall survival (days)", dpm)
+               "OS", "Overall survival (days)", rules)
 
     ovr = adrs[(adrs["PARAMCD"] == "OVRLRESP") & (adrs["ADY0"] >= 0)]
     prog = ovr.loc[ovr["AVALC"].isin(PROGRESSION), ["USUBJID", "ADT"]]
@@ -444,16 +508,19 @@ def derive_adtte(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, adrs: pd.
     disc = ds[(ds["DSCAT"] == "DISPOSITION EVENT") & ~ds["DSDECOD"].isin(["COMPLETED", "DEATH"])]
     disc = disc[disc["USUBJID"].isin(saf["USUBJID"])]
     disc = disc.assign(ADT=disc["DSSTDTC"], EVNTDESC="DISCONTINUATION: " + disc["DSDECOD"], SRCDOM="DS")
+    disc = disc[["USUBJID", "ADT", "EVNTDESC", "SRCDOM"]]
     efs_cens = base[["USUBJID", "STARTDT"]].merge(last_assess, on="USUBJID", how="left")
     efs_cens = efs_cens.assign(
         CNSDTDSC=np.where(efs_cens["ADT"].notna(), "LAST DISEASE ASSESSMENT", "CD19 CAR-T INFUSION (NO ASSESSMENT)"),
         ADT=efs_cens["ADT"].fillna(efs_cens["STARTDT"]), SRCDOM=np.where(efs_cens["ADT"].notna(), "RS", "ADSL"))
-    efs = _tte(base, [first_prog.assign(EVNTDESC="RELAPSE/PROGRESSION", SRCDOM="RS"), death_ev,
-                      disc[["USUBJID", "ADT", "EVNTDESC", "SRCDOM"]]],
-               efs_cens.drop(columns="STARTDT"), "EFS", "Event-free survival (days)", dpm)
-
+    efs_cens = efs_cens.drop(columns="STARTDT")
     resp = ovr[ovr["AVALC"].isin(study["response"]["responder"])]
     first_cr = resp.sort_values(["USUBJID", "ADT"]).drop_duplicates("USUBJID")[["USUBJID", "ADT"]]
+    efs_args = (base, saf, first_cr, first_prog, death_ev, disc, efs_cens, rules, study)
+    efs = _efs(*efs_args, **efs_cfg["primary"], paramcd="EFS", param="Event-free survival (days)")
+    efs_s = _efs(*efs_args, **efs_cfg["sensitivity"], paramcd="EFSSENS",
+                 param="Event-free survival, sensitivity analysis (days)")
+
     dbase = keys.merge(first_cr.rename(columns={"ADT": "STARTDT"}), on="USUBJID", how="inner")
     after = lambda df: df[df["ADT"] > df["USUBJID"].map(dbase.set_index("USUBJID")["STARTDT"])]
     d_prog = after(prog).sort_values(["USUBJID", "ADT"]).drop_duplicates("USUBJID")
@@ -468,12 +535,14 @@ def derive_adtte(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, adrs: pd.
     other = other.assign(CNSDTDSC="DEATH FROM OTHER CAUSE", SRCDOM="DS")
     d_cens = pd.concat([other[other["USUBJID"].isin(dbase["USUBJID"])],
                         d_cens[~d_cens["USUBJID"].isin(other["USUBJID"])]], ignore_index=True)
-    dor = _tte(dbase, d_events, d_cens, "DOR", "Duration of response (days)", dpm)
+    dor = _tte(dbase, d_events, d_cens, "DOR", "Duration of response (days)", rules)
 
-    cols = [*ADSL_KEYS, "SAFFL", "EFFFL", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "AVALM",
-            "CNSR", "EVNTDESC", "CNSDTDSC", "SRCDOM"]
-    out = pd.concat([os_[cols], efs[cols], dor[cols]], ignore_index=True)
-    out["_P"] = out["PARAMCD"].map({"OS": 0, "EFS": 1, "DOR": 2})
+    parts = [os_, efs, efs_s, dor]
+    if adae is not None:
+        parts += transplant.derive_tte(keys, adsl, adae, first_cr, first_prog, efs_cens, deaths, rules, study)
+    out = pd.concat([p[TTE_COLUMNS] for p in parts], ignore_index=True)
+    order = {p: i for i, p in enumerate(dict.fromkeys(out["PARAMCD"]))}
+    out["_P"] = out["PARAMCD"].map(order)
     return out.sort_values(["USUBJID", "_P"], kind="stable").drop(columns="_P").reset_index(drop=True)
 
 
@@ -536,7 +605,8 @@ def derive_adpp(adck: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
     res = []
     for s, e in zip(starts, ends):
         try:
-            res.append(stats.nca(t_[s:e], c_[s:e], kin["auc_method"], end=end, blq=rule, blq_mask=b_[s:e]))
+            res.append(stats.nca(t_[s:e], c_[s:e], kin["auc_method"], end=end, blq=rule, blq_mask=b_[s:e],
+                                 auc_needs_sample=bool(kin.get("auc_needs_sample_in_window", True))))
         except ValueError as exc:
             who = ", ".join(map(str, a.iloc[s][groups]))
             raise ValueError(f"ck: NCA for {who}: {exc}") from None
@@ -574,8 +644,9 @@ def derive_all(domains: dict[str, pd.DataFrame], study: dict[str, Any], cut_date
     adsl = derive_adsl(domains, study, cut_date)
     adrs = derive_adrs(domains, adsl, study)
     adck = derive_adck(domains, adsl, study)
-    out = {"adsl": adsl, "adae": derive_adae(domains, adsl, study, cut_date), "adrs": adrs,
-           "adtte": derive_adtte(domains, adsl, adrs, study), "adck": adck}
+    adae = derive_adae(domains, adsl, study, cut_date)
+    out = {"adsl": adsl, "adae": adae, "adrs": adrs,
+           "adtte": derive_adtte(domains, adsl, adrs, study, adae), "adck": adck}
     out["adpp"] = derive_adpp(adck, study)
     out["adpr"] = derive_adpr(domains, adsl)
     for df in out.values():  # one date type everywhere (docs/adam.md): datetime64[ns]

@@ -24,7 +24,8 @@ BOR_LABELS = {"CR": "Complete remission (CR)",
               "CRI": "CR with incomplete haematological recovery (CRi)",
               "NR": "No response", "PD": "Progressive disease", "RELAPSE": "Relapse",
               "NE": "Not evaluable", "MISSING": "No post-infusion assessment"}
-TTE_LABELS = {"DOR": "Duration of response", "EFS": "Event-free survival", "OS": "Overall survival"}
+TTE_LABELS = {"DOR": "Duration of response", "EFS": "Event-free survival",
+              "EFSSENS": "Event-free survival, sensitivity analysis", "OS": "Overall survival"}
 
 
 def _one_param(adrs: pd.DataFrame, paramcd: str, pop: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -182,23 +183,27 @@ def rate_text(ard_df: pd.DataFrame, **where) -> str:
 # time to event
 
 def tte_ard(adtte: pd.DataFrame, params: Sequence[str] = ("DOR", "EFS", "OS"), *,
-            pop_flag: str = "EFFFL", time_var: str = "AVALM", landmarks: Sequence[float] = (6, 12, 24),
+            pop_flag: str = "EFFFL", time_var: str = "AVALM",
+            landmarks: Sequence[float] | Mapping[str, Sequence[float]] = (6, 12, 24),
             conf_type: str = "log-log") -> pd.DataFrame:
     """Kaplan-Meier summary per endpoint (``ard.km_ard``), one group per PARAMCD.
 
-    ``group1 = "PARAMCD"``, ``group1_level`` the endpoint, ``variable`` = ``time_var``. An
-    endpoint without records gives n = 0. A landmark rate is not estimable (nan) when nobody is
-    at risk at the landmark and the curve has not reached 0 (follow-up shorter than the
-    landmark; R ``summary.survfit`` drops such times), instead of carrying the last value forward.
+    ``group1 = "PARAMCD"``, ``group1_level`` the endpoint, ``variable`` = ``time_var``.
+    ``landmarks`` (in the unit of ``time_var``) is one list for every endpoint or a mapping
+    PARAMCD -> list (e.g. DOR landmarks a responder can reach). An endpoint without records
+    gives n = 0. A landmark rate is not estimable (nan) when nobody is at risk at the landmark
+    and the curve has not reached 0 (follow-up shorter than the landmark; R ``summary.survfit``
+    drops such times), instead of carrying the last value forward.
     """
     frames.require_columns(adtte, ["USUBJID", "PARAMCD", time_var, "CNSR", pop_flag], "ADTTE")
     data = adtte[adtte[pop_flag] == "Y"]
     blocks = []
     for p in params:
-        block = ard.km_ard(data[data["PARAMCD"] == p], None, landmarks=landmarks, time_var=time_var,
+        lms = landmarks.get(p, ()) if isinstance(landmarks, Mapping) else landmarks
+        block = ard.km_ard(data[data["PARAMCD"] == p], None, landmarks=lms, time_var=time_var,
                            conf_type=conf_type)
         block = block.assign(group1="PARAMCD", group1_level=p)
-        for lm in landmarks:
+        for lm in lms:
             at = block["variable_level"].map(lambda v: v is not None and v == lm)
             st = dict(zip(block.loc[at, "stat_name"], block.loc[at, "stat_value"]))
             if st and st["n_risk"] == 0 and not st["surv"] == 0:
@@ -208,33 +213,47 @@ def tte_ard(adtte: pd.DataFrame, params: Sequence[str] = ("DOR", "EFS", "OS"), *
     return pd.concat(blocks, ignore_index=True).astype(object)
 
 
-def tte_table(ard_df: pd.DataFrame, labels: Mapping[str, str] = TTE_LABELS) -> pd.DataFrame:
-    """Display of :func:`tte_ard` (``formats.km_table`` in months), columns named by endpoint."""
+def tte_table(ard_df: pd.DataFrame, labels: Mapping[str, str] = TTE_LABELS, *,
+              landmark_labels: Mapping | None = None, days_per_month: float | None = None) -> pd.DataFrame:
+    """Display of :func:`tte_ard` (``formats.km_table``), columns named by endpoint.
+
+    With ``days_per_month`` the ARD is in days (AVAL): medians are shown in months and landmarks
+    by ``landmark_labels`` (day -> label, e.g. 730 -> "24 months"); otherwise in months."""
     relabelled = ard_df.assign(group1_level=ard_df["group1_level"].map(lambda v: labels.get(v, v)))
-    return formats.km_table(relabelled, time_unit="months", label_col="Statistic")
+    if days_per_month:
+        return formats.km_table(relabelled, time_unit="days", label_col="Statistic",
+                                landmark_labels=landmark_labels, median_scale=1 / days_per_month,
+                                median_unit="months")
+    return formats.km_table(relabelled, time_unit="months", label_col="Statistic",
+                            landmark_labels=landmark_labels)
 
 
 def km_text(ard_df: pd.DataFrame, paramcd: str, landmark: float,
-            labels: Mapping[str, str] = TTE_LABELS) -> str:
+            labels: Mapping[str, str] = TTE_LABELS, *, landmark_label: str | None = None,
+            days_per_month: float | None = None) -> str:
     """One sentence on an endpoint of :func:`tte_ard`: events, median (95% CI) and the rate
-    at ``landmark`` months, with "not reached" / "not estimable" spelled out."""
+    at ``landmark`` (``landmark_label``, default "<landmark>-month"), with "not reached" / "not
+    estimable" spelled out. With ``days_per_month`` the ARD is in days and the median is given
+    in months."""
     w = dict(group1_level=paramcd)
     n, ev = ard.stat(ard_df, "n", **w, variable_level=None), ard.stat(ard_df, "events", **w, variable_level=None)
     name = labels.get(paramcd, paramcd)
     if not n:
         return f"{name}: no subjects at this data cut."
-    med = ard.stat(ard_df, "median", **w, variable_level=None)
-    lo = ard.stat(ard_df, "median_ci_low", **w, variable_level=None)
-    hi = ard.stat(ard_df, "median_ci_high", **w, variable_level=None)
+    k = 1 / days_per_month if days_per_month else 1.0
+    med = ard.stat(ard_df, "median", **w, variable_level=None) * k
+    lo = ard.stat(ard_df, "median_ci_low", **w, variable_level=None) * k
+    hi = ard.stat(ard_df, "median_ci_high", **w, variable_level=None) * k
     med_txt = ("not reached" if math.isnan(med) else
                f"{formats.fmt_num(med, 1)} months (95% CI {formats.fmt_num(lo, 1)} to {formats.fmt_num(hi, 1)})")
     surv = ard.stat(ard_df, "surv", **w, variable_level=landmark)
     s_lo = ard.stat(ard_df, "surv_ci_low", **w, variable_level=landmark)
     s_hi = ard.stat(ard_df, "surv_ci_high", **w, variable_level=landmark)
-    lm = f"{float(landmark):g}-month"
+    risk = ard.stat(ard_df, "n_risk", **w, variable_level=landmark)
+    lm = landmark_label or f"{float(landmark):g}-month"
     rate = (f"the {lm} rate is not estimable (follow-up too short)" if math.isnan(surv) else
             f"the {lm} rate is {formats.fmt_num(100 * surv, 1)}% (95% CI {formats.fmt_num(100 * s_lo, 1)}% "
-            f"to {formats.fmt_num(100 * s_hi, 1)}%)")
+            f"to {formats.fmt_num(100 * s_hi, 1)}%; {int(risk)} at risk)")
     events = "no events" if not ev else f"{int(ev)} event{'s' if ev != 1 else ''}"
     return f"{name}: {events} in {int(n)} subjects; median {med_txt}; {rate}."
 
@@ -249,33 +268,116 @@ def km_fit(adtte: pd.DataFrame, paramcd: str, *, pop_flag: str = "EFFFL", time_v
                               conf_type=conf_type)
 
 
+def landmarks(study: Mapping, paramcds: Sequence[str] = ("OS", "EFS", "EFSSENS", "DOR")) -> dict[str, dict[int, str]]:
+    """PARAMCD -> {study day: label} of the Kaplan-Meier landmarks (``time_to_event.landmarks``;
+    DOR ``time_to_event.dor_landmarks``). A DOR landmark no responder can reach (beyond the end
+    of follow-up less the earliest first CR/CRi, Day ``response.visits[0] - response.window``)
+    is refused with a clear error."""
+    tte = study["time_to_event"]
+    main = {int(x["day"]): str(x["label"]) for x in tte["landmarks"]}
+    dor = {int(x["day"]): str(x["label"]) for x in tte["dor_landmarks"]}
+    reach = int(study["timeline"]["end_of_follow_up"]) - (int(study["response"]["visits"][0])
+                                                          - int(study["response"]["window"]))
+    late = [d for d in dor if d > reach]
+    if late:
+        raise ValueError(f"params/study.yml: time_to_event.dor_landmarks {late} lie beyond Day {reach}, the "
+                         "longest response a responder can have by the end of follow-up")
+    return {p: (dor if p == "DOR" else main) for p in paramcds}
+
+
+def month_ticks(days_per_month: float, months: int = 24, step: int = 3,
+                end_day: int | None = None) -> tuple[list[int], list[str]]:
+    """Study days of every ``step`` months to ``months`` (``round(m * days_per_month)``, half away
+    from zero, at most ``end_day``: 24 months = Day 730) and their month labels."""
+    ms = list(range(0, months + 1, step))
+    days = [int(stats.round_half_away(m * days_per_month)) for m in ms]
+    return [min(d, end_day) if end_day is not None else d for d in days], [str(m) for m in ms]
+
+
 def km_figure(adtte: pd.DataFrame, paramcd: str, *, xlabel: str, ylabel: str,
               pop_flag: str = "EFFFL", conf_type: str = "log-log", months: int = 24,
-              step: int = 3) -> Figure:
+              step: int = 3, days_per_month: float | None = None, end_day: int | None = None) -> Figure:
     """Overall Kaplan-Meier curve of one endpoint in months with its CI band and numbers at
     risk every ``step`` months to ``months`` (``figures.km_plot``); a labelled placeholder when
-    the endpoint has no subjects at this cut."""
+    the endpoint has no subjects at this cut. With ``days_per_month`` the curve is drawn from
+    AVAL (days) with ticks at the study day of each month (``round(m * days_per_month)``, at
+    most ``end_day``: 24 months = Day 730), labelled in months."""
     from analysis_lib.toolkit.figures import km_plot
 
-    km = km_fit(adtte, paramcd, pop_flag=pop_flag, conf_type=conf_type)
+    if days_per_month is None:
+        km = km_fit(adtte, paramcd, pop_flag=pop_flag, conf_type=conf_type)
+        ticks, labels, xmax = list(range(0, months + 1, step)), None, months
+    else:
+        km = km_fit(adtte, paramcd, pop_flag=pop_flag, conf_type=conf_type, time_var="AVAL")
+        ticks, labels = month_ticks(days_per_month, months, step, end_day)
+        xmax = ticks[-1]
     if km is None:
         return no_data_figure("No subjects at this data cut")
-    return km_plot({"All subjects": km}, risk_times(months, step), ci=True, xmax=months,
-                   xlabel=xlabel, ylabel=ylabel, conf_type=conf_type)
+    return km_plot({"All subjects": km}, ticks, ci=True, xmax=xmax, xlabel=xlabel, ylabel=ylabel,
+                   conf_type=conf_type, tick_labels=labels)
 
 
-def risk_times(months: int = 24, step: int = 3) -> list[int]:
-    """The x-axis ticks of a KM figure, where its numbers at risk are shown (months)."""
-    return list(range(0, months + 1, step))
+def tte_methods(study: Mapping) -> str:
+    """The time-to-event rules of the methods chapter, each with the parameter it comes from
+    (``params/study.yml``), as Markdown."""
+    t, r, tl = study["time_to_event"], study["response"], study["timeline"]
+    efs = t["efs"]
+    end, win = int(tl["end_of_follow_up"]), int(t["final_visit_window"])
+    limit = int(efs["induction_assessment_day"]) + int(r["window"])
+
+    def choice(cfg: Mapping) -> str:
+        return (("induction failure is an event at Day 0" if cfg["induction_failure_event"]
+                 else "induction failure is not an event (relapse/progression and death only)") + "; "
+                + ("study withdrawal is an event at the withdrawal date" if cfg["withdrawal_event"]
+                   else "study withdrawal is censored at the last disease assessment"))
+
+    lm = ", ".join(f"{x['label']} = Day {x['day']}" for x in t["landmarks"])
+    dor = ", ".join(f"{x['label']} = Day {x['day']}" for x in t["dor_landmarks"])
+    reach = end - (int(r["visits"][0]) - int(r["window"]))
+    return "\n".join([
+        f"- **End of protocol follow-up** (`timeline.end_of_follow_up` = Day {end}): every endpoint is censored "
+        f"administratively there, consistently: an event after Day {end} is censored at Day {end}, and a subject who "
+        f"completed the study whose last assessment or contact lies within {win} days of it (the visit window, "
+        f"`time_to_event.final_visit_window`) is censored at Day {end}.",
+        f"- **Landmarks** are study days the schedule reaches (`time_to_event.landmarks`: {lm}); 24 months is "
+        f"Day {end}, not {24 * float(t['days_per_month']):g}. Months for medians and axes = days / "
+        f"{t['days_per_month']} (`time_to_event.days_per_month`).",
+        f"- **Overall survival (OS)**: CD19 CAR-T to death from any cause; alive: censored at the last date known alive.",
+        f"- **Event-free survival (EFS)**, primary (`time_to_event.efs.primary`): {choice(efs['primary'])}. Induction "
+        f"failure is no CR/CRi by Day {limit} (`time_to_event.efs.induction_assessment_day` = "
+        f"{efs['induction_assessment_day']} + `response.window` = {r['window']}) in a subject alive and followed to "
+        "then; relapse/progression and death are events; a subject without an event is censored at the last disease "
+        "assessment. Sensitivity analysis (`time_to_event.efs.sensitivity`), in the same table: "
+        f"{choice(efs['sensitivity'])}.",
+        f"- **Duration of response (DOR)**: first CR/CRi to relapse/progression or death from ALL; death from another "
+        f"cause censors. DOR landmarks are those a responder can reach (`time_to_event.dor_landmarks`: {dor}; at "
+        f"most Day {reach}, the end of follow-up less the earliest first CR/CRi).",
+        "- Allo-HSCT and CD22 CAR-T are protocol treatment and censor no endpoint.",
+        f"- Kaplan-Meier estimates with Greenwood variance and {t['conf_type']} 95% confidence intervals "
+        "(`time_to_event.conf_type`). Medians and their confidence limits follow R survival's quantile.survfit(): "
+        "the first time the curve (or its limit) is at or below 0.5, the midpoint of a flat stretch exactly at 0.5, "
+        "and 'Not reached' / NE when it never gets there. A landmark rate is NE only when nobody remains at risk.",
+    ])
+
+
+def risk_times(months: int = 24, step: int = 3, days_per_month: float | None = None,
+               end_day: int | None = None) -> list[int]:
+    """The x-axis ticks of a KM figure, where its numbers at risk are shown: every ``step``
+    months to ``months``, as study days (:func:`month_ticks`) when ``days_per_month`` is given."""
+    if days_per_month is None:
+        return list(range(0, months + 1, step))
+    return month_ticks(days_per_month, months, step, end_day)[0]
 
 
 def km_figure_ard(adtte: pd.DataFrame, paramcd: str, *, pop_flag: str = "EFFFL", conf_type: str = "log-log",
-                  months: int = 24, step: int = 3, time_var: str = "AVALM") -> pd.DataFrame:
-    """The numbers of :func:`km_figure`: survival with its CI and the number at risk at each
-    tick of the x axis (``ard.km_ard`` at :func:`risk_times`), plus n, events and the median."""
+                  months: int = 24, step: int = 3, days_per_month: float | None = None,
+                  end_day: int | None = None) -> pd.DataFrame:
+    """The numbers of :func:`km_figure` (same arguments): survival with its CI and the number at
+    risk at each tick of the x axis (``ard.km_ard`` at :func:`risk_times`), n, events, median."""
     data = adtte[(adtte["PARAMCD"] == paramcd) & (adtte[pop_flag] == "Y")]
-    return ard.km_ard(data, paramcd if len(data) else None, landmarks=risk_times(months, step),
-                      time_var=time_var, conf_type=conf_type)
+    return ard.km_ard(data, paramcd if len(data) else None,
+                      landmarks=risk_times(months, step, days_per_month, end_day),
+                      time_var="AVALM" if days_per_month is None else "AVAL", conf_type=conf_type)
 
 
 def no_data_figure(message: str, width: float = 6.5, height: float = 1.2) -> Figure:
@@ -332,23 +434,7 @@ def swimmer_ard(records: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
-    "BOR_LABELS",
-    "RESPONDER",
-    "TTE_LABELS",
-    "best_response_ard",
-    "best_response_table",
-    "day_response_ard",
-    "day_response_table",
-    "group_n",
-    "km_figure",
-    "km_figure_ard",
-    "km_fit",
-    "km_text",
-    "no_data_figure",
-    "rate_text",
-    "risk_times",
-    "swimmer_ard",
-    "swimmer_records",
-    "tte_ard",
-    "tte_table",
+    "BOR_LABELS", "RESPONDER", "TTE_LABELS", "best_response_ard", "best_response_table", "day_response_ard",
+    "day_response_table", "group_n", "km_figure", "km_figure_ard", "km_fit", "km_text", "landmarks", "month_ticks",
+    "no_data_figure", "rate_text", "risk_times", "swimmer_ard", "swimmer_records", "tte_ard", "tte_methods", "tte_table",
 ]

@@ -31,7 +31,7 @@ from analysis_lib.toolkit import escape, formats, frames, stats
 ID = "USUBJID"
 TOTAL = "Total"
 DEATH_FROM_ALL = "RELAPSE/PROGRESSION OF ALL"
-TREATMENT_RELATED = "TREATMENT-RELATED"
+NON_RELAPSE = "NON-RELAPSE MORTALITY"  # death not due to ALL, whatever its cause
 VALUE_STATS = ("n", "mean", "sd", "median", "q1", "q3", "min", "max")
 #: Display labels of the death-cause categories (sdtm DS.DTHCAUS); others are capitalised.
 CAUSE_LABELS = {DEATH_FROM_ALL: "Relapse/progression of ALL", "INFECTION": "Infection", "GVHD": "GVHD",
@@ -402,8 +402,8 @@ def death_window_labels(windows: Sequence[int]) -> list[tuple[str, str]]:
 def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int] = (43, 120), pop_flag: str = "SAFFL",
                by: str | None = "TRT01A", by_levels: Sequence | None = None,
                total: bool = True) -> pd.DataFrame:
-    """Deaths (``DTHFL``) by category — relapse/progression of ALL vs treatment-related
-    (``DTHTRTFL``), by cause (``DTHCAUS``) — and by timing (``DTHDY0``; cumulative windows
+    """Deaths (``DTHFL``) by category — relapse/progression of ALL vs non-relapse mortality
+    (``DTHTRTFL``: any death not due to ALL; not called treatment-related unless coded so), by cause (``DTHCAUS``) — and by timing (``DTHDY0``; cumulative windows
     on or before each Day in ``windows`` and after the last), each split by category.
 
     Rows: ``DTHFL``; ``DTHCAT`` (group2 None); ``DTHCAUS`` (group2 ``DTHCAT``); ``DTHWIN`` and
@@ -417,8 +417,8 @@ def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int] = (43, 120), pop_fl
         raise ValueError(f"ADSL: subjects with DTHFL = 'Y' need DTHDY0 and DTHCAUS; missing in {frames.rows_where(bad)}")
     if list(windows) != sorted(windows) or not windows:
         raise ValueError(f"deaths_ard: windows must be increasing days, got {list(windows)}")
-    cat = frames.yes(dead["DTHTRTFL"]).map({True: TREATMENT_RELATED, False: DEATH_FROM_ALL})
-    cats = [DEATH_FROM_ALL, TREATMENT_RELATED]
+    cat = frames.yes(dead["DTHTRTFL"]).map({True: NON_RELAPSE, False: DEATH_FROM_ALL})
+    cats = [DEATH_FROM_ALL, NON_RELAPSE]
     hits = [Hit("DTHFL", "Y", set(dead[ID]))]
     hits += [Hit("DTHCAT", c, set(dead.loc[cat == c, ID])) for c in cats]
     for c in cats:
@@ -439,16 +439,16 @@ def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int] = (43, 120), pop_fl
 def deaths_rows(ard: pd.DataFrame, windows: Sequence[int] = (43, 120)) -> list[tuple]:
     """:func:`summary_table` rows for :func:`deaths_ard`: category with causes, then timing."""
     _, keys, _ = _lookup(ard)
-    labels = {DEATH_FROM_ALL: "Relapse/progression of ALL", TREATMENT_RELATED: "Treatment-related"}
+    labels = {DEATH_FROM_ALL: "Relapse/progression of ALL", NON_RELAPSE: "Non-relapse mortality"}
     rows = [("Deaths, any cause", 0, (None, "DTHFL", "Y"), "n_pct")]
-    for c in (DEATH_FROM_ALL, TREATMENT_RELATED):
+    for c in (DEATH_FROM_ALL, NON_RELAPSE):
         rows.append((labels[c], 1, (None, "DTHCAT", c), "n_pct"))
         rows += [(cause_label(k[2]), 2, k, "n_pct") for k in keys
                  if k[0] == c and k[1] == "DTHCAUS"]
     rows.append(("Timing after CD19 CAR-T", 0, None, "header"))
     for key, label in death_window_labels(windows):
         rows.append((label, 1, (None, "DTHWIN", key), "n_pct"))
-        rows += [(labels[c], 2, (key, "DTHCAT", c), "n_pct") for c in (DEATH_FROM_ALL, TREATMENT_RELATED)]
+        rows += [(labels[c], 2, (key, "DTHCAT", c), "n_pct") for c in (DEATH_FROM_ALL, NON_RELAPSE)]
     return rows
 
 
@@ -560,7 +560,7 @@ def death_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SA
         "Dose level": dead[by].astype(str),
         "Day of death": dead["DTHDY0"].map(_day),
         "Cause of death": dead["DTHCAUS"].map(cause_label),
-        "Category": frames.yes(dead["DTHTRTFL"]).map({True: "Treatment-related", False: "Relapse/progression"}),
+        "Category": frames.yes(dead["DTHTRTFL"]).map({True: "Non-relapse mortality", False: "Relapse/progression"}),
         "Allo-HSCT (day)": dead["HSCTDY0"].map(_day).replace("", "Not done"),
         "CD22 CAR-T (day)": dead["CD22DY0"].map(_day).replace("", "Not given"),
         "AE with fatal outcome (grade, onset day)": dead[ID].map(fatal_txt).fillna("–").astype(str),

@@ -1,0 +1,89 @@
+"""SAP time-to-event rules on the committed final cut: every rule a parameter of params/study.yml,
+landmarks the schedule reaches, and the EFS table changing with the induction-failure parameter."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+from analysis_lib.trial import derive, efficacy
+from analysis_lib.trial.config import load_cut, load_study, project_root
+from analysis_lib.trial.validate import read_and_validate
+
+
+@pytest.fixture(scope="module")
+def final_domains():
+    cut = load_cut("final")
+    domains, problems = read_and_validate(cut.data_dir, cut.cut_date)
+    assert not problems
+    return cut, domains
+
+
+def _efs_table(domains, cut, study):
+    adam = derive.derive_all(domains, study, cut.cut_date)
+    lm = efficacy.landmarks(study, ["EFS", "EFSSENS"])
+    a = efficacy.tte_ard(adam["adtte"], ["EFS", "EFSSENS"], time_var="AVAL",
+                         landmarks={p: list(v) for p, v in lm.items()})
+    labels = {d: lab for v in lm.values() for d, lab in v.items()}
+    return a, efficacy.tte_table(a, landmark_labels=labels,
+                                 days_per_month=study["time_to_event"]["days_per_month"])
+
+
+def _study_copy(tmp_path, edit):
+    """A copy of params/study.yml, edited, loaded the way the pipeline loads it."""
+    (tmp_path / "params").mkdir()
+    src = project_root() / "params" / "study.yml"
+    data = yaml.safe_load(src.read_text(encoding="utf-8"))
+    edit(data)
+    (tmp_path / "params" / "study.yml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return load_study(tmp_path)
+
+
+def test_changing_the_efs_induction_failure_parameter_changes_the_efs_table(final_domains, tmp_path):
+    cut, domains = final_domains
+    base_ard, base = _efs_table(domains, cut, load_study())
+    off = _study_copy(tmp_path, lambda d: d["time_to_event"]["efs"]["primary"].update(induction_failure_event=False))
+    off_ard, changed = _efs_table(domains, cut, off)
+    col = next(c for c in base.columns if c.startswith("Event-free survival\n"))
+    assert not base[col].equals(changed[col])
+    events = lambda a: a[(a.group1_level == "EFS") & (a.stat_name == "events")].stat_value.iloc[0]  # noqa: E731
+    assert events(base_ard) > events(off_ard)
+    # the sensitivity column is defined by its own parameters and does not move
+    sens = next(c for c in base.columns if c.startswith("Event-free survival, sensitivity"))
+    assert base[sens].equals(changed[sens])
+
+
+def test_final_cut_landmarks_are_estimable_at_day_730(final_domains):
+    cut, domains = final_domains
+    study = load_study()
+    adam = derive.derive_all(domains, study, cut.cut_date)
+    adtte = adam["adtte"]
+    end = study["timeline"]["end_of_follow_up"]
+    assert adtte["ADY0"].max() == end  # administrative censoring of every endpoint
+    lm = efficacy.landmarks(study)
+    a = efficacy.tte_ard(adtte, list(lm), time_var="AVAL", landmarks={p: list(v) for p, v in lm.items()})
+    for p, days in lm.items():
+        for d in days:
+            surv = efficacy.stat(a, "surv", group1_level=p, variable_level=d)
+            risk = efficacy.stat(a, "n_risk", group1_level=p, variable_level=d)
+            assert not math.isnan(surv) and risk > 0, (p, d)
+    assert max(lm["OS"]) == end and end in study["response"]["later_visits"]
+
+
+def test_a_dor_landmark_no_responder_reaches_is_refused():
+    study = load_study()
+    bad = {**study, "time_to_event": {**study["time_to_event"],
+                                      "dor_landmarks": [{"day": study["timeline"]["end_of_follow_up"], "label": "24 months"}]}}
+    with pytest.raises(ValueError, match="dor_landmarks"):
+        efficacy.landmarks(bad)
+
+
+def test_methods_text_states_every_rule_with_its_parameter():
+    text = efficacy.tte_methods(load_study())
+    for key in ("timeline.end_of_follow_up", "time_to_event.final_visit_window", "time_to_event.landmarks",
+                "time_to_event.efs.primary", "time_to_event.efs.sensitivity", "time_to_event.efs.induction_assessment_day",
+                "response.window", "time_to_event.dor_landmarks", "time_to_event.conf_type",
+                "time_to_event.days_per_month"):
+        assert f"`{key}`" in text, key
+    assert "Day 730, not 730.5" in text
