@@ -59,7 +59,7 @@ def test_disposition_counts_denominators_and_reasons():
     a = adsl_small()
     col, order = pop.phase_dose_column(a, LABELS)
     a = a.assign(PHDOSE=col)
-    spec = pop.disposition_spec(a)
+    spec = pop.disposition_spec(a, "2")
     r = pop.summary_ard(a, spec, by="PHDOSE", by_levels=order)
     assert stat(r, "n", "SAFFL", "Y") == 5 and stat(r, "N", "SAFFL", "Y") == 6
     assert stat(r, "n", "HSCTFL", "Y", "Expansion\nDL2 3×10⁵/kg") == 2
@@ -102,7 +102,7 @@ def test_continuous_block_reports_missing_and_formats_precision():
 
 def test_empty_group_and_no_data_never_show_nan():
     a = adsl_small().iloc[0:0]
-    spec = pop.disposition_spec(a) + [pop.Continuous("AGE", "Age")]
+    spec = pop.disposition_spec(a, "2") + [pop.Continuous("AGE", "Age")]
     r = pop.summary_ard(a, spec, by="TRT01A")
     t = pop.summary_table(r, spec)
     cells = t.drop(columns="_indent").to_numpy().ravel().tolist()
@@ -250,14 +250,14 @@ def test_text_helpers_read_the_ard():
     a = adsl_small()
     spec = [pop.Count("SAFFL", "Y", "Safety"), pop.Count("DTHFL", "Y", "Died"), pop.Continuous("AGE", "Age")]
     r = pop.summary_ard(a, spec, by="TRT01A", by_levels=list(LABELS.values()) + ["Not infused"])
-    assert pop.n_pct_text(r, "SAFFL", "Y") == "5 (83.3%)"
-    assert pop.n_pct_text(r, "SAFFL", "Y", group="DL1 1×10⁵/kg") == "2 (100%)"
-    assert pop.n_pct_text(r, "DTHFL", "Y", group="DL1 1×10⁵/kg") == "0"
+    assert pop.n_pct_text(r, "SAFFL", "Y") == "5/6 (83.3%)"  # the one running-text convention
+    assert pop.n_pct_text(r, "SAFFL", "Y", group="DL1 1×10⁵/kg") == "2/2 (100%)"
+    assert pop.n_pct_text(r, "DTHFL", "Y", group="DL1 1×10⁵/kg") == "0/2"
     assert pop.median_range_text(r, "AGE") == "median 45, range 20 to 70"
     assert pop.median_range_text(r, "AGE", group="DL3 1×10⁶/kg") == "not estimable (no data)"
     assert pop.fractions_text(r, "SAFFL", "Y") == ("2/2 at DL1 1×10⁵/kg, 3/3 at DL2 3×10⁵/kg, 0/0 at "
                                                    "DL3 1×10⁶/kg and 0/1 at Not infused")
-    with pytest.raises(ValueError, match="found 0"):
+    with pytest.raises(ValueError, match="0 rows with stat_name"):
         pop.ard_stat(r, "n", variable="EFFFL", level="Y")
 
 

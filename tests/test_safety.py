@@ -215,13 +215,13 @@ def test_deaths_require_day_and_cause(adsl):
     bad = adsl.copy()
     bad.loc[1, "DTHDY0"] = pd.NA
     with pytest.raises(ValueError, match=r"DTHDY0 and DTHCAUS.*rows \[1\]"):
-        safety.deaths_ard(bad)
+        safety.deaths_ard(bad, windows=(43, 120))
 
 
 def test_no_deaths_gives_zero_rows_and_a_labelled_listing(adsl, adae):
     alive = adsl.assign(DTHFL="N", DTHDY0=pd.NA, DTHCAUS="", DTHTRTFL="N")
-    d = safety.deaths_ard(alive, by_levels=LV)
-    body = safety.summary_table(d, safety.deaths_rows(d))
+    d = safety.deaths_ard(alive, windows=(43, 120), by_levels=LV)
+    body = safety.summary_table(d, safety.deaths_rows(d, (43, 120)))
     assert set(body.iloc[:, 1:4].to_numpy().ravel()) <= {"0", ""}
     lst = safety.death_listing(alive, adae)
     assert lst.iloc[0, 0] == "No deaths" and len(lst) == 1

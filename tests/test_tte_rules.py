@@ -7,6 +7,7 @@ import math
 import pytest
 import yaml
 
+from analysis_lib.toolkit import ard
 from analysis_lib.trial import derive, efficacy
 from analysis_lib.trial.config import load_cut, load_study, project_root
 from analysis_lib.trial.validate import read_and_validate
@@ -65,8 +66,8 @@ def test_final_cut_landmarks_are_estimable_at_day_730(final_domains):
     a = efficacy.tte_ard(adtte, list(lm), time_var="AVAL", landmarks={p: list(v) for p, v in lm.items()})
     for p, days in lm.items():
         for d in days:
-            surv = efficacy.stat(a, "surv", group1_level=p, variable_level=d)
-            risk = efficacy.stat(a, "n_risk", group1_level=p, variable_level=d)
+            surv = ard.stat(a, "surv", group1_level=p, variable_level=d)
+            risk = ard.stat(a, "n_risk", group1_level=p, variable_level=d)
             assert not math.isnan(surv) and risk > 0, (p, d)
     assert max(lm["OS"]) == end and end in study["response"]["later_visits"]
 

@@ -578,7 +578,7 @@ def cif_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = No
         raise ValueError(f"ADTTE: {time_var} must be a non-negative number, {cnsr_var} 0 or 1 and "
                          f"{competing_var} not 'Y' on an event (CNSR 0); violated in {_rows_where(bad)}")
     status = pd.Series(cr_status(data, cnsr_var, competing_var), index=data.index)
-    groups = _groups(data, by, by_levels, total, "ADTTE")
+    groups = group_masks(data, by, by_levels, total, "ADTTE")
     variable = paramcd if paramcd is not None else time_var
     lms = [float(t) for t in landmarks]
     rows: list[tuple] = []

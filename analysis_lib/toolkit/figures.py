@@ -201,7 +201,7 @@ def cif_plot(
         if not (hasattr(c, "table") and hasattr(c, "n_at_risk") and "estimate" in c.table):
             raise FigureDataError(f"cif_plot: '{lab}' is not a cumulative_incidence result")
     curves = {str(k): v for k, v in cif_by_curve.items()}
-    colours = _colours(list(curves))
+    colours = group_colours(list(curves))
     right = xmax if xmax is not None else times[-1]
     risk_rows: dict[str, list] = {}
     row_colour: dict[str, str] = {}

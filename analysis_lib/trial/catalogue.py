@@ -28,9 +28,6 @@ def protocol_context(study: Mapping[str, Any]) -> dict[str, str]:
     dlt_end = int(study["dlt"]["window"][1])
     period1 = next(p for p in study["ae_periods"] if p["period"] == 1)
     response = study["response"]
-    aesi = study.get("aesi", {})
-    kinetics = study.get("kinetics", {})
-    tte = study.get("time_to_event", {})
     return {
         "response_days": join_days(response["visits"]),
         "response_window": _number(response["window"]),
@@ -40,9 +37,9 @@ def protocol_context(study: Mapping[str, Any]) -> dict[str, str]:
         "follow_up_years": _number(eofu / 365),
         "cd22_offset": _number(period1["cd22_offset"]),
         "period1_max_end": _number(period1["max_end"]),
-        "days_per_month": _number(tte.get("days_per_month", 30.4375)),
-        "auc_window": _number(kinetics.get("auc_window_days", 28)),
-        "prolonged_cytopenia_days": _number(aesi.get("PROLONGED CYTOPENIA", {}).get("min_duration_days", 28)),
+        "days_per_month": _number(study["time_to_event"]["days_per_month"]),
+        "auc_window": _number(study["kinetics"]["auc_window_days"]),
+        "prolonged_cytopenia_days": _number(study["aesi"]["PROLONGED CYTOPENIA"]["min_duration_days"]),
     }
 
 

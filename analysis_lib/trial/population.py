@@ -114,19 +114,16 @@ def summary_ard(df: pd.DataFrame, spec: Sequence[Item], *, by: str, by_levels: S
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ard.ARD_COLUMNS)
 
 
-def _ard_index(ard_df: pd.DataFrame):
-    """(group levels in order, {(variable, level): {group: {stat: value}}}, levels per variable)."""
-    groups: dict = {}
-    cells: dict = {}
-    var_levels: dict = {}
-    for rec in ard_df.to_dict("records"):
-        g = frames.key(rec["group1_level"])
-        lvl = frames.key(rec["variable_level"])
-        groups.setdefault(g, None)
-        var_levels.setdefault(rec["variable"], {}).setdefault(lvl, None)
-        cells.setdefault((rec["variable"], lvl), {}).setdefault(g, {})[rec["stat_name"]] = \
-            frames.key(rec["stat_value"])
-    return list(groups), cells, {v: list(lv) for v, lv in var_levels.items()}
+def _ard_index(ard_df: pd.DataFrame) -> tuple[list[Any], dict[tuple[Any, Any], dict[Any, dict[str, Any]]],
+                                              dict[str, list[Any]]]:
+    """(group levels in order, {(variable, level): {group: {stat: value}}}, levels per variable),
+    through :func:`ard.index`."""
+    group_keys, row_keys, table = ard.index(ard_df, row_cols=("variable", "variable_level"))
+    cells = {key: {g[0]: st for g, st in per_group.items()} for key, per_group in table.items()}
+    var_levels: dict[str, list[Any]] = {}
+    for var, lvl in row_keys:
+        var_levels.setdefault(var, []).append(lvl)
+    return [g[0] for g in group_keys], cells, var_levels
 
 
 def summary_table(ard_df: pd.DataFrame, spec: Sequence[Item], *, label_col: str = "Characteristic",
@@ -225,15 +222,16 @@ def fmt_dose(x: float) -> str:
 # --------------------------------------------------------------------------------------------
 # disposition, populations, demographics, baseline
 
-def disposition_spec(adsl: pd.DataFrame) -> list[Item]:
+def disposition_spec(adsl: pd.DataFrame, follow_up_years: str) -> list[Item]:
     """Enrolled -> CD19 CAR-T -> allo-HSCT -> CD22 CAR-T -> completed/ongoing/discontinued
-    (with the reasons observed) and deaths."""
+    (with the reasons observed) and deaths; ``follow_up_years`` is the protocol's follow-up
+    (``catalogue.protocol_context(study)["follow_up_years"]``)."""
     return [
         Count("ENRLFL", "Y", "Enrolled"),
         Count("SAFFL", "Y", "Received CD19 CAR-T"),
         Count("HSCTFL", "Y", "Underwent allo-HSCT"),
         Count("CD22FL", "Y", "Received CD22 CAR-T"),
-        Count("EOSSTT", "COMPLETED", "Completed 2-year follow-up"),
+        Count("EOSSTT", "COMPLETED", f"Completed {follow_up_years}-year follow-up"),
         Count("EOSSTT", "ONGOING", "Ongoing at the data cut"),
         Count("EOSSTT", "DISCONTINUED", "Discontinued from the study"),
         Levels("DCSREAS", among=("EOSSTT", "DISCONTINUED"), indent=1,
@@ -523,25 +521,14 @@ def dlt_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "DLTE
 
 def ard_stat(ard_df: pd.DataFrame, stat_name: str, *, variable: str, level: Any = None,
              group: Any = ard.TOTAL) -> Any:
-    """The one ``stat_value`` of an ARD row (``group`` is group1_level; None matches missing)."""
-    def eq(col: str, v: Any) -> pd.Series:
-        return ard_df[col].map(frames.is_missing_value) if v is None else ard_df[col].map(lambda x: x == v)
-    sel = ard_df[eq("variable", variable) & eq("variable_level", level) & eq("group1_level", group)
-                 & (ard_df["stat_name"] == stat_name)]
-    if len(sel) != 1:
-        raise ValueError(f"ARD: expected one row with variable={variable!r}, variable_level={level!r}, "
-                         f"group1_level={group!r}, stat_name={stat_name!r}; found {len(sel)}")
-    v = sel["stat_value"].iloc[0]
-    return None if frames.is_missing_value(v) else v
+    """:func:`ard.stat` of a summary ARD row by variable, level and group (default the Total)."""
+    return ard.stat(ard_df, stat_name, variable=variable, variable_level=level, group1_level=group)
 
 
 def n_pct_text(ard_df: pd.DataFrame, variable: str, level: Any = None, group: Any = ard.TOTAL) -> str:
-    """"n (x.x%)" of an n/N row for running text ("0" when n = 0)."""
-    n = int(ard_stat(ard_df, "n", variable=variable, level=level, group=group) or 0)
-    big_n = int(ard_stat(ard_df, "N", variable=variable, level=level, group=group) or 0)
-    if n == 0 or big_n == 0:
-        return str(n)
-    return f"{n} (100%)" if n == big_n else f"{n} ({formats.fmt_num(100 * n / big_n, 1)}%)"
+    """"n/N (x.x%)" of an n/N row for running text (:func:`formats.n_of_N`)."""
+    return formats.n_of_N(ard_stat(ard_df, "n", variable=variable, level=level, group=group),
+                          ard_stat(ard_df, "N", variable=variable, level=level, group=group))
 
 
 def median_range_text(ard_df: pd.DataFrame, variable: str, group: Any = ard.TOTAL, digits: int = 0) -> str:

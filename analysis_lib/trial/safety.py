@@ -399,7 +399,7 @@ def death_window_labels(windows: Sequence[int]) -> list[tuple[str, str]]:
     return out + [(f"GT{windows[-1]}", f"After Day {windows[-1]}")]
 
 
-def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int] = (43, 120), pop_flag: str = "SAFFL",
+def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int], pop_flag: str = "SAFFL",
                by: str | None = "TRT01A", by_levels: Sequence | None = None,
                total: bool = True) -> pd.DataFrame:
     """Deaths (``DTHFL``) by category — relapse/progression of ALL vs non-relapse mortality
@@ -436,7 +436,7 @@ def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int] = (43, 120), pop_fl
     return count_ard(pop, hits, by=by, by_levels=by_levels, total=total)
 
 
-def deaths_rows(ard: pd.DataFrame, windows: Sequence[int] = (43, 120)) -> list[tuple]:
+def deaths_rows(ard: pd.DataFrame, windows: Sequence[int]) -> list[tuple]:
     """:func:`summary_table` rows for :func:`deaths_ard`: category with causes, then timing."""
     _, keys, _ = _lookup(ard)
     labels = {DEATH_FROM_ALL: "Relapse/progression of ALL", NON_RELAPSE: "Non-relapse mortality"}
