@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis_lib.toolkit import stats
+from analysis_lib.toolkit import escape, stats
 from analysis_lib.toolkit.ard import TOTAL, index
 from analysis_lib.toolkit.frames import is_missing_value as _missing
 
@@ -410,9 +410,10 @@ def nca_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None, sig
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A Markdown pipe table (renders in Jupyter Book and Quarto; '|' escaped in cells)."""
+    """A Markdown pipe table (renders in Jupyter Book and Quarto); every cell is text, escaped
+    by :func:`escape.markdown` (a cell never becomes markup)."""
     def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
+        return escape.markdown(str(v).replace("\n", " "))
 
     lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     lines += ["| " + " | ".join(map(cell, r)) + " |" for r in rows]
