@@ -250,9 +250,9 @@ def km_text(ard_df: pd.DataFrame, paramcd: str, landmark: float,
     s_lo = ard.stat(ard_df, "surv_ci_low", **w, variable_level=landmark)
     s_hi = ard.stat(ard_df, "surv_ci_high", **w, variable_level=landmark)
     risk = ard.stat(ard_df, "n_risk", **w, variable_level=landmark)
-    lm = landmark_label or f"{float(landmark):g}-month"
-    rate = (f"the {lm} rate is not estimable (follow-up too short)" if math.isnan(surv) else
-            f"the {lm} rate is {formats.fmt_num(100 * surv, 1)}% (95% CI {formats.fmt_num(100 * s_lo, 1)}% "
+    lm = f"rate at {landmark_label}" if landmark_label else f"{float(landmark):g}-month rate"
+    rate = (f"the {lm} is not estimable (follow-up too short)" if math.isnan(surv) else
+            f"the {lm} is {formats.fmt_num(100 * surv, 1)}% (95% CI {formats.fmt_num(100 * s_lo, 1)}% "
             f"to {formats.fmt_num(100 * s_hi, 1)}%; {int(risk)} at risk)")
     events = "no events" if not ev else f"{int(ev)} event{'s' if ev != 1 else ''}"
     return f"{name}: {events} in {int(n)} subjects; median {med_txt}; {rate}."
