@@ -190,7 +190,7 @@ def test_book_definition_has_every_catalogue_chapter():
 def test_load_book_rejects_bad_chapter_list(tmp_path):
     bad = tmp_path / "_quarto.yml"
     bad.write_text("book:\n  chapters: [chapters/a.ipynb, index.md]\n", encoding="utf-8")
-    with pytest.raises(render.RenderError, match="first chapter must be 'index.md'"):
+    with pytest.raises(render.RenderError, match=r"first chapter must be 'index\.md'"):
         render.load_book(bad)
 
 

@@ -214,7 +214,7 @@ def test_nca_blq_rules():
     assert none["cmax"] == 0 and none["auclast"] == 0 and math.isnan(none["tmax"])
     with pytest.raises(ValueError, match=r"blq_mask must be True/False; positions \[0, 1\]"):
         stats.nca([0, 1], [0, 1], blq_mask=["Y", "N"])
-    with pytest.raises(ValueError, match="half-lloq.*needs lloq"):
+    with pytest.raises(ValueError, match=r"half-lloq.*needs lloq"):
         stats.nca(t, c, blq="half-lloq")
     with pytest.raises(ValueError, match="blq="):
         stats.nca(t, c, blq="ignore")

@@ -48,7 +48,7 @@ def test_changing_the_efs_induction_failure_parameter_changes_the_efs_table(fina
     off_ard, changed = _efs_table(domains, cut, off)
     col = next(c for c in base.columns if c.startswith("Event-free survival\n"))
     assert not base[col].equals(changed[col])
-    events = lambda a: a[(a.group1_level == "EFS") & (a.stat_name == "events")].stat_value.iloc[0]  # noqa: E731
+    events = lambda a: a[(a.group1_level == "EFS") & (a.stat_name == "events")].stat_value.iloc[0]
     assert events(base_ard) > events(off_ard)
     # the sensitivity column is defined by its own parameters and does not move
     sens = next(c for c in base.columns if c.startswith("Event-free survival, sensitivity"))

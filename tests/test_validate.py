@@ -52,7 +52,7 @@ def test_csv_parquet_xpt_read_the_same_strings(tmp_path):
 
 def test_reads_public_cdisc_xpt(reference_data):
     adsl = io.read_file(reference_data / "cdiscpilot01" / "adsl.xpt")
-    assert len(adsl) == 254 and (adsl.map(type) == str).all().all()
+    assert len(adsl) == 254 and adsl.map(lambda v: isinstance(v, str)).all().all()
     assert adsl.loc[0, "USUBJID"] == "01-701-1015" and adsl.loc[0, "AGE"] == "63"
 
 

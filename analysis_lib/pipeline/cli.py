@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 EXIT_FAILED, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 3, 130
 
@@ -58,7 +59,7 @@ class RichReporter:
         self.console = console
         self.live = console.is_terminal
         self.lock = threading.Lock()
-        self.tasks: dict[tuple[str, str], int] = {}
+        self.tasks: dict[tuple[str, str], Any] = {}  # rich TaskIDs
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[state]}"),
                                  TimeElapsedColumn(), console=console, transient=False) if self.live else None
 
@@ -78,6 +79,7 @@ class RichReporter:
                 if status != "running":
                     self.console.print(f"{label}: {state}", highlight=False, markup=False)
                 return
+            assert self.progress is not None  # live display
             if key not in self.tasks:
                 self.tasks[key] = self.progress.add_task(label, total=1, state=state)
             self.progress.update(self.tasks[key], state=state, completed=0 if status == "running" else 1)
@@ -157,7 +159,7 @@ def _cmd_pipeline(args) -> int:
         if len(cuts) == 1:
             results = [pipeline.run(cuts[0], until=until, engine=engine, force=args.force, reporter=reporter,
                                     jobs=args.jobs)]
-            errors = {}
+            errors: dict[str, BaseException] = {}
         else:
             results, errors = pipeline.run_many(cuts, until=until, engine=engine, force=args.force,
                                                 reporter=reporter, jobs=args.jobs)

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import yaml
 
@@ -333,7 +334,7 @@ def _kernel_manager_class(env: dict[str, str], cwd: Path | None = None):
                       display_name="Python 3 (ipykernel)", language="python", resource_dir=RESOURCES)
 
     class CsrKernelManager(AsyncKernelManager):
-        instances: list = []
+        instances: ClassVar[list[Any]] = []
 
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
@@ -442,8 +443,9 @@ def execute_chapters(cut: Cut, build: Path, names: list[str], *, final_dir: Path
     try:
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for f in futures:
-            if f.done() and f.exception() is not None:
-                raise f.exception()
+            exc = f.exception() if f.done() else None
+            if exc is not None:
+                raise exc
     except BaseException:
         stop.set()
         for f in futures:

@@ -585,7 +585,7 @@ def cif_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = No
     for g, gm in groups:
         t, st = time[gm].to_numpy(), status[gm].to_numpy()
         g1 = _group_cols(by, g)
-        n = int(len(t))
+        n = len(t)
         rows.extend((*g1, None, None, variable, None, s, _py(v)) for s, v in (
             ("n", n), ("events", int((st == 1).sum())), ("competing", int((st == 2).sum())),
             ("censored", int((st == 0).sum()))))

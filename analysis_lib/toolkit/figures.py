@@ -22,7 +22,7 @@ from analysis_lib.toolkit import frames
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies and in greyscale print.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 
-STYLE = {
+STYLE: dict[Any, Any] = {  # matplotlib rcParams used by every figure
     "font.family": "DejaVu Sans",
     "font.size": 8.5,
     "axes.titlesize": 9,
@@ -123,8 +123,8 @@ def km_plot(
     with rc_context(STYLE):
         fig = Figure(figsize=(width, height))
         w = (width - left - right_m) / width
-        ax = fig.add_axes([left / width, (bottom + risk_h + gap) / height, w, main_h / height])
-        risk = fig.add_axes([left / width, bottom / height, w, risk_h / height], sharex=ax)
+        ax = fig.add_axes((left / width, (bottom + risk_h + gap) / height, w, main_h / height))
+        risk = fig.add_axes((left / width, bottom / height, w, risk_h / height), sharex=ax)
         for lab, km in kms.items():
             tab = _km_steps(km.table)
             col = colours[lab]
@@ -227,8 +227,8 @@ def cif_plot(
     with rc_context(STYLE):
         fig = Figure(figsize=(width, height))
         w = (width - left - right_m) / width
-        ax = fig.add_axes([left / width, (bottom + risk_h + gap) / height, w, main_h / height])
-        risk = fig.add_axes([left / width, bottom / height, w, risk_h / height], sharex=ax)
+        ax = fig.add_axes((left / width, (bottom + risk_h + gap) / height, w, main_h / height))
+        risk = fig.add_axes((left / width, bottom / height, w, risk_h / height), sharex=ax)
         for lab, c in curves.items():
             tab = c.table[c.table["time"] <= right]
             x = np.concatenate([[0.0], tab["time"].to_numpy(float), [min(c.max_time, right)]])
@@ -246,7 +246,7 @@ def cif_plot(
         top_y = ymax if ymax is not None else min(1.0, max(0.5, math.ceil(hi * 10 + 1e-9) / 10))
         ax.set_xlim(0, right)
         ax.set_ylim(0, top_y * 1.02)
-        ax.set_yticks(np.round(np.linspace(0, top_y, int(round(top_y * 10)) + 1), 2))
+        ax.set_yticks(np.round(np.linspace(0, top_y, round(top_y * 10) + 1), 2))
         ax.set_xticks(times)
         if tick_labels is not None:
             if len(tick_labels) != len(times):
@@ -347,7 +347,7 @@ def swimmer_plot(
         left, bottom, top = 0.25 + 0.065 * longest, 0.5, 0.1
         height = bottom + axes_h + top
         fig = Figure(figsize=(width, height))
-        ax = fig.add_axes([left / width, bottom / height, (width - left - 1.45) / width, axes_h / height])
+        ax = fig.add_axes((left / width, bottom / height, (width - left - 1.45) / width, axes_h / height))
         y = np.arange(n)
         bar_col = [colours[g] for g in (df[group] if has_group else [None] * n)]
         ax.barh(y, df["end"], height=0.55, color=bar_col, alpha=0.35, edgecolor=bar_col, linewidth=0.6)
@@ -378,6 +378,11 @@ def swimmer_plot(
 
 
 # --------------------------------------------------------------------------- kinetics
+
+
+#: Default column names of :func:`kinetics_frame`'s arguments.
+_KINETICS_COLUMNS: dict[str, Any] = dict(time="time", value="value", subject="subject", group=None, lloq="lloq",
+                                         blq=None)
 
 
 def kinetics_frame(data: pd.DataFrame, *, time: str, value: str, subject: str, group: str | None,
@@ -493,21 +498,20 @@ def kinetics_by_specimen(
     if unknown:
         raise FigureDataError(f"kinetics_by_specimen: column '{facet}' has values {', '.join(unknown)} not in facets {list(facets)}")
     titles = {"PB": "Peripheral blood", "CSF": "Cerebrospinal fluid", **(facet_titles or {})}
-    frames = {f: kinetics_frame(data[data[facet].astype(str) == f], what=f"kinetics_by_specimen ({f})", **{
-        k: kwargs.get(k, d) for k, d in dict(time="time", value="value", subject="subject", group=None,
-                                              lloq="lloq", blq=None).items()}) for f in facets
+    panels: dict[str, pd.DataFrame] = {f: kinetics_frame(data[data[facet].astype(str) == f], what=f"kinetics_by_specimen ({f})", **{
+        k: kwargs.get(k, d) for k, d in _KINETICS_COLUMNS.items()}) for f in facets
         if (data[facet].astype(str) == f).any()}
-    if not frames:
+    if not panels:
         raise FigureDataError("kinetics_by_specimen: no rows for any facet")
     extra = sorted(set(kwargs) - {"time", "value", "subject", "group", "lloq", "blq"})
     if extra:
         raise TypeError(f"kinetics_by_specimen: unexpected argument(s) {', '.join(extra)}")
-    groups = sorted(set().union(*(set(f["grp"]) for f in frames.values())))
+    groups = sorted(set().union(*(set(f["grp"]) for f in panels.values())))
     colours = group_colours(groups)
     with rc_context(STYLE):
         fig = Figure(figsize=(width, 3.6), layout="constrained")
-        axes = fig.subplots(1, len(frames), sharey=True, squeeze=False)[0]
-        for ax, (name, df) in zip(axes, frames.items()):
+        axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+        for ax, (name, df) in zip(axes, panels.items()):
             draw_kinetics(ax, df, colours)
             ax.set_title(titles.get(name, name), loc="left", fontweight="bold")
             ax.set_xlabel(xlabel)

@@ -13,7 +13,7 @@ cleanly: no cell ever reads "nan" or "None".
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -132,10 +132,11 @@ def _ae_rows(ard: pd.DataFrame, sort: str):
 
     socs = [k for k in keys if k[0] is None and k[1] != "ANY"]
     pts = [k for k in keys if k[0] is not None]
+    order: Callable[[tuple[Any, ...]], tuple[int, str]]
     if sort == "frequency":
         order = lambda k: (-freq(k), str(k[2]))
     elif sort == "alphabetical":
-        order = lambda k: str(k[2])
+        order = lambda k: (0, str(k[2]))
     else:
         raise ValueError(f"sort must be 'frequency' or 'alphabetical', not {sort!r}")
     out = [("ANY", None, None, k) for k in keys if k[1] == "ANY"]

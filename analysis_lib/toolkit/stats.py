@@ -387,7 +387,7 @@ def _cif_ci(est: np.ndarray, var: np.ndarray, conf_level: float) -> tuple[np.nda
         return e ** np.exp(-k), e ** np.exp(k)
 
 
-def cumulative_incidence(time: Sequence[float], status: Sequence[int], cause: int = 1,
+def cumulative_incidence(time: Any, status: Any, cause: int = 1,
                          conf_level: float = 0.95) -> CumulativeIncidence:
     """Aalen-Johansen cumulative incidence of ``cause``; status 0 = censored, 1, 2, ... = cause.
 
@@ -500,6 +500,7 @@ def _profile(time, conc, blq: str, lloq, blq_mask, fn: str):
     elif blq == "drop":
         keep &= ~is_blq
     elif blq == "half-lloq":
+        assert lq is not None  # checked above
         c[is_blq] = lq[is_blq] / 2
     else:
         c[is_blq] = 0.0
@@ -621,7 +622,7 @@ def describe(values: Iterable[float]) -> dict[str, float]:
                     geo_mean=nan, geo_cv=nan)
     q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75], method="linear")
     pos = bool((x > 0).all())
-    lx = np.log(x) if pos else None
+    lx = np.log(x) if pos else np.array([])
     return dict(
         n=n, mean=float(x.mean()), sd=float(x.std(ddof=1)) if n > 1 else nan,
         median=float(med), q1=float(q1), q3=float(q3), min=float(x.min()), max=float(x.max()),

@@ -113,9 +113,9 @@ def _ae_rows(adsl: pd.DataFrame, adae: pd.DataFrame, where, codes: Mapping[str, 
     a = ardlib.ae_ard(adsl, ae, by=None, where=where, grade="AETOXGR", high_grade=high_grade)
     rows = []
     if codes.get("any"):
-        rows += _relabel(a, codes["any"], {"n": "n", "N": "N", "p": "p"}, {"variable": "ANY"})
+        rows += _relabel(a, str(codes["any"]), {"n": "n", "N": "N", "p": "p"}, {"variable": "ANY"})
     if codes.get("high"):
-        rows += _relabel(a, codes["high"], {f"n_grade_ge{high_grade}": "n", "N": "N",
+        rows += _relabel(a, str(codes["high"]), {f"n_grade_ge{high_grade}": "n", "N": "N",
                                             f"p_grade_ge{high_grade}": "p"}, {"variable": "ANY"})
     return rows
 
@@ -201,7 +201,7 @@ def compare(prev_ard: pd.DataFrame | None, curr_ard: pd.DataFrame) -> pd.DataFra
     Statistics are matched on (variable, variable_level, stat_name); the row order is the current
     ARD's, then statistics only in the previous one. ``prev_ard=None`` (first cut): "current" only.
     """
-    for name, a in (("previous", prev_ard), ("current", curr_ard)):
+    for a in (prev_ard, curr_ard):
         if a is not None:
             ardlib.check(a)
     curr = {_key(r): r["stat_value"] for r in curr_ard.to_dict("records")}

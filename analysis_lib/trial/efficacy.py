@@ -206,7 +206,7 @@ def tte_ard(adtte: pd.DataFrame, params: Sequence[str] = ("DOR", "EFS", "OS"), *
         for lm in lms:
             at = block["variable_level"].map(lambda v: v is not None and v == lm)
             st = dict(zip(block.loc[at, "stat_name"], block.loc[at, "stat_value"]))
-            if st and st["n_risk"] == 0 and not st["surv"] == 0:
+            if st and st["n_risk"] == 0 and st["surv"] != 0:
                 fix = at & block["stat_name"].isin(["surv", "surv_ci_low", "surv_ci_high"])
                 block.loc[fix, "stat_value"] = math.nan
         blocks.append(block)
@@ -342,7 +342,7 @@ def tte_methods(study: Mapping) -> str:
         f"- **Landmarks** are study days the schedule reaches (`time_to_event.landmarks`: {lm}); 24 months is "
         f"Day {end}, not {24 * float(t['days_per_month']):g}. Months for medians and axes = days / "
         f"{t['days_per_month']} (`time_to_event.days_per_month`).",
-        f"- **Overall survival (OS)**: CD19 CAR-T to death from any cause; alive: censored at the last date known alive.",
+        "- **Overall survival (OS)**: CD19 CAR-T to death from any cause; alive: censored at the last date known alive.",
         f"- **Event-free survival (EFS)**, primary (`time_to_event.efs.primary`): {choice(efs['primary'])}. Induction "
         f"failure is no CR/CRi by Day {limit} (`time_to_event.efs.induction_assessment_day` = "
         f"{efs['induction_assessment_day']} + `response.window` = {r['window']}) in a subject alive and followed to "
@@ -384,7 +384,7 @@ def no_data_figure(message: str, width: float = 6.5, height: float = 1.2) -> Fig
     """A small labelled placeholder figure (e.g. "No responders at this data cut")."""
     with rc_context(STYLE):
         fig = Figure(figsize=(width, height))
-        ax = fig.add_axes([0, 0, 1, 1])
+        ax = fig.add_axes((0, 0, 1, 1))
         ax.set_axis_off()
         ax.text(0.5, 0.5, message, ha="center", va="center")
     return fig

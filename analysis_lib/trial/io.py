@@ -58,9 +58,10 @@ def _as_text(value) -> str:
     if value is None or value is pd.NaT:
         return ""
     if isinstance(value, float | np.floating):
-        if np.isnan(value):
+        number = float(value)
+        if np.isnan(number):
             return ""
-        return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
+        return str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
     if isinstance(value, pd.Timestamp | dt.datetime):
         return value.strftime("%Y-%m-%d") if value.time() == dt.time(0) else value.isoformat()
     if isinstance(value, dt.date):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +63,7 @@ class Continuous:
     indent: int = 0
 
 
-Item = Union[Count, Levels, Continuous]
+Item = Count | Levels | Continuous
 
 
 def _check_spec(spec: Sequence[Item]) -> None:
@@ -90,7 +90,7 @@ def summary_ard(df: pd.DataFrame, spec: Sequence[Item], *, by: str, by_levels: S
     frames.unique_ids(df, id_var, "summary data")
     if by_levels is None:
         by_levels = sorted(df[by].dropna().unique(), key=str)
-    common = dict(by=by, by_levels=list(by_levels), total=total)
+    common: dict[str, Any] = dict(by=by, by_levels=list(by_levels), total=total)
     parts = []
     for it in spec:
         if isinstance(it, Count):
@@ -164,8 +164,8 @@ def summary_table(ard_df: pd.DataFrame, spec: Sequence[Item], *, label_col: str 
             per_group = [dict(formats.describe_cells(cells.get((it.var, None), {}).get(g, {}), it.digits))
                          for g in groups]
             recs.append((it.label, it.indent, empty))
-            names = [name for name, _ in formats.describe_cells({}, it.digits)]
-            recs.extend((name, it.indent + 1, [c[name] for c in per_group]) for name in names)
+            stat_rows = [name for name, _ in formats.describe_cells({}, it.digits)]
+            recs.extend((name, it.indent + 1, [c[name] for c in per_group]) for name in stat_rows)
     indent = [min(int(i), 2) for _, i, _ in recs]
     return formats.display_frame([(lbl, ind, c) for (lbl, _, c), ind in zip(recs, indent)], label_col, headers)
 
@@ -265,7 +265,7 @@ def _title(values: pd.Series) -> dict:
 
 def baseline_spec(adsl: pd.DataFrame) -> list[Item]:
     """Disease status, prior therapy, marrow disease, CNS/EMD, cytogenetics, Ph and donor type."""
-    yn = dict(levels=["Y", "N"], value_labels=YES_NO)
+    yn: dict[str, Any] = dict(levels=["Y", "N"], value_labels=YES_NO)
     return [
         Levels("DISSTAT", "Disease status, n (%)", levels=["PRIMARY REFRACTORY", "FIRST RELAPSE",
                "SECOND OR LATER RELAPSE", "RELAPSE AFTER HSCT"],

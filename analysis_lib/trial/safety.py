@@ -28,6 +28,10 @@ import pandas as pd
 from analysis_lib.toolkit import ard as ard_mod
 from analysis_lib.toolkit import escape, formats, frames, stats
 
+#: One row of :func:`summary_table`: (label, indent, ARD key (group2_level, variable, variable_level)
+#: or None, kind).
+RowSpec = tuple[str, int, Any, str]
+
 ID = "USUBJID"
 TOTAL = "Total"
 DEATH_FROM_ALL = "RELAPSE/PROGRESSION OF ALL"
@@ -64,27 +68,9 @@ def _teae(adae: pd.DataFrame, pop: pd.DataFrame, cols: Sequence[str] = ()) -> pd
 
 
 def _groups(pop: pd.DataFrame, by: str | None, by_levels: Sequence | None,
-            total: bool) -> list[tuple[Any, set]]:
-    """[(level, subject ids)] per ``by`` level in ``by_levels`` order (+ Total)."""
-    ids = set(pop[ID])
-    if by is None:
-        return [(None, ids)]
-    frames.require_columns(pop, [by], "ADSL")
-    present = list(pop[by].dropna().unique())
-    levels = list(by_levels) if by_levels is not None else sorted(present, key=str)
-    extra = sorted(map(str, set(present) - set(levels)))
-    if extra or pop[by].isna().any():
-        bad = ~pop[by].isin(levels)
-        raise ValueError(f"ADSL: column {by} has value(s) {extra or ['<missing>']} outside the "
-                         f"levels {levels} in {frames.rows_where(bad)}")
-    out = [(lvl, set(pop.loc[pop[by] == lvl, ID])) for lvl in levels]
-    if total:
-        out.append((TOTAL, ids))
-    return out
-
-
-def _frame(rows: list[tuple]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=ard_mod.ARD_COLUMNS, dtype=object)
+            total: bool) -> list[tuple[Any, set[Any]]]:
+    """[(level, subject ids)] per ``by`` level (+ Total), from :func:`ard.group_masks`."""
+    return [(lvl, set(pop.loc[mask, ID])) for lvl, mask in ard_mod.group_masks(pop, by, by_levels, total, "ADSL")]
 
 
 def _py(v: Any) -> Any:
@@ -106,7 +92,7 @@ class Hit:
 
     variable: str
     level: Any = None
-    records: pd.DataFrame | set | None = None
+    records: Any = None  # a frame of event records, or a set of subject ids
     group2: str | None = None
     group2_level: Any = None
 
@@ -129,7 +115,7 @@ def count_ard(pop: pd.DataFrame, hits: Sequence[Hit], *, by: str | None = "TRT01
             g1 = (by, _py(lvl)) if by else (None, None)
             rows.extend((*g1, h.group2, _py(h.group2_level), h.variable, _py(h.level), s, v)
                         for s, v in st)
-    return _frame(rows)
+    return ard_mod.frame(rows)
 
 
 def value_ard(pop: pd.DataFrame, values: pd.DataFrame, variable: str, level: Any = None, *,
@@ -145,7 +131,7 @@ def value_ard(pop: pd.DataFrame, values: pd.DataFrame, variable: str, level: Any
         g1 = (by, _py(lvl)) if by else (None, None)
         rows.extend((*g1, group2, _py(group2_level), variable, _py(level), s, _py(d[s]))
                     for s in VALUE_STATS)
-    return _frame(rows)
+    return ard_mod.frame(rows)
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,9 +195,9 @@ def overview_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, period: int | None =
     return pd.concat(parts, ignore_index=True).astype(object)
 
 
-def overview_rows(events_label: str = "Number of adverse events") -> list[tuple]:
+def overview_rows(events_label: str = "Number of adverse events") -> list[RowSpec]:
     """:func:`summary_table` rows for an overview ARD: n (%) per kind, then the event count."""
-    rows = [("Subjects with at least one:", 0, None, "header")]
+    rows: list[RowSpec] = [("Subjects with at least one:", 0, None, "header")]
     rows += [(label, 1, (None, "OVERVIEW", key), "n_pct") for key, label, _ in OVERVIEW]
     rows.append((events_label, 0, (None, "OVERVIEW", "ANY"), "count:events"))
     return rows
@@ -250,7 +236,7 @@ def crs_icans_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, categories: Sequenc
     (``CMTOCIFL``) or corticosteroids (``CMSTERFL``) for it. ``group2 = "AESICAT"``."""
     pop = _population(adsl, pop_flag)
     frames.require_columns(adae, ["ASTDY0", "ADURN", "CMTOCIFL", "CMSTERFL", "AESEQ"], "ADAE")
-    kw = dict(by=by, by_levels=by_levels, total=total)
+    kw: dict[str, Any] = dict(by=by, by_levels=by_levels, total=total)
     cd22 = pop.set_index(ID)["CD22DT"] if "CD22DT" in pop.columns else pd.Series(dtype="datetime64[ns]")
     parts = []
     for cat in categories:
@@ -272,9 +258,9 @@ CRS_ICANS_LABELS = {"CRS": "Cytokine release syndrome (CRS)",
                     "ICANS": "Immune effector cell-associated neurotoxicity syndrome (ICANS)"}
 
 
-def crs_icans_rows(labels: Mapping[str, str] = CRS_ICANS_LABELS) -> list[tuple]:
+def crs_icans_rows(labels: Mapping[str, str] = CRS_ICANS_LABELS) -> list[RowSpec]:
     """:func:`summary_table` rows for :func:`crs_icans_ard`, per category in ``labels`` order."""
-    rows = []
+    rows: list[RowSpec] = []
     for cat, label in labels.items():
         rows += [(f"{label}, any grade", 0, (None, "AESICAT", cat), "n_pct"),
                  ("Number of episodes", 1, (None, "AESICAT", cat), "count:events")]
@@ -297,7 +283,7 @@ def gvhd_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, acute: str = "ACUTE GVHD
     transplanted subjects), plus onset of the first episode in days after allo-HSCT."""
     pop = _population(adsl, pop_flag)
     frames.require_columns(pop, ["HSCTFL", "HSCTDT"], "ADSL")
-    kw = dict(by=by, by_levels=by_levels, total=total)
+    kw: dict[str, Any] = dict(by=by, by_levels=by_levels, total=total)
     hsct = pop[frames.yes(pop["HSCTFL"])]
     parts = []
     for block, bpop in (("SAFETY", pop), ("TRANSPLANTED", hsct)):
@@ -330,9 +316,9 @@ def _levels_of(pop: pd.DataFrame, by: str | None, by_levels: Sequence | None) ->
     return list(by_levels) if by_levels is not None else sorted(pop[by].dropna().unique(), key=str)
 
 
-def gvhd_rows() -> list[tuple]:
+def gvhd_rows() -> list[RowSpec]:
     """:func:`summary_table` rows for :func:`gvhd_ard`: safety block, then transplanted block."""
-    rows = []
+    rows: list[RowSpec] = []
     for block, head in (("SAFETY", "Safety population"), ("TRANSPLANTED", "Transplanted subjects (allo-HSCT)")):
         rows.append((head, 0, None, "header"))
         if block == "TRANSPLANTED":
@@ -372,12 +358,12 @@ def aesi_other_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *,
     return pd.concat(parts, ignore_index=True).astype(object)
 
 
-def aesi_other_rows(ard: pd.DataFrame, labels: Mapping[str, str]) -> list[tuple]:
+def aesi_other_rows(ard: pd.DataFrame, labels: Mapping[str, str]) -> list[RowSpec]:
     """Rows per category (``labels`` category -> label, in order): any grade, grade >= 3,
     grade 5, then its preferred terms by descending frequency in the last group (ties A-Z)."""
     groups, keys, get = _lookup(ard)
     last = groups[-1] if groups else None
-    rows = []
+    rows: list[RowSpec] = []
     for cat, label in labels.items():
         rows += [(f"{label}, any grade", 0, (None, "AESICAT", cat), "n_pct"),
                  ("Grade ≥3", 1, (cat, "WORSTGRGE", 3), "n_pct"),
@@ -436,11 +422,11 @@ def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int], pop_flag: str = "S
     return count_ard(pop, hits, by=by, by_levels=by_levels, total=total)
 
 
-def deaths_rows(ard: pd.DataFrame, windows: Sequence[int]) -> list[tuple]:
+def deaths_rows(ard: pd.DataFrame, windows: Sequence[int]) -> list[RowSpec]:
     """:func:`summary_table` rows for :func:`deaths_ard`: category with causes, then timing."""
     _, keys, _ = _lookup(ard)
     labels = {DEATH_FROM_ALL: "Relapse/progression of ALL", NON_RELAPSE: "Non-relapse mortality"}
-    rows = [("Deaths, any cause", 0, (None, "DTHFL", "Y"), "n_pct")]
+    rows: list[RowSpec] = [("Deaths, any cause", 0, (None, "DTHFL", "Y"), "n_pct")]
     for c in (DEATH_FROM_ALL, NON_RELAPSE):
         rows.append((labels[c], 1, (None, "DTHCAT", c), "n_pct"))
         rows += [(cause_label(k[2]), 2, k, "n_pct") for k in keys

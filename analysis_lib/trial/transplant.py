@@ -26,7 +26,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -82,7 +81,7 @@ def derive_tte(keys: pd.DataFrame, adsl: pd.DataFrame, adae: pd.DataFrame, first
     tx = keys[keys["HSCTFL"] == "Y"]
     tx_base = tx.assign(STARTDT=tx["USUBJID"].map(s["HSCTDT"]).values)
     hsct = tx_base.set_index("USUBJID")["STARTDT"]
-    after = lambda df: df[df["USUBJID"].isin(hsct.index) & (df["ADT"] >= df["USUBJID"].map(hsct))]  # noqa: E731
+    after = lambda df: df[df["USUBJID"].isin(hsct.index) & (df["ADT"] >= df["USUBJID"].map(hsct))]
     ae = after(adae.rename(columns={"ASTDT": "ADT"}))
     rel_tx = [after(r) for r in rel]
     compete = rel_tx + [after(death_other).assign(EVNTDESC="DEATH WITHOUT RELAPSE", SRCDOM="DS")]
@@ -177,7 +176,7 @@ def grfs_ard(adtte: pd.DataFrame, landmarks: Sequence[int], *, by: str = "TRT01A
                       by_levels=list(by_levels or []), total=True).astype(object)
 
 
-def cif_table(ard_df: pd.DataFrame, params: Sequence[str], labels: Mapping[int, str] | Mapping[str, Mapping],
+def cif_table(ard_df: pd.DataFrame, params: Sequence[str], labels: Mapping[str, Mapping[Any, str]],
               *, origin: Mapping[str, str], big_n_label: str = ALL) -> pd.DataFrame:
     """Display of :func:`outcomes_ard`: per endpoint its counts and the cumulative incidence
     (95% CI) with the number at risk at each landmark (``labels``: PARAMCD -> {day: label})."""
@@ -354,7 +353,27 @@ def methods_text(study: Mapping[str, Any]) -> str:
     ])
 
 
-__all__ = ["CIF_PARAMS", "LABELS", "derive_tte", "landmark_days", "landmark_labels", "groups_shown",
-           "cif_endpoints", "outcomes_ard", "grfs_ard", "cif_table", "grfs_table", "estimate_text",
-           "cif_figure", "grfs_figure", "populations", "origins", "landmark_label_map", "footnotes",
-           "not_in_report", "grfs_text", "select_groups", "methods_text"]
+__all__ = [
+    "CIF_PARAMS",
+    "LABELS",
+    "cif_endpoints",
+    "cif_figure",
+    "cif_table",
+    "derive_tte",
+    "estimate_text",
+    "footnotes",
+    "grfs_ard",
+    "grfs_figure",
+    "grfs_table",
+    "grfs_text",
+    "groups_shown",
+    "landmark_days",
+    "landmark_label_map",
+    "landmark_labels",
+    "methods_text",
+    "not_in_report",
+    "origins",
+    "outcomes_ard",
+    "populations",
+    "select_groups",
+]

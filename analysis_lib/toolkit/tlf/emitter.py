@@ -93,7 +93,7 @@ class Emitter:
             saved = tlf.save(self.output_dir / "figures")
             files.update({fmt: f"figures/{p.name}" for fmt, p in saved.items()})
             tlf.to_rtf(self.output_dir / files["rtf"], png=saved["png"])
-        else:
+        elif isinstance(tlf, Table):
             tlf.to_rtf(self.output_dir / files["rtf"])
         meta = tlf.metadata() | {"files": files}
         data = json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -43,7 +43,7 @@ class Source:
         return "Source: " + "; ".join(parts) if parts else ""
 
 
-SourceLike = Union[Source, str, Sequence[Any], Mapping[str, Any], None]
+SourceLike = Source | str | Sequence[Any] | Mapping[str, Any] | None
 
 
 def as_source(src: SourceLike) -> Source:
@@ -56,7 +56,7 @@ def as_source(src: SourceLike) -> Source:
         return Source(program=src)
     if isinstance(src, Mapping):
         return Source(tuple(src.get("datasets", ())), str(src.get("program", "")))
-    datasets, program = src
+    datasets, program = tuple(src)
     if isinstance(datasets, str):
         datasets = (datasets,)
     return Source(tuple(datasets), str(program))
