@@ -257,20 +257,35 @@ def _pick(rng, probs) -> int:
     return len(probs) - 1
 
 
-def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> None:
-    """Simulate the clinical course of one infused patient (mutates ``s``)."""
-    tl = study["timeline"]
-    dl = s.dose_level
-    horizon = int(tl["end_of_follow_up"])
-    death = math.inf
-    cause = ""
+@dataclass
+class _Course:
+    """The state of one patient's simulated course while its clinical events are drawn in order
+    (the order of the random draws is the order of the functions in :func:`_simulate_subject`)."""
 
-    def kill(day, why):
-        nonlocal death, cause
-        if day < death:
-            death, cause = day, why
+    s: _Subject
+    rng: np.random.Generator
+    study: dict
+    horizon: int
+    death: float = math.inf
+    cause: str = ""
+    mrd_neg: bool = False
+    cri: bool = False
+    hsct: int | None = None
+    graft_failure: bool = False
+    severe_agvhd_day: int | None = None
+    relapse: int | None = None
+    cd22: int | None = None
+    end_of_tx: int | None = None  # last day of scheduled assessments (relapse/progression)
+    disc: tuple[str, str, int] | None = None
+    stop: int = 0  # last day of scheduled assessments actually done
 
-    def add_ae(key, st, dur, grade, rel_p=0.5, fatal_p=0.0):
+    def kill(self, day: float, why: str) -> None:
+        """The patient dies on ``day`` of ``why`` unless an earlier death was drawn."""
+        if day < self.death:
+            self.death, self.cause = day, why
+
+    def add_ae(self, key: str, st: int, dur: int, grade: int, rel_p: float = 0.5, fatal_p: float = 0.0) -> _AE:
+        rng = self.rng
         ser_p = 1.0 if grade >= 4 else 0.6 if grade == 3 else 0.04
         rel = "RELATED" if key in ("CRS", "ICANS") or rng.random() < rel_p else "NOT RELATED"
         ae = _AE(key, st, st + dur, grade, "Y" if rng.random() < ser_p else "N", rel)
@@ -279,205 +294,250 @@ def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> Non
             ae.en = st + max(1, dur // 2)
             ae.grade = 4 if SCALE.get(key) in ("MAGIC", "NIH 2014") else 5
             ae.ser = "Y"
-            kill(ae.en, DEATH_CAUSE.get(key, "OTHER TREATMENT-RELATED"))
+            self.kill(ae.en, DEATH_CAUSE.get(key, "OTHER TREATMENT-RELATED"))
         elif rng.random() < (0.10 if key == "ICANS" else 0.03):
             ae.out = "RECOVERED/RESOLVED WITH SEQUELAE"
-        s.aes.append(ae)
+        self.s.aes.append(ae)
         return ae
 
-    def add_cm(trt, clas, indc, ai, st, dur, partial=False):
-        s.cms.append((trt, clas, indc, ai, st, st + dur, partial))
+    def add_cm(self, trt: str, clas: str, indc: str, ai: _AE, st: int, dur: int, partial: bool = False) -> None:
+        self.s.cms.append((trt, clas, indc, ai, st, st + dur, partial))
 
-    # --- lymphodepletion, CD19 CAR-T ----------------------------------------------------------
+
+def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> None:
+    """Simulate the clinical course of one infused patient (mutates ``s``): one function per
+    clinical event, in the order the course unfolds."""
+    c = _Course(s, rng, study, horizon=int(study["timeline"]["end_of_follow_up"]))
+    for event in (_cd19_infusion, _crs_and_icans, _other_adverse_events, _early_response, _transplant,
+                  _relapse_and_cd22, _chronic_gvhd, _deaths_and_discontinuations, _visit_schedule,
+                  _disposition, _response_assessments, _dlt_adjudication, _close_at_last_contact,
+                  _cellular_kinetics):
+        event(c)
+
+
+def _cd19_infusion(c: _Course) -> None:
+    """Lymphodepletion and the CD19 CAR-T infusion on Day 0 at the cohort's dose level."""
+    s, tl = c.s, c.study["timeline"]
     ld0, ld1 = tl["lymphodepletion"]
     s.pr.append(("LYMPHODEPLETION", "Fludarabine/Cyclophosphamide", "CD19 CAR-T", ld0, ld1))
-    dose = next(d["dose"] for d in study["dose_levels"] if d["level"] == dl)
+    dose = next(d["dose"] for d in c.study["dose_levels"] if d["level"] == s.dose_level)
     s.ex.append(("CD19 CAR-T", float(dose), 0))
     s.visits.update({"SCREENING": -(s.d0 - s.consent).days, "LYMPHODEPLETION": ld0, "DAY 0": 0})
 
-    # --- CRS / ICANS after CD19 -------------------------------------------------------------------
+
+def _crs_and_icans(c: _Course) -> None:
+    """CRS and ICANS after CD19 CAR-T (ASTCT grades by dose level), with tocilizumab and steroids."""
+    rng, dl = c.rng, c.s.dose_level
     crs_g = _pick(rng, CRS_GRADE_P[dl])
     if crs_g:
         st, dur = _u(rng, *CRS_ONSET_DAYS), _u(rng, *CRS_DURATION_DAYS)
-        ai = add_ae("CRS", st, dur, min(crs_g, 4), fatal_p=1.0 if crs_g == 5 else 0.0)
+        ai = c.add_ae("CRS", st, dur, min(crs_g, 4), fatal_p=1.0 if crs_g == 5 else 0.0)
         if crs_g >= 2:
-            add_cm("Tocilizumab", "IL-6 RECEPTOR ANTAGONIST", "Cytokine release syndrome", ai,
-                   st + _u(rng, 0, 1), _u(rng, 0, 1))
+            c.add_cm("Tocilizumab", "IL-6 RECEPTOR ANTAGONIST", "Cytokine release syndrome", ai,
+                     st + _u(rng, 0, 1), _u(rng, 0, 1))
         if crs_g >= 3 or (crs_g == 2 and rng.random() < STEROID_FOR_CRS2_P):
-            add_cm("Dexamethasone", "CORTICOSTEROID", "Cytokine release syndrome", ai,
-                   st + _u(rng, 1, 2), _u(rng, 2, 6))
+            c.add_cm("Dexamethasone", "CORTICOSTEROID", "Cytokine release syndrome", ai,
+                     st + _u(rng, 1, 2), _u(rng, 2, 6))
     if rng.random() < ICANS_ANY_P[dl]:
         g = _pick(rng, ICANS_GRADE_P) + 1
         st, dur = _u(rng, 3, 10), _u(rng, *ICANS_DURATION_DAYS)
-        ai = add_ae("ICANS", st, dur, g)
+        ai = c.add_ae("ICANS", st, dur, g)
         if g >= 2:
-            add_cm("Dexamethasone", "CORTICOSTEROID", "ICANS", ai, st, _u(rng, 2, 7))
+            c.add_cm("Dexamethasone", "CORTICOSTEROID", "ICANS", ai, st, _u(rng, 2, 7))
 
-    # --- generic AEs over the whole follow-up --------------------------------------------------
+
+def _other_adverse_events(c: _Course) -> None:
+    """Cytopenias, infections and other adverse events over the whole follow-up."""
+    rng = c.rng
     for key, lo, hi, p, gp, (d_lo, d_hi), rel_p in GENERIC_AES:
         if rng.random() < p:
             g = _pick(rng, gp) + 1
-            ae = add_ae(key, _u(rng, lo, hi), _u(rng, d_lo, d_hi), g, rel_p,
-                        INFECTION_FATAL_P if key in INFECTIONS else 0.0)
+            ae = c.add_ae(key, _u(rng, lo, hi), _u(rng, d_lo, d_hi), g, rel_p,
+                          INFECTION_FATAL_P if key in INFECTIONS else 0.0)
             if key not in AESI_KEYS and g <= 2 and ae.st > 0 and rng.random() < PARTIAL_DATE_P:
                 ae.partial = True
 
-    # --- response by Day 30 (known at ~Day 14 for the HSCT decision) --------------------------
-    s.responder = rng.random() < RESPONSE_P[dl]
-    mrd_neg = s.responder and rng.random() < MRD_NEG_GIVEN_CR_P
-    cri = s.responder and rng.random() < CRI_AT_DAY30_P
 
-    # --- allo-HSCT ------------------------------------------------------------------------------
-    hsct = None
-    if s.responder and death > 12 and rng.random() < HSCT_ELIGIBLE_P:
-        hsct = int(tl["hsct"]) + _u(rng, -2, 4)
-        if death <= hsct:
-            hsct = None
-    graft_failure = False
-    severe_agvhd_day = None
-    if hsct is not None:
-        regimen = ("Busulfan/Fludarabine/ATG" if s.baseline["DONORTYP"] == "HAPLOIDENTICAL"
-                   else "Busulfan/Fludarabine")
-        s.pr.append(("CONDITIONING", regimen, "", hsct - 6, hsct - 1))
-        s.pr.append(("ALLO-HSCT", "Allogeneic peripheral blood stem cell transplantation", "", hsct, hsct))
-        s.visits["HSCT"] = hsct
-        if rng.random() < GRAFT_FAILURE_P:
-            graft_failure = True
-            add_ae("GF", hsct + _u(rng, 21, 28), _u(rng, 14, 40), 4, 0.2, fatal_p=0.5)
-        if rng.random() < VOD_P:
-            add_ae("VOD", hsct + _u(rng, 5, 21), _u(rng, 10, 30), 3 + int(rng.random() < 0.4), 0.1,
-                   fatal_p=VOD_FATAL_P)
-        if rng.random() < AGVHD_P:
-            g = _pick(rng, AGVHD_GRADE_P) + 1
-            st = hsct + 10 + int(rng.exponential(22))
-            dur = _u(rng, 14, 60)
-            ai = add_ae("AGVHD", st, dur, g, 0.3, fatal_p=AGVHD_FATAL_P.get(g, 0.0))
-            if g >= 2:
-                add_cm("Methylprednisolone", "CORTICOSTEROID", "Acute GVHD", ai, st + _u(rng, 0, 2),
-                       _u(rng, 14, 42))
-            if g >= 3:
-                severe_agvhd_day = st
-                if rng.random() < 0.3:
-                    add_cm("Ruxolitinib", "OTHER", "Acute GVHD", ai, st + _u(rng, 5, 10), _u(rng, 28, 90))
-        if rng.random() < CMV_P:
-            st = hsct + _u(rng, 20, 80)
-            ai = add_ae("CMV", st, _u(rng, 14, 40), 2 + int(rng.random() < 0.3), 0.0)
-            add_cm("Ganciclovir", "OTHER", "CMV reactivation", ai, st + _u(rng, 0, 2), _u(rng, 14, 28))
-        if rng.random() < CMV_LATE_P:
-            st = _u(rng, 150, 400)
-            ai = add_ae("CMV", st, _u(rng, 14, 30), 2, 0.0)
-            add_cm("Valganciclovir", "OTHER", "CMV reactivation", ai, st + _u(rng, 0, 2), _u(rng, 14, 28))
+def _early_response(c: _Course) -> None:
+    """Response by Day 30 (known at about Day 14 for the transplant decision), MRD and CRi."""
+    rng, s = c.rng, c.s
+    s.responder = rng.random() < RESPONSE_P[s.dose_level]
+    c.mrd_neg = s.responder and rng.random() < MRD_NEG_GIVEN_CR_P
+    c.cri = s.responder and rng.random() < CRI_AT_DAY30_P
 
-    # --- relapse, CD22 CAR-T -------------------------------------------------------------------
-    relapse = None
-    cd22 = None
-    factor = 1.0 if mrd_neg else MRD_POS_RELAPSE_FACTOR
+
+def _transplant(c: _Course) -> None:
+    """Allo-HSCT of a responder, with its conditioning, graft failure, VOD, acute GVHD and CMV."""
+    rng, s, tl = c.rng, c.s, c.study["timeline"]
+    if s.responder and c.death > 12 and rng.random() < HSCT_ELIGIBLE_P:
+        c.hsct = int(tl["hsct"]) + _u(rng, -2, 4)
+        if c.death <= c.hsct:
+            c.hsct = None
+    hsct = c.hsct
+    if hsct is None:
+        return
+    regimen = ("Busulfan/Fludarabine/ATG" if s.baseline["DONORTYP"] == "HAPLOIDENTICAL"
+               else "Busulfan/Fludarabine")
+    s.pr.append(("CONDITIONING", regimen, "", hsct - 6, hsct - 1))
+    s.pr.append(("ALLO-HSCT", "Allogeneic peripheral blood stem cell transplantation", "", hsct, hsct))
+    s.visits["HSCT"] = hsct
+    if rng.random() < GRAFT_FAILURE_P:
+        c.graft_failure = True
+        c.add_ae("GF", hsct + _u(rng, 21, 28), _u(rng, 14, 40), 4, 0.2, fatal_p=0.5)
+    if rng.random() < VOD_P:
+        c.add_ae("VOD", hsct + _u(rng, 5, 21), _u(rng, 10, 30), 3 + int(rng.random() < 0.4), 0.1,
+                 fatal_p=VOD_FATAL_P)
+    if rng.random() < AGVHD_P:
+        g = _pick(rng, AGVHD_GRADE_P) + 1
+        st = hsct + 10 + int(rng.exponential(22))
+        dur = _u(rng, 14, 60)
+        ai = c.add_ae("AGVHD", st, dur, g, 0.3, fatal_p=AGVHD_FATAL_P.get(g, 0.0))
+        if g >= 2:
+            c.add_cm("Methylprednisolone", "CORTICOSTEROID", "Acute GVHD", ai, st + _u(rng, 0, 2),
+                     _u(rng, 14, 42))
+        if g >= 3:
+            c.severe_agvhd_day = st
+            if rng.random() < 0.3:
+                c.add_cm("Ruxolitinib", "OTHER", "Acute GVHD", ai, st + _u(rng, 5, 10), _u(rng, 28, 90))
+    if rng.random() < CMV_P:
+        st = hsct + _u(rng, 20, 80)
+        ai = c.add_ae("CMV", st, _u(rng, 14, 40), 2 + int(rng.random() < 0.3), 0.0)
+        c.add_cm("Ganciclovir", "OTHER", "CMV reactivation", ai, st + _u(rng, 0, 2), _u(rng, 14, 28))
+    if rng.random() < CMV_LATE_P:
+        st = _u(rng, 150, 400)
+        ai = c.add_ae("CMV", st, _u(rng, 14, 30), 2, 0.0)
+        c.add_cm("Valganciclovir", "OTHER", "CMV reactivation", ai, st + _u(rng, 0, 2), _u(rng, 14, 28))
+
+
+def _relapse_and_cd22(c: _Course) -> None:
+    """Relapse of a responder (hazard by consolidation and MRD) and the CD22 CAR-T infusion of a
+    transplanted patient still in remission, with its CRS and ICANS."""
+    rng, s, tl, study = c.rng, c.s, c.study["timeline"], c.study
+    factor = 1.0 if c.mrd_neg else MRD_POS_RELAPSE_FACTOR
     if s.responder:
-        h1 = RELAPSE_HAZARD["hsct_pre_cd22" if hsct is not None else "no_hsct"] * factor
+        h1 = RELAPSE_HAZARD["hsct_pre_cd22" if c.hsct is not None else "no_hsct"] * factor
         t = 30 + rng.exponential(1 / h1)
         cd22_day = int(tl["cd22"]) + _u(rng, -6, 8)
-        if t < cd22_day or hsct is None:
+        if t < cd22_day or c.hsct is None:
             relapse = int(t)
         else:
-            active_gvhd = severe_agvhd_day is not None and severe_agvhd_day > cd22_day - 45
-            if death > cd22_day and not graft_failure and not active_gvhd \
+            active_gvhd = c.severe_agvhd_day is not None and c.severe_agvhd_day > cd22_day - 45
+            if c.death > cd22_day and not c.graft_failure and not active_gvhd \
                     and rng.random() >= CD22_REFUSAL_P:
-                cd22 = cd22_day
-            h2 = RELAPSE_HAZARD["cd22" if cd22 is not None else "hsct_no_cd22"] * factor
+                c.cd22 = cd22_day
+            h2 = RELAPSE_HAZARD["cd22" if c.cd22 is not None else "hsct_no_cd22"] * factor
             relapse = int(cd22_day + rng.exponential(1 / h2))
-        if relapse > horizon:
-            relapse = None
-    if cd22 is not None:
-        s.pr.append(("LYMPHODEPLETION", "Fludarabine/Cyclophosphamide", "CD22 CAR-T", cd22 + ld0, cd22 + ld1))
-        s.ex.append(("CD22 CAR-T", float(study["cd22_dose"]), cd22))
-        s.visits.update({"CD22 LYMPHODEPLETION": cd22 + ld0, "CD22 DAY 0": cd22})
-        g = _pick(rng, CRS_CD22_GRADE_P)
-        if g:
-            st = cd22 + _u(rng, 1, 5)
-            ai = add_ae("CRS", st, _u(rng, 2, 6), g)
-            if g >= 2:
-                add_cm("Tocilizumab", "IL-6 RECEPTOR ANTAGONIST", "Cytokine release syndrome", ai, st + 1, 0)
-        if rng.random() < ICANS_CD22_P:
-            add_ae("ICANS", cd22 + _u(rng, 3, 8), _u(rng, 2, 5), 1 + int(rng.random() < 0.3))
-
-    # --- chronic GVHD ---------------------------------------------------------------------------
-    if hsct is not None and rng.random() < CGVHD_P:
-        g = _pick(rng, CGVHD_GRADE_P) + 1
-        st = hsct + 100 + int(rng.exponential(80))
-        ai = add_ae("CGVHD", st, _u(rng, 60, 400), g, 0.2, fatal_p=CGVHD_FATAL_P if g == 3 else 0.0)
+        c.relapse = relapse if relapse <= c.horizon else None
+    cd22 = c.cd22
+    if cd22 is None:
+        return
+    ld0, ld1 = tl["lymphodepletion"]
+    s.pr.append(("LYMPHODEPLETION", "Fludarabine/Cyclophosphamide", "CD22 CAR-T", cd22 + ld0, cd22 + ld1))
+    s.ex.append(("CD22 CAR-T", float(study["cd22_dose"]), cd22))
+    s.visits.update({"CD22 LYMPHODEPLETION": cd22 + ld0, "CD22 DAY 0": cd22})
+    g = _pick(rng, CRS_CD22_GRADE_P)
+    if g:
+        st = cd22 + _u(rng, 1, 5)
+        ai = c.add_ae("CRS", st, _u(rng, 2, 6), g)
         if g >= 2:
-            add_cm("Prednisone", "CORTICOSTEROID", "Chronic GVHD", ai, st + _u(rng, 0, 7), _u(rng, 60, 240),
-                   partial=rng.random() < 0.15)
-        if g == 3 and rng.random() < 0.5:
-            add_cm("Ruxolitinib", "OTHER", "Chronic GVHD", ai, st + _u(rng, 14, 30), _u(rng, 60, 200))
+            c.add_cm("Tocilizumab", "IL-6 RECEPTOR ANTAGONIST", "Cytokine release syndrome", ai, st + 1, 0)
+    if rng.random() < ICANS_CD22_P:
+        c.add_ae("ICANS", cd22 + _u(rng, 3, 8), _u(rng, 2, 5), 1 + int(rng.random() < 0.3))
 
-    # --- disease-related deaths, discontinuations -------------------------------------------------
+
+def _chronic_gvhd(c: _Course) -> None:
+    """Chronic GVHD (NIH 2014 severity) after the transplant, with systemic therapy."""
+    rng = c.rng
+    if c.hsct is None or not rng.random() < CGVHD_P:
+        return
+    g = _pick(rng, CGVHD_GRADE_P) + 1
+    st = c.hsct + 100 + int(rng.exponential(80))
+    ai = c.add_ae("CGVHD", st, _u(rng, 60, 400), g, 0.2, fatal_p=CGVHD_FATAL_P if g == 3 else 0.0)
+    if g >= 2:
+        c.add_cm("Prednisone", "CORTICOSTEROID", "Chronic GVHD", ai, st + _u(rng, 0, 7), _u(rng, 60, 240),
+                 partial=rng.random() < 0.15)
+    if g == 3 and rng.random() < 0.5:
+        c.add_cm("Ruxolitinib", "OTHER", "Chronic GVHD", ai, st + _u(rng, 14, 30), _u(rng, 60, 200))
+
+
+def _deaths_and_discontinuations(c: _Course) -> None:
+    """Deaths from ALL after no response or relapse, other deaths, withdrawal and loss to follow-up."""
+    rng, s = c.rng, c.s
     if rng.random() < OTHER_DEATH_P:
-        kill(_u(rng, 60, horizon), "OTHER")
-    end_of_tx = None  # last day of scheduled assessments (relapse/progression)
-    disc = None
+        c.kill(_u(rng, 60, c.horizon), "OTHER")
     if not s.responder:
-        end_of_tx = 45
+        c.end_of_tx = 45
         if rng.random() < DEATH_AFTER_NR_P:
-            kill(30 + int(rng.gamma(2.0, 45.0)), "RELAPSE/PROGRESSION OF ALL")
-    elif relapse is not None and relapse < death:
-        end_of_tx = relapse
+            c.kill(30 + int(rng.gamma(2.0, 45.0)), "RELAPSE/PROGRESSION OF ALL")
+    elif c.relapse is not None and c.relapse < c.death:
+        c.end_of_tx = c.relapse
         if rng.random() < DISCONTINUE_AFTER_RELAPSE_P:
-            disc = ("PROGRESSIVE DISEASE", "Relapse; transferred to palliative care", relapse + _u(rng, 14, 45))
+            c.disc = ("PROGRESSIVE DISEASE", "Relapse; transferred to palliative care", c.relapse + _u(rng, 14, 45))
         elif rng.random() < DEATH_AFTER_RELAPSE_P:
-            kill(relapse + 7 + int(rng.gamma(2.0, 70.0)), "RELAPSE/PROGRESSION OF ALL")
-    if disc is None and rng.random() < WITHDRAWAL_P:
-        disc = ("WITHDRAWAL BY SUBJECT", "Withdrew consent", _u(rng, 60, 600))
-    elif disc is None and rng.random() < LOST_TO_FOLLOW_UP_P:
-        disc = ("LOST TO FOLLOW-UP", "Lost to follow-up", _u(rng, 200, 700))
+            c.kill(c.relapse + 7 + int(rng.gamma(2.0, 70.0)), "RELAPSE/PROGRESSION OF ALL")
+    if c.disc is None and rng.random() < WITHDRAWAL_P:
+        c.disc = ("WITHDRAWAL BY SUBJECT", "Withdrew consent", _u(rng, 60, 600))
+    elif c.disc is None and rng.random() < LOST_TO_FOLLOW_UP_P:
+        c.disc = ("LOST TO FOLLOW-UP", "Lost to follow-up", _u(rng, 200, 700))
 
-    # --- visit schedule -------------------------------------------------------------------------
-    def jit(day):
+
+def _visit_schedule(c: _Course) -> None:
+    """Visits as scheduled (with windows) up to the last contact; survival follow-up contacts after
+    relapse or no response; the last contact, death day and cause."""
+    rng, s, study, horizon = c.rng, c.s, c.study, c.horizon
+
+    def jit(day: int) -> int:
         return day + (0 if day <= 14 else _u(rng, -1, 1) if day <= 28 else _u(rng, -3, 3))
 
     for d in CK_DAYS:
         s.visits[f"DAY {d}"] = jit(d)
     for d in study["response"]["visits"] + study["response"]["later_visits"]:
         s.visits[f"DAY {d}"] = s.visits.get(f"DAY {d}", jit(d))
-    if cd22 is not None:
+    if c.cd22 is not None:
         for d in CK_DAYS:
-            s.visits[f"CD22 DAY {d}"] = cd22 + jit(d)
+            s.visits[f"CD22 DAY {d}"] = c.cd22 + jit(d)
     day730 = s.day730 = s.visits[f"DAY {horizon}"]
-    if death < math.inf and death <= day730:
-        s.death, s.death_cause = int(death), cause
+    if c.death < math.inf and c.death <= day730:
+        s.death, s.death_cause = int(c.death), c.cause
         last = s.death
     else:
         last = day730
-    if disc is not None and disc[2] < last:
-        last = disc[2]
+    if c.disc is not None and c.disc[2] < last:
+        last = c.disc[2]
         s.death, s.death_cause = None, ""
-        if disc[0] == "LOST TO FOLLOW-UP":
-            last = disc[2] - 90
+        if c.disc[0] == "LOST TO FOLLOW-UP":
+            last = c.disc[2] - 90
     s.last = last
     # scheduled assessments run to the Day-730 visit as scheduled (within its window, possibly after Day 730)
-    stop = min(last, end_of_tx if end_of_tx is not None else day730)
-    s.visits = {v: d for v, d in s.visits.items() if d <= stop or v in ("SCREENING", "LYMPHODEPLETION")}
-    if end_of_tx is not None:
-        if relapse is not None and s.responder and relapse <= last:
-            s.visits["RELAPSE"] = relapse
-        k, d = 1, end_of_tx + SURVIVAL_CONTACT_DAYS
+    c.stop = min(last, c.end_of_tx if c.end_of_tx is not None else day730)
+    s.visits = {v: d for v, d in s.visits.items() if d <= c.stop or v in ("SCREENING", "LYMPHODEPLETION")}
+    if c.end_of_tx is not None:
+        if c.relapse is not None and s.responder and c.relapse <= last:
+            s.visits["RELAPSE"] = c.relapse
+        k, d = 1, c.end_of_tx + SURVIVAL_CONTACT_DAYS
         while d < last:
             s.visits[f"SURVIVAL FOLLOW-UP {k}"] = d
             k, d = k + 1, d + SURVIVAL_CONTACT_DAYS
         if s.death is None and last == day730:
             s.visits[f"DAY {horizon}"] = day730  # survival contact at 2 years
 
-    # --- disposition -------------------------------------------------------------------------
+
+def _disposition(c: _Course) -> None:
+    """How the study ended for the patient: death, discontinuation or completion."""
+    s = c.s
     if s.death is not None:
         s.disp = ("DEATH", DEATH_TERM[s.death_cause], s.death)
-    elif disc is not None and disc[2] <= day730:
-        s.disp = disc
+    elif c.disc is not None and c.disc[2] <= s.day730:
+        s.disp = c.disc
     else:
-        s.disp = ("COMPLETED", "Completed 2-year follow-up", day730)
+        s.disp = ("COMPLETED", "Completed 2-year follow-up", s.day730)
 
-    # --- response and MRD records -------------------------------------------------------------
+
+def _response_assessments(c: _Course) -> None:
+    """Response (NCCN ALL) and MRD records at every assessment done, and at relapse."""
+    rng, s, study = c.rng, c.s, c.study
     vis = [d for d in study["response"]["visits"] + study["response"]["later_visits"]
-           if f"DAY {d}" in s.visits and s.visits[f"DAY {d}"] <= stop]
+           if f"DAY {d}" in s.visits and s.visits[f"DAY {d}"] <= c.stop]
     mrd_level = float(10 ** rng.uniform(-2.0, -0.3))
     for d in vis:
         day = s.visits[f"DAY {d}"]
@@ -486,8 +546,8 @@ def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> Non
             lvl = float(s.baseline["BMBLAST"]) * (0.5 if d == 30 else 1.2)
             s.rs += [("OVRLRESP", res, None, f"DAY {d}", day), ("MRD", "POSITIVE", min(lvl, 95.0), f"DAY {d}", day)]
             continue
-        res = "CRI" if d == 30 and cri else "CR"
-        neg = mrd_neg or (d >= 45 and hsct is not None and rng.random() < 0.5)
+        res = "CRI" if d == 30 and c.cri else "CR"
+        neg = c.mrd_neg or (d >= 45 and c.hsct is not None and rng.random() < 0.5)
         s.rs += [("OVRLRESP", res, None, f"DAY {d}", day),
                  ("MRD", "NEGATIVE" if neg else "POSITIVE", None if neg else mrd_level, f"DAY {d}", day)]
     if "RELAPSE" in s.visits:
@@ -495,13 +555,16 @@ def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> Non
         s.rs += [("OVRLRESP", "RELAPSE", None, "RELAPSE", day),
                  ("MRD", "POSITIVE", float(rng.uniform(5, 60)), "RELAPSE", day)]
 
-    # --- DLT adjudication (Day 0-43) --------------------------------------------------------
-    w0, w1 = study["dlt"]["window"]
+
+def _dlt_adjudication(c: _Course) -> None:
+    """The safety review committee's DLT adjudication of the AEs starting in the DLT window."""
+    s = c.s
+    w0, w1 = c.study["dlt"]["window"]
     for ae in s.aes:
         if not (w0 <= ae.st <= w1) or ae.st > s.last:
             continue
         dlt = ((ae.key == "CRS" and ae.grade >= 4)
-               or (ae.key == "ICANS" and ae.grade >= 3 and (ae.en - ae.st) > 3)
+               or (ae.key == "ICANS" and ae.grade >= 3 and ae.en is not None and (ae.en - ae.st) > 3)
                or (ae.key == "AGVHD" and ae.grade >= 3)
                or ae.key == "GF"
                or (ae.key not in HEME and ae.key not in INFECTIONS and ae.grade >= 4 and ae.rel == "RELATED")
@@ -509,7 +572,10 @@ def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> Non
         if dlt:
             ae.dlt, s.dlt = "Y", True
 
-    # --- close AEs and CMs at the last contact ----------------------------------------------
+
+def _close_at_last_contact(c: _Course) -> None:
+    """What is known at the last contact: later records dropped, open events ongoing."""
+    s = c.s
     kept = []
     for ae in s.aes:
         if ae.st > s.last:
@@ -522,14 +588,18 @@ def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> Non
         elif ae.en is None or ae.en > s.last:
             ae.en, ae.out = None, "NOT RECOVERED/NOT RESOLVED"
         kept.append(ae)
-    s.cms = [(t, c, ind, ae, st, (en if en <= s.last else None), part) for t, c, ind, ae, st, en, part in s.cms
-             if st <= s.last]
+    s.cms = [(t, c_, ind, ae, st, (en if en <= s.last else None), part)
+             for t, c_, ind, ae, st, en, part in s.cms if st <= s.last]
     s.aes = kept
     s.pr = [p for p in s.pr if p[3] <= s.last]
     s.ex = [e for e in s.ex if e[2] <= s.last]
 
-    # --- cellular kinetics ------------------------------------------------------------------------
-    products = [("CD19 CAR-T", 0, "DAY {}")] + ([("CD22 CAR-T", cd22, "CD22 DAY {}")] if cd22 is not None else [])
+
+def _cellular_kinetics(c: _Course) -> None:
+    """CAR-T expansion and persistence per product in blood and CSF by flow cytometry and qPCR
+    (fewer CD19 CAR-T cells after the transplant's conditioning); values below the LLOQ as such."""
+    rng, s, dl = c.rng, c.s, c.s.dose_level
+    products = [("CD19 CAR-T", 0, "DAY {}")] + ([("CD22 CAR-T", c.cd22, "CD22 DAY {}")] if c.cd22 is not None else [])
     for prod, day0, vfmt in products:
         shift = CK_DOSE_SLOPE * (dl - 2) if prod == "CD19 CAR-T" else 0.0
         if not s.responder and prod == "CD19 CAR-T":
@@ -547,8 +617,8 @@ def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> Non
         fall = cmax * (CK_FAST_FRACTION * np.exp(-math.log(2) / CK_FAST_HALF_LIFE * dt_)
                        + (1 - CK_FAST_FRACTION) * np.exp(-math.log(2) / CK_SLOW_HALF_LIFE * dt_))
         conc = np.where(t <= tmax, rise, fall)
-        if prod == "CD19 CAR-T" and hsct is not None:
-            conc = np.where(t > hsct, conc * CK_CONDITIONING_FACTOR, conc)
+        if prod == "CD19 CAR-T" and c.hsct is not None:
+            conc = np.where(t > c.hsct, conc * CK_CONDITIONING_FACTOR, conc)
         for spec in ("PERIPHERAL BLOOD", "CSF"):
             missed = rng.random(len(t))  # one draw (or lumbar puncture) serves both methods
             for method in ("FLOW CYTOMETRY", "QPCR"):
@@ -707,7 +777,8 @@ def simulate(n_subjects: int = N_SUBJECTS, seed: int = SEED, root: Path | None =
     cut_dates = {"escalation": esc_end}
     if n_exp:
         cut_dates["interim"] = exp_consents[math.ceil(n_exp / 2) - 1] + dt.timedelta(days=INTERIM_AFTER_HALF_DAYS)
-    cut_dates["final"] = max(s.d0 + dt.timedelta(days=max(s.day730, s.disp[2])) for s in subjects)
+    cut_dates["final"] = max(s.d0 + dt.timedelta(days=max(s.day730, s.disp[2] if s.disp else s.day730))
+                             for s in subjects)
     return Trial(subjects, rp2d, cut_dates, log)
 
 
@@ -807,8 +878,8 @@ def _records(trial: Trial, study: dict) -> dict[str, pd.DataFrame]:
     for name, dom in sdtm.DOMAINS.items():
         cols = [c.name for c in dom.columns]
         df = pd.DataFrame(rows[name], columns=cols + ["_D"])
-        order = ["USUBJID", "SVSTDTC", "VISIT"] if name == "sv" else list(dom.key)  # visits in time order
-        out[name] = df.sort_values(order, key=_sort_key).reset_index(drop=True)
+        keys: list[str] = ["USUBJID", "SVSTDTC", "VISIT"] if name == "sv" else list(dom.key)  # visits in time order
+        out[name] = df.sort_values(keys, key=_sort_key).reset_index(drop=True)
     return out
 
 
