@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import time
 
 import pandas as pd
 import pytest
@@ -322,9 +321,7 @@ def test_derive_synthetic_cut(cut_id, tmp_path):
     if cut_id not in list_cuts():
         pytest.skip(f"params/{cut_id}.yml not there yet")
     cut = load_cut(cut_id)
-    start = time.perf_counter()
     got = derive.derive_cut(cut, out_dir=tmp_path / "adam")
-    assert time.perf_counter() - start < 30
     adsl = got["adsl"]
     assert adsl["USUBJID"].is_unique and (adsl["SAFFL"] == "Y").sum() > 0
     assert (got["adtte"]["ADT"] <= pd.Timestamp(cut.cut_date)).all()

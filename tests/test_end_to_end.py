@@ -47,7 +47,8 @@ def test_report_has_every_deliverable(report):
     _, out = report
     assert (out / "html" / "index.html").is_file() and (out / f"csr-{CUT}.pdf").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
-    assert {"inputs", "git", "versions"} <= set(manifest) or "inputs" in json.dumps(manifest)
+    assert {"study", "cut", "inputs", "params", "definitions", "git", "packages", "run"} <= set(manifest)
+    assert manifest["cut"]["id"] == CUT and manifest["inputs"]  # every input file with its hash
     assert len(list((out / "notebooks").glob("*.ipynb"))) == len(list((ROOT / "chapters").glob("*.ipynb")))
 
 

@@ -46,9 +46,7 @@ def test_report_builds_everything_then_a_no_change_rerun_skips_all_work(project)
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
     calls.clear()
 
-    t0 = time.perf_counter()
     second = pipeline.run("c1")
-    assert time.perf_counter() - t0 < 5
     assert second.all_cached and set(second.chapters.values()) == {"cached"}
     assert calls == []                                  # no step function was even called
     assert tree_hashes(out) == before
