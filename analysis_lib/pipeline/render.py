@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from analysis_lib.pipeline import provenance
+from analysis_lib.toolkit.tlf import rtf as tlf_rtf
 from analysis_lib.trial import config
 
 BOOK_DIR = Path(__file__).resolve().parent / "book"
@@ -81,7 +82,7 @@ def report_info(cut: config.Cut, book: dict[str, Any]) -> dict[str, str]:
         "STUDY_TITLE": str(study.get("title", book["title"])),
         "PHASE": str(study.get("phase", "")),
         "SPONSOR": str(study.get("sponsor", book["author"])),
-        "REPORT_TYPE": f"{'Final' if cut.kind == 'final' else 'Interim'} clinical study report",
+        "REPORT_TYPE": cut.report_type,
         "CUT_LABEL": cut.label,
         "CUT_ID": cut.id,
         "CUT_DATE": cut.cut_date.isoformat(),
@@ -426,6 +427,14 @@ def render_cut(cut: str | config.Cut, build_dir: Path | None = None, engine: str
     else:
         paths, timings = _render_jupyter_book(cut, build_dir, bk, info, notebooks, entries, src, work)
     shutil.rmtree(work)
+    problems = pdf_problems(paths["pdf"], [e["number"] for e in entries])
+    if problems:
+        raise RenderError(f"{paths['pdf']} does not meet the regulatory PDF expectations:\n  " + "\n  ".join(problems))
+    t0 = time.perf_counter()
+    volume = write_tlf_volume(cut, build_dir, info)
+    if volume is not None:
+        paths["tlf_volume"] = volume
+    timings["tlf_volume_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     paths["manifest"] = write_manifest(cut, build_dir, engine, timings)
     return paths
@@ -485,6 +494,84 @@ def _render_quarto(cut, build_dir, bk, info, notebooks, entries, src, work):
     _replace_dir(out, build_dir / "html")
     paths = {"html": build_dir / "html", "index": build_dir / "html" / "index.html", "pdf": pdf}
     return paths, {"quarto_s": time.perf_counter() - t0}
+
+
+# --------------------------------------------------------------------------------------------------
+# Checks of the PDF and the combined TLF volume
+# --------------------------------------------------------------------------------------------------
+def _tool(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise RenderError(f"{cmd[0]} (poppler-utils) failed on {cmd[-1]}: {exc}") from None
+
+
+def pdf_bookmarks(pdf: Path) -> list[str]:
+    """The titles of every bookmark (outline item) of ``pdf``, in order (poppler's ``pdftohtml``)."""
+    xml = _tool(["pdftohtml", "-xml", "-i", "-q", "-stdout", str(pdf)])
+    outline = xml[xml.find("<outline"):] if "<outline" in xml else ""
+    return [html.unescape(re.sub(r"<[^>]+>", "", m)).strip()
+            for m in re.findall(r"<item[^>]*>(.*?)</item>", outline, flags=re.S)]
+
+
+def pdf_problems(pdf: Path, tlf_numbers: list[str]) -> list[str]:
+    """What keeps ``pdf`` from the usual regulatory PDF expectations (FDA/ICH eCTD PDF
+    specifications): document properties title, author and subject set; PDF version 1.4 to 1.7; no
+    security (encryption); every font embedded; a bookmark for every TLF. Empty when it meets them."""
+    info = dict(line.split(":", 1) for line in _tool(["pdfinfo", str(pdf)]).splitlines() if ":" in line)
+    info = {k.strip(): v.strip() for k, v in info.items()}
+    problems = [f"document property {k} is empty" for k in ("Title", "Author", "Subject") if not info.get(k)]
+    version = info.get("PDF version", "")
+    if version not in {"1.4", "1.5", "1.6", "1.7"}:
+        problems.append(f"PDF version {version or '?'} (expected 1.4 to 1.7)")
+    if not info.get("Encrypted", "").startswith("no"):
+        problems.append(f"encrypted ({info.get('Encrypted')}): no security is allowed")
+    fonts = _tool(["pdffonts", str(pdf)]).splitlines()[2:]
+    not_embedded = [line.split()[0] for line in fonts if line.split()[-5] != "yes"]
+    if not_embedded:
+        problems.append(f"fonts not embedded: {', '.join(not_embedded)}")
+    marks = pdf_bookmarks(pdf)
+    missing = [n for n in tlf_numbers if not any(m.startswith(n + ":") for m in marks)]
+    if missing:
+        problems.append(f"no bookmark for {', '.join(missing)}")
+    return problems
+
+
+def volume_entries(build_dir: Path, catalogue: Path) -> list[tlf_rtf.VolumeEntry]:
+    """The TLFs with an RTF in ``build_dir``, in catalogue order (then any others by number)."""
+    metas = {}
+    for f in sorted((Path(build_dir) / "tlf").glob("*.json")):
+        meta = json.loads(f.read_text(encoding="utf-8"))
+        if meta.get("files", {}).get("rtf"):
+            metas[str(meta.get("id") or f.stem)] = meta
+    order = []
+    if catalogue.is_file():
+        data = yaml.safe_load(catalogue.read_text(encoding="utf-8")) or {}
+        order = [str(item.get("id")) for item in data.get("tlfs", []) if str(item.get("id")) in metas]
+    rest = sorted((k for k in metas if k not in order), key=lambda k: _tlf_sort_key(metas[k]["number"]))
+    out = []
+    for key in order + rest:
+        meta = metas[key]
+        out.append(tlf_rtf.VolumeEntry(number=meta["number"], title=meta["title"],
+                                       rtf=Path(build_dir) / meta["files"]["rtf"],
+                                       bookmark=tlf_rtf.bookmark_name_for(key)))
+    return out
+
+
+def write_tlf_volume(cut: config.Cut, build_dir: Path, info: dict[str, str]) -> Path | None:
+    """The combined TLF volume ``build_dir/tlfs-<cut>.rtf``: contents, then every TLF in catalogue
+    order with its page furniture (None when the cut has no TLF files)."""
+    entries = volume_entries(build_dir, cut.root / "chapters" / "tlf_catalogue.yml")
+    if not entries:
+        return None
+    furniture = tlf_rtf.Furniture(study_id=info["STUDY_ID"], report_type=info["REPORT_TYPE"])
+    heading = [f"{info['STUDY_ID']} {info['REPORT_TYPE']}", info["STUDY_TITLE"],
+               f"Tables, figures and listings, data cut {info['CUT_DATE']} ({info['CUT_LABEL']})"]
+    try:
+        return tlf_rtf.write_volume(entries, Path(build_dir) / f"tlfs-{cut.id}.rtf", furniture,
+                                    info["CUT_DATE"], heading)
+    except tlf_rtf.TLFError as exc:
+        raise RenderError(str(exc)) from None
 
 
 def write_manifest(cut: str | config.Cut, build_dir: Path, engine: str, timings: dict[str, float]) -> Path:

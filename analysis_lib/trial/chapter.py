@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis_lib.toolkit.tlf import Emitter, Source
+from analysis_lib.toolkit.tlf import Emitter, RTFFurniture, Source
 from analysis_lib.trial import catalogue, config
 
 
@@ -99,5 +99,6 @@ def start(name: str, cut: str, output_dir: str | os.PathLike | None = None) -> C
     if not (out / "adam").is_dir():
         raise ChapterError(f"{out / 'adam'}: no ADaM datasets — run `csr derive --cut {cut}` first")
     study = config.load_study()
+    furniture = RTFFurniture(study_id=str(study.get("study", {}).get("id", "")), report_type=cut_obj.report_type)
     return Chapter(name=name, cut=cut_obj, output_dir=out, study=study,
-                   emit=Emitter(cut_obj, out, catalogue=catalogue.load(study)))
+                   emit=Emitter(cut_obj, out, catalogue=catalogue.load(study), furniture=furniture))

@@ -61,6 +61,11 @@ class Cut:
         return self.root / "_output" / self.id
 
     @property
+    def report_type(self) -> str:
+        """What the report of this cut is called on title pages and running headers."""
+        return f"{'Final' if self.kind == 'final' else 'Interim'} clinical study report"
+
+    @property
     def adam_dir(self) -> Path:
         return self.output_dir / "adam"
 

@@ -8,7 +8,7 @@ from analysis_lib.toolkit.tlf.catalogue import Catalogue, CatalogueEntry, TLFErr
 from analysis_lib.toolkit.tlf.emitter import Emitter, tlf_rendering_enabled
 from analysis_lib.toolkit.tlf.latex import raw_block as raw_latex_block
 from analysis_lib.toolkit.tlf.model import INDENT, TLF, Figure, Listing, Source, Table, slugify
-from analysis_lib.toolkit.tlf.rtf import BLOCK_ROWS as RTF_BLOCK_ROWS
+from analysis_lib.toolkit.tlf.rtf import Furniture as RTFFurniture
 
-__all__ = ["INDENT", "RTF_BLOCK_ROWS", "TLF", "Catalogue", "CatalogueEntry", "Emitter", "Figure", "Listing",
+__all__ = ["INDENT", "TLF", "RTFFurniture", "Catalogue", "CatalogueEntry", "Emitter", "Figure", "Listing",
            "Source", "TLFError", "Table", "load_catalogue", "raw_latex_block", "slugify", "tlf_rendering_enabled"]

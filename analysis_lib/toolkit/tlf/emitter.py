@@ -13,6 +13,7 @@ from analysis_lib.toolkit import ard as ardlib
 from analysis_lib.toolkit.files import atomic_write
 from analysis_lib.toolkit.tlf.catalogue import Catalogue, TLFError
 from analysis_lib.toolkit.tlf.model import TLF, Figure, Listing, SourceLike, Table
+from analysis_lib.toolkit.tlf.rtf import Furniture
 
 
 def tlf_rendering_enabled() -> bool:
@@ -27,11 +28,12 @@ class Emitter:
     Files (paths relative to ``output_dir`` = ``_output/<cut>/``): ``ard/<id>.csv`` (the numbers),
     ``rtf/<number-slug>.rtf``, ``figures/<id>.{svg,pdf,png}`` and ``tlf/<id>.json`` (metadata for
     the lists of tables and figures, naming every file of the TLF). Nothing written carries a
-    timestamp or an absolute path.
+    timestamp or an absolute path. ``furniture`` (study id, report type) heads every RTF page.
     """
 
     def __init__(self, cut: Any = None, output_dir: str | os.PathLike[str] | None = None, *,
-                 catalogue: Catalogue, display: bool = True, render: bool | None = None):
+                 catalogue: Catalogue, display: bool = True, render: bool | None = None,
+                 furniture: Furniture | None = None):
         if output_dir is None:
             if cut is None or not hasattr(cut, "output_dir"):
                 raise TLFError("Emitter needs a Cut (with an output_dir) or an output_dir")
@@ -41,6 +43,7 @@ class Emitter:
         self.output_dir = Path(output_dir)
         self.display = display
         self.render = tlf_rendering_enabled() if render is None else render
+        self.furniture = furniture
         self.emitted: list[TLF] = []
 
     # Shortcuts: build the TLF from the catalogue with this emitter's cut and emit it with its ARD.
@@ -92,9 +95,9 @@ class Emitter:
         if isinstance(tlf, Figure):
             saved = tlf.save(self.output_dir / "figures")
             files.update({fmt: f"figures/{p.name}" for fmt, p in saved.items()})
-            tlf.to_rtf(self.output_dir / files["rtf"], png=saved["png"])
+            tlf.to_rtf(self.output_dir / files["rtf"], png=saved["png"], furniture=self.furniture)
         elif isinstance(tlf, Table):
-            tlf.to_rtf(self.output_dir / files["rtf"])
+            tlf.to_rtf(self.output_dir / files["rtf"], furniture=self.furniture)
         meta = tlf.metadata() | {"files": files}
         data = json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         atomic_write(self.output_dir / "tlf" / f"{tlf.slug}.json", data.encode("utf-8"))

@@ -19,9 +19,11 @@ def raw_block(tex: str) -> str:
 
 
 def _anchor(t: TLF, lst: str, kind: str) -> str:
-    """Hyperlink anchor, entry in \\listoftables/\\listoffigures and ``\\label{tlf:<id>}``."""
+    """Hyperlink anchor, entry in \\listoftables/\\listoffigures, a PDF bookmark one level below the
+    section it sits in (every TLF is in the PDF's outline) and ``\\label{tlf:<id>}``."""
     out = (r"\ifdefined\phantomsection\phantomsection\fi"
-           rf"\addcontentsline{{{lst}}}{{{kind}}}{{{esc(t.number)}\quad {esc(t.title)}}}")
+           rf"\addcontentsline{{{lst}}}{{{kind}}}{{{esc(t.number)}\quad {esc(t.title)}}}"
+           rf"\ifdefined\belowpdfbookmark\belowpdfbookmark{{{esc(t.number)}: {esc(t.title)}}}{{tlfbm:{t.slug}}}\fi")
     if t.id:
         out += rf"\label{{tlf:{t.id}}}"
     return out

@@ -268,8 +268,9 @@ class Table(TLF):
     def to_markdown(self) -> str:
         return markdown.table(self)
 
-    def to_rtf(self, path: str | os.PathLike[str]) -> Path:
-        return rtf.write_table(self, Path(path))
+    def to_rtf(self, path: str | os.PathLike[str], furniture: rtf.Furniture | None = None) -> Path:
+        """Write the RTF (``furniture``: study id and report type of the running header)."""
+        return rtf.write_table(self, Path(path), furniture)
 
 
 @dataclass(repr=False)
@@ -344,5 +345,7 @@ class Figure(TLF):
     def to_markdown(self) -> str:
         return markdown.figure(self)
 
-    def to_rtf(self, path: str | os.PathLike[str], png: str | os.PathLike[str] | None = None) -> Path:
-        return rtf.write_figure(self, Path(path), None if png is None else Path(png))
+    def to_rtf(self, path: str | os.PathLike[str], png: str | os.PathLike[str] | None = None,
+               furniture: rtf.Furniture | None = None) -> Path:
+        """Write the RTF from ``png`` (rendered when not given) with ``furniture``'s running header."""
+        return rtf.write_figure(self, Path(path), None if png is None else Path(png), furniture)
