@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 CUT ?= $(shell test -x $(BIN)/python && $(BIN)/python -c "from analysis_lib.trial.config import default_cut; print(default_cut())" 2>/dev/null || echo final)
 DEBIAN_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended tex-gyre latexmk \
-	lmodern poppler-utils chromium fonts-dejavu-core
+	lmodern poppler-utils chromium fonts-dejavu-core libreoffice-writer-nogui fonts-liberation
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system-deps report test test-fast lint notebooks benchmark clean
 
-system-deps:  ## Debian packages: TeX for the PDF, poppler and Chromium for checking the outputs
+system-deps:  ## Debian packages: TeX for the PDF; poppler, Chromium and LibreOffice (RTF test) for checking the outputs
 	@if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! command -v chromium >/dev/null \
+	    || ! command -v soffice >/dev/null || ! fc-list | grep -q LiberationSerif \
 	    || ! kpsewhich lastpage.sty >/dev/null || ! kpsewhich texgyretermes.sty >/dev/null; then \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES); \
 	fi

@@ -50,7 +50,7 @@ class DemoTable:
     def _repr_markdown_(self) -> str:
         body = "\n".join(rf"{a} & {b} & {c} \\" for a, b, c in self.rows)
         return ("```{raw} latex\n"
-                rf"\phantomsection\label{{tlf:{self.id}}}%"  # label outside the repeated head: first page
+                rf"\phantomsection\label{{tlf:{self.id}}}\belowpdfbookmark{{{self.number}: {self.title}}}{{bm:{self.id}}}%"
                 "\n"
                 rf"\begin{{longtable}}{{@{{}}lrr@{{}}}}\caption*{{{self.number}: {self.title}}}\\"
                 "\n\\toprule Preferred term & DL1 (N=3) & DL2 (N=6) \\\\ \\midrule \\endhead\n"
@@ -78,7 +78,7 @@ def _figure_outputs(figures: Path) -> dict[str, str]:
     tlf = TLFS[1]
     return {"text/html": f"<figure><figcaption>{tlf['number']}: {tlf['title']}</figcaption>{svg_text}</figure>",
             "text/markdown": "```{raw} latex\n\\begin{center}\\textbf{" + f"{tlf['number']}: {tlf['title']}"
-                             + "}\\label{tlf:f-demo-os}\\\\[2mm]\n\\includegraphics[width=0.9\\linewidth]"
+                             + "}\\label{tlf:f-demo-os}\\belowpdfbookmark{" + f"{tlf['number']}: {tlf['title']}" + "}{bm:f-demo-os}\\\\[2mm]\n\\includegraphics[width=0.9\\linewidth]"
                              "{f-demo-os.pdf}\n\\end{center}\n```\n",
             "text/plain": "<Figure>"}
 
@@ -245,7 +245,7 @@ def test_outputs_and_manifest(built):
     manifest = json.loads((build / "manifest.json").read_text())
     assert manifest["engine"]["name"] == "jupyter-book"
     assert manifest["cut"]["cut_date"] == "2025-03-31"
-    assert set(manifest["run"]["timings_s"]) == {"html_s", "pdf_s", "total_s"}
+    assert set(manifest["run"]["timings_s"]) == {"html_s", "pdf_s", "tlf_volume_s", "total_s"}
     assert not list(build.glob(".render-*")), "scratch folder left behind"
 
 
@@ -306,6 +306,18 @@ def test_pdf_text_has_title_page_tlfs_table_and_running_heads(built):
     assert re.search(rf"Table 14\.3\.1\.2\s+Adverse events by system organ class \(demo\)\s+{table_page}\b", lot)
     tex = built["paths"]["tex"].read_text(encoding="utf-8")
     assert r"\begin{longtable}" in tex and "SECRET_CODE_MARKER" not in tex
+
+
+def test_pdf_has_document_properties_and_a_bookmark_per_tlf(built):
+    pdf = built["paths"]["pdf"]
+    info = _run(["pdfinfo", str(pdf)]).stdout
+    assert re.search(r"^Title:\s+\S", info, re.M) and re.search(r"^Author:\s+\S", info, re.M)
+    assert re.search(r"^Subject:\s+\S.*2025-03-31", info, re.M) and re.search(r"^Keywords:\s+\S", info, re.M)
+    assert render.pdf_problems(pdf, [t["number"] for t in TLFS]) == []
+    marks = render.pdf_bookmarks(pdf)
+    assert all(any(m.startswith(t["number"] + ":") for m in marks) for t in TLFS)
+    # the check names what is wrong
+    assert render.pdf_problems(pdf, ["Table 99.9"]) == ["no bookmark for Table 99.9"]
 
 
 @pytest.mark.slow

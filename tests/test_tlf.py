@@ -13,6 +13,7 @@ import pytest
 from matplotlib.figure import Figure as MplFigure
 
 from analysis_lib.toolkit import ard, escape, tlf
+from analysis_lib.toolkit.tlf import rtf
 from analysis_lib.trial import catalogue as study_catalogue
 
 REPO = Path(__file__).resolve().parents[1]
@@ -360,29 +361,123 @@ def test_emitter_shortcuts_use_its_cut(tmp_path):
     assert listed["stat_value"].tolist() == ["01-001", "Relapse"]
 
 
-def test_long_rtf_repeats_title_and_headers_per_page(tmp_path):
-    t = tlf.Table(number="Table 14.1.1", title="Long table", body=pd.concat([ae_body()] * 20, ignore_index=True),
-                  footnotes=["Only once, at the end."])
-    text = t.to_rtf(tmp_path / "long.rtf").read_text()
-    pages = text.count("\\page") + 1
-    assert pages == 3  # 100 rows at rtflite's portrait default of 40 rows per page
-    assert text.count("DL1\\line (N=3)") == pages and text.count("Long table") == pages
-    assert text.count("Only once, at the end.") == 1
+FURNITURE = tlf.RTFFurniture(study_id="STUDY-1", report_type="Interim clinical study report")
 
 
-def test_long_rtf_is_encoded_in_blocks_with_every_row_and_notes_once(tmp_path, monkeypatch):
-    from analysis_lib.toolkit.tlf import rtf as tlf_rtf
+def _sae_listing(n: int, long_every: int = 0) -> tlf.Listing:
+    """A listing shaped like Listing 16.2.7.3 (narrow coded columns beside free-text ones)."""
+    body = pd.DataFrame({
+        "Subject": [f"01-{i:03d}" for i in range(n)],
+        "Dose level": ["DL2 3×10⁵/kg"] * n,
+        "Preferred term": ["Cytomegalovirus infection reactivation with a long verbatim term " * 3 if long_every and i % long_every == 0
+                           else "Pyrexia" for i in range(n)],
+        "Grade": ["3"] * n, "Related": ["Yes"] * n, "DLT": ["No"] * n, "Outcome": ["Recovered/resolved"] * n,
+    })
+    return tlf.Listing(number="Listing 16.2.7.3", title="Listing of serious adverse events", body=body,
+                       population="Safety population", population_n=n, cut_date=CUT, id="l-sae",
+                       source=(["ADSL", "ADAE"], "chapters/deaths_saes.ipynb"), footnotes=("Only once, at the end.",))
 
-    monkeypatch.setattr(tlf_rtf, "BLOCK_ROWS", 7)
-    body = pd.DataFrame({"Subject": [f"S{i:03d}" for i in range(30)], "Term": ["Pyrexia"] * 30})
-    listing = tlf.Listing(number="Listing 16.2.7.3", title="Serious adverse events", body=body,
-                          footnotes=("Only once at the end.",))
-    text = listing.to_rtf(tmp_path / "l.rtf").read_text(encoding="ascii")
-    assert text.startswith("{\\rtf1") and text.count("{") == text.count("}")
-    assert all(f"S{i:03d}" in text for i in range(30))
-    assert text.count("Only once at the end.") == 1
-    assert text.count("\\page") >= 4  # 5 blocks joined page by page
-    assert text.count("Serious adverse events") >= 5  # title on every block
+
+def _pages(text: str) -> list[str]:
+    return text.split("\\page")
+
+
+def test_rtf_pages_carry_header_footer_title_and_column_headers(tmp_path):
+    lst = _sae_listing(100)
+    text = lst.to_rtf(tmp_path / "l.rtf", furniture=FURNITURE).read_text(encoding="ascii")
+    assert text.startswith("{\\rtf1") and text.count("{") - text.count("\\{") == text.count("}") - text.count("\\}")
+    # running header and footer once per section: every page shows them
+    assert text.count("{\\header") == 1 and text.count("{\\footer") == 1
+    header = text[text.index("{\\header"):text.index("{\\footer")]
+    assert "STUDY-1 | Interim clinical study report" in header and "Data cut-off: 2025-03-01" in header
+    assert "Page {\\field{\\*\\fldinst PAGE }" in header and "{\\field{\\*\\fldinst NUMPAGES }" in header
+    footer = text[text.index("{\\footer"):]
+    assert footer.split("\\par}")[0].count("Source: ADSL, ADAE; program chapters/deaths_saes.ipynb") == 1
+    pages = _pages(text)
+    assert len(pages) == len(rtf.plan_table(lst).pages) > 1
+    for page in pages:  # title block and column headers on every page
+        assert "Listing 16.2.7.3" in page and "Safety population (N = 100)" in page and "{\\f0 Preferred term}" in page
+    # footnotes: once, under the table on the last page; the bookmark of the TLF on its first page only
+    assert text.count("Only once, at the end.") == 1 and "Only once, at the end." in pages[-1]
+    assert text.count("\\bkmkstart tlf_l_sae}") == 1 and "\\bkmkstart" in pages[0]
+    assert all(f"01-{i:03d}" in text for i in range(100))
+    assert "\\paperw15840\\paperh12240\\landscape" in text and "\\lndscpsxn" in text
+
+
+def test_rtf_pagination_fills_the_page_by_row_height(tmp_path):
+    short = rtf.plan_table(_sae_listing(100))
+    assert [len(p) for p in short.pages][:-1] == [len(short.pages[0])] * (len(short.pages) - 1)
+    assert len(short.pages[0]) >= 28  # landscape letter, one-line rows (rtflite's default: 24 rows budget)
+    assert [i for p in short.pages for i in p] == list(range(100))  # every row once, in order
+    wrapped = rtf.plan_table(_sae_listing(100, long_every=2))
+    assert len(wrapped.pages[0]) < len(short.pages[0])  # rows that wrap take more room
+    # the heights of the rows on a page never exceed the page
+    layout = wrapped.layout
+    room = layout.content_height - rtf.title_height(_sae_listing(100), layout)
+    heights = rtf.row_heights(_sae_listing(100, long_every=2), wrapped.widths)
+    assert all(sum(heights[i] for i in p) <= room for p in wrapped.pages)
+
+
+def test_paginate_keeps_footnotes_with_the_last_rows():
+    assert rtf.paginate([1.0] * 10, room=4.0, last_extra=0.0) == [range(0, 4), range(4, 8), range(8, 10)]
+    assert rtf.paginate([1.0] * 8, room=4.0, last_extra=1.5) == [range(0, 4), range(4, 6), range(6, 8)]
+    assert rtf.paginate([5.0, 1.0], room=4.0, last_extra=0.0) == [range(0, 1), range(1, 2)]  # too tall: own page
+    assert rtf.paginate([], room=4.0, last_extra=1.0) == [range(0)]
+
+
+def test_column_widths_fill_the_page_and_never_split_a_header_word():
+    lst = _sae_listing(20, long_every=3)
+    layout, widths = rtf.table_layout(lst)
+    assert layout.orientation == "landscape" and sum(widths) == pytest.approx(layout.content_width)
+    for name, w in zip(lst.columns, widths):
+        for word in name.split():
+            assert rtf.wrap_lines(word, w - rtf.CELL_PAD) == 1, (name, w)
+    # narrow coded columns keep one line; the free-text column is the one that wraps
+    for j, name in enumerate(lst.columns):
+        if name != "Preferred term":
+            assert all(rtf.wrap_lines(r[j], widths[j] - rtf.CELL_PAD) == 1 for r in lst.rows()), name
+    # a narrow table fills the portrait page; a wide one goes landscape
+    narrow = tlf.Table(number="Table 14.1.9", title="Narrow", body=pd.DataFrame({"Parameter": ["Any"], "Total\n(N=6)": ["6 (100)"]}))
+    layout, widths = rtf.table_layout(narrow)
+    assert layout.orientation == "portrait" and sum(widths) == pytest.approx(layout.content_width)
+
+
+def test_wrap_lines_counts_words_and_breaks():
+    w = rtf.text_width("Recovered/resolved")
+    assert rtf.wrap_lines("Recovered/resolved", w) == 1
+    assert rtf.wrap_lines("Recovered/resolved Recovered/resolved", w * 1.5) == 2
+    assert rtf.wrap_lines("a\nb\nc", 1.0) == 3
+    assert rtf.wrap_lines("x" * 40, rtf.text_width("x" * 10)) == 4  # a word wider than the box
+
+
+def test_long_listing_is_fast_and_complete(tmp_path):
+    import time
+
+    t0 = time.perf_counter()
+    text = _sae_listing(3000).to_rtf(tmp_path / "big.rtf").read_text(encoding="ascii")
+    assert time.perf_counter() - t0 < 60  # per-page encoding: linear in the rows
+    assert text.count("01-2999") == 1 and text.count("Only once, at the end.") == 1
+
+
+def test_volume_joins_tlfs_in_order_with_contents(tmp_path):
+    lst = _sae_listing(60)
+    lst.to_rtf(tmp_path / "l.rtf", furniture=FURNITURE)
+    t = tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE)
+    t.to_rtf(tmp_path / "t.rtf", furniture=FURNITURE)
+    entries = [rtf.VolumeEntry(t.number, t.title, tmp_path / "t.rtf", rtf.bookmark_name(t)),
+               rtf.VolumeEntry(lst.number, lst.title, tmp_path / "l.rtf", rtf.bookmark_name(lst))]
+    text = rtf.write_volume(entries, tmp_path / "v.rtf", FURNITURE, "2025-03-01", ["STUDY-1", "TLFs"]).read_text("ascii")
+    toc = text[:text.index("\\sect\n")]
+    assert "\\fldinst TOC" in toc and toc.index("Table 14.3.2.2") < toc.index("Listing 16.2.7.3")
+    for e in entries:
+        assert f'HYPERLINK \\\\l "{e.bookmark}"' in toc and f"PAGEREF {e.bookmark} " in toc
+        assert text.count(f"\\bkmkstart {e.bookmark}}}") == 1
+    sections = text.split("\\sect\n")
+    assert len(sections) == 3 and "\\lndscpsxn" in sections[2] and "\\lndscpsxn" not in sections[1]
+    assert all("{\\header" in s and "{\\footer" in s for s in sections)
+    (tmp_path / "bad.rtf").write_text("{\\rtf1 not ours}")
+    with pytest.raises(tlf.TLFError, match="not an RTF TLF written by analysis_lib"):
+        rtf.write_volume([rtf.VolumeEntry("T", "t", tmp_path / "bad.rtf", "b")], tmp_path / "v2.rtf", FURNITURE, "", [])
 
 
 def test_emitter_without_rendering_writes_nothing(tmp_path, table, monkeypatch):

@@ -184,13 +184,14 @@ def _column_needs(t: Table) -> tuple[list[float], list[float], list[float]]:
 def table_layout(t: Table) -> tuple[PageLayout, list[float]]:
     """Page layout and column widths (inches) of a table or listing.
 
-    Listings are landscape; a table is portrait unless its columns cannot keep their words whole
-    there or would wrap to more than about twice their one-line width. Widths fill the page width,
-    never below the longest header word of a column (no header word split), and keep data words
-    whole where the page allows.
+    Listings are landscape; a table is portrait when its data columns (all but the first) fit there
+    on one line and leave the row-label column at least a third of the width (or its longest word),
+    else landscape. Widths fill the page width, never below the longest header word of a column (no
+    header word split), and keep data words whole where the page allows.
     """
     head_min, word_min, want = _column_needs(t)
-    portrait_ok = sum(word_min) <= PORTRAIT.content_width and sum(want) <= 2 * PORTRAIT.content_width
+    label = min(want[0], max(word_min[0], PORTRAIT.content_width / 3))
+    portrait_ok = sum(want[1:]) + label <= PORTRAIT.content_width
     layout = LANDSCAPE if (t.kind == "listing" or not portrait_ok) else PORTRAIT
     total = layout.content_width
     mins = word_min if sum(word_min) <= total else head_min
