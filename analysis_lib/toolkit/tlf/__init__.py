@@ -10,5 +10,5 @@ from analysis_lib.toolkit.tlf.latex import raw_block as raw_latex_block
 from analysis_lib.toolkit.tlf.model import INDENT, TLF, Figure, Listing, Source, Table, slugify
 from analysis_lib.toolkit.tlf.rtf import Furniture as RTFFurniture
 
-__all__ = ["INDENT", "TLF", "RTFFurniture", "Catalogue", "CatalogueEntry", "Emitter", "Figure", "Listing",
+__all__ = ["INDENT", "TLF", "Catalogue", "CatalogueEntry", "Emitter", "Figure", "Listing", "RTFFurniture",
            "Source", "TLFError", "Table", "load_catalogue", "raw_latex_block", "slugify", "tlf_rendering_enabled"]

@@ -477,17 +477,18 @@ def _sections_of(path: Path) -> str:
 
 
 def toc_rtf(entries: Sequence[VolumeEntry], heading: Sequence[str]) -> str:
-    """Table of contents: one line per TLF, a hyperlink to its bookmark with a dotted leader and
-    its page as a PAGEREF field, all inside a Word TOC field (Word can update it with F9)."""
+    """Table of contents: one line per TLF, a hyperlink to its bookmark, a dotted leader and its
+    page as a ``PAGEREF`` field to the bookmark, which Word and LibreOffice compute when they lay
+    out the pages. (Not wrapped in a Word ``TOC`` field: LibreOffice then shows no page numbers.)"""
     tab = round(PORTRAIT.content_width * TWIPS)
     head = "\\line ".join(esc(x) for x in heading)
     lines = []
     for e in entries:
         text = f"{esc(e.number)}  {esc(e.title)}"
-        page = _field(f"PAGEREF {e.bookmark} \\\\h", "")
-        link = f"{{\\field{{\\*\\fldinst HYPERLINK \\\\l \"{e.bookmark}\" }}{{\\fldrslt {text}\\tab {page}}}}}"
+        page = _field(f"PAGEREF {e.bookmark} \\\\h", "0")
+        link = f"{{\\field{{\\*\\fldinst HYPERLINK \\\\l \"{e.bookmark}\" }}{{\\fldrslt {text}}}}}\\tab {page}"
         lines.append(f"\\pard\\plain\\ql\\li0\\tqr\\tldot\\tx{tab}\\sb20\\sa20\\f0\\fs{BODY_PT * 2} {link}\\par\n")
-    toc = f"{{\\field{{\\*\\fldinst TOC \\\\o \"1-1\" \\\\h \\\\z }}{{\\fldrslt\n{''.join(lines)}}}}}\n"
+    toc = "".join(lines)
     return (f"{{\\pard\\plain\\qc\\sb0\\sa240\\f0\\fs{TITLE_PT * 2 + 4}\\b {head}\\par}}\n"
             f"{{\\pard\\plain\\qc\\sa120\\f0\\fs{TITLE_PT * 2}\\b Contents\\par}}\n" + toc)
 
