@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from analysis_lib.pipeline import render
 from analysis_lib.toolkit import ard, tlf
 from analysis_lib.trial import catalogue as study_catalogue
 
@@ -62,6 +63,19 @@ def test_pdf_has_every_catalogue_tlf_and_embedded_fonts(report):
     assert not re.search(r"\b(nan|NaN|None)\b", text)
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
     assert fonts and all(line.split()[-5] == "yes" for line in fonts), "\n".join(fonts)
+
+
+def test_pdf_has_document_properties_and_a_bookmark_per_tlf(report):
+    _, out = report
+    pdf = out / f"csr-{CUT}.pdf"
+    study = yaml.safe_load((ROOT / "params" / "study.yml").read_text())["study"]
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(rf"^Title:\s+{re.escape(study['title'])}$", info, re.M)
+    assert re.search(rf"^Author:\s+{re.escape(study['sponsor'])}$", info, re.M)
+    assert re.search(rf"^Subject:\s+{re.escape(study['id'])} Final clinical study report, data cut ", info, re.M)
+    assert re.search(rf"^Keywords:\s+{re.escape(study['id'])}, {CUT}, ", info, re.M)
+    numbers = [e.number for e in study_catalogue.load().values()]
+    assert render.pdf_problems(pdf, numbers) == []  # version, no encryption, fonts, a bookmark per TLF
 
 
 def test_html_loads_nothing_from_the_network(report):

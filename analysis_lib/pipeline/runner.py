@@ -462,8 +462,8 @@ def _run_render(cut: Cut, build: Path, engine: str, seconds: dict[str, float], t
     from analysis_lib.pipeline import render
 
     _clear(build / "html")
-    for pdf in build.glob("csr-*.pdf"):
-        pdf.unlink()
+    for old in [*build.glob("csr-*.pdf"), *build.glob("tlfs-*.rtf")]:  # the PDF and the TLF volume
+        old.unlink()
     produced = dict(render.render_cut(cut, build, engine=engine) or {})
     timings = {s: round(seconds.get(s, 0.0), 3) for s in STEPS[:3]}
     timings["render"] = round(time.perf_counter() - t0, 3)

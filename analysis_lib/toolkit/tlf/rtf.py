@@ -364,7 +364,9 @@ def _table_page(t: Table, plan: TablePlan, body_rows: list[list[str]], indents: 
     )
     if t.footnotes and notes:
         kwargs["rtf_footnote"] = rtf.RTFFootnote(text=[esc(f) for f in t.footnotes], text_convert=[[False]])
-    return _rtflite_body(rtf.RTFDocument(**kwargs))
+    # the column-header row (the page's first row) is also a repeating header row (\trhdr): should a
+    # client lay a page out longer than planned, the rows it moves on still get the headers
+    return _rtflite_body(rtf.RTFDocument(**kwargs)).replace("\\trowd", "\\trowd\\trhdr", 1)
 
 
 def _section(layout: PageLayout, header: str, footer: str, pages: Sequence[str]) -> str:
