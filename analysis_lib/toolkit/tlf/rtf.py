@@ -14,6 +14,7 @@ page while they fit the page height left by the furniture. rtflite encodes the r
 footer and section formatting, so a TLF file and the combined TLF volume (:func:`write_volume`)
 share one layout. Every text from the data is escaped (:func:`escape.rtf`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -79,16 +80,20 @@ class PageLayout:
         """RTF section formatting: paper, orientation, margins, header and footer distance."""
         tw = [round(m * TWIPS) for m in self.margin]
         land = "\\lndscpsxn" if self.orientation == "landscape" else ""
-        return (f"\\sectd{land}\\pgwsxn{round(self.width * TWIPS)}\\pghsxn{round(self.height * TWIPS)}"
-                f"\\marglsxn{tw[0]}\\margrsxn{tw[1]}\\margtsxn{tw[2]}\\margbsxn{tw[3]}"
-                f"\\headery{tw[4]}\\footery{tw[5]}\n")
+        return (
+            f"\\sectd{land}\\pgwsxn{round(self.width * TWIPS)}\\pghsxn{round(self.height * TWIPS)}"
+            f"\\marglsxn{tw[0]}\\margrsxn{tw[1]}\\margtsxn{tw[2]}\\margbsxn{tw[3]}"
+            f"\\headery{tw[4]}\\footery{tw[5]}\n"
+        )
 
     def document(self) -> str:
         """The same as document defaults (readers that ignore section formatting still get the paper)."""
         tw = [round(m * TWIPS) for m in self.margin]
         land = "\\landscape" if self.orientation == "landscape" else ""
-        return (f"\\paperw{round(self.width * TWIPS)}\\paperh{round(self.height * TWIPS)}{land}"
-                f"\\margl{tw[0]}\\margr{tw[1]}\\margt{tw[2]}\\margb{tw[3]}\n")
+        return (
+            f"\\paperw{round(self.width * TWIPS)}\\paperh{round(self.height * TWIPS)}{land}"
+            f"\\margl{tw[0]}\\margr{tw[1]}\\margt{tw[2]}\\margb{tw[3]}\n"
+        )
 
 
 PORTRAIT = PageLayout("portrait", 8.5, 11.0)
@@ -216,8 +221,10 @@ def header_rtf(furniture: Furniture, cut_date: str | None, layout: PageLayout) -
     tab = round(layout.content_width * TWIPS)
     fs = FURNITURE_PT * 2
     cut = f"Data cut-off: {esc(cut_date)}" if cut_date else ""
-    return (f"{{\\header\\pard\\plain\\ql\\tqr\\tx{tab}\\f0\\fs{fs} {left}\\tab {page_x_of_y()}\\par\n"
-            f"\\pard\\plain\\ql\\brdrb\\brdrs\\brdrw10\\brsp20\\f0\\fs{fs} {cut}\\par}}\n")
+    return (
+        f"{{\\header\\pard\\plain\\ql\\tqr\\tx{tab}\\f0\\fs{fs} {left}\\tab {page_x_of_y()}\\par\n"
+        f"\\pard\\plain\\ql\\brdrb\\brdrs\\brdrw10\\brsp20\\f0\\fs{fs} {cut}\\par}}\n"
+    )
 
 
 def footer_rtf(lines: Sequence[str]) -> str:
@@ -338,7 +345,7 @@ def _rtflite_body(doc: Any) -> str:
     m = re.search(r"\\footery-?\d+\n", text)
     if m is None or not text.rstrip().endswith("}"):
         raise TLFError("unexpected rtflite output: page settings not found")
-    return text[m.end():].rstrip()[:-1].strip("\n") + "\n"
+    return text[m.end() :].rstrip()[:-1].strip("\n") + "\n"
 
 
 def _table_page(t: Table, plan: TablePlan, body_rows: list[list[str]], indents: list[int], notes: bool) -> str:
@@ -348,19 +355,37 @@ def _table_page(t: Table, plan: TablePlan, body_rows: list[list[str]], indents: 
 
     ncol = len(t.columns)
     names = [f"c{j}" for j in range(ncol)]
-    df = pl.DataFrame({n: [esc(r[j]) for r in body_rows] for j, n in enumerate(names)},
-                      schema=dict.fromkeys(names, pl.Utf8))
+    df = pl.DataFrame(
+        {n: [esc(r[j]) for r in body_rows] for j, n in enumerate(names)}, schema=dict.fromkeys(names, pl.Utf8)
+    )
     indent = [[int(180 * i)] + [0] * (ncol - 1) for i in indents] or [[0] * ncol]
     just = [["l"] + ["c"] * (ncol - 1)]
     lay = plan.layout
     kwargs: dict[str, Any] = dict(
         df=df,
-        rtf_page=rtf.RTFPage(orientation=lay.orientation, width=lay.width, height=lay.height,
-                             margin=list(lay.margin), col_width=lay.content_width, nrow=10**7),
-        rtf_column_header=[rtf.RTFColumnHeader(text=[esc(c) for c in t.columns], col_rel_width=plan.widths,
-                                               text_justification=[just[0]], text_convert=[False])],
-        rtf_body=rtf.RTFBody(col_rel_width=plan.widths, text_justification=just, text_indent_left=indent,
-                             text_indent_first=[[0] * ncol], text_convert=[[False]]),
+        rtf_page=rtf.RTFPage(
+            orientation=lay.orientation,
+            width=lay.width,
+            height=lay.height,
+            margin=list(lay.margin),
+            col_width=lay.content_width,
+            nrow=10**7,
+        ),
+        rtf_column_header=[
+            rtf.RTFColumnHeader(
+                text=[esc(c) for c in t.columns],
+                col_rel_width=plan.widths,
+                text_justification=[just[0]],
+                text_convert=[False],
+            )
+        ],
+        rtf_body=rtf.RTFBody(
+            col_rel_width=plan.widths,
+            text_justification=just,
+            text_indent_left=indent,
+            text_indent_first=[[0] * ncol],
+            text_convert=[[False]],
+        ),
     )
     if t.footnotes and notes:
         kwargs["rtf_footnote"] = rtf.RTFFootnote(text=[esc(f) for f in t.footnotes], text_convert=[[False]])
@@ -378,8 +403,14 @@ def _file(layout: PageLayout, sections: Sequence[str]) -> bytes:
     """A whole RTF file: prolog, font table, document defaults, sections, closing brace."""
     from rtflite.rtf.syntax import RTFSyntaxGenerator
 
-    text = (PROLOG + RTFSyntaxGenerator.generate_font_table() + "\n" + layout.document()
-            + "{\\pard\\fs2\\par}\\sect\n".join(sections) + "}\n")
+    text = (
+        PROLOG
+        + RTFSyntaxGenerator.generate_font_table()
+        + "\n"
+        + layout.document()
+        + "{\\pard\\fs2\\par}\\sect\n".join(sections)
+        + "}\n"
+    )
     return _ascii(text)
 
 
@@ -401,9 +432,11 @@ def table_section(t: Table, furniture: Furniture | None = None) -> tuple[PageLay
     plan = plan_table(t)
     header, footer = _furniture(t, furniture, plan.layout)
     rows, indents = t.rows(), t.indents()
-    pages = [title_rtf(t, first=k == 0) + _table_page(t, plan, rows[r.start:r.stop], indents[r.start:r.stop],
-                                                      notes=k == len(plan.pages) - 1)
-             for k, r in enumerate(plan.pages)]
+    pages = [
+        title_rtf(t, first=k == 0)
+        + _table_page(t, plan, rows[r.start : r.stop], indents[r.start : r.stop], notes=k == len(plan.pages) - 1)
+        for k, r in enumerate(plan.pages)
+    ]
     return plan.layout, _section(plan.layout, header, footer, pages), len(pages)
 
 
@@ -428,8 +461,9 @@ def figure_section(f: Figure, png: Path, furniture: Furniture | None = None) -> 
     room_h = FILL * (layout.content_height - title_height(f, layout) - notes) - 0.1
     scale = min(layout.content_width / w, room_h / h)
     doc = rtf.RTFDocument(
-        rtf_page=rtf.RTFPage(orientation=layout.orientation, width=layout.width, height=layout.height,
-                             margin=list(layout.margin)),
+        rtf_page=rtf.RTFPage(
+            orientation=layout.orientation, width=layout.width, height=layout.height, margin=list(layout.margin)
+        ),
         rtf_figure=rtf.RTFFigure(figures=[str(png)], fig_width=round(w * scale, 3), fig_height=round(h * scale, 3)),
     )
     page = title_rtf(f, first=True) + _rtflite_body(doc)
@@ -475,7 +509,7 @@ def _sections_of(path: Path) -> str:
     m = re.search(r"\\margb\d+\n(?=\\sectd)", text)
     if not text.startswith(PROLOG) or m is None or not text.endswith("}\n"):
         raise TLFError(f"{path}: not an RTF TLF written by analysis_lib (cannot join it into the volume)")
-    return text[m.end():-2]
+    return text[m.end() : -2]
 
 
 def toc_rtf(entries: Sequence[VolumeEntry], heading: Sequence[str]) -> str:
@@ -488,15 +522,18 @@ def toc_rtf(entries: Sequence[VolumeEntry], heading: Sequence[str]) -> str:
     for e in entries:
         text = f"{esc(e.number)}  {esc(e.title)}"
         page = _field(f"PAGEREF {e.bookmark} \\\\h", "0")
-        link = f"{{\\field{{\\*\\fldinst HYPERLINK \\\\l \"{e.bookmark}\" }}{{\\fldrslt {text}}}}}\\tab {page}"
+        link = f'{{\\field{{\\*\\fldinst HYPERLINK \\\\l "{e.bookmark}" }}{{\\fldrslt {text}}}}}\\tab {page}'
         lines.append(f"\\pard\\plain\\ql\\li0\\tqr\\tldot\\tx{tab}\\sb20\\sa20\\f0\\fs{BODY_PT * 2} {link}\\par\n")
     toc = "".join(lines)
-    return (f"{{\\pard\\plain\\qc\\sb0\\sa240\\f0\\fs{TITLE_PT * 2 + 4}\\b {head}\\par}}\n"
-            f"{{\\pard\\plain\\qc\\sa120\\f0\\fs{TITLE_PT * 2}\\b Contents\\par}}\n" + toc)
+    return (
+        f"{{\\pard\\plain\\qc\\sb0\\sa240\\f0\\fs{TITLE_PT * 2 + 4}\\b {head}\\par}}\n"
+        f"{{\\pard\\plain\\qc\\sa120\\f0\\fs{TITLE_PT * 2}\\b Contents\\par}}\n" + toc
+    )
 
 
-def write_volume(entries: Sequence[VolumeEntry], path: Path, furniture: Furniture, cut_date: str,
-                 heading: Sequence[str]) -> Path:
+def write_volume(
+    entries: Sequence[VolumeEntry], path: Path, furniture: Furniture, cut_date: str, heading: Sequence[str]
+) -> Path:
     """Join TLF files into one volume in the given (catalogue) order: a table of contents, then
     every TLF as its own section (page break, its orientation, its furniture). The running header's
     "Page x of y" counts the volume's pages, as the contents' page numbers do."""
