@@ -1,6 +1,7 @@
 """End to end on the real project (a scratch copy): `csr report` for the reference cut gives the
 HTML book, the PDF and the RTF package with every TLF of the catalogue, offline and fonts embedded;
 a corrupted copy of the data is refused and leaves that report untouched."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,13 @@ pytestmark = pytest.mark.slow
 
 
 def _csr(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).with_name("csr")), *args], capture_output=True, text=True,
-                          env={**os.environ, "CSR_ROOT": str(root)}, timeout=900)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("csr")), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CSR_ROOT": str(root)},
+        timeout=900,
+    )
 
 
 def _digest(folder: Path) -> dict[str, bytes]:
@@ -66,8 +72,11 @@ def test_pdf_has_every_catalogue_tlf_and_embedded_fonts(report):
 def test_html_loads_nothing_from_the_network(report):
     _, out = report
     remote = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//""", re.I)
-    offenders = [str(f) for f in (out / "html").rglob("*") if f.suffix in {".html", ".js", ".css"}
-                 and remote.search(f.read_text(encoding="utf-8", errors="replace"))]
+    offenders = [
+        str(f)
+        for f in (out / "html").rglob("*")
+        if f.suffix in {".html", ".js", ".css"} and remote.search(f.read_text(encoding="utf-8", errors="replace"))
+    ]
     assert not offenders
 
 

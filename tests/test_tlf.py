@@ -1,4 +1,5 @@
 """TLF catalogue and Table/Listing/Figure renderings (HTML, LaTeX, Markdown, RTF) and the Emitter."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,18 +22,27 @@ SOURCE = (["ADSL", "ADAE"], "chapters/adverse_events.ipynb")
 
 
 def ae_body() -> pd.DataFrame:
-    return pd.DataFrame({
-        "System organ class\nPreferred term": ["Any TEAE", "Infections & infestations", "Pneumonia (grade ≥3)",
-                                               "Nervous system disorders", "ICANS_x 50% #1 ^ <2> µL ×10⁵"],
-        "DL1\n(N=3)": ["3 (100.0)", "2 (66.7)", "1 (33.3)", "1 (33.3)", "0"],
-        "Total\n(N=6)": ["6 (100.0)", "3 (50.0)", "1 (16.7)", "3 (50.0)", "1 (16.7)"],
-        "_indent": [0, 1, 2, 1, 2],
-    })
+    return pd.DataFrame(
+        {
+            "System organ class\nPreferred term": [
+                "Any TEAE",
+                "Infections & infestations",
+                "Pneumonia (grade ≥3)",
+                "Nervous system disorders",
+                "ICANS_x 50% #1 ^ <2> µL ×10⁵",
+            ],
+            "DL1\n(N=3)": ["3 (100.0)", "2 (66.7)", "1 (33.3)", "1 (33.3)", "0"],
+            "Total\n(N=6)": ["6 (100.0)", "3 (50.0)", "1 (16.7)", "3 (50.0)", "1 (16.7)"],
+            "_indent": [0, 1, 2, 1, 2],
+        }
+    )
 
 
 @pytest.fixture
 def table() -> tlf.Table:
-    return tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE)
+    return tlf.Table.from_catalogue(
+        study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE
+    )
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -64,15 +74,21 @@ ENTRY = "  - {{id: {id}, number: '{number}', title: T, population: SAFFL, chapte
 
 
 def test_duplicate_number_is_rejected(tmp_path):
-    p = _write(tmp_path, "tlfs:\n" + ENTRY.format(id="t-a", number="Table 14.1.1")
-               + ENTRY.format(id="t-b", number="Table 14.1.1"))
-    with pytest.raises(tlf.TLFError, match=r"entry 2 \('t-b'\): duplicate number 'Table 14.1.1' \(also used by 't-a'\)"):
+    p = _write(
+        tmp_path,
+        "tlfs:\n" + ENTRY.format(id="t-a", number="Table 14.1.1") + ENTRY.format(id="t-b", number="Table 14.1.1"),
+    )
+    with pytest.raises(
+        tlf.TLFError, match=r"entry 2 \('t-b'\): duplicate number 'Table 14.1.1' \(also used by 't-a'\)"
+    ):
         tlf.load_catalogue(p)
 
 
 def test_duplicate_id_bad_number_and_prefix_are_rejected(tmp_path):
-    p = _write(tmp_path, "tlfs:\n" + ENTRY.format(id="t-a", number="Table 14.1.1")
-               + ENTRY.format(id="t-a", number="Table 14.1.2"))
+    p = _write(
+        tmp_path,
+        "tlfs:\n" + ENTRY.format(id="t-a", number="Table 14.1.1") + ENTRY.format(id="t-a", number="Table 14.1.2"),
+    )
     with pytest.raises(tlf.TLFError, match="duplicate id 't-a'"):
         tlf.load_catalogue(p)
     p = _write(tmp_path, "tlfs:\n" + ENTRY.format(id="t-a", number="Table 3"))
@@ -119,8 +135,9 @@ def test_body_with_nan_or_numbers_is_rejected():
 
 
 def test_plain_repr_is_short(table):
-    assert repr(table) == ("Table 14.3.2.2: Adverse events by system organ class and "
-                           "preferred term, period 1 [Safety population (N = 6)]")
+    assert repr(table) == (
+        "Table 14.3.2.2: Adverse events by system organ class and preferred term, period 1 [Safety population (N = 6)]"
+    )
 
 
 def test_html(table):
@@ -150,8 +167,10 @@ def test_latex(table):
     assert tex.count(r"\label{tlf:t-ae-soc-pt}") == 1 and tex.index(r"\label{tlf:") < tex.index(r"\endfirsthead")
     assert r"\textbf{DL1\newline (N=3)}" in tex
     # escaping of special characters and Unicode
-    assert (r"ICANS\_x 50\% \#1 \textasciicircum{} \textless{}2\textgreater{} \ensuremath{\mu}L "
-            r"\ensuremath{\times}10\textsuperscript{5}") in tex
+    assert (
+        r"ICANS\_x 50\% \#1 \textasciicircum{} \textless{}2\textgreater{} \ensuremath{\mu}L "
+        r"\ensuremath{\times}10\textsuperscript{5}"
+    ) in tex
     assert r"Infections \& infestations" in tex and r"grade \ensuremath{\geq}3" in tex
     assert r"\setlength{\leftskip}{3.0em}Pneumonia" in tex
     assert r"\setlength{\leftskip}{1.5em}Infections" in tex
@@ -219,8 +238,11 @@ def test_wide_table_and_listing_are_landscape(tmp_path):
     wide.insert(0, "Parameter", ["Any", "Some"])
     t = tlf.Table(number="Table 14.1.9", title="Wide", body=wide)
     assert "\\paperw15840\\paperh12240" in t.to_rtf(tmp_path / "w.rtf").read_text()
-    lst = tlf.Listing(number="Listing 16.2.7.2", title="Listing of deaths",
-                      body=pd.DataFrame({"Subject": ["01-001"], "Day of death": ["45"], "Cause": ["Disease progression"]}))
+    lst = tlf.Listing(
+        number="Listing 16.2.7.2",
+        title="Listing of deaths",
+        body=pd.DataFrame({"Subject": ["01-001"], "Day of death": ["45"], "Cause": ["Disease progression"]}),
+    )
     assert lst.kind == "listing"
     assert "\\paperw15840" in lst.to_rtf(tmp_path / "l.rtf").read_text()
     assert 'class="csr-tlf csr-listing"' in lst._repr_html_()
@@ -230,19 +252,40 @@ def test_wide_table_and_listing_are_landscape(tmp_path):
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex (texlive) not installed")
 def test_latex_compiles(table, tmp_path):
     long_body = pd.concat([ae_body()] * 20, ignore_index=True)
-    long = tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], long_body, population_n=6, cut=CUT, source=SOURCE)
-    fig = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    long = tlf.Table.from_catalogue(
+        study_catalogue.load()["t-ae-soc-pt"], long_body, population_n=6, cut=CUT, source=SOURCE
+    )
+    fig = tlf.Figure.from_catalogue(
+        study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb")
+    )
     fig.save(tmp_path / "figures")
-    doc = "\n".join([
-        r"\documentclass{article}", r"\usepackage[T1]{fontenc}", r"\usepackage[margin=2.5cm]{geometry}",
-        r"\usepackage{longtable,booktabs,array,graphicx}", r"\graphicspath{{figures/}}", r"\begin{document}",
-        r"\listoftables", r"\listoffigures", r"Long table on page \pageref{tlf:long}.",
-        table.to_latex(), r"\clearpage", long.to_latex().replace("tlf:t-ae-soc-pt", "tlf:long"), fig.to_latex(),
-        r"\end{document}"])
+    doc = "\n".join(
+        [
+            r"\documentclass{article}",
+            r"\usepackage[T1]{fontenc}",
+            r"\usepackage[margin=2.5cm]{geometry}",
+            r"\usepackage{longtable,booktabs,array,graphicx}",
+            r"\graphicspath{{figures/}}",
+            r"\begin{document}",
+            r"\listoftables",
+            r"\listoffigures",
+            r"Long table on page \pageref{tlf:long}.",
+            table.to_latex(),
+            r"\clearpage",
+            long.to_latex().replace("tlf:t-ae-soc-pt", "tlf:long"),
+            fig.to_latex(),
+            r"\end{document}",
+        ]
+    )
     (tmp_path / "doc.tex").write_text(doc, encoding="utf-8")
     for _ in range(2):  # longtable needs two passes for column widths / list of tables
-        res = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        res = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert res.returncode == 0, res.stdout[-3000:]
     log = (tmp_path / "doc.log").read_text(errors="replace")
     assert "Overfull \\hbox" not in log
@@ -269,10 +312,13 @@ def _mpl_figure() -> MplFigure:
 
 
 def test_figure_files_are_byte_identical(tmp_path):
-    f = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    f = tlf.Figure.from_catalogue(
+        study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb")
+    )
     a = f.save(tmp_path / "a")
-    b = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT,
-                                  source=(["ADTTE"], "tte.ipynb")).save(tmp_path / "b")
+    b = tlf.Figure.from_catalogue(
+        study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb")
+    ).save(tmp_path / "b")
     for fmt in ("svg", "pdf", "png"):
         assert a[fmt].name == f"f-km-os.{fmt}"
         assert a[fmt].read_bytes() == b[fmt].read_bytes(), fmt
@@ -282,14 +328,19 @@ def test_figure_files_are_byte_identical(tmp_path):
 
 
 def test_figure_renderings(tmp_path):
-    f = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    f = tlf.Figure.from_catalogue(
+        study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb")
+    )
     html = f._repr_html_()
     assert "<svg" in html and "<?xml" not in html and "http" not in html.replace("http://www.w3.org", "")
     assert "Figure 14.2.1" in html and "Kaplan-Meier plot of overall survival" in html
     assert "Efficacy population (N = 12)" in html and "Data cut-off: 2025-03-01" in html
     md = f._repr_markdown_()
     assert md.startswith("```{raw} latex\n")
-    assert r"\includegraphics[width=\linewidth,height=0.72\textheight,keepaspectratio]{f-km-os.pdf}" in md and r"\label{tlf:f-km-os}" in md
+    assert (
+        r"\includegraphics[width=\linewidth,height=0.72\textheight,keepaspectratio]{f-km-os.pdf}" in md
+        and r"\label{tlf:f-km-os}" in md
+    )
     assert str(tmp_path) not in md and "/" not in md.split("includegraphics")[1].split("}")[1].split("{")[1]
     rtf = f.to_rtf(tmp_path / "f.rtf").read_text(encoding="ascii")
     assert rtf.startswith("{\\rtf1") and "Figure 14.2.1" in rtf and "\\pngblip" in rtf
@@ -299,7 +350,9 @@ def test_figure_renderings(tmp_path):
 def test_emitter_writes_rtf_figures_and_metadata(tmp_path, table):
     em = tlf.Emitter(catalogue=study_catalogue.load(), output_dir=tmp_path, display=False)
     em.emit(table)
-    fig = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    fig = tlf.Figure.from_catalogue(
+        study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb")
+    )
     em.emit(fig)
     assert (tmp_path / "rtf" / "table-14-3-2-2.rtf").read_text().startswith("{\\rtf1")
     assert (tmp_path / "rtf" / "figure-14-2-1.rtf").is_file()
@@ -307,25 +360,42 @@ def test_emitter_writes_rtf_figures_and_metadata(tmp_path, table):
         assert (tmp_path / "figures" / f"f-km-os.{fmt}").is_file()
     meta = json.loads((tmp_path / "tlf" / "t-ae-soc-pt.json").read_text())
     assert meta == {
-        "id": "t-ae-soc-pt", "kind": "table", "number": "Table 14.3.2.2",
+        "id": "t-ae-soc-pt",
+        "kind": "table",
+        "number": "Table 14.3.2.2",
         "title": "Adverse events by system organ class and preferred term, period 1",
-        "chapter": "adverse_events", "population": "Safety population", "population_n": 6,
-        "footnotes": list(table.footnotes), "source": {"datasets": ["ADSL", "ADAE"],
-                                                       "program": "chapters/adverse_events.ipynb"},
-        "cut_date": "2025-03-01", "files": {"rtf": "rtf/table-14-3-2-2.rtf"}, "ard": None,
+        "chapter": "adverse_events",
+        "population": "Safety population",
+        "population_n": 6,
+        "footnotes": list(table.footnotes),
+        "source": {"datasets": ["ADSL", "ADAE"], "program": "chapters/adverse_events.ipynb"},
+        "cut_date": "2025-03-01",
+        "files": {"rtf": "rtf/table-14-3-2-2.rtf"},
+        "ard": None,
     }
     fmeta = json.loads((tmp_path / "tlf" / "f-km-os.json").read_text())
-    assert fmeta["files"] == {"rtf": "rtf/figure-14-2-1.rtf", "svg": "figures/f-km-os.svg",
-                              "pdf": "figures/f-km-os.pdf", "png": "figures/f-km-os.png"}
+    assert fmeta["files"] == {
+        "rtf": "rtf/figure-14-2-1.rtf",
+        "svg": "figures/f-km-os.svg",
+        "pdf": "figures/f-km-os.pdf",
+        "png": "figures/f-km-os.png",
+    }
     assert str(tmp_path) not in json.dumps(fmeta)
     with pytest.raises(tlf.TLFError, match="already emitted"):
-        em.emit(tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE))
+        em.emit(
+            tlf.Table.from_catalogue(
+                study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE
+            )
+        )
     # re-running gives byte-identical files
     first = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     em2 = tlf.Emitter(catalogue=study_catalogue.load(), output_dir=tmp_path, display=False)
     em2.emit(table)
-    em2.emit(tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT,
-                                       source=(["ADTTE"], "tte.ipynb")))
+    em2.emit(
+        tlf.Figure.from_catalogue(
+            study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb")
+        )
+    )
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == first
 
 
@@ -341,8 +411,10 @@ def test_emitter_shortcuts_use_its_cut(tmp_path):
 
     em = tlf.Emitter(FakeCut(), catalogue=study_catalogue.load(), display=False)
     numbers = ard.frame([("TRT01A", "Total", None, None, "ANY", None, "n", 6)])
-    assert em.table("t-ae-soc-pt", ae_body(), ard=numbers, population_n=6, source=SOURCE,
-                    footnotes=["Extra note."]) is None
+    assert (
+        em.table("t-ae-soc-pt", ae_body(), ard=numbers, population_n=6, source=SOURCE, footnotes=["Extra note."])
+        is None
+    )
     t = em.emitted[-1]
     assert t.cut_date == "2025-06-30" and t.footnotes[-1] == "Extra note."
     # the TLF is the unit: its ARD is ard/<id>.csv, named in the metadata and the source line
@@ -350,8 +422,12 @@ def test_emitter_shortcuts_use_its_cut(tmp_path):
     meta = json.loads((FakeCut.output_dir / "tlf" / "t-ae-soc-pt.json").read_text())
     assert meta["ard"] == meta["files"]["ard"] == "ard/t-ae-soc-pt.csv"
     assert "analysis results ard/t-ae-soc-pt.csv" in t.meta_lines()[0]
-    em.listing("l-deaths", pd.DataFrame({"Subject": ["01-001"], "Cause": ["Relapse"]}), population_n=6,
-               source=(["ADSL"], "deaths.ipynb"))
+    em.listing(
+        "l-deaths",
+        pd.DataFrame({"Subject": ["01-001"], "Cause": ["Relapse"]}),
+        population_n=6,
+        source=(["ADSL"], "deaths.ipynb"),
+    )
     lst = em.emitted[-1]
     assert lst.number == "Listing 16.2.7.2"
     assert (FakeCut.output_dir / "rtf" / "listing-16-2-7-2.rtf").is_file()
@@ -361,8 +437,12 @@ def test_emitter_shortcuts_use_its_cut(tmp_path):
 
 
 def test_long_rtf_repeats_title_and_headers_per_page(tmp_path):
-    t = tlf.Table(number="Table 14.1.1", title="Long table", body=pd.concat([ae_body()] * 20, ignore_index=True),
-                  footnotes=["Only once, at the end."])
+    t = tlf.Table(
+        number="Table 14.1.1",
+        title="Long table",
+        body=pd.concat([ae_body()] * 20, ignore_index=True),
+        footnotes=["Only once, at the end."],
+    )
     text = t.to_rtf(tmp_path / "long.rtf").read_text()
     pages = text.count("\\page") + 1
     assert pages == 3  # 100 rows at rtflite's portrait default of 40 rows per page
@@ -375,8 +455,9 @@ def test_long_rtf_is_encoded_in_blocks_with_every_row_and_notes_once(tmp_path, m
 
     monkeypatch.setattr(tlf_rtf, "BLOCK_ROWS", 7)
     body = pd.DataFrame({"Subject": [f"S{i:03d}" for i in range(30)], "Term": ["Pyrexia"] * 30})
-    listing = tlf.Listing(number="Listing 16.2.7.3", title="Serious adverse events", body=body,
-                          footnotes=("Only once at the end.",))
+    listing = tlf.Listing(
+        number="Listing 16.2.7.3", title="Serious adverse events", body=body, footnotes=("Only once at the end.",)
+    )
     text = listing.to_rtf(tmp_path / "l.rtf").read_text(encoding="ascii")
     assert text.startswith("{\\rtf1") and text.count("{") == text.count("}")
     assert all(f"S{i:03d}" in text for i in range(30))

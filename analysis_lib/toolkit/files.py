@@ -1,4 +1,5 @@
 """Writing output files safely."""
+
 from __future__ import annotations
 
 import os

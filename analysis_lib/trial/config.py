@@ -1,4 +1,5 @@
 """Study and data-cut parameters (``params/study.yml``, ``params/<cut>.yml``) and output locations."""
+
 from __future__ import annotations
 
 import datetime as dt

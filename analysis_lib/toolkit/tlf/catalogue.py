@@ -5,6 +5,7 @@ The catalogue is the unit of traceability (docs/design.md ยง2a): entry ``id`` โ
 ``context`` mapping the caller builds from the study's parameters, so a protocol value is written
 once (in ``params/``) and never restated by hand in the catalogue.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -68,16 +69,16 @@ def _fill(text: str, context: Mapping[str, Any], where: str) -> str:
     unknown = sorted({n for n in names if n not in context})
     if unknown:
         known = ", ".join(sorted(context)) or "none"
-        raise TLFError(f"{where}: unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)} "
-                       f"(known: {known})")
+        raise TLFError(f"{where}: unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)} (known: {known})")
     try:
         return text.format_map(context)
     except (ValueError, IndexError) as exc:
         raise TLFError(f"{where}: malformed placeholder in {text!r} ({exc})") from None
 
 
-def load_catalogue(path: str | Path, *, context: Mapping[str, Any] | None = None,
-                   population_labels: Mapping[str, str] | None = None) -> Catalogue:
+def load_catalogue(
+    path: str | Path, *, context: Mapping[str, Any] | None = None, population_labels: Mapping[str, str] | None = None
+) -> Catalogue:
     """Read the TLF catalogue: ids and numbers unique, numbers ICH E3 style, placeholders in
     titles and footnotes filled from ``context``, population flags labelled from
     ``population_labels`` (``{"SAFFL": "Safety population"}``; the flag itself when absent).

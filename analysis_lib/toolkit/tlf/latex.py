@@ -1,5 +1,6 @@
 """LaTeX renderings of TLFs for the PDF: ``longtable`` tables (needs ``longtable``, ``booktabs``
 and ``array`` in the preamble) and figures by bare file name (the renderer sets ``\\graphicspath``)."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,10 @@ def raw_block(tex: str) -> str:
 
 def _anchor(t: TLF, lst: str, kind: str) -> str:
     """Hyperlink anchor, entry in \\listoftables/\\listoffigures and ``\\label{tlf:<id>}``."""
-    out = (r"\ifdefined\phantomsection\phantomsection\fi"
-           rf"\addcontentsline{{{lst}}}{{{kind}}}{{{esc(t.number)}\quad {esc(t.title)}}}")
+    out = (
+        r"\ifdefined\phantomsection\phantomsection\fi"
+        rf"\addcontentsline{{{lst}}}{{{kind}}}{{{esc(t.number)}\quad {esc(t.title)}}}"
+    )
     if t.id:
         out += rf"\label{{tlf:{t.id}}}"
     return out
@@ -49,10 +52,19 @@ def table(t: Table) -> str:
     lines = [
         r"\begingroup\small\setlength{\LTpre}{\bigskipamount}\setlength{\LTpost}{\bigskipamount}",
         rf"\begin{{longtable}}{{@{{}}{''.join(spec)}@{{}}}}",
-        title_block, r"\toprule", header, r"\midrule", r"\endfirsthead",
+        title_block,
+        r"\toprule",
+        header,
+        r"\midrule",
+        r"\endfirsthead",
         rf"{full}{{\centering\textbf{{{number}}} (continued)\par\smallskip}}\\",
-        r"\toprule", header, r"\midrule", r"\endhead",
-        r"\midrule", rf"{full}{{\raggedleft\footnotesize (continued on next page)}}\\", r"\endfoot",
+        r"\toprule",
+        header,
+        r"\midrule",
+        r"\endhead",
+        r"\midrule",
+        rf"{full}{{\raggedleft\footnotesize (continued on next page)}}\\",
+        r"\endfoot",
         r"\bottomrule",
     ]
     lines += [rf"{full}{{\footnotesize {esc(n)}}}\\" for n in t.notes()]

@@ -1,4 +1,5 @@
 """RTF renderings of TLFs for medical writers (via ``rtflite``; every text from the data escaped)."""
+
 from __future__ import annotations
 
 import tempfile
@@ -34,8 +35,9 @@ def _table_document(t: Table, rows: slice = slice(None), notes: bool = True) -> 
     orientation = "landscape" if (sum(weights) * 0.07 > 6.25 or ncol > 7 or t.kind == "listing") else "portrait"
     names = [f"c{j}" for j in range(ncol)]
     body_rows, indents = t.rows()[rows], t.indents()[rows]
-    df = pl.DataFrame({n: [esc(r[j]) for r in body_rows] for j, n in enumerate(names)},
-                      schema=dict.fromkeys(names, pl.Utf8))
+    df = pl.DataFrame(
+        {n: [esc(r[j]) for r in body_rows] for j, n in enumerate(names)}, schema=dict.fromkeys(names, pl.Utf8)
+    )
     indent = [[int(180 * i)] + [0] * (ncol - 1) for i in indents] or [[0] * ncol]
     just = [["l"] + ["c"] * (ncol - 1)]
     title = [esc(x) for x in (t.number, t.title, t.population_text()) if x]
@@ -43,10 +45,21 @@ def _table_document(t: Table, rows: slice = slice(None), notes: bool = True) -> 
         df=df,
         rtf_page=rtf.RTFPage(orientation=orientation),
         rtf_title=rtf.RTFTitle(text=title, text_convert=[False]),
-        rtf_column_header=[rtf.RTFColumnHeader(text=[esc(c) for c in t.columns], col_rel_width=weights,
-                                               text_justification=[just[0]], text_convert=[False])],
-        rtf_body=rtf.RTFBody(col_rel_width=weights, text_justification=just, text_indent_left=indent,
-                             text_indent_first=[[0] * ncol], text_convert=[[False]]),
+        rtf_column_header=[
+            rtf.RTFColumnHeader(
+                text=[esc(c) for c in t.columns],
+                col_rel_width=weights,
+                text_justification=[just[0]],
+                text_convert=[False],
+            )
+        ],
+        rtf_body=rtf.RTFBody(
+            col_rel_width=weights,
+            text_justification=just,
+            text_indent_left=indent,
+            text_indent_first=[[0] * ncol],
+            text_convert=[[False]],
+        ),
     )
     if t.footnotes and notes:
         kwargs["rtf_footnote"] = rtf.RTFFootnote(text=[esc(f) for f in t.footnotes], text_convert=[[False]])
@@ -103,11 +116,13 @@ def write_figure(f: Figure, path: Path, png: Path | None = None) -> Path:
             rtf_figure=rtf.RTFFigure(figures=[str(png)], fig_width=round(w * scale, 3), fig_height=round(h * scale, 3)),
         )
         if f.footnotes:
-            kwargs["rtf_footnote"] = rtf.RTFFootnote(text=[esc(x) for x in f.footnotes], as_table=False,
-                                                     text_convert=[[False]])
+            kwargs["rtf_footnote"] = rtf.RTFFootnote(
+                text=[esc(x) for x in f.footnotes], as_table=False, text_convert=[[False]]
+            )
         if f.meta_lines():
-            kwargs["rtf_source"] = rtf.RTFSource(text=[esc(m) for m in f.meta_lines()], as_table=False,
-                                                 text_convert=[[False]])
+            kwargs["rtf_source"] = rtf.RTFSource(
+                text=[esc(m) for m in f.meta_lines()], as_table=False, text_convert=[[False]]
+            )
         atomic_write(path, _ascii(rtf.RTFDocument(**kwargs).rtf_encode()))
     finally:
         if cleanup is not None:
