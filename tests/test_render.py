@@ -20,6 +20,7 @@ import pytest
 from helpers import chromium  # shared test helpers (tests/helpers.py)
 
 from analysis_lib.pipeline import provenance, render
+from analysis_lib.toolkit import escape
 from analysis_lib.trial import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -268,8 +269,10 @@ def test_tlf_entries_sorted_by_kind_and_section(tmp_path):
         render.tlf_entries(tmp_path)
 
 
-def test_tex_escape():
-    assert render.tex_escape("r/r B-ALL: 1x10^5 & 50% ≥3") == r"r/r B-ALL: 1x10\textasciicircum{}5 \& 50\% $\geq$3"
+def test_title_page_text_goes_through_the_one_latex_escaper():
+    assert not hasattr(render, "tex_escape")
+    expected = r"r/r B-ALL: 1x10\textasciicircum{}5 \& 50\% \ensuremath{\geq}3"
+    assert escape.latex("r/r B-ALL: 1x10^5 & 50% ≥3") == expected
 
 
 def test_provenance_collect_hashes_inputs_and_is_stable(tmp_path):

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from analysis_lib.pipeline import provenance
+from analysis_lib.toolkit import escape
 from analysis_lib.trial import config
 
 BOOK_DIR = Path(__file__).resolve().parent / "book"
@@ -94,30 +95,6 @@ def report_info(cut: config.Cut, book: dict[str, Any]) -> dict[str, str]:
 def banner_text(info: dict[str, str]) -> str:
     """One line shown on every HTML page: study, report type and data cut date."""
     return f"{info['STUDY_ID']} · {info['REPORT_TYPE']} · Data cut {info['CUT_DATE']} ({info['CUT_LABEL']})"
-
-
-_TEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-    "≥": r"$\geq$",
-    "≤": r"$\leq$",
-    "→": r"$\rightarrow$",
-}
-
-
-def tex_escape(text: str) -> str:
-    """Escape text for LaTeX (pdflatex), including the few non-ASCII signs CSR titles use."""
-    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -204,7 +181,8 @@ def _tlf_lists_latex(entries: list[dict[str, str]]) -> str:
             r"\begin{longtable}{@{}p{0.22\linewidth}p{0.68\linewidth}r@{}}",
             r"\toprule Number & Title & Page \\ \midrule \endhead \bottomrule \endfoot",
         ]
-        out += [rf"{tex_escape(e['number'])} & {tex_escape(e['title'])} & \csrtlfpage{{{e['id']}}} \\" for e in rows]
+        tex = escape.latex
+        out += [rf"{tex(e['number'])} & {tex(e['title'])} & \csrtlfpage{{{e['id']}}} \\" for e in rows]
         out.append(r"\end{longtable}")
     return "\n".join(out) + "\n"
 
@@ -259,7 +237,7 @@ def jupyter_book_config(
     book: dict[str, Any], info: dict[str, str], figures_dir: Path, entries: list[dict[str, str]]
 ) -> dict[str, Any]:
     """The generated Jupyter Book ``_config.yml`` content (offline, no execution, code hidden)."""
-    tex_info = {k: tex_escape(v) for k, v in info.items()}
+    tex_info = {k: escape.latex(v) for k, v in info.items()}
     tex_info["FIGURES_DIR"] = figures_dir.resolve().as_posix()
     tex_name = f"csr-{info['CUT_ID']}.tex"
     return {
@@ -549,7 +527,7 @@ def _render_quarto(cut, build_dir, bk, info, notebooks, entries, src, work):
     project["book"]["chapters"] = ["index.md"] + [f"notebooks/{nb.name}" for nb in notebooks]
     fmt = project.setdefault("format", {})
     fmt.setdefault("html", {})["css"] = "_static/csr.css"
-    tex_info = {k: tex_escape(v) for k, v in info.items()}
+    tex_info = {k: escape.latex(v) for k, v in info.items()}
     tex_info["FIGURES_DIR"] = (build_dir / "figures").resolve().as_posix()
     (src / "preamble.tex").write_text(_fill(_template("preamble.tex"), tex_info), encoding="utf-8")
     fmt.setdefault("pdf", {})["include-in-header"] = "preamble.tex"

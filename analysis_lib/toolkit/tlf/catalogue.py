@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from analysis_lib.toolkit import files
 
 KINDS = {"Table": "table", "Figure": "figure", "Listing": "listing"}
 _NUMBER_RE = re.compile(r"^(Table|Figure) 14(\.\d+)+$|^Listing 16\.2(\.\d+)+$")
@@ -88,13 +88,8 @@ def load_catalogue(
     path = Path(path)
     context = dict(context or {})
     labels = dict(population_labels or {})
-    if not path.is_file():
-        raise TLFError(f"{path}: TLF catalogue not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise TLFError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("tlfs"), list):
+    data = files.read_yaml_mapping(path, TLFError)
+    if not isinstance(data.get("tlfs"), list):
         raise TLFError(f"{path}: expected a top-level key 'tlfs' holding a list of entries")
     cat = Catalogue()
     cat.path = path
