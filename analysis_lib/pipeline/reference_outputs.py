@@ -30,10 +30,10 @@ def _execute_in_place(path: Path, output_dir: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    from analysis_lib.pipeline.runner import KERNEL_ENV, _kernel_manager_class
+    from analysis_lib.pipeline.runner import KERNEL_ENV, kernel_manager_class
 
     nb = nbformat.read(path, as_version=4)
-    km_class = _kernel_manager_class(
+    km_class = kernel_manager_class(
         {**KERNEL_ENV, "CSR_OUTPUT_DIR": str(output_dir), "CSR_ROOT": str(config.project_root())}, cwd=path.parent
     )
     NotebookClient(

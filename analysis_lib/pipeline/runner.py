@@ -351,7 +351,7 @@ def _run_derive(cut: Cut, build: Path, domains: dict | None) -> None:
         ) from None
 
 
-def _kernel_manager_class(env: dict[str, str], cwd: Path | None = None):
+def kernel_manager_class(env: dict[str, str], cwd: Path | None = None):
     """A kernel manager that always starts this interpreter's ipykernel with ``env`` added.
 
     Why: a user-level ``python3`` kernelspec may point at another Python; the report must run in the
@@ -458,7 +458,7 @@ def execute_chapters(
     (build / "notebooks").mkdir(parents=True, exist_ok=True)
     for sub in CHAPTER_OUTPUT_DIRS:
         (build / sub).mkdir(parents=True, exist_ok=True)
-    km_class = _kernel_manager_class({**KERNEL_ENV, "CSR_ROOT": str(cut.root)}, cwd=cut.root / "chapters")
+    km_class = kernel_manager_class({**KERNEL_ENV, "CSR_ROOT": str(cut.root)}, cwd=cut.root / "chapters")
     stop = threading.Event()
     seconds: dict[str, float] = {}
 

@@ -580,7 +580,7 @@ def tte_rules(study: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _tte(
+def tte_parameter(
     base: pd.DataFrame,
     events: list[pd.DataFrame],
     censor: pd.DataFrame,
@@ -663,7 +663,7 @@ def _efs(
             SRCDOM="ADRS",
         )
         events.insert(0, fail)
-    return _tte(base, events, cens, paramcd, param, rules)
+    return tte_parameter(base, events, cens, paramcd, param, rules)
 
 
 def derive_adtte(
@@ -702,7 +702,7 @@ def derive_adtte(
     deaths = saf.loc[saf["DTHFL"] == "Y", ["USUBJID", "DTHDT", "DTHCAUS"]].rename(columns={"DTHDT": "ADT"})
     death_ev = deaths[["USUBJID", "ADT"]].assign(EVNTDESC="DEATH", SRCDOM="DS")
     alive = saf.loc[saf["DTHFL"] != "Y", ["USUBJID", "LSTALVDT"]].rename(columns={"LSTALVDT": "ADT"})
-    os_ = _tte(
+    os_ = tte_parameter(
         base,
         [death_ev],
         alive.assign(CNSDTDSC="LAST KNOWN ALIVE DATE", SRCDOM="ADSL"),
@@ -754,7 +754,7 @@ def derive_adtte(
         [other[other["USUBJID"].isin(dbase["USUBJID"])], d_cens[~d_cens["USUBJID"].isin(other["USUBJID"])]],
         ignore_index=True,
     )
-    dor = _tte(dbase, d_events, d_cens, "DOR", "Duration of response (days)", rules)
+    dor = tte_parameter(dbase, d_events, d_cens, "DOR", "Duration of response (days)", rules)
 
     parts = [os_, efs, efs_s, dor]
     if adae is not None:

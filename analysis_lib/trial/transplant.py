@@ -14,7 +14,7 @@ landmarks from ``params/study.yml`` ``transplant`` and ``time_to_event``):
   acute GVHD, chronic GVHD needing systemic therapy, relapse, or death.
 
 Every endpoint is censored at the last disease assessment and at the end of protocol follow-up
-(:func:`analysis_lib.trial.derive._tte`). Neutrophil and platelet engraftment come from the
+(:func:`analysis_lib.trial.derive.tte_parameter`). Neutrophil and platelet engraftment come from the
 laboratory data (ADLB) and are not derived here.
 
 The summaries use :func:`analysis_lib.toolkit.stats.cumulative_incidence` (Aalen-Johansen) through
@@ -73,7 +73,7 @@ def derive_tte(
     first CR/CRi and first relapse/progression per subject (USUBJID, ADT); ``last_assess``: the
     EFS censoring rows (last disease assessment); ``deaths``: USUBJID, ADT, DTHCAUS.
     """
-    from analysis_lib.trial.derive import _tte
+    from analysis_lib.trial.derive import tte_parameter
 
     cfg = study["transplant"]
     s = adsl.set_index("USUBJID")
@@ -88,8 +88,10 @@ def derive_tte(
     cr_base = cr.assign(STARTDT=cr["CD19DT"].values)
     rel = [relapse, death_all.assign(EVNTDESC="DEATH FROM ALL WITHOUT DOCUMENTED RELAPSE", SRCDOM="DS")]
     nrm = [death_other.assign(EVNTDESC="DEATH WITHOUT RELAPSE", SRCDOM="DS")]
-    out.append(_tte(cr_base, rel, cens, "CIR", "Time to relapse, CIR (days from CD19 CAR-T)", rules, nrm))
-    out.append(_tte(cr_base, nrm, cens, "NRM", "Time to non-relapse death, NRM (days from CD19 CAR-T)", rules, rel))
+    out.append(tte_parameter(cr_base, rel, cens, "CIR", "Time to relapse, CIR (days from CD19 CAR-T)", rules, nrm))
+    out.append(
+        tte_parameter(cr_base, nrm, cens, "NRM", "Time to non-relapse death, NRM (days from CD19 CAR-T)", rules, rel)
+    )
 
     # GVHD and GRFS from the allo-HSCT date among transplanted subjects
     tx = keys[keys["HSCTFL"] == "Y"]
@@ -104,7 +106,7 @@ def derive_tte(
     for label, grade in cfg["agvhd"]["grades"].items():
         hit = acute[(acute["AETOXGR"] >= int(grade)) & ((acute["ADT"] - acute["USUBJID"].map(hsct)).dt.days <= by_day)]
         ev = hit[["USUBJID", "ADT"]].assign(EVNTDESC=f"ACUTE GVHD GRADE {label}", SRCDOM="AE")
-        t = _tte(
+        t = tte_parameter(
             tx_base,
             [ev],
             cens,
@@ -115,7 +117,7 @@ def derive_tte(
         )
         out.append(_end_at(t, by_day, f"DAY {by_day} AFTER HSCT", rules["days_per_month"]))
     ev = chronic[["USUBJID", "ADT"]].assign(EVNTDESC="CHRONIC GVHD", SRCDOM="AE")
-    out.append(_tte(tx_base, [ev], cens, "CGVHD", "Time to chronic GVHD (days from HSCT)", rules, compete))
+    out.append(tte_parameter(tx_base, [ev], cens, "CGVHD", "Time to chronic GVHD (days from HSCT)", rules, compete))
 
     g = cfg["grfs"]
     severe = acute[acute["AETOXGR"] >= int(g["agvhd_min_grade"])][["USUBJID", "ADT"]]
@@ -133,7 +135,7 @@ def derive_tte(
         *rel_tx,
         after(deaths[["USUBJID", "ADT"]]).assign(EVNTDESC="DEATH", SRCDOM="DS"),
     ]
-    out.append(_tte(tx_base, grfs_ev, cens, "GRFS", "GVHD-free relapse-free survival (days from HSCT)", rules))
+    out.append(tte_parameter(tx_base, grfs_ev, cens, "GRFS", "GVHD-free relapse-free survival (days from HSCT)", rules))
     return out
 
 
