@@ -14,8 +14,8 @@ landmarks from ``params/study.yml`` ``transplant`` and ``time_to_event``):
   acute GVHD, chronic GVHD needing systemic therapy, relapse, or death.
 
 Every endpoint is censored at the last disease assessment and at the end of protocol follow-up
-(:func:`analysis_lib.trial.derive.tte_parameter`). Neutrophil and platelet engraftment come from the
-laboratory data (ADLB) and are not derived here.
+(:func:`analysis_lib.trial.derive.tte_parameter`). Neutrophil and platelet engraftment need
+laboratory data (LB), which the delivery does not hold yet; the chapter says so.
 
 The summaries use :func:`analysis_lib.toolkit.stats.cumulative_incidence` (Aalen-Johansen) through
 :func:`analysis_lib.toolkit.ard.cif_ard` and the Kaplan-Meier ARD for GRFS.
@@ -405,10 +405,11 @@ def footnotes(study: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def not_in_report() -> str:
-    """What this chapter leaves to the laboratory chapter (said in the chapter)."""
+    """What this chapter cannot report from the delivery (said in the chapter, not left out silently)."""
     return (
-        "Neutrophil and platelet engraftment and donor chimerism are derived from the laboratory data "
-        "(ADLB) and are reported with the laboratory evaluations, not in this chapter."
+        "Neutrophil and platelet engraftment and donor chimerism need laboratory data (SDTM LB: neutrophil "
+        "and platelet counts, transfusions, chimerism), which this data delivery does not hold; they are not "
+        "reported at this data cut."
     )
 
 
