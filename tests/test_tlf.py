@@ -173,6 +173,9 @@ def test_latex(table):
     ) in tex
     assert r"Infections \& infestations" in tex and r"grade \ensuremath{\geq}3" in tex
     assert r"\setlength{\leftskip}{3.0em}Pneumonia" in tex
+    # the last row is never separated from the footnotes (longtable's \\* forbids the break)
+    body = tex.split(r"\endlastfoot")[1]
+    assert body.count(r"\\*") == 1 and body.rstrip().split("\n")[-3].endswith(r"\\*")
     assert r"\setlength{\leftskip}{1.5em}Infections" in tex
     # p{} columns whose widths add up to the line width
     fracs = [float(x) for x in re.findall(r"p\{\\dimexpr ([0-9.]+)\\linewidth", tex)]

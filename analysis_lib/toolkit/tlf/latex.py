@@ -69,11 +69,14 @@ def table(t: Table) -> str:
     ]
     lines += [rf"{full}{{\footnotesize {esc(n)}}}\\" for n in t.notes()]
     lines.append(r"\endlastfoot")
-    for ind, row in zip(t.indents(), t.rows(), strict=True):
+    rows = list(zip(t.indents(), t.rows(), strict=True))
+    for i, (ind, row) in enumerate(rows, start=1):
         cells = [latex_lines(v) for v in row]
         if ind:
             cells[0] = rf"\setlength{{\leftskip}}{{{1.5 * ind:.1f}em}}" + cells[0]
-        lines.append(" & ".join(cells) + r" \\")
+        # no page break after the last row: longtable cannot look ahead at the footnotes, so a table
+        # whose rows just fit would put them alone under a "(continued)" header on the next page
+        lines.append(" & ".join(cells) + (r" \\*" if i == len(rows) else r" \\"))
     lines += [r"\end{longtable}", r"\endgroup"]
     return "\n".join(lines) + "\n"
 
