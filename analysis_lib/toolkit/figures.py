@@ -141,49 +141,73 @@ def km_plot(
         ax.set_xlim(0, right)
         ax.set_ylim(0, 1.02)
         ax.set_yticks(np.linspace(0, 1, 6))
-        ax.set_xticks(times)
-        if tick_labels is not None:
-            if len(tick_labels) != len(times):
-                raise FigureDataError("km_plot: tick_labels must have one label per time in times_at_risk")
-            ax.set_xticklabels(list(tick_labels))
-        ax.set_ylabel(ylabel)
-        ax.set_xlabel(xlabel)
-        ax.grid(axis="y", color="#dddddd", lw=0.6)
-        ax.legend(
-            handles=handles,
-            title=legend_title,
-            loc="lower left",
-            bbox_to_anchor=(0, 1.01),
-            ncol=ncol,
-            borderaxespad=0,
-            alignment="left",
-            handlelength=1.8,
-            columnspacing=1.2,
-        )
-        # numbers at risk: one row per group, values under the ticks
-        for spine in risk.spines.values():
-            spine.set_visible(False)
-        risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
-        risk.tick_params(axis="y", which="both", left=False, pad=12)
-        risk.set_ylim(ngroups - 0.5, -1.3)
-        risk.set_yticks(range(ngroups))
-        risk.set_yticklabels(list(kms))
-        for i, (lab, km) in enumerate(kms.items()):
-            risk.get_yticklabels()[i].set_color(colours[lab])
-            for t, n in zip(times, km.n_at_risk(times)):
-                if t <= right:
-                    risk.text(t, i, str(int(n)), ha="center", va="center", color=colours[lab], fontsize=8)
-        risk.text(
-            0,
-            -1.0,
-            "Number at risk",
-            transform=risk.get_yaxis_transform(),
-            ha="left",
-            va="center",
-            fontsize=8,
-            fontweight="bold",
-        )
+        _time_axis_and_legend(ax, times, tick_labels, xlabel, ylabel, handles, ncol, "km_plot", legend_title)
+        rows = [(lab, colours[lab], km.n_at_risk(times)) for lab, km in kms.items()]
+        _numbers_at_risk(risk, rows, times, right)
     return fig
+
+
+def _time_axis_and_legend(
+    ax: Any,
+    times: Sequence[float],
+    tick_labels: Sequence[str] | None,
+    xlabel: str,
+    ylabel: str,
+    handles: list,
+    ncol: int,
+    what: str,
+    legend_title: str | None = None,
+) -> None:
+    """x ticks at the at-risk times (optionally relabelled), axis labels, grid and the legend above
+    the axes: the furniture every time-to-event figure shares."""
+    ax.set_xticks(times)
+    if tick_labels is not None:
+        if len(tick_labels) != len(times):
+            raise FigureDataError(f"{what}: tick_labels must have one label per time in times_at_risk")
+        ax.set_xticklabels(list(tick_labels))
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", color="#dddddd", lw=0.6)
+    ax.legend(
+        handles=handles,
+        title=legend_title,
+        loc="lower left",
+        bbox_to_anchor=(0, 1.01),
+        ncol=ncol,
+        borderaxespad=0,
+        alignment="left",
+        handlelength=1.8,
+        columnspacing=1.2,
+    )
+
+
+def _numbers_at_risk(
+    risk: Any, rows: Sequence[tuple[str, str, Sequence[Any]]], times: Sequence[float], right: float
+) -> None:
+    """The numbers-at-risk table on its own axes: one row per (label, colour, counts), each count
+    under its x tick up to ``right``; a count of ``None`` (after a curve's follow-up) is left blank."""
+    for spine in risk.spines.values():
+        spine.set_visible(False)
+    risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+    risk.tick_params(axis="y", which="both", left=False, pad=12)
+    risk.set_ylim(len(rows) - 0.5, -1.3)
+    risk.set_yticks(range(len(rows)))
+    risk.set_yticklabels([lab for lab, _, _ in rows])
+    for i, (_, colour, counts) in enumerate(rows):
+        risk.get_yticklabels()[i].set_color(colour)
+        for t, n in zip(times, counts):
+            if t <= right and n is not None:
+                risk.text(t, i, str(int(n)), ha="center", va="center", color=colour, fontsize=8)
+    risk.text(
+        0,
+        -1.0,
+        "Number at risk",
+        transform=risk.get_yaxis_transform(),
+        ha="left",
+        va="center",
+        fontsize=8,
+        fontweight="bold",
+    )
 
 
 # --------------------------------------------------------------------------- cumulative incidence
@@ -274,47 +298,9 @@ def cif_plot(
         ax.set_xlim(0, right)
         ax.set_ylim(0, top_y * 1.02)
         ax.set_yticks(np.round(np.linspace(0, top_y, round(top_y * 10) + 1), 2))
-        ax.set_xticks(times)
-        if tick_labels is not None:
-            if len(tick_labels) != len(times):
-                raise FigureDataError("cif_plot: tick_labels must have one label per time in times_at_risk")
-            ax.set_xticklabels(list(tick_labels))
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.grid(axis="y", color="#dddddd", lw=0.6)
-        ax.legend(
-            handles=handles,
-            loc="lower left",
-            bbox_to_anchor=(0, 1.01),
-            ncol=ncol,
-            borderaxespad=0,
-            alignment="left",
-            handlelength=1.8,
-            columnspacing=1.2,
-        )
-        for spine in risk.spines.values():
-            spine.set_visible(False)
-        risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
-        risk.tick_params(axis="y", which="both", left=False, pad=12)
-        risk.set_ylim(nrows - 0.5, -1.3)
-        risk.set_yticks(range(nrows))
-        risk.set_yticklabels(list(risk_rows))
-        for i, (lab, counts) in enumerate(risk_rows.items()):
-            col = row_colour[lab]
-            risk.get_yticklabels()[i].set_color(col)
-            for t, n in zip(times, counts):
-                if t <= right and n is not None:
-                    risk.text(t, i, str(int(n)), ha="center", va="center", color=col, fontsize=8)
-        risk.text(
-            0,
-            -1.0,
-            "Number at risk",
-            transform=risk.get_yaxis_transform(),
-            ha="left",
-            va="center",
-            fontsize=8,
-            fontweight="bold",
-        )
+        _time_axis_and_legend(ax, times, tick_labels, xlabel, ylabel, handles, ncol, "cif_plot")
+        rows = [(lab, row_colour[lab], counts) for lab, counts in risk_rows.items()]
+        _numbers_at_risk(risk, rows, times, right)
     return fig
 
 
