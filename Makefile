@@ -30,8 +30,8 @@ report: setup  ## validate -> derive -> execute -> render the default cut (CUT=.
 test: setup  ## the whole test suite, slow end-to-end tests included
 	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
-test-fast: setup  ## everything but the slow end-to-end tests, on both cores
-	$(BIN)/python -m pytest -q -m "not slow" -n 2
+test-fast: setup  ## everything but the slow end-to-end tests, on both cores (a notebook's cells stay on one worker)
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile
 
 lint: setup  ## ruff (lint and format check) and mypy, configured in pyproject.toml
 	$(BIN)/python -m ruff check analysis_lib tests benchmarks conftest.py

@@ -1,6 +1,7 @@
 """Root pytest configuration: the nbval regression tests of chapters/*.ipynb need the reference
 cut's ADaM datasets; derive them once into a temporary folder the notebooks read via
 $CSR_OUTPUT_DIR (so tests never touch _output/)."""
+
 from __future__ import annotations
 
 import os

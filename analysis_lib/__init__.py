@@ -5,6 +5,7 @@ Layers (docs/design.md): ``toolkit`` (study-agnostic statistics, ARDs, display, 
 ``pipeline`` (the ``csr`` command, runner, rendering, provenance); ``synthetic`` (the seeded data
 generator). The stable public API (docs/design.md §6) is ``from analysis_lib import stats, ard``.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -8,12 +8,14 @@ In one run, on a scratch copy of the project (the checkout's ``_output/`` is nev
     then one book build (the same ``render.render_cut``), and the ratio baseline / cold;
 (d) scale: synthetic trials of 48, 480 and 4,800 patients through generate + validate + derive + the
     chapters with ``CSR_RENDER_TLFS=0`` (every ARD and TLF body is computed; no RTF, figure file,
-    notebook display or book rendering), each size in its own process, with wall time, the slowest chapters, and peak memory
+    notebook display or book rendering), each size in its own process, with wall time, the slowest chapters,
+    and peak memory
     (``resource.getrusage`` max RSS of the process and of its largest kernel).
 
 Writes ``benchmarks/results/benchmark.json`` and ``benchmarks/results/benchmark.md``. Parts that
 cannot run yet (no chapters, no renderer) are recorded as skipped with the reason, not faked.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +34,18 @@ REPO = HERE.parent
 RESULTS = HERE / "results"
 SIZES = (48, 480, 4800)
 #: What a scratch project needs from the checkout (the library itself is the installed package).
-PROJECT_FILES = ("params", "chapters", "synthetic_data", "_quarto.yml", "requirements.lock",
-                 "book", "templates", "_templates", "_static", "references.bib")
+PROJECT_FILES = (
+    "params",
+    "chapters",
+    "synthetic_data",
+    "_quarto.yml",
+    "requirements.lock",
+    "book",
+    "templates",
+    "_templates",
+    "_static",
+    "references.bib",
+)
 
 
 def _copy_project(src: Path, dst: Path, with_data: bool = True) -> Path:
@@ -53,8 +65,12 @@ def _copy_project(src: Path, dst: Path, with_data: bool = True) -> Path:
 
 def _csr(args: list[str], root: Path) -> tuple[float, subprocess.CompletedProcess]:
     t0 = time.perf_counter()
-    proc = subprocess.run([str(Path(sys.executable).with_name("csr")), *args], capture_output=True, text=True,
-                          env={**os.environ, "CSR_ROOT": str(root)})
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("csr")), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CSR_ROOT": str(root)},
+    )
     return time.perf_counter() - t0, proc
 
 
@@ -92,9 +108,12 @@ def bench_report(cut: str, scratch: Path, source: Path = REPO) -> dict:
     cold = {"wall_s": round(wall, 2), "steps_s": cache["last_run"]}
     wall2, proc2 = _csr(["report", "--cut", cut], root)
     rerun = {"wall_s": round(wall2, 2), "all_cached": "nothing changed" in proc2.stdout, "exit": proc2.returncode}
-    base = subprocess.run([sys.executable, __file__, "--baseline-one", cut, "--root", str(root),
-                           "--build", str(scratch / "baseline")], capture_output=True, text=True,
-                          env={**os.environ, "CSR_ROOT": str(root)})
+    base = subprocess.run(
+        [sys.executable, __file__, "--baseline-one", cut, "--root", str(root), "--build", str(scratch / "baseline")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CSR_ROOT": str(root)},
+    )
     if base.returncode:
         baseline = {"skipped": f"baseline failed: {base.stderr.strip()[-2000:]}"}
     else:
@@ -129,9 +148,14 @@ def baseline_one(cut_id: str, root: Path, build: Path) -> dict:
     steps["derive"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     for nb in pipeline.chapter_notebooks(root):
-        papermill.execute_notebook(str(nb), str(build / "notebooks" / nb.name), kernel_name="python3",
-                                   parameters={"cut": cut.id, "output_dir": str(build)},
-                                   cwd=str(nb.parent), progress_bar=False)
+        papermill.execute_notebook(
+            str(nb),
+            str(build / "notebooks" / nb.name),
+            kernel_name="python3",
+            parameters={"cut": cut.id, "output_dir": str(build)},
+            cwd=str(nb.parent),
+            progress_bar=False,
+        )
     steps["execute"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     render.render_cut(cut, build, engine="jupyter-book")
@@ -169,14 +193,16 @@ def scale_one(n: int, workdir: Path, source: Path = REPO) -> dict:
         if step in run.seconds:
             res[f"{step}_s"] = round(run.seconds[step], 2)
     if run.chapter_seconds:
-        res["slowest_chapters_s"] = {n: round(t, 2) for n, t in
-                                     sorted(run.chapter_seconds.items(), key=lambda kv: -kv[1])[:3]}
+        res["slowest_chapters_s"] = {
+            n: round(t, 2) for n, t in sorted(run.chapter_seconds.items(), key=lambda kv: -kv[1])[:3]
+        }
     if not has_chapters:
         res["execute_s"] = None
         res["note"] = f"ARDs not computed (chapters not runnable yet: {why})"
     res["derive_and_ards_s"] = round(sum(run.seconds.get(s, 0.0) for s in ("validate", "derive", "execute")), 2)
-    res["adam_mb"] = round(sum(p.stat().st_size for p in (root / "_output" / cut / "adam").rglob("*")
-                               if p.is_file()) / 1e6, 2)
+    res["adam_mb"] = round(
+        sum(p.stat().st_size for p in (root / "_output" / cut / "adam").rglob("*") if p.is_file()) / 1e6, 2
+    )
     res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     res["peak_kernel_rss_mb"] = round(kids / 1024, 1) if has_chapters else None
@@ -186,9 +212,20 @@ def scale_one(n: int, workdir: Path, source: Path = REPO) -> dict:
 def bench_scale(sizes, scratch: Path, source: Path = REPO) -> list[dict]:
     rows = []
     for n in sizes:
-        proc = subprocess.run([sys.executable, __file__, "--scale-one", str(n), "--workdir", str(scratch / f"n{n}"),
-                               "--project", str(source)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--scale-one",
+                str(n),
+                "--workdir",
+                str(scratch / f"n{n}"),
+                "--project",
+                str(source),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode:
             rows.append({"subjects": n, "error": proc.stderr.strip()[-2000:]})
         else:
@@ -197,7 +234,8 @@ def bench_scale(sizes, scratch: Path, source: Path = REPO) -> list[dict]:
     for r in rows:
         if base and "derive_and_ards_s" in r and base["derive_and_ards_s"] > 0:
             r["time_per_patient_vs_smallest"] = round(
-                (r["derive_and_ards_s"] / r["subjects"]) / (base["derive_and_ards_s"] / base["subjects"]), 3)
+                (r["derive_and_ards_s"] / r["subjects"]) / (base["derive_and_ards_s"] / base["subjects"]), 3
+            )
     return rows
 
 
@@ -216,29 +254,57 @@ def markdown(res: dict) -> str:
         steps = ("validate", "derive", "execute", "render")
         lines += ["| run | " + " | ".join(steps) + " | total (s) |", "|---|" + "---:|" * (len(steps) + 1)]
         cold = rep["cold"]["steps_s"]
-        lines.append("| (a) cold `csr report` | " + " | ".join(_fmt(cold.get(s)) for s in steps)
-                     + f" | {_fmt(rep['cold']['wall_s'])} |")
-        lines.append("| (b) no-change re-run | " + " | ".join("cached" for _ in steps) + f" | {_fmt(rep['rerun']['wall_s'])} |")
+        lines.append(
+            "| (a) cold `csr report` | "
+            + " | ".join(_fmt(cold.get(s)) for s in steps)
+            + f" | {_fmt(rep['cold']['wall_s'])} |"
+        )
+        lines.append(
+            "| (b) no-change re-run | " + " | ".join("cached" for _ in steps) + f" | {_fmt(rep['rerun']['wall_s'])} |"
+        )
         b = rep["baseline"]
         if "steps_s" in b:
-            lines.append("| (c) plain baseline | " + " | ".join(_fmt(b["steps_s"].get(s)) for s in steps)
-                         + f" | {_fmt(b['total_s'])} |")
+            lines.append(
+                "| (c) plain baseline | "
+                + " | ".join(_fmt(b["steps_s"].get(s)) for s in steps)
+                + f" | {_fmt(b['total_s'])} |"
+            )
             lines += ["", f"Baseline / cold = **{rep['ratio_baseline_over_cold']}×**"]
         else:
             lines += ["", f"(c) baseline: {b.get('skipped')}"]
         lines.append("")
-    lines += ["| patients | generate (s) | validate (s) | derive (s) | chapters/ARDs (s) | derive + ARDs (s) "
-              "| per-patient time vs 48 | peak RSS (MB) | peak kernel RSS (MB) |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "| patients | generate (s) | validate (s) | derive (s) | chapters/ARDs (s) | derive + ARDs (s) "
+        "| per-patient time vs 48 | peak RSS (MB) | peak kernel RSS (MB) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in res.get("scale", []):
         if "error" in r:
             lines.append(f"| {r['subjects']:,} | failed: {r['error'].splitlines()[-1]} |||||||| ")
             continue
-        lines.append("| " + " | ".join(_fmt(r.get(k)) for k in (
-            "subjects", "generate_s", "validate_s", "derive_s", "execute_s", "derive_and_ards_s",
-            "time_per_patient_vs_smallest", "peak_rss_mb", "peak_kernel_rss_mb")) + " |")
-    slow = [f"{r['subjects']:,}: " + ", ".join(f"{n} {t:.1f} s" for n, t in r["slowest_chapters_s"].items())
-            for r in res.get("scale", []) if r.get("slowest_chapters_s")]
+        lines.append(
+            "| "
+            + " | ".join(
+                _fmt(r.get(k))
+                for k in (
+                    "subjects",
+                    "generate_s",
+                    "validate_s",
+                    "derive_s",
+                    "execute_s",
+                    "derive_and_ards_s",
+                    "time_per_patient_vs_smallest",
+                    "peak_rss_mb",
+                    "peak_kernel_rss_mb",
+                )
+            )
+            + " |"
+        )
+    slow = [
+        f"{r['subjects']:,}: " + ", ".join(f"{n} {t:.1f} s" for n, t in r["slowest_chapters_s"].items())
+        for r in res.get("scale", [])
+        if r.get("slowest_chapters_s")
+    ]
     if slow:
         lines += ["", "Slowest chapters (2 kernels in parallel): " + "; ".join(slow) + "."]
     notes = [r["note"] for r in res.get("scale", []) if r.get("note")]

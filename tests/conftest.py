@@ -1,4 +1,5 @@
 """Shared pytest fixtures."""
+
 from __future__ import annotations
 
 import contextlib
@@ -19,8 +20,7 @@ def _reference_data_dir() -> Path | None:
     README for sources and licences), else ../shared/reference-data beside the checkout."""
     env = os.environ.get("CSR_REFERENCE_DATA")
     here = Path(__file__).resolve().parent
-    candidates = ([Path(env)] if env else []) + [
-        here / "reference-data", here.parents[1] / "shared" / "reference-data"]
+    candidates = ([Path(env)] if env else []) + [here / "reference-data", here.parents[1] / "shared" / "reference-data"]
     return next((p for p in candidates if p.is_dir()), None)
 
 
@@ -29,8 +29,10 @@ def reference_data() -> Path:
     """Folder holding cdiscpilot01/ and pharmaverseadam/; skips when it is not available."""
     path = _reference_data_dir()
     if path is None:
-        pytest.skip("public reference ADaM not found: set CSR_REFERENCE_DATA or place it in "
-                    "../shared/reference-data next to the checkout")
+        pytest.skip(
+            "public reference ADaM not found: set CSR_REFERENCE_DATA or place it in "
+            "../shared/reference-data next to the checkout"
+        )
     return path
 
 
@@ -38,18 +40,27 @@ def reference_data() -> Path:
 def cut_lock_holder():
     """Context manager factory: another process holds the csr lock of ``cut_id`` in project ``root``
     while the block runs (yields the Popen, so tests can name its pid)."""
+
     @contextlib.contextmanager
     def hold(root: Path, cut_id: str):
         holder = subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(f"""
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(f"""
                 import sys
                 from analysis_lib.trial.config import load_cut
                 from analysis_lib.pipeline.runner import cut_lock
                 with cut_lock(load_cut({cut_id!r})):
                     print("locked", flush=True)
                     sys.stdin.read()
-            """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env={**os.environ, "CSR_ROOT": str(root)})
+            """),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CSR_ROOT": str(root)},
+        )
         try:
             assert holder.stdout.readline().strip() == "locked"
             yield holder

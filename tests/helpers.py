@@ -1,5 +1,6 @@
 """Helpers shared by several test modules (tests never import each other): a tiny project with
 stand-in pipeline steps, SDTM cut folders, numeric closeness, headless Chromium."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,8 +38,11 @@ def write_chapter(root: Path, name: str, extra: str = "", run_last: bool = False
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('cut = "final"\noutput_dir = None')
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}"), params,
-                nbformat.v4.new_code_cell(CHAPTER_CODE.format(name=name) + extra)]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(f"# {name}"),
+        params,
+        nbformat.v4.new_code_cell(CHAPTER_CODE.format(name=name) + extra),
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     if run_last:
         nb.metadata["csr"] = {"run_last": True}
@@ -54,7 +58,8 @@ def make_project(root: Path, cuts=("c1",)) -> Path:
     for i, cut in enumerate(cuts):
         (root / "params" / f"{cut}.yml").write_text(
             f"id: {cut}\ncut_date: 2025-0{i + 1}-01\ndata_dir: synthetic_data/{cut}\nkind: interim\n"
-            + (f"previous: {previous}\n" if previous else ""))
+            + (f"previous: {previous}\n" if previous else "")
+        )
         data = root / "synthetic_data" / cut
         data.mkdir(parents=True)
         (data / "dm.csv").write_text("USUBJID\n" + "".join(f"S{j}\n" for j in range(3 + i)))
@@ -79,8 +84,11 @@ def fake_modules(calls: list[str]) -> dict[str, types.SimpleNamespace]:
     def validate_cut(cut):
         calls.append(f"validate:{cut.id}")
         text = (cut.data_dir / "dm.csv").read_text()
-        return [f"dm.csv, column USUBJID, row {i}: value BAD is not allowed [controlled terms]"
-                for i, line in enumerate(text.splitlines()[1:], 1) if line == "BAD"]
+        return [
+            f"dm.csv, column USUBJID, row {i}: value BAD is not allowed [controlled terms]"
+            for i, line in enumerate(text.splitlines()[1:], 1)
+            if line == "BAD"
+        ]
 
     def format_problems(problems):
         return f"{len(problems)} problem(s) found in the input data:\n" + "\n".join(f"  - {p}" for p in problems)
@@ -105,8 +113,9 @@ def fake_modules(calls: list[str]) -> dict[str, types.SimpleNamespace]:
         return build_dir / "manifest.json"
 
     return {
-        "validate": types.SimpleNamespace(validate_cut=validate_cut, format_problems=format_problems,
-                                          ValidationFailed=FakeValidationFailed),
+        "validate": types.SimpleNamespace(
+            validate_cut=validate_cut, format_problems=format_problems, ValidationFailed=FakeValidationFailed
+        ),
         "derive": types.SimpleNamespace(derive_cut=derive_cut),
         "render": types.SimpleNamespace(render_cut=render_cut, write_manifest=write_manifest),
     }
@@ -137,8 +146,11 @@ def install_fakes(monkeypatch, fakes: dict[str, types.SimpleNamespace]) -> None:
 
 
 def tree_hashes(path: Path) -> dict[str, str]:
-    return {p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
 
 
 def leftovers(root: Path) -> list[str]:
@@ -155,8 +167,16 @@ def write_cut(domains: dict[str, pd.DataFrame], folder: Path) -> Path:
 
 def make_cut(folder: Path, cut_date: dt.date = CUT) -> Cut:
     root = project_root()
-    return Cut(id="test", cut_date=cut_date, data_dir=folder, kind="interim", label="test",
-               previous=None, params_file=root / "params" / "study.yml", root=root)
+    return Cut(
+        id="test",
+        cut_date=cut_date,
+        data_dir=folder,
+        kind="interim",
+        label="test",
+        previous=None,
+        params_file=root / "params" / "study.yml",
+        root=root,
+    )
 
 
 # from test_stats.py
@@ -184,7 +204,22 @@ def chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
         pytest.skip("chromium not installed")
-    return subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                           "--disable-component-update", "--disable-sync", "--no-first-run",
-                           f"--user-data-dir={tmp}", "--enable-logging=stderr", "--v=0", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp}",
+            "--enable-logging=stderr",
+            "--v=0",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -4,6 +4,7 @@ Expected values are published numbers (CDISC pilot), R `survival` output stored 
 tests/reference/ (km_reference.R, km_pharmaverse_reference.R), scipy's exact binomial CI, or an
 independent pandas computation written here -- never the function under test.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,9 @@ def pilot(reference_data):
 @pytest.fixture(scope="module")
 def pharma(reference_data):
     d = reference_data / "pharmaverseadam"
-    return {n: pd.read_csv(d / f"{n}.csv", low_memory=False)
-            for n in ("adsl", "adae", "adrs_onco", "adtte_onco", "adpp")}
+    return {
+        n: pd.read_csv(d / f"{n}.csv", low_memory=False) for n in ("adsl", "adae", "adrs_onco", "adtte_onco", "adpp")
+    }
 
 
 def stat(df, **where):
@@ -51,6 +53,7 @@ def assert_ard_shape(df):
 
 
 # ------------------------------------------------------------------------------ ae_ard, CDISC pilot
+
 
 @pytest.fixture(scope="module")
 def pilot_ae(pilot):
@@ -73,28 +76,32 @@ def test_ae_ard_soc_pt_counts_match_independent_pandas(pilot, pilot_ae):
     saf = adsl.loc[adsl.SAFFL == "Y", ["USUBJID", "TRT01A"]]
     te = adae[adae.TRTEMFL == "Y"].drop(columns=["TRTA"]).merge(saf, on="USUBJID")
     soc = te.groupby(["AEBODSYS", "TRT01A"]).agg(n=("USUBJID", "nunique"), events=("USUBJID", "size"))
-    pt = te.groupby(["AEBODSYS", "AEDECOD", "TRT01A"]).agg(n=("USUBJID", "nunique"),
-                                                           events=("USUBJID", "size"))
+    pt = te.groupby(["AEBODSYS", "AEDECOD", "TRT01A"]).agg(n=("USUBJID", "nunique"), events=("USUBJID", "size"))
     a = pilot_ae
     got_soc = a[(a.variable == "AEBODSYS") & a.stat_name.isin(["n", "events"])].pivot_table(
-        index=["variable_level", "group1_level"], columns="stat_name", values="stat_value",
-        aggfunc="first")
+        index=["variable_level", "group1_level"], columns="stat_name", values="stat_value", aggfunc="first"
+    )
     got_pt = a[(a.variable == "AEDECOD") & a.stat_name.isin(["n", "events"])].pivot_table(
-        index=["group2_level", "variable_level", "group1_level"], columns="stat_name",
-        values="stat_value", aggfunc="first")
+        index=["group2_level", "variable_level", "group1_level"],
+        columns="stat_name",
+        values="stat_value",
+        aggfunc="first",
+    )
     # every SOC/PT x arm with events matches; every other cell of the complete grid is 0
     got_soc.index.names, got_pt.index.names = soc.index.names, pt.index.names
-    pd.testing.assert_frame_equal(got_soc.loc[soc.index, ["n", "events"]].astype(int), soc,
-                                  check_names=False)
-    pd.testing.assert_frame_equal(got_pt.loc[pt.index, ["n", "events"]].astype(int), pt,
-                                  check_names=False)
+    pd.testing.assert_frame_equal(got_soc.loc[soc.index, ["n", "events"]].astype(int), soc, check_names=False)
+    pd.testing.assert_frame_equal(got_pt.loc[pt.index, ["n", "events"]].astype(int), pt, check_names=False)
     assert (got_soc.drop(index=soc.index) == 0).all().all()
     assert (got_pt.drop(index=pt.index) == 0).all().all()
     assert len(got_soc) == te.AEBODSYS.nunique() * 3
     assert len(got_pt) == te.groupby(["AEBODSYS", "AEDECOD"]).ngroups * 3
     # spot values, as in published pilot AE tables
-    k = dict(variable="AEDECOD", group2_level="GENERAL DISORDERS AND ADMINISTRATION SITE CONDITIONS",
-             variable_level="APPLICATION SITE PRURITUS", stat_name="n")
+    k = dict(
+        variable="AEDECOD",
+        group2_level="GENERAL DISORDERS AND ADMINISTRATION SITE CONDITIONS",
+        variable_level="APPLICATION SITE PRURITUS",
+        stat_name="n",
+    )
     assert [stat(a, group1_level=arm, **k) for arm in ARMS] == [6, 22, 22]
 
 
@@ -120,8 +127,7 @@ def test_ae_ard_total_and_zero_subject_level(pilot):
 
 def test_ae_ard_worst_grade_and_filter(pilot):
     adsl, adae = pilot["adsl"], pilot["adae"]
-    a = ard.ae_ard(adsl, adae, grade="AESEV", grade_levels=["MILD", "MODERATE", "SEVERE"],
-                   high_grade="MODERATE")
+    a = ard.ae_ard(adsl, adae, grade="AESEV", grade_levels=["MILD", "MODERATE", "SEVERE"], high_grade="MODERATE")
     assert_ard_shape(a)
     # independent: worst severity per subject among TEAEs in the safety population
     rank = {"MILD": 0, "MODERATE": 1, "SEVERE": 2}
@@ -134,8 +140,13 @@ def test_ae_ard_worst_grade_and_filter(pilot):
             assert stat(a, group1_level=arm, variable="ANY", stat_name=f"n_grade_{sev}") == (w == r).sum()
         assert stat(a, group1_level=arm, variable="ANY", stat_name="n_grade_geMODERATE") == (w >= 1).sum()
     # per-subject worst grades partition the subjects of every row
-    wide = a.pivot_table(index=["group1_level", "group2_level", "variable", "variable_level"],
-                         columns="stat_name", values="stat_value", aggfunc="first", dropna=False)
+    wide = a.pivot_table(
+        index=["group1_level", "group2_level", "variable", "variable_level"],
+        columns="stat_name",
+        values="stat_value",
+        aggfunc="first",
+        dropna=False,
+    )
     wide = wide.dropna(subset=["n"])
     assert (wide[[f"n_grade_{s}" for s in rank]].sum(axis=1) == wide["n"]).all()
 
@@ -147,13 +158,18 @@ def test_ae_ard_worst_grade_and_filter(pilot):
 
 
 def test_ae_ard_numeric_ctcae_grades():
-    adsl = pd.DataFrame({"USUBJID": ["1", "2", "3", "4"], "TRT01A": ["DL1", "DL1", "DL2", "DL2"],
-                         "SAFFL": ["Y", "Y", "Y", "N"]})
-    adae = pd.DataFrame({
-        "USUBJID": ["1", "1", "2", "3", "4"],
-        "AEBODSYS": ["IMMUNE SYSTEM DISORDERS"] * 2 + ["INFECTIONS"] * 2 + ["INFECTIONS"],
-        "AEDECOD": ["CYTOKINE RELEASE SYNDROME"] * 2 + ["SEPSIS", "PNEUMONIA", "SEPSIS"],
-        "AETOXGR": [2, 4, 3, 1, 5], "TRTEMFL": ["Y"] * 5})
+    adsl = pd.DataFrame(
+        {"USUBJID": ["1", "2", "3", "4"], "TRT01A": ["DL1", "DL1", "DL2", "DL2"], "SAFFL": ["Y", "Y", "Y", "N"]}
+    )
+    adae = pd.DataFrame(
+        {
+            "USUBJID": ["1", "1", "2", "3", "4"],
+            "AEBODSYS": ["IMMUNE SYSTEM DISORDERS"] * 2 + ["INFECTIONS"] * 2 + ["INFECTIONS"],
+            "AEDECOD": ["CYTOKINE RELEASE SYNDROME"] * 2 + ["SEPSIS", "PNEUMONIA", "SEPSIS"],
+            "AETOXGR": [2, 4, 3, 1, 5],
+            "TRTEMFL": ["Y"] * 5,
+        }
+    )
     a = ard.ae_ard(adsl, adae, grade="AETOXGR")
     crs = dict(group1_level="DL1", variable="AEDECOD", variable_level="CYTOKINE RELEASE SYNDROME")
     assert stat(a, **crs, stat_name="n") == 1 and stat(a, **crs, stat_name="events") == 2
@@ -195,11 +211,13 @@ def test_ae_ard_errors_name_the_problem(pilot):
 
 # ------------------------------------------------------------------------------ categorical/continuous
 
+
 def test_categorical_ard_levels_zero_counts_and_missing(pilot):
     saf = pilot["adsl"][pilot["adsl"].SAFFL == "Y"].copy()
     saf.loc[saf.index[0], "RACE"] = ""
-    c = ard.categorical_ard(saf, ["SEX", "RACE"], by="TRT01A", by_levels=ARMS, total=True,
-                            levels={"SEX": ["M", "F", "U"]})
+    c = ard.categorical_ard(
+        saf, ["SEX", "RACE"], by="TRT01A", by_levels=ARMS, total=True, levels={"SEX": ["M", "F", "U"]}
+    )
     assert_ard_shape(c)
     expect = saf.groupby(["TRT01A", "SEX"]).size()
     for arm in ARMS:
@@ -215,16 +233,14 @@ def test_categorical_ard_levels_zero_counts_and_missing(pilot):
 
 def test_categorical_ard_denominator_frame_keeps_empty_levels():
     adsl = pd.DataFrame({"USUBJID": list("abcd"), "ARM": ["A", "A", "B", "C"]})
-    cm = pd.DataFrame({"USUBJID": ["a", "a", "c"], "ARM": ["A", "A", "B"],
-                       "CMCLAS": ["STEROID", "STEROID", "IL-6"]})
+    cm = pd.DataFrame({"USUBJID": ["a", "a", "c"], "ARM": ["A", "A", "B"], "CMCLAS": ["STEROID", "STEROID", "IL-6"]})
     c = ard.categorical_ard(cm, "CMCLAS", by="ARM", denominator=adsl, id_var="USUBJID")
     assert list(dict.fromkeys(c.group1_level)) == ["A", "B", "C"]
     assert stat(c, group1_level="A", variable_level="STEROID", stat_name="n") == 1  # one subject
     assert stat(c, group1_level="A", variable_level="STEROID", stat_name="N") == 2
     assert stat(c, group1_level="C", variable_level="IL-6", stat_name="N") == 1
     assert stat(c, group1_level="C", variable_level="IL-6", stat_name="n") == 0
-    m = ard.categorical_ard(cm, "CMCLAS", by="ARM", denominator={"A": 4, "B": 1}, id_var="USUBJID",
-                            total=True)
+    m = ard.categorical_ard(cm, "CMCLAS", by="ARM", denominator={"A": 4, "B": 1}, id_var="USUBJID", total=True)
     assert stat(m, group1_level="A", variable_level="STEROID", stat_name="p") == 0.25
     assert stat(m, group1_level="Total", variable_level="IL-6", stat_name="N") == 5
 
@@ -252,11 +268,11 @@ def test_continuous_ard_matches_pandas(pilot):
 
 # ------------------------------------------------------------------------------ response
 
+
 def test_response_ard_bor_cr_pr_with_exact_ci(pharma):
     rs = pharma["adrs_onco"]
     rs = rs[rs.SAFFL == "Y"]
-    r = ard.response_ard(rs, "AVALC", by="ACTARM", values=["CR", "PR"], paramcd="BOR",
-                         by_levels=ARMS, total=True)
+    r = ard.response_ard(rs, "AVALC", by="ACTARM", values=["CR", "PR"], paramcd="BOR", by_levels=ARMS, total=True)
     assert_ard_shape(r)
     bor = rs[rs.PARAMCD == "BOR"]
     for arm in ARMS + ["Total"]:
@@ -273,15 +289,23 @@ def test_response_ard_bor_cr_pr_with_exact_ci(pharma):
 
 def test_response_ard_flag_and_denominator():
     adsl = pd.DataFrame({"USUBJID": list("abcde"), "DL": ["1", "1", "1", "2", "3"]})
-    rsp = pd.DataFrame({"USUBJID": list("abd"), "PARAMCD": ["RSPD30"] * 3, "AVALC": ["CR", "NR", "CRI"],
-                        "CRFL": ["Y", "N", "Y"], "DL": ["1", "1", "2"]})
+    rsp = pd.DataFrame(
+        {
+            "USUBJID": list("abd"),
+            "PARAMCD": ["RSPD30"] * 3,
+            "AVALC": ["CR", "NR", "CRI"],
+            "CRFL": ["Y", "N", "Y"],
+            "DL": ["1", "1", "2"],
+        }
+    )
     r = ard.response_ard(rsp, "CRFL", by="DL", paramcd="RSPD30", denominator=adsl)
     assert [stat(r, group1_level=d, stat_name="N") for d in "123"] == [3, 1, 1]
     assert [stat(r, group1_level=d, stat_name="n") for d in "123"] == [1, 1, 0]
     lo, hi = binomtest(1, 3).proportion_ci(method="exact")
     assert stat(r, group1_level="1", stat_name="ci_low") == pytest.approx(lo, abs=1e-9)
     assert stat(r, group1_level="3", stat_name="ci_high") == pytest.approx(
-        binomtest(0, 1).proportion_ci(method="exact").high, abs=1e-9)
+        binomtest(0, 1).proportion_ci(method="exact").high, abs=1e-9
+    )
     empty = ard.response_ard(rsp, "CRFL", by="DL", by_levels=["1", "2", "9"])
     assert stat(empty, group1_level="9", stat_name="N") == 0
     assert math.isnan(stat(empty, group1_level="9", stat_name="ci_low"))
@@ -292,6 +316,7 @@ def test_response_ard_flag_and_denominator():
 
 
 # ------------------------------------------------------------------------------ Kaplan-Meier
+
 
 def test_km_ard_pilot_ttde_matches_r(pilot):
     tte = pilot["adtte"]
@@ -308,16 +333,25 @@ def test_km_ard_pilot_ttde_matches_r(pilot):
             assert stat(k, **key, stat_name="surv") == pytest.approx(row.surv, abs=1e-6)
             assert stat(k, **key, stat_name="surv_ci_low") == pytest.approx(row.lower, abs=1e-6)
             assert stat(k, **key, stat_name="surv_ci_high") == pytest.approx(row.upper, abs=1e-6)
-        med = q[(q.dataset == "cdisc_ttde") & (q.strata == arm) & (q.conf_type == "log-log")
-                & (q.prob == 0.5)].iloc[0]
+        med = q[(q.dataset == "cdisc_ttde") & (q.strata == arm) & (q.conf_type == "log-log") & (q.prob == 0.5)].iloc[0]
         key = dict(group1_level=arm, variable="TTDE", variable_level=None)
-        for name, r in (("median", med["quantile"]), ("median_ci_low", med["lower"]),
-                        ("median_ci_high", med["upper"])):
+        for name, r in (("median", med["quantile"]), ("median_ci_low", med["lower"]), ("median_ci_high", med["upper"])):
             v = stat(k, **key, stat_name=name)
             assert (math.isnan(v) and math.isnan(r)) or v == pytest.approx(r, abs=1e-6)
     # published numbers at risk for Placebo
-    assert [stat(k, group1_level="Placebo", variable_level=t, stat_name="n_risk") for t in times] == \
-        [86, 75, 65, 59, 50, 47, 45, 42, 40, 35, 0]
+    assert [stat(k, group1_level="Placebo", variable_level=t, stat_name="n_risk") for t in times] == [
+        86,
+        75,
+        65,
+        59,
+        50,
+        47,
+        45,
+        42,
+        40,
+        35,
+        0,
+    ]
 
 
 @pytest.mark.parametrize("paramcd", ["OS", "PFS"])
@@ -333,8 +367,7 @@ def test_km_ard_pharmaverse_matches_r(pharma, paramcd):
         assert stat(k, **key, stat_name="n") == len(s)
         assert stat(k, **key, stat_name="events") == (s.CNSR == 0).sum()
         assert stat(k, **key, stat_name="censored") == (s.CNSR == 1).sum()
-        for name, col in (("median", "median"), ("median_ci_low", "median_lower"),
-                          ("median_ci_high", "median_upper")):
+        for name, col in (("median", "median"), ("median_ci_low", "median_lower"), ("median_ci_high", "median_upper")):
             v, r = stat(k, **key, stat_name=name), rows[col].iloc[0]
             assert (math.isnan(v) and math.isnan(r)) or v == pytest.approx(r, abs=1e-6)
         for row in rows.itertuples():
@@ -346,8 +379,15 @@ def test_km_ard_pharmaverse_matches_r(pharma, paramcd):
 
 
 def test_km_ard_all_censored_single_subject_and_empty_level():
-    d = pd.DataFrame({"USUBJID": list("abcd"), "PARAMCD": "OS", "AVAL": [10, 20, 30, 5],
-                      "CNSR": [1, 1, 1, 0], "DL": ["1", "1", "1", "2"]})
+    d = pd.DataFrame(
+        {
+            "USUBJID": list("abcd"),
+            "PARAMCD": "OS",
+            "AVAL": [10, 20, 30, 5],
+            "CNSR": [1, 1, 1, 0],
+            "DL": ["1", "1", "1", "2"],
+        }
+    )
     k = ard.km_ard(d, "OS", by="DL", by_levels=["1", "2", "3"], landmarks=[15])
     assert_ard_shape(k)
     one = dict(group1_level="1", variable_level=None)
@@ -367,6 +407,7 @@ def test_km_ard_all_censored_single_subject_and_empty_level():
 
 # ------------------------------------------------------------------------------ NCA
 
+
 def test_nca_ard_pharmaverse_adpp(pharma):
     pp = pharma["adpp"]
     n = ard.nca_ard(pp, by="TRTA", params=["CMAX", "TMAX", "AUCLST"], unit_var="PPSTRESU")
@@ -380,11 +421,11 @@ def test_nca_ard_pharmaverse_adpp(pharma):
         assert stat(n, **k, stat_name="geo_mean") == pytest.approx(gm, rel=1e-12)
         gcv = 100 * np.sqrt(np.exp(np.log(x).std() ** 2) - 1)
         assert stat(n, **k, stat_name="geo_cv") == pytest.approx(gcv, rel=1e-9)
-        for s, v in (("median", x.median()), ("min", x.min()), ("max", x.max()),
-                     ("mean", x.mean()), ("sd", x.std())):
+        for s, v in (("median", x.median()), ("min", x.min()), ("max", x.max()), ("mean", x.mean()), ("sd", x.std())):
             assert stat(n, **k, stat_name=s) == pytest.approx(v, rel=1e-12)
-    assert [stat(n, group1_level=a, variable="CMAX", stat_name="n")
-            for a in ("Xanomeline High Dose", "Xanomeline Low Dose")] == [72, 96]
+    assert [
+        stat(n, group1_level=a, variable="CMAX", stat_name="n") for a in ("Xanomeline High Dose", "Xanomeline Low Dose")
+    ] == [72, 96]
     # three by-variables: the second and third share group2
     n3 = ard.nca_ard(pp, by=["TRTA", "PPSPEC", "PPCAT"], params=["CMAX"])
     assert set(n3.group2) == {"PPSPEC / PPCAT"} and set(n3.group2_level) == {"PLASMA / COMPARTMENTAL"}
@@ -396,9 +437,15 @@ def test_nca_ard_pharmaverse_adpp(pharma):
 
 
 def test_nca_ard_units_per_group():
-    pp = pd.DataFrame({"USUBJID": ["a", "a", "b", "b"], "CKMETHOD": ["FLOW", "QPCR"] * 2,
-                       "PARAMCD": "CMAX", "AVAL": [10.0, 1000.0, 40.0, 4000.0],
-                       "AVALU": ["cells/uL", "copies/ug gDNA"] * 2})
+    pp = pd.DataFrame(
+        {
+            "USUBJID": ["a", "a", "b", "b"],
+            "CKMETHOD": ["FLOW", "QPCR"] * 2,
+            "PARAMCD": "CMAX",
+            "AVAL": [10.0, 1000.0, 40.0, 4000.0],
+            "AVALU": ["cells/uL", "copies/ug gDNA"] * 2,
+        }
+    )
     n = ard.nca_ard(pp, by="CKMETHOD", unit_var="AVALU")
     assert stat(n, group1_level="FLOW", variable_level="cells/uL", stat_name="geo_mean") == pytest.approx(20.0)
     assert stat(n, group1_level="QPCR", variable_level="copies/ug gDNA", stat_name="median") == 2500.0

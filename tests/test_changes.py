@@ -1,4 +1,5 @@
 """analysis_lib.trial.changes: key estimates of a cut, their comparison, new records and changed statuses."""
+
 from __future__ import annotations
 
 import math
@@ -9,20 +10,51 @@ import pytest
 from analysis_lib.toolkit.ard import ARD_COLUMNS
 from analysis_lib.trial import changes, config
 
-STUDY = {"response": {"visits": [30, 45], "responder": ["CR", "CRI"]},
-         "time_to_event": {"conf_type": "log-log", "days_per_month": 30.4375}}
+STUDY = {
+    "response": {"visits": [30, 45], "responder": ["CR", "CRI"]},
+    "time_to_event": {"conf_type": "log-log", "days_per_month": 30.4375},
+}
 DL1, DL2 = "DL1", "DL2"
 
 
 def _adsl(rows):
-    cols = ["USUBJID", "TRT01A", "ENRLFL", "SAFFL", "EFFFL", "DLTEVLFL", "DLTFL", "HSCTFL", "HSCTDY0",
-            "CD22FL", "CD22DY0", "DTHFL", "DTHTRTFL", "DTHDY0", "DTHCAUS", "EOSSTT", "DCSREAS"]
+    cols = [
+        "USUBJID",
+        "TRT01A",
+        "ENRLFL",
+        "SAFFL",
+        "EFFFL",
+        "DLTEVLFL",
+        "DLTFL",
+        "HSCTFL",
+        "HSCTDY0",
+        "CD22FL",
+        "CD22DY0",
+        "DTHFL",
+        "DTHTRTFL",
+        "DTHDY0",
+        "DTHCAUS",
+        "EOSSTT",
+        "DCSREAS",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
 def _adae(rows):
-    cols = ["USUBJID", "TRT01A", "AESEQ", "AEDECOD", "AEBODSYS", "AESICAT", "AETOXGR", "AESER", "AEDLT",
-            "DLTWINFL", "TRTEMFL", "ASTDY0"]
+    cols = [
+        "USUBJID",
+        "TRT01A",
+        "AESEQ",
+        "AEDECOD",
+        "AEBODSYS",
+        "AESICAT",
+        "AETOXGR",
+        "AESER",
+        "AEDLT",
+        "DLTWINFL",
+        "TRTEMFL",
+        "ASTDY0",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -36,31 +68,88 @@ def _adrs(rows):
 
 def current_cut():
     """S1-S3 infused (S1, S2 DL1 escalation; S3 DL2), S4 enrolled only."""
-    adsl = _adsl([
-        ["S1", DL1, "Y", "Y", "Y", "Y", "Y", "Y", 15, "Y", 90, "N", "N", None, "", "ONGOING", ""],
-        ["S2", DL1, "Y", "Y", "Y", "Y", "N", "Y", 16, "N", None, "Y", "Y", 60, "INFECTION", "DISCONTINUED", "DEATH"],
-        ["S3", DL2, "Y", "Y", "Y", "N", "N", "N", None, "N", None, "N", "N", None, "", "ONGOING", ""],
-        ["S4", "Not infused", "Y", "N", "N", "N", "N", "N", None, "N", None, "N", "N", None, "", "DISCONTINUED",
-         "SCREEN FAILURE"],
-    ])
-    adae = _adae([
-        ["S1", DL1, 1, "Cytokine release syndrome", "Immune", "CRS", 4, "Y", "Y", "Y", "Y", 3],
-        ["S1", DL1, 2, "Acute graft versus host disease", "Immune", "ACUTE GVHD", 2, "N", "N", "Y", "Y", 30],
-        ["S2", DL1, 1, "Cytokine release syndrome", "Immune", "CRS", 1, "N", "N", "Y", "Y", 2],
-        ["S2", DL1, 2, "Acute graft versus host disease", "Immune", "ACUTE GVHD", 1, "N", "N", "Y", "Y", 35],
-        ["S2", DL1, 3, "Sepsis", "Infections", "INFECTION", 5, "Y", "N", "N", "Y", 60],
-        ["S3", DL2, 1, "Nausea", "Gastrointestinal", "", 2, "N", "N", "Y", "Y", 4],
-    ])
-    adrs = _adrs([
-        ["S1", "RSPD30", "CR", 30], ["S2", "RSPD30", "NR", 29], ["S3", "RSPD30", "NOT DUE", None],
-        ["S1", "MRDND30", "Y", 30], ["S2", "MRDND30", "N", 29], ["S3", "MRDND30", "NOT DUE", None],
-        ["S1", "RSPD45", "CR", 45], ["S2", "RSPD45", "NR", 44], ["S3", "RSPD45", "NOT DUE", None],
-        ["S1", "BESTRSP", "CR", 30], ["S2", "BESTRSP", "NR", 29], ["S3", "BESTRSP", "MISSING", None],
-        ["S1", "OVRLRESP", "CR", 30], ["S1", "OVRLRESP", "CR", 45], ["S2", "OVRLRESP", "NR", 29],
-        ["S2", "OVRLRESP", "NR", 44],
-    ])
-    adtte = pd.DataFrame({"USUBJID": ["S1", "S2", "S3"] * 2, "PARAMCD": ["OS"] * 3 + ["EFS"] * 3,
-                          "AVALM": [3.0, 2.0, 1.0, 3.0, 2.0, 1.0], "CNSR": [1, 0, 1, 1, 0, 1]})
+    adsl = _adsl(
+        [
+            ["S1", DL1, "Y", "Y", "Y", "Y", "Y", "Y", 15, "Y", 90, "N", "N", None, "", "ONGOING", ""],
+            [
+                "S2",
+                DL1,
+                "Y",
+                "Y",
+                "Y",
+                "Y",
+                "N",
+                "Y",
+                16,
+                "N",
+                None,
+                "Y",
+                "Y",
+                60,
+                "INFECTION",
+                "DISCONTINUED",
+                "DEATH",
+            ],
+            ["S3", DL2, "Y", "Y", "Y", "N", "N", "N", None, "N", None, "N", "N", None, "", "ONGOING", ""],
+            [
+                "S4",
+                "Not infused",
+                "Y",
+                "N",
+                "N",
+                "N",
+                "N",
+                "N",
+                None,
+                "N",
+                None,
+                "N",
+                "N",
+                None,
+                "",
+                "DISCONTINUED",
+                "SCREEN FAILURE",
+            ],
+        ]
+    )
+    adae = _adae(
+        [
+            ["S1", DL1, 1, "Cytokine release syndrome", "Immune", "CRS", 4, "Y", "Y", "Y", "Y", 3],
+            ["S1", DL1, 2, "Acute graft versus host disease", "Immune", "ACUTE GVHD", 2, "N", "N", "Y", "Y", 30],
+            ["S2", DL1, 1, "Cytokine release syndrome", "Immune", "CRS", 1, "N", "N", "Y", "Y", 2],
+            ["S2", DL1, 2, "Acute graft versus host disease", "Immune", "ACUTE GVHD", 1, "N", "N", "Y", "Y", 35],
+            ["S2", DL1, 3, "Sepsis", "Infections", "INFECTION", 5, "Y", "N", "N", "Y", 60],
+            ["S3", DL2, 1, "Nausea", "Gastrointestinal", "", 2, "N", "N", "Y", "Y", 4],
+        ]
+    )
+    adrs = _adrs(
+        [
+            ["S1", "RSPD30", "CR", 30],
+            ["S2", "RSPD30", "NR", 29],
+            ["S3", "RSPD30", "NOT DUE", None],
+            ["S1", "MRDND30", "Y", 30],
+            ["S2", "MRDND30", "N", 29],
+            ["S3", "MRDND30", "NOT DUE", None],
+            ["S1", "RSPD45", "CR", 45],
+            ["S2", "RSPD45", "NR", 44],
+            ["S3", "RSPD45", "NOT DUE", None],
+            ["S1", "BESTRSP", "CR", 30],
+            ["S2", "BESTRSP", "NR", 29],
+            ["S3", "BESTRSP", "MISSING", None],
+            ["S1", "OVRLRESP", "CR", 30],
+            ["S1", "OVRLRESP", "CR", 45],
+            ["S2", "OVRLRESP", "NR", 29],
+            ["S2", "OVRLRESP", "NR", 44],
+        ]
+    )
+    adtte = pd.DataFrame(
+        {
+            "USUBJID": ["S1", "S2", "S3"] * 2,
+            "PARAMCD": ["OS"] * 3 + ["EFS"] * 3,
+            "AVALM": [3.0, 2.0, 1.0, 3.0, 2.0, 1.0],
+            "CNSR": [1, 0, 1, 1, 0, 1],
+        }
+    )
     return {"adsl": adsl, "adae": adae, "adrs": adrs, "adtte": adtte}
 
 
@@ -68,15 +157,29 @@ def previous_cut():
     """Before: S1 and S2 only; S2 alive and not yet transplanted; S1's AGVHD not yet known."""
     cur = current_cut()
     adsl = cur["adsl"].iloc[:2].copy()
-    adsl.loc[1, ["HSCTFL", "HSCTDY0", "DTHFL", "DTHTRTFL", "DTHDY0", "DTHCAUS", "EOSSTT", "DCSREAS"]] = \
-        ["N", None, "N", "N", None, "", "ONGOING", ""]
+    adsl.loc[1, ["HSCTFL", "HSCTDY0", "DTHFL", "DTHTRTFL", "DTHDY0", "DTHCAUS", "EOSSTT", "DCSREAS"]] = [
+        "N",
+        None,
+        "N",
+        "N",
+        None,
+        "",
+        "ONGOING",
+        "",
+    ]
     adae = cur["adae"].iloc[[0, 2]].copy()
     adae.loc[0, "AESER"] = "N"  # became serious in the current cut
     adrs = cur["adrs"][cur["adrs"]["USUBJID"].isin(["S1", "S2"])].copy()
     adrs.loc[(adrs["USUBJID"] == "S2") & (adrs["PARAMCD"] == "RSPD45"), "AVALC"] = "NOT DUE"
     adrs = adrs[~((adrs["PARAMCD"] == "OVRLRESP") & (adrs["ADY0"] == 44))]
-    adtte = pd.DataFrame({"USUBJID": ["S1", "S2"] * 2, "PARAMCD": ["OS", "OS", "EFS", "EFS"],
-                          "AVALM": [1.0, 1.0, 1.0, 1.0], "CNSR": [1, 1, 1, 1]})
+    adtte = pd.DataFrame(
+        {
+            "USUBJID": ["S1", "S2"] * 2,
+            "PARAMCD": ["OS", "OS", "EFS", "EFS"],
+            "AVALM": [1.0, 1.0, 1.0, 1.0],
+            "CNSR": [1, 1, 1, 1],
+        }
+    )
     return {"adsl": adsl, "adae": adae, "adrs": adrs, "adtte": adtte}
 
 
@@ -210,18 +313,23 @@ def test_summaries_and_footnotes_use_the_ards():
     cur = current_cut()
     items = changes.new_items(previous_cut(), cur)
     text = changes.changes_summary(changes.changes_ard(items, cur["adsl"]))
-    assert text == ("Since the previous data cut 2 subjects were enrolled and 1 infused with CD19 CAR-T. "
-                    "0 new DLTs, 1 new death and 2 new serious adverse events (in 2 subjects) were reported; "
-                    "1 subject had a changed response or status.")
+    assert text == (
+        "Since the previous data cut 2 subjects were enrolled and 1 infused with CD19 CAR-T. "
+        "0 new DLTs, 1 new death and 2 new serious adverse events (in 2 subjects) were reported; "
+        "1 subject had a changed response or status."
+    )
     assert changes.changes_summary(changes.changes_ard(None, cur["adsl"])).startswith("There is no previous")
     cmp = changes.compare(changes.key_estimates(previous_cut(), STUDY), changes.key_estimates(cur, STUDY))
     assert changes.estimates_summary(cmp, STUDY) == (
         "Subjects with a DLT: 1/2 (50.0%), previously 1/2 (50.0%); grade ≥3 CRS: 1/3 (33.3%), "
-        "previously 1/2 (50.0%); CR/CRi at Day 30: 1/2 (50.0%), previously 1/2 (50.0%).")
+        "previously 1/2 (50.0%); CR/CRi at Day 30: 1/2 (50.0%), previously 1/2 (50.0%)."
+    )
     first = changes.compare(None, changes.key_estimates(cur, STUDY))
     assert changes.estimates_table(first).iloc[0, 0] == changes.NO_PREVIOUS
-    study = STUDY | {"response": STUDY["response"] | {"window": 7},
-                     "time_to_event": {"conf_type": "log-log", "days_per_month": 30.4375}}
+    study = STUDY | {
+        "response": STUDY["response"] | {"window": 7},
+        "time_to_event": {"conf_type": "log-log", "days_per_month": 30.4375},
+    }
     notes = changes.estimates_footnotes(study)
     assert "within +/- 7 days" in notes[1] and "30.4375 days per month" in notes[2]
 

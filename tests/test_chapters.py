@@ -1,5 +1,6 @@
 """The committed chapter notebooks (reference-cut outputs, see analysis_lib.pipeline.reference_outputs):
 their shape, and that they show every TLF of the catalogue exactly once."""
+
 import json
 import re
 from pathlib import Path
@@ -22,7 +23,7 @@ def test_chapter_has_a_papermill_parameters_cell_with_the_cut_and_output_dir(pat
     cells = _nb(path)["cells"]
     params = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
     assert len(params) == 1, f"{path.name}: one cell tagged 'parameters'"
-    assert "".join(params[0]["source"]).split() == ['cut', '=', '"final"', 'output_dir', '=', 'None']
+    assert "".join(params[0]["source"]).split() == ["cut", "=", '"final"', "output_dir", "=", "None"]
     assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# ")
 
 
@@ -48,4 +49,6 @@ def test_every_catalogue_tlf_is_shown_once_in_its_chapter():
                 for number in re.findall(r'class="csr-tlf-number">([^<]+)<', html):
                     shown.setdefault(number.strip(), []).append(path.stem)
     for entry in study_catalogue.load().values():
-        assert shown.get(entry.number) == [entry.chapter], f"{entry.number} ({entry.id}): shown in {shown.get(entry.number)}"
+        assert shown.get(entry.number) == [entry.chapter], (
+            f"{entry.number} ({entry.id}): shown in {shown.get(entry.number)}"
+        )

@@ -1,4 +1,5 @@
 """The ``csr`` command line: exit codes and messages (no tracebacks), on a tiny project (CSR_ROOT)."""
+
 from __future__ import annotations
 
 import os
@@ -22,18 +23,27 @@ def test_help_is_fast_and_lists_every_subcommand():
     for sub in ("generate", "validate", "derive", "execute", "render", "report"):
         assert sub in proc.stdout
     # --help must not import the heavy modules (papermill, pandas, the analysis code)
-    probe = "import sys; from analysis_lib.pipeline import cli; cli._parser(); print(sorted(m for m in sys.modules " \
-            "if m.split('.')[0] in ('papermill', 'pandas', 'rich') or m.startswith('analysis_lib.')))"
+    probe = (
+        "import sys; from analysis_lib.pipeline import cli; cli._parser(); print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('papermill', 'pandas', 'rich') or m.startswith('analysis_lib.')))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['analysis_lib.pipeline', 'analysis_lib.pipeline.cli']"
 
 
 def test_unknown_cut_exits_1_with_one_clear_paragraph(project):
     root, _ = project
-    proc = subprocess.run([str(CSR), "report", "--cut", "nope"], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "CSR_ROOT": str(root)})
+    proc = subprocess.run(
+        [str(CSR), "report", "--cut", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CSR_ROOT": str(root)},
+    )
     assert proc.returncode == 1
-    assert proc.stderr.startswith("csr report failed: ") and "no such data cut 'nope' (known cuts: c1, c2)" in proc.stderr
+    assert (
+        proc.stderr.startswith("csr report failed: ") and "no such data cut 'nope' (known cuts: c1, c2)" in proc.stderr
+    )
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
 
 
@@ -125,7 +135,9 @@ def test_all_cuts_report(project, capsys):
     root, _ = project
     assert cli.main(["report", "--all-cuts"]) == 0
     out = capsys.readouterr().out
-    assert (root / "_output" / "c1" / "manifest.json").is_file() and (root / "_output" / "c2" / "manifest.json").is_file()
+    assert (root / "_output" / "c1" / "manifest.json").is_file() and (
+        root / "_output" / "c2" / "manifest.json"
+    ).is_file()
     assert "c1" in out and "c2" in out
 
 

@@ -4,6 +4,7 @@ Each case is named after the R call it matches: ``timepoints(cuminc(time, status
 estimate and variance, and the log(-log) CI tidycmprsk documents, at every distinct time, half-way
 between them, before 0 and after the largest time (NA in R, nan here).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,15 +33,24 @@ def ref() -> pd.DataFrame:
 def _same(actual, expected, what):
     a, e = np.asarray(actual, float), np.asarray(expected, float)
     assert a.shape == e.shape, what
-    bad = [i for i in range(a.size)
-           if not ((math.isnan(a[i]) and math.isnan(e[i])) or abs(a[i] - e[i]) <= TOL)]
+    bad = [i for i in range(a.size) if not ((math.isnan(a[i]) and math.isnan(e[i])) or abs(a[i] - e[i]) <= TOL)]
     assert not bad, f"{what}: positions {bad[:5]} got {a[bad[:5]]} expected {e[bad[:5]]}"
 
 
-CASES = [("mgus2", "all"), ("mgus2_sex", "F"), ("mgus2_sex", "M"), ("no_competing", "all"),
-         ("only_competing", "all"), ("ties_causes", "all"), ("censor_tied", "all"), ("n6", "all"),
-         ("all_cause1", "all"), ("event_at_zero", "all"), ("last_competing", "all"),
-         ("censored_only", "all")]
+CASES = [
+    ("mgus2", "all"),
+    ("mgus2_sex", "F"),
+    ("mgus2_sex", "M"),
+    ("no_competing", "all"),
+    ("only_competing", "all"),
+    ("ties_causes", "all"),
+    ("censor_tied", "all"),
+    ("n6", "all"),
+    ("all_cause1", "all"),
+    ("event_at_zero", "all"),
+    ("last_competing", "all"),
+    ("censored_only", "all"),
+]
 
 
 @pytest.mark.parametrize("cause", [1, 2])

@@ -1,4 +1,5 @@
 """ADaM derivations, rule by rule, on the hand-made mini study (tests/fixtures/mini_study.py)."""
+
 from __future__ import annotations
 
 import copy
@@ -51,6 +52,7 @@ def rsp(adrs: pd.DataFrame, usubjid: str, paramcd: str) -> pd.Series:
 
 # ---------------------------------------------------------------- ADSL
 
+
 def test_adsl_populations(adsl):
     assert list(adsl.index) == ["S01", "S02", "S03", "S04", "S05", "S06"]
     assert list(adsl["ENRLFL"]) == ["Y"] * 6
@@ -88,8 +90,13 @@ def test_adsl_ae_periods(adsl):
 
 
 def test_adsl_death_last_alive_and_disposition(adsl):
-    assert adsl.loc["S02", ["DTHFL", "DTHDT", "DTHDY0", "DTHCAUS", "DTHTRTFL"]].tolist() == \
-        ["Y", ts(10), 10, "INFECTION", "Y"]
+    assert adsl.loc["S02", ["DTHFL", "DTHDT", "DTHDY0", "DTHCAUS", "DTHTRTFL"]].tolist() == [
+        "Y",
+        ts(10),
+        10,
+        "INFECTION",
+        "Y",
+    ]
     assert adsl.loc["S05", ["DTHCAUS", "DTHTRTFL"]].tolist() == ["RELAPSE/PROGRESSION OF ALL", "N"]
     assert adsl.loc["S01", ["DTHFL", "DTHCAUS"]].tolist() == ["N", ""]
     # last known alive: latest record (S01 visit Day 300), death date when dead, never after the cut
@@ -108,6 +115,7 @@ def test_last_known_alive_is_capped_at_cut(dom):
 
 # ---------------------------------------------------------------- dates
 
+
 def test_partial_start_date_imputation():
     dtc = pd.Series(["2024-01", "2024-02", "2024", "2024-01", "2024-01-20", "2023-12"])
     ref = pd.Series(pd.to_datetime(["2024-01-10"] * 6))
@@ -118,7 +126,9 @@ def test_partial_start_date_imputation():
         "2024-02-01",  # later month -> first day
         "2024-01-10",  # year only, infusion in that year -> infusion date
         "2024-01-01",  # ended before the infusion -> first day
-        "2024-01-20", "2023-12-01"]
+        "2024-01-20",
+        "2023-12-01",
+    ]
     assert list(flag) == ["D", "D", "M", "D", "", "D"]
 
 
@@ -132,10 +142,15 @@ def test_partial_end_date_imputation():
 
 # ---------------------------------------------------------------- ADAE
 
+
 def test_adae_study_days_and_imputation(adae):
     assert adae.loc[("S03", 5), ["ASTDT", "ASTDTF", "ASTDY0", "ASTDY"]].tolist() == [ts(0), "D", 0, 1]
-    assert adae.loc[("S03", 6), ["ASTDT", "ASTDY0", "ASTDY", "TRTEMFL"]].tolist() == \
-        [pd.Timestamp("2023-12-01"), -40, -40, "N"]
+    assert adae.loc[("S03", 6), ["ASTDT", "ASTDY0", "ASTDY", "TRTEMFL"]].tolist() == [
+        pd.Timestamp("2023-12-01"),
+        -40,
+        -40,
+        "N",
+    ]
     assert adae.loc[("S05", 2), ["AENDT", "AENDTF", "AENDY0"]].tolist() == [pd.Timestamp("2024-02-29"), "D", 50]
 
 
@@ -147,8 +162,8 @@ def test_adae_duration_and_ongoing(adae):
 
 def test_adae_periods_and_dlt_window(adae):
     per = adae["APERIOD"]
-    assert [per[("S01", 3)], per[("S01", 4)]] == [1, 2]      # CD22 Day 85: Day 114 in P1, 116 in P2
-    assert [per[("S03", 3)], per[("S03", 4)]] == [1, 2]      # no CD22: Day 120 in P1, Day 121 in P2
+    assert [per[("S01", 3)], per[("S01", 4)]] == [1, 2]  # CD22 Day 85: Day 114 in P1, 116 in P2
+    assert [per[("S03", 3)], per[("S03", 4)]] == [1, 2]  # no CD22: Day 120 in P1, Day 121 in P2
     assert pd.isna(per[("S03", 6)]) and adae.loc[("S03", 6), "APERIODC"] == ""
     assert adae.loc[("S01", 4), "APERIODC"].startswith("Period 2")
     assert [adae.loc[("S03", 1), "DLTWINFL"], adae.loc[("S03", 2), "DLTWINFL"]] == ["Y", "N"]  # Day 43 / 44
@@ -157,10 +172,10 @@ def test_adae_periods_and_dlt_window(adae):
 def test_adae_aesi(adae):
     cat = adae["AESICAT"]
     assert cat[("S01", 1)] == "CRS" and cat[("S05", 1)] == "ICANS"
-    assert cat[("S05", 2)] == "CMV REACTIVATION"           # PT rule comes before the infection SOC
-    assert cat[("S01", 3)] == "INFECTION"                  # by SOC
-    assert cat[("S03", 2)] == "PROLONGED CYTOPENIA"        # neutropenia for 37 days
-    assert cat[("S03", 1)] == ""                           # neutropenia for 8 days
+    assert cat[("S05", 2)] == "CMV REACTIVATION"  # PT rule comes before the infection SOC
+    assert cat[("S01", 3)] == "INFECTION"  # by SOC
+    assert cat[("S03", 2)] == "PROLONGED CYTOPENIA"  # neutropenia for 37 days
+    assert cat[("S03", 1)] == ""  # neutropenia for 8 days
 
 
 def test_adae_worst_grade_flags(adae):
@@ -178,6 +193,7 @@ def test_adae_cytokine_drugs(adae):
 
 
 # ---------------------------------------------------------------- ADRS
+
 
 def test_response_windows(adrs):
     assert rsp(adrs, "S01", "RSPD30")[["AVALC", "AVAL", "ADY0"]].tolist() == ["CR", 1.0, 28]
@@ -200,8 +216,8 @@ def test_nearest_assessment_in_window():
 
 def test_mrd_negative_and_best_response(adrs):
     assert rsp(adrs, "S01", "MRDND30")[["AVALC", "AVAL"]].tolist() == ["Y", 1.0]
-    assert rsp(adrs, "S05", "MRDND30")["AVALC"] == "N"     # CRi but MRD positive
-    assert rsp(adrs, "S03", "MRDND30")["AVALC"] == "N"     # no response
+    assert rsp(adrs, "S05", "MRDND30")["AVALC"] == "N"  # CRi but MRD positive
+    assert rsp(adrs, "S03", "MRDND30")["AVALC"] == "N"  # no response
     assert rsp(adrs, "S06", "MRDND30")["AVALC"] == "NOT DUE"
     best = {u: rsp(adrs, u, "BESTRSP")["AVALC"] for u in ("S01", "S02", "S03", "S05")}
     assert best == {"S01": "CR", "S02": "MISSING", "S03": "NR", "S05": "CRI"}
@@ -212,6 +228,7 @@ def test_mrd_negative_and_best_response(adrs):
 
 # ---------------------------------------------------------------- ADTTE
 
+
 def test_time_to_event(dom, study, adsl, adrs):
     tte = derive.derive_adtte(dom, adsl.reset_index(), adrs, study).set_index(["USUBJID", "PARAMCD"])
     cols = ["STARTDT", "ADT", "AVAL", "CNSR", "EVNTDESC", "CNSDTDSC"]
@@ -220,7 +237,14 @@ def test_time_to_event(dom, study, adsl, adrs):
     assert tte.loc[("S01", "EFS"), cols].tolist() == [ts(0), ts(200), 200.0, 0, "RELAPSE/PROGRESSION", ""]
     # S03 has no CR/CRi by the induction assessment: an EFS event at Day 0 (primary); the sensitivity
     # analysis does not count induction failure (censored at the last assessment)
-    assert tte.loc[("S03", "EFS"), cols].tolist() == [ts(0), ts(0), 0.0, 0, "INDUCTION FAILURE (NO CR/CRI BY DAY 52)", ""]
+    assert tte.loc[("S03", "EFS"), cols].tolist() == [
+        ts(0),
+        ts(0),
+        0.0,
+        0,
+        "INDUCTION FAILURE (NO CR/CRI BY DAY 52)",
+        "",
+    ]
     assert tte.loc[("S03", "EFSSENS"), cols].tolist() == [ts(0), ts(90), 90.0, 1, "", "LAST DISEASE ASSESSMENT"]
     assert tte.loc[("S06", "EFS"), ["AVAL", "CNSR"]].tolist() == [0.0, 1]
     assert tte.loc[("S01", "DOR"), cols].tolist() == [ts(28), ts(200), 172.0, 0, "RELAPSE/PROGRESSION", ""]
@@ -234,18 +258,38 @@ def test_efs_discontinuation_and_dor_death_rules(dom, study):
     dom = copy.deepcopy(dom)
     ds = dom["ds"]
     # S03 withdraws on Day 150 (EFS event); S01 dies of infection on Day 150 before relapsing
-    extra = pd.DataFrame([
-        dict(USUBJID="S03", DSSEQ=9, DSCAT="DISPOSITION EVENT", DSDECOD="WITHDRAWAL BY SUBJECT", DSTERM="x",
-             DTHCAUS="", DSSTDTC=ts(150)),
-        dict(USUBJID="S01", DSSEQ=9, DSCAT="DISPOSITION EVENT", DSDECOD="DEATH", DSTERM="x", DTHCAUS="INFECTION",
-             DSSTDTC=ts(150))])
+    extra = pd.DataFrame(
+        [
+            dict(
+                USUBJID="S03",
+                DSSEQ=9,
+                DSCAT="DISPOSITION EVENT",
+                DSDECOD="WITHDRAWAL BY SUBJECT",
+                DSTERM="x",
+                DTHCAUS="",
+                DSSTDTC=ts(150),
+            ),
+            dict(
+                USUBJID="S01",
+                DSSEQ=9,
+                DSCAT="DISPOSITION EVENT",
+                DSDECOD="DEATH",
+                DSTERM="x",
+                DTHCAUS="INFECTION",
+                DSSTDTC=ts(150),
+            ),
+        ]
+    )
     dom["ds"] = pd.concat([ds, extra.astype(ds.dtypes.to_dict())], ignore_index=True)
     dom["rs"] = dom["rs"][~((dom["rs"]["USUBJID"] == "S01") & (dom["rs"]["RSSTRESC"] == "RELAPSE"))]
     a = derive.derive_adsl(dom, study, CUT)
     tte = derive.derive_adtte(dom, a, derive.derive_adrs(dom, a, study), study).set_index(["USUBJID", "PARAMCD"])
     # withdrawal is an event only in the sensitivity analysis; the primary EFS keeps the induction failure
-    assert tte.loc[("S03", "EFSSENS"), ["AVAL", "CNSR", "EVNTDESC"]].tolist() == \
-        [150.0, 0, "DISCONTINUATION: WITHDRAWAL BY SUBJECT"]
+    assert tte.loc[("S03", "EFSSENS"), ["AVAL", "CNSR", "EVNTDESC"]].tolist() == [
+        150.0,
+        0,
+        "DISCONTINUATION: WITHDRAWAL BY SUBJECT",
+    ]
     assert tte.loc[("S03", "EFS"), ["AVAL", "CNSR"]].tolist() == [0.0, 0]
     assert tte.loc[("S01", "DOR"), ["ADT", "CNSR", "CNSDTDSC"]].tolist() == [ts(150), 1, "DEATH FROM OTHER CAUSE"]
     assert tte.loc[("S01", "OS"), ["AVAL", "CNSR"]].tolist() == [150.0, 0]
@@ -253,11 +297,12 @@ def test_efs_discontinuation_and_dor_death_rules(dom, study):
 
 # ---------------------------------------------------------------- ADCK / ADPP
 
+
 def test_adck(dom, study, adsl):
     ck = derive.derive_adck(dom, adsl.reset_index(), study)
     assert ck["PARAMCD"].tolist() == ["CD19PBQP", "CD19PBQP", "CD22PBQP", "CD19CSFL"]
     assert ck["ARELTM"].tolist() == [0.0, 7.0, 7.0, 14.0]  # CD22 sample Day 92 = 7 days after CD22
-    assert ck["BLQFL"].tolist() == ["Y", "N", "N", "Y"]     # '<LLOQ' and 0.5 < LLOQ 1
+    assert ck["BLQFL"].tolist() == ["Y", "N", "N", "Y"]  # '<LLOQ' and 0.5 < LLOQ 1
     assert ck["AVAL"].isna().tolist() == [True, False, False, True]
     assert ck["LLOQ"].tolist() == [10.0, 10.0, 10.0, 1.0]
 
@@ -277,12 +322,21 @@ def test_adpp(dom, study, adsl):
 
 # ---------------------------------------------------------------- derive_cut: atomic, deterministic
 
+
 def test_derive_cut_writes_atomically_and_keeps_old_output_on_failure(tmp_path):
     data = write_cut(mini_domains(), tmp_path / "data")
     out = tmp_path / "adam"
     got = derive.derive_cut(make_cut(data), out_dir=out)
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["adae.parquet", "adck.parquet", "adpp.parquet", "adpr.parquet", "adrs.parquet", "adsl.parquet", "adtte.parquet"]
+    assert files == [
+        "adae.parquet",
+        "adck.parquet",
+        "adpp.parquet",
+        "adpr.parquet",
+        "adrs.parquet",
+        "adsl.parquet",
+        "adtte.parquet",
+    ]
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     pd.testing.assert_frame_equal(pd.read_parquet(out / "adsl.parquet"), got["adsl"])
 
@@ -316,6 +370,7 @@ def test_failed_write_keeps_old_output(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- the real synthetic cuts
 
+
 @pytest.mark.parametrize("cut_id", ["escalation", "interim", "final"])
 def test_derive_synthetic_cut(cut_id, tmp_path):
     if cut_id not in list_cuts():
@@ -325,8 +380,11 @@ def test_derive_synthetic_cut(cut_id, tmp_path):
     adsl = got["adsl"]
     assert adsl["USUBJID"].is_unique and (adsl["SAFFL"] == "Y").sum() > 0
     assert (got["adtte"]["ADT"] <= pd.Timestamp(cut.cut_date)).all()
-    assert set(got["adtte"]["PARAMCD"]) <= {"OS", "EFS", "EFSSENS", "DOR", "CIR", "NRM", "AGVHD2", "AGVHD3",
-                                            "CGVHD", "GRFS"} and (got["adtte"]["AVAL"] >= 0).all()
+    assert (
+        set(got["adtte"]["PARAMCD"])
+        <= {"OS", "EFS", "EFSSENS", "DOR", "CIR", "NRM", "AGVHD2", "AGVHD3", "CGVHD", "GRFS"}
+        and (got["adtte"]["AVAL"] >= 0).all()
+    )
     # every endpoint ends at the end of protocol follow-up (study day), whatever its origin
     assert (got["adtte"]["ADY0"] <= load_study()["timeline"]["end_of_follow_up"]).all()
     assert got["adae"]["TRTEMFL"].isin(["Y", "N"]).all() and len(got["adae"]) > 0
@@ -339,7 +397,15 @@ def test_empty_domains_derive(study):
         raw[name] = raw[name].iloc[0:0]
     raw["ds"] = raw["ds"][raw["ds"]["DSDECOD"] == "INFORMED CONSENT"]
     out = derive.derive_all(raw, study, CUT)
-    assert {k: len(v) for k, v in out.items()} == {"adsl": 6, "adae": 0, "adrs": 45, "adtte": 15, "adck": 0, "adpp": 0, "adpr": 0}
+    assert {k: len(v) for k, v in out.items()} == {
+        "adsl": 6,
+        "adae": 0,
+        "adrs": 45,
+        "adtte": 15,
+        "adck": 0,
+        "adpp": 0,
+        "adpr": 0,
+    }
     assert set(out["adrs"].loc[out["adrs"]["PARAMCD"] == "RSPD30", "AVALC"]) == {"MISSING", "NOT DUE"}
     # only S01 is known alive past Day 43 (CD22 infusion on Day 85); the others' last record is Day 0
     assert out["adsl"]["DLTEVLFL"].tolist() == ["Y", "N", "N", "N", "N", "N"]

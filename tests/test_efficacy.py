@@ -1,4 +1,5 @@
 """analysis_lib.trial.efficacy on small hand-made ADaM frames; KM summaries against R survival."""
+
 from __future__ import annotations
 
 import math
@@ -17,17 +18,23 @@ DL = ["DL1", "DL2"]
 
 @pytest.fixture
 def adsl() -> pd.DataFrame:
-    return pd.DataFrame({
-        "USUBJID": ["S1", "S2", "S3", "S4", "S5", "S6"],
-        "SUBJID": ["001", "002", "003", "004", "005", "006"],
-        "TRT01A": ["DL1", "DL1", "DL1", "DL2", "DL2", "DL2"],
-        "SAFFL": "Y", "EFFFL": ["Y", "Y", "Y", "Y", "Y", "N"],
-        "FUDY0": [300, 10, 400, 25, 200, 5],
-        "HSCTFL": ["Y", "N", "Y", "N", "Y", "N"], "HSCTDY0": [15, None, 16, None, 14, None],
-        "CD22FL": ["Y", "N", "N", "N", "Y", "N"], "CD22DY0": [85, None, None, None, 90, None],
-        "DTHFL": ["N", "Y", "Y", "N", "N", "N"], "DTHDY0": [None, 10, 400, None, None, None],
-        "EOSSTT": ["ONGOING", "DISCONTINUED", "DISCONTINUED", "ONGOING", "COMPLETED", "ONGOING"],
-    })
+    return pd.DataFrame(
+        {
+            "USUBJID": ["S1", "S2", "S3", "S4", "S5", "S6"],
+            "SUBJID": ["001", "002", "003", "004", "005", "006"],
+            "TRT01A": ["DL1", "DL1", "DL1", "DL2", "DL2", "DL2"],
+            "SAFFL": "Y",
+            "EFFFL": ["Y", "Y", "Y", "Y", "Y", "N"],
+            "FUDY0": [300, 10, 400, 25, 200, 5],
+            "HSCTFL": ["Y", "N", "Y", "N", "Y", "N"],
+            "HSCTDY0": [15, None, 16, None, 14, None],
+            "CD22FL": ["Y", "N", "N", "N", "Y", "N"],
+            "CD22DY0": [85, None, None, None, 90, None],
+            "DTHFL": ["N", "Y", "Y", "N", "N", "N"],
+            "DTHDY0": [None, 10, 400, None, None, None],
+            "EOSSTT": ["ONGOING", "DISCONTINUED", "DISCONTINUED", "ONGOING", "COMPLETED", "ONGOING"],
+        }
+    )
 
 
 def _rs(usubjid, paramcd, avalc, ady0=None):
@@ -38,18 +45,33 @@ def _rs(usubjid, paramcd, avalc, ady0=None):
 def adrs() -> pd.DataFrame:
     rows = [
         # Day 30: S1 CR, S2 died, S3 CRi, S4 not due, S5 NR
-        _rs("S1", "RSPD30", "CR"), _rs("S2", "RSPD30", "DIED"), _rs("S3", "RSPD30", "CRI"),
-        _rs("S4", "RSPD30", "NOT DUE"), _rs("S5", "RSPD30", "NR"),
+        _rs("S1", "RSPD30", "CR"),
+        _rs("S2", "RSPD30", "DIED"),
+        _rs("S3", "RSPD30", "CRI"),
+        _rs("S4", "RSPD30", "NOT DUE"),
+        _rs("S5", "RSPD30", "NR"),
         # Day 90: nobody in DL2 due yet
-        _rs("S1", "RSPD90", "CR"), _rs("S2", "RSPD90", "DIED"), _rs("S3", "RSPD90", "MISSING"),
-        _rs("S4", "RSPD90", "NOT DUE"), _rs("S5", "RSPD90", "NOT DUE"),
-        _rs("S1", "MRDND30", "Y"), _rs("S2", "MRDND30", "N"), _rs("S3", "MRDND30", "N"),
-        _rs("S4", "MRDND30", "NOT DUE"), _rs("S5", "MRDND30", "N"),
-        _rs("S1", "BESTRSP", "CR"), _rs("S2", "BESTRSP", "MISSING"), _rs("S3", "BESTRSP", "CRI"),
-        _rs("S4", "BESTRSP", "MISSING"), _rs("S5", "BESTRSP", "NR"),
-        _rs("S1", "OVRLRESP", "CR", 28), _rs("S1", "OVRLRESP", "RELAPSE", 200),
-        _rs("S1", "OVRLRESP", "RELAPSE", 250), _rs("S3", "OVRLRESP", "NR", 30),
-        _rs("S3", "OVRLRESP", "CRI", 45), _rs("S5", "OVRLRESP", "CR", -3),
+        _rs("S1", "RSPD90", "CR"),
+        _rs("S2", "RSPD90", "DIED"),
+        _rs("S3", "RSPD90", "MISSING"),
+        _rs("S4", "RSPD90", "NOT DUE"),
+        _rs("S5", "RSPD90", "NOT DUE"),
+        _rs("S1", "MRDND30", "Y"),
+        _rs("S2", "MRDND30", "N"),
+        _rs("S3", "MRDND30", "N"),
+        _rs("S4", "MRDND30", "NOT DUE"),
+        _rs("S5", "MRDND30", "N"),
+        _rs("S1", "BESTRSP", "CR"),
+        _rs("S2", "BESTRSP", "MISSING"),
+        _rs("S3", "BESTRSP", "CRI"),
+        _rs("S4", "BESTRSP", "MISSING"),
+        _rs("S5", "BESTRSP", "NR"),
+        _rs("S1", "OVRLRESP", "CR", 28),
+        _rs("S1", "OVRLRESP", "RELAPSE", 200),
+        _rs("S1", "OVRLRESP", "RELAPSE", 250),
+        _rs("S3", "OVRLRESP", "NR", 30),
+        _rs("S3", "OVRLRESP", "CRI", 45),
+        _rs("S5", "OVRLRESP", "CR", -3),
     ]
     return pd.DataFrame(rows)
 
@@ -94,18 +116,24 @@ def test_day_response_table_shows_not_due_and_headers(adsl, adrs):
 def test_rate_text(adsl, adrs):
     eff = adsl[adsl["EFFFL"] == "Y"]
     a = efficacy.day_response_ard(adrs, eff, [30, 90], by_levels=DL)
-    assert efficacy.rate_text(a, variable="RSPD30", variable_level="CR+CRI", group1_level="Total") \
+    assert (
+        efficacy.rate_text(a, variable="RSPD30", variable_level="CR+CRI", group1_level="Total")
         == "2/4 (50.0%; 95% CI 6.8% to 93.2%)"
-    assert efficacy.rate_text(a, variable="RSPD90", variable_level="CR+CRI", group1_level="DL2") \
+    )
+    assert (
+        efficacy.rate_text(a, variable="RSPD90", variable_level="CR+CRI", group1_level="DL2")
         == "not yet evaluable (no subject)"
+    )
 
 
 def test_mrd_components(adsl, adrs):
     eff = adsl[adsl["EFFFL"] == "Y"]
     a = efficacy.day_response_ard(adrs, eff, [30], prefix="MRDND", components={"Y": ["Y"]}, by_levels=DL)
     assert set(a["variable_level"]) == {"Y"}
-    assert (_get(a, "n", variable="MRDND30", group1_level="Total"),
-            _get(a, "N", variable="MRDND30", group1_level="Total")) == (1, 4)
+    assert (
+        _get(a, "n", variable="MRDND30", group1_level="Total"),
+        _get(a, "N", variable="MRDND30", group1_level="Total"),
+    ) == (1, 4)
 
 
 def test_best_response(adsl, adrs):
@@ -143,8 +171,11 @@ def test_tte_ard_matches_r():
         w = dict(group1_level=r.paramcd)
         assert _get(a, "n", **w, variable_level=None) == r.n
         assert _get(a, "events", **w, variable_level=None) == r.events
-        for ours, theirs in [("median", r.median), ("median_ci_low", r.median_lower),
-                             ("median_ci_high", r.median_upper)]:
+        for ours, theirs in [
+            ("median", r.median),
+            ("median_ci_low", r.median_lower),
+            ("median_ci_high", r.median_upper),
+        ]:
             got = _get(a, ours, **w, variable_level=None)
             assert (math.isnan(got) and pd.isna(theirs)) or got == pytest.approx(theirs, abs=1e-12)
         lw = dict(w, variable_level=r.landmark)
@@ -157,18 +188,23 @@ def test_tte_ard_matches_r():
 def test_tte_table_and_text():
     a = efficacy.tte_ard(_tte_input(), landmarks=(6, 12, 24))
     t = efficacy.tte_table(a).set_index("Statistic")
-    assert list(t.columns[:3]) == ["Duration of response\n(N=5)", "Event-free survival\n(N=10)",
-                                   "Overall survival\n(N=12)"]
+    assert list(t.columns[:3]) == [
+        "Duration of response\n(N=5)",
+        "Event-free survival\n(N=10)",
+        "Overall survival\n(N=12)",
+    ]
     assert t.loc["Median (95% CI), months", "Overall survival\n(N=12)"] == "13.0 (4.0, NE)"
     assert t.loc["Median (95% CI), months", "Duration of response\n(N=5)"] == "Not reached (2.2, NE)"
     assert t.loc["Rate at 12 months, % (95% CI)", "Overall survival\n(N=12)"] == "50.3 (17.5, 76.2)"
     assert t.loc["Rate at 24 months, % (95% CI)", "Overall survival\n(N=12)"] == "NE (NE, NE)"
     assert efficacy.km_text(a, "OS", 12) == (
         "Overall survival: 6 events in 12 subjects; median 13.0 months (95% CI 4.0 to NE); "
-        "the 12-month rate is 50.3% (95% CI 17.5% to 76.2%; 4 at risk).")
+        "the 12-month rate is 50.3% (95% CI 17.5% to 76.2%; 4 at risk)."
+    )
     assert efficacy.km_text(a, "DOR", 12) == (
         "Duration of response: 1 event in 5 subjects; median not reached; "
-        "the 12-month rate is not estimable (follow-up too short).")
+        "the 12-month rate is not estimable (follow-up too short)."
+    )
 
 
 def test_tte_ard_endpoint_without_records():

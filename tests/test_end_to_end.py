@@ -1,6 +1,7 @@
 """End to end on the real project (a scratch copy): `csr report` for the reference cut gives the
 HTML book, the PDF and the RTF package with every TLF of the catalogue, offline and fonts embedded;
 a corrupted copy of the data is refused and leaves that report untouched."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,13 @@ pytestmark = pytest.mark.slow
 
 
 def _csr(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).with_name("csr")), *args], capture_output=True, text=True,
-                          env={**os.environ, "CSR_ROOT": str(root)}, timeout=900)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("csr")), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CSR_ROOT": str(root)},
+        timeout=900,
+    )
 
 
 def _digest(folder: Path) -> dict[str, bytes]:
@@ -81,8 +87,11 @@ def test_pdf_has_document_properties_and_a_bookmark_per_tlf(report):
 def test_html_loads_nothing_from_the_network(report):
     _, out = report
     remote = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//""", re.I)
-    offenders = [str(f) for f in (out / "html").rglob("*") if f.suffix in {".html", ".js", ".css"}
-                 and remote.search(f.read_text(encoding="utf-8", errors="replace"))]
+    offenders = [
+        str(f)
+        for f in (out / "html").rglob("*")
+        if f.suffix in {".html", ".js", ".css"} and remote.search(f.read_text(encoding="utf-8", errors="replace"))
+    ]
     assert not offenders
 
 
@@ -130,13 +139,28 @@ def _libreoffice_pdfs(rtfs: list[Path], out: Path) -> dict[str, list[str]]:
     """Convert RTFs with LibreOffice Writer headless (a private profile: other instances may run);
     returns file stem -> the text of each page (pdftotext, layout kept)."""
     profile = out / "profile"
-    subprocess.run(["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf",
-                    "--outdir", str(out), *map(str, rtfs)], capture_output=True, text=True, check=True, timeout=600)
+    subprocess.run(
+        [
+            "soffice",
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(out),
+            *map(str, rtfs),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     pages = {}
     for rtf_file in rtfs:
         pdf = out / f"{rtf_file.stem}.pdf"
-        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
         pages[rtf_file.stem] = text.split("\f")[:-1]
     return pages
 

@@ -1,4 +1,5 @@
 """CSR figures: KM with numbers at risk, swimmer plot, CAR-T kinetics (and PB vs CSF)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -64,17 +65,19 @@ def test_km_plot_cdisc_pilot_ttde(reference_data):
 
 
 def _swimmer_records() -> pd.DataFrame:
-    return pd.DataFrame({
-        "subject": ["01-001", "01-002", "01-003"],
-        "group": ["DL1", "DL2", "DL1"],
-        "end": [730, 120, 400],
-        "hsct": [15, 16, 15],
-        "cd22": [90, np.nan, 91],
-        "crcri": [28, 30, 29],
-        "relapse": [np.nan, 100, 300],
-        "death": [np.nan, 120, np.nan],
-        "ongoing": [True, False, False],
-    })
+    return pd.DataFrame(
+        {
+            "subject": ["01-001", "01-002", "01-003"],
+            "group": ["DL1", "DL2", "DL1"],
+            "end": [730, 120, 400],
+            "hsct": [15, 16, 15],
+            "cd22": [90, np.nan, 91],
+            "crcri": [28, 30, 29],
+            "relapse": [np.nan, 100, 300],
+            "death": [np.nan, 120, np.nan],
+            "ongoing": [True, False, False],
+        }
+    )
 
 
 def test_swimmer_plot():
@@ -157,6 +160,7 @@ def test_figure_files_byte_identical(tmp_path):
     def make():
         fig = figures.km_plot({"A": ([1, 3, 4, 6], [1, 0, 1, 0])}, [0, 2, 4, 6], ci=True)
         return tlf.Figure(number="Figure 14.2.1", title="KM", figure=fig, id="f-km")
+
     a, b = make().save(tmp_path / "a"), make().save(tmp_path / "b")
     for fmt in ("svg", "pdf", "png"):
         assert a[fmt].read_bytes() == b[fmt].read_bytes(), fmt

@@ -1,4 +1,5 @@
 """Display frames (analysis_lib.toolkit.formats): CSR string conventions, AE ordering and empty inputs."""
+
 from __future__ import annotations
 
 import math
@@ -27,12 +28,23 @@ def clean(df: pd.DataFrame) -> None:
 
 # ------------------------------------------------------------------------------ scalar formats
 
-@pytest.mark.parametrize("n, N, expect", [
-    (65, 86, "65 (75.6)"), (0, 86, "0"), (0, 0, "0"), (3, 3, "3 (100)"),
-    (1, 16, "1 (6.3)"),     # 6.25 -> 6.3 (half away from zero; Python's round gives 6.2)
-    (1, 8, "1 (12.5)"), (2, 3, "2 (66.7)"), (1, 3, "1 (33.3)"), (None, 5, "0"),
-    (np.int64(7), np.int64(40), "7 (17.5)"), (7.0, float("nan"), "7"),
-])
+
+@pytest.mark.parametrize(
+    "n, N, expect",
+    [
+        (65, 86, "65 (75.6)"),
+        (0, 86, "0"),
+        (0, 0, "0"),
+        (3, 3, "3 (100)"),
+        (1, 16, "1 (6.3)"),  # 6.25 -> 6.3 (half away from zero; Python's round gives 6.2)
+        (1, 8, "1 (12.5)"),
+        (2, 3, "2 (66.7)"),
+        (1, 3, "1 (33.3)"),
+        (None, 5, "0"),
+        (np.int64(7), np.int64(40), "7 (17.5)"),
+        (7.0, float("nan"), "7"),
+    ],
+)
 def test_fmt_n_pct(n, N, expect):
     assert F.fmt_n_pct(n, N) == expect
 
@@ -55,6 +67,7 @@ def test_numbers_estimates_and_cis():
 
 # ------------------------------------------------------------------------------ AE tables
 
+
 @pytest.fixture(scope="module")
 def pilot(reference_data):
     d = reference_data / "cdiscpilot01"
@@ -65,10 +78,13 @@ def test_ae_table_pilot_layout_and_sorting(pilot):
     a = ard.ae_ard(pilot["adsl"], pilot["adae"], by_levels=ARMS, total=True)
     t = F.ae_table(a, any_label="Subjects with any TEAE")
     clean(t)
-    assert list(t.columns[1:-1]) == ["Placebo\n(N=86)", "Xanomeline Low Dose\n(N=84)",
-                                     "Xanomeline High Dose\n(N=84)", "Total\n(N=254)"]
-    assert list(t.iloc[0, :-1]) == ["Subjects with any TEAE", "65 (75.6)", "77 (91.7)",
-                                    "76 (90.5)", "218 (85.8)"]
+    assert list(t.columns[1:-1]) == [
+        "Placebo\n(N=86)",
+        "Xanomeline Low Dose\n(N=84)",
+        "Xanomeline High Dose\n(N=84)",
+        "Total\n(N=254)",
+    ]
+    assert list(t.iloc[0, :-1]) == ["Subjects with any TEAE", "65 (75.6)", "77 (91.7)", "76 (90.5)", "218 (85.8)"]
     # independent ordering: SOCs and PTs by descending Total subjects, ties alphabetical
     adsl, adae = pilot["adsl"], pilot["adae"]
     te = adae[(adae.TRTEMFL == "Y") & adae.USUBJID.isin(adsl.USUBJID[adsl.SAFFL == "Y"])]
@@ -91,22 +107,30 @@ def test_ae_table_pilot_layout_and_sorting(pilot):
 
 
 def test_ae_grade_table_numeric_grades():
-    adsl = pd.DataFrame({"USUBJID": list("abcd"), "TRT01A": ["DL1", "DL1", "DL1", "DL2"],
-                         "SAFFL": "Y"})
-    adae = pd.DataFrame({"USUBJID": ["a", "a", "b", "c"], "AEBODSYS": "IMMUNE SYSTEM DISORDERS",
-                         "AEDECOD": "CYTOKINE RELEASE SYNDROME", "AETOXGR": [1, 3, 2, 2],
-                         "TRTEMFL": "Y"})
+    adsl = pd.DataFrame({"USUBJID": list("abcd"), "TRT01A": ["DL1", "DL1", "DL1", "DL2"], "SAFFL": "Y"})
+    adae = pd.DataFrame(
+        {
+            "USUBJID": ["a", "a", "b", "c"],
+            "AEBODSYS": "IMMUNE SYSTEM DISORDERS",
+            "AEDECOD": "CYTOKINE RELEASE SYNDROME",
+            "AETOXGR": [1, 3, 2, 2],
+            "TRTEMFL": "Y",
+        }
+    )
     a = ard.ae_ard(adsl, adae, grade="AETOXGR", by_levels=["DL1", "DL2"])
     t = F.ae_grade_table(a)
     clean(t)
-    assert list(t.columns[1:8]) == [f"DL1\n(N=3)\n{c}" for c in
-                                    ["Any grade", "Grade 1", "Grade 2", "Grade 3", "Grade 4",
-                                     "Grade 5", "Grade ≥3"]]
+    assert list(t.columns[1:8]) == [
+        f"DL1\n(N=3)\n{c}" for c in ["Any grade", "Grade 1", "Grade 2", "Grade 3", "Grade 4", "Grade 5", "Grade ≥3"]
+    ]
     # subject a counted once, at grade 3; DL2 has N=1 and no events
     assert list(t.iloc[2, 1:8]) == ["3 (100)", "0", "2 (66.7)", "1 (33.3)", "0", "0", "1 (33.3)"]
     assert list(t.iloc[2, 8:15]) == ["0"] * 7
-    assert list(t.iloc[:, 0]) == ["Subjects with at least one adverse event",
-                                  "IMMUNE SYSTEM DISORDERS", "CYTOKINE RELEASE SYNDROME"]
+    assert list(t.iloc[:, 0]) == [
+        "Subjects with at least one adverse event",
+        "IMMUNE SYSTEM DISORDERS",
+        "CYTOKINE RELEASE SYNDROME",
+    ]
     with pytest.raises(ValueError, match="no worst-grade statistics"):
         F.ae_grade_table(ard.ae_ard(adsl, adae))
 
@@ -117,8 +141,7 @@ def test_ae_tables_with_no_events_and_empty_arm(pilot):
     clean(t)
     assert list(t.iloc[:, 0]) == ["Subjects with at least one adverse event", "No events"]
     assert list(t.iloc[0, 1:5]) == ["0", "0", "0", "0"] and t.columns[4] == "DL9\n(N=0)"
-    g = ard.ae_ard(pilot["adsl"], pilot["adae"].iloc[:0], grade="AESEV",
-                   grade_levels=["MILD", "MODERATE", "SEVERE"])
+    g = ard.ae_ard(pilot["adsl"], pilot["adae"].iloc[:0], grade="AESEV", grade_levels=["MILD", "MODERATE", "SEVERE"])
     tg = F.ae_grade_table(g)
     clean(tg)
     assert tg.iloc[-1, 0] == "No events"
@@ -126,26 +149,35 @@ def test_ae_tables_with_no_events_and_empty_arm(pilot):
 
 # ------------------------------------------------------------------------------ other tables
 
+
 def _subjects():
-    return pd.DataFrame({"USUBJID": list("abcdef"), "DL": ["1", "1", "1", "2", "2", "3"],
-                         "SEX": ["F", "M", "F", "M", "M", "F"], "AGE": [30, 41, 52, 60, np.nan, 25],
-                         "CRFL": ["Y", "Y", "N", "Y", "N", "N"]})
+    return pd.DataFrame(
+        {
+            "USUBJID": list("abcdef"),
+            "DL": ["1", "1", "1", "2", "2", "3"],
+            "SEX": ["F", "M", "F", "M", "M", "F"],
+            "AGE": [30, 41, 52, 60, np.nan, 25],
+            "CRFL": ["Y", "Y", "N", "Y", "N", "N"],
+        }
+    )
 
 
 def test_categorical_and_continuous_tables_with_edge_groups():
     d = _subjects()
-    c = F.categorical_table(ard.categorical_ard(d, "SEX", by="DL", by_levels=["1", "2", "3", "4"]),
-                            labels={"SEX": "Sex"})
+    c = F.categorical_table(
+        ard.categorical_ard(d, "SEX", by="DL", by_levels=["1", "2", "3", "4"]), labels={"SEX": "Sex"}
+    )
     clean(c)
     assert list(c.columns[1:5]) == ["1\n(N=3)", "2\n(N=2)", "3\n(N=1)", "4\n(N=0)"]
     assert list(c.iloc[:, 0]) == ["Sex, n (%)", "F", "M"]
     assert list(c.iloc[1, 1:5]) == ["2 (66.7)", "0", "1 (100)", "0"]
-    k = F.continuous_table(ard.continuous_ard(d, "AGE", by="DL", by_levels=["1", "2", "3", "4"]),
-                           big_n={"1": 3, "2": 2, "3": 1, "4": 0})
+    k = F.continuous_table(
+        ard.continuous_ard(d, "AGE", by="DL", by_levels=["1", "2", "3", "4"]), big_n={"1": 3, "2": 2, "3": 1, "4": 0}
+    )
     clean(k)
     assert list(k.iloc[:, 0]) == ["AGE", "n", "Mean (SD)", "Median", "Q1, Q3", "Min, Max"]
     assert list(k["1\n(N=3)"]) == ["", "3", "41.0 (11.00)", "41.0", "35.5, 46.5", "30, 52"]
-    assert list(k["2\n(N=2)"])[1:3] == ["1", "60.0 (NE)"]       # one non-missing value
+    assert list(k["2\n(N=2)"])[1:3] == ["1", "60.0 (NE)"]  # one non-missing value
     # an empty column shows n = 0 and blank statistics (not a column of "NE")
     assert list(k["4\n(N=0)"])[1:] == ["0", "", "", "", ""]
 
@@ -165,14 +197,19 @@ def test_km_table_not_reached_and_empty(reference_data):
     k = ard.km_ard(tte, "OS", by="ARM", landmarks=[180], by_levels=ARMS + ["Empty"])
     t = F.km_table(k)
     clean(t)
-    assert list(t.iloc[:, 0]) == ["Subjects, n", "Events, n (%)", "Censored, n (%)",
-                                  "Median (95% CI), days", "Rate at 180 days, % (95% CI)",
-                                  "Number at risk"]
+    assert list(t.iloc[:, 0]) == [
+        "Subjects, n",
+        "Events, n (%)",
+        "Censored, n (%)",
+        "Median (95% CI), days",
+        "Rate at 180 days, % (95% CI)",
+        "Number at risk",
+    ]
     assert list(t.iloc[3, 1:4]) == ["Not reached (NE, NE)"] * 3
     assert list(t["Empty\n(N=0)"]) == ["0", "0", "0", "NE (NE, NE)", "NE (NE, NE)", "0"]
     assert t.iloc[1, 1] == "2 (2.3)"
     pfs = F.km_table(ard.km_ard(tte, "PFS", by="ARM", conf_type="log"))
-    assert pfs.iloc[3, 1] == "175.0 (64.0, NE)"   # R: median 175, lower 64, upper NA
+    assert pfs.iloc[3, 1] == "175.0 (64.0, NE)"  # R: median 175, lower 64, upper NA
 
 
 def test_nca_table(reference_data):
@@ -180,17 +217,29 @@ def test_nca_table(reference_data):
     n = ard.nca_ard(pp, by="TRTA", params=["CMAX", "TMAX"], unit_var="PPSTRESU")
     t = F.nca_table(n, labels={"CMAX": "Cmax"})
     clean(t)
-    assert list(t.iloc[:, 0]) == ["Cmax (ug/ml)", "n", "Geometric mean (CV%)", "Mean (SD)",
-                                  "Median", "Min, Max", "TMAX (h)", "n", "Geometric mean (CV%)",
-                                  "Mean (SD)", "Median", "Min, Max"]
+    assert list(t.iloc[:, 0]) == [
+        "Cmax (ug/ml)",
+        "n",
+        "Geometric mean (CV%)",
+        "Mean (SD)",
+        "Median",
+        "Min, Max",
+        "TMAX (h)",
+        "n",
+        "Geometric mean (CV%)",
+        "Mean (SD)",
+        "Median",
+        "Min, Max",
+    ]
     x = pp.loc[(pp.TRTA == "Xanomeline High Dose") & (pp.PARAMCD == "CMAX"), "AVAL"]
     col = t["Xanomeline High Dose"]
     assert col.iloc[1] == str(len(x)) == "72"
     assert col.iloc[4] == F.fmt_sig(x.median())
     assert col.iloc[5] == f"{F.fmt_sig(x.min())}, {F.fmt_sig(x.max())}"
     # a parameter missing in one group leaves blank cells, not NE/nan
-    one = ard.nca_ard(pp[~((pp.PARAMCD == "TMAX") & (pp.TRTA == "Xanomeline Low Dose"))],
-                      by="TRTA", params=["CMAX", "TMAX"])
+    one = ard.nca_ard(
+        pp[~((pp.PARAMCD == "TMAX") & (pp.TRTA == "Xanomeline Low Dose"))], by="TRTA", params=["CMAX", "TMAX"]
+    )
     t1 = F.nca_table(one)
     clean(t1)
     assert t1.loc[7, "Xanomeline Low Dose"] == ""

@@ -3,6 +3,7 @@
 The project has two dummy chapters run by real papermill kernels; validate/derive/render are cheap
 stand-ins (monkeypatched), so these tests check the pipeline's own behaviour, not the analyses.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,7 @@ def test_report_builds_everything_then_a_no_change_rerun_skips_all_work(project)
 
     second = pipeline.run("c1")
     assert second.all_cached and set(second.chapters.values()) == {"cached"}
-    assert calls == []                                  # no step function was even called
+    assert calls == []  # no step function was even called
     assert tree_hashes(out) == before
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == mtimes  # not rewritten either
     assert leftovers(root) == []
@@ -122,7 +123,7 @@ def test_bad_input_is_reported_and_changes_nothing(project):
         pipeline.run("c1")
     msg = str(info.value)
     assert msg.startswith("Data cut 'c1'") and "dm.csv, column USUBJID, row 4: value BAD is not allowed" in msg
-    assert calls == ["validate:c1"]                     # derive never ran
+    assert calls == ["validate:c1"]  # derive never ran
     assert tree_hashes(out) == before and leftovers(root) == []
 
 
@@ -158,8 +159,11 @@ def test_an_unexpected_error_in_a_step_names_the_step(project, monkeypatch):
 def test_a_concurrent_second_run_of_the_same_cut_is_refused(project, cut_lock_holder):
     root, calls = project
     with cut_lock_holder(root, "c1") as holder:
-        with pytest.raises(pipeline.LockHeld, match=rf"Another csr run is already building data cut 'c1' "
-                                                    rf"\(lock .*\.c1\.lock held by process {holder.pid}\)"):
+        with pytest.raises(
+            pipeline.LockHeld,
+            match=rf"Another csr run is already building data cut 'c1' "
+            rf"\(lock .*\.c1\.lock held by process {holder.pid}\)",
+        ):
             pipeline.run("c1")
         assert calls == []
 
@@ -175,7 +179,9 @@ def test_missing_data_folder_is_named(project):
     root, _ = project
     (root / "synthetic_data" / "c1" / "dm.csv").unlink()
     (root / "synthetic_data" / "c1").rmdir()
-    with pytest.raises(pipeline.PipelineError, match=r"Input data folder .*synthetic_data/c1 \(data_dir in .*c1\.yml\)"):
+    with pytest.raises(
+        pipeline.PipelineError, match=r"Input data folder .*synthetic_data/c1 \(data_dir in .*c1\.yml\)"
+    ):
         pipeline.run("c1")
 
 
@@ -232,12 +238,18 @@ def test_all_cuts_run_side_by_side_and_report_each(project):
 @pytest.mark.slow
 def test_book_order_from_quarto_yml_and_run_last_chapters_see_the_others_ards(project):
     root, _ = project
-    write_chapter(root, "changes", run_last=True, extra=textwrap.dedent("""
+    write_chapter(
+        root,
+        "changes",
+        run_last=True,
+        extra=textwrap.dedent("""
         seen = sorted(p.name for p in (out / "ard").glob("*.csv"))
         assert seen == ["01-alpha.csv", "02-beta.csv", "changes.csv"], seen
-    """))
-    (root / "_quarto.yml").write_text("book:\n  chapters: [index.md, chapters/changes.ipynb, chapters/02-beta.ipynb,"
-                                      " chapters/01-alpha.ipynb]\n")
+    """),
+    )
+    (root / "_quarto.yml").write_text(
+        "book:\n  chapters: [index.md, chapters/changes.ipynb, chapters/02-beta.ipynb, chapters/01-alpha.ipynb]\n"
+    )
     assert [p.stem for p in pipeline.chapter_notebooks(root)] == ["changes", "02-beta", "01-alpha"]
     r = pipeline.run("c1", until="execute")
     assert list(r.chapters) == ["changes", "02-beta", "01-alpha"] and set(r.chapters.values()) == {"done"}
@@ -249,9 +261,14 @@ def test_book_order_from_quarto_yml_and_run_last_chapters_see_the_others_ards(pr
 
 def test_a_chapter_listed_in_quarto_yml_but_missing_is_a_config_error(project):
     root, _ = project
-    (root / "_quarto.yml").write_text("book:\n  chapters: [index.md, chapters/01-alpha.ipynb, chapters/03-gone.ipynb]\n")
-    with pytest.raises(ConfigError, match=r"_quarto.yml: book.chapters lists notebook\(s\) that do not exist: "
-                                          r"chapters/03-gone.ipynb"):
+    (root / "_quarto.yml").write_text(
+        "book:\n  chapters: [index.md, chapters/01-alpha.ipynb, chapters/03-gone.ipynb]\n"
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"_quarto.yml: book.chapters lists notebook\(s\) that do not exist: "
+        r"chapters/03-gone.ipynb",
+    ):
         pipeline.run("c1")
 
 
@@ -260,8 +277,13 @@ def test_benchmark_scale_part_writes_json_and_markdown(tmp_path):
     """The scale part of benchmarks/run_benchmark.py on the real generator and derivations (48 patients)."""
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "run_benchmark.py"
     env = {k: v for k, v in os.environ.items() if k != "CSR_ROOT"}
-    proc = subprocess.run([sys.executable, str(script), "--only", "scale", "--sizes", "48", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=900, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(script), "--only", "scale", "--sizes", "48", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     (row,) = json.loads((tmp_path / "benchmark.json").read_text())["scale"]
     assert "error" not in row, row["error"]

@@ -1,4 +1,5 @@
 """Tests of analysis_lib.trial.population on small hand-made frames and on the public CDISC pilot ADSL."""
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,23 @@ def adsl_small() -> pd.DataFrame:
         ("S5", "DOSE EXPANSION", 2, "Y", "Y", "Y", "DISCONTINUED", "DEATH", "Y", 60, "M", 5.0),
         ("S6", "DOSE EXPANSION", 2, "Y", "Y", "Y", "ONGOING", "", "N", 70, "F", 6.0),
     ]
-    df = pd.DataFrame(rows, columns=["USUBJID", "PHASE", "DOSELVL", "SAFFL", "HSCTFL", "CD22FL", "EOSSTT",
-                                     "DCSREAS", "DTHFL", "AGE", "SEX", "MRDBL"])
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "USUBJID",
+            "PHASE",
+            "DOSELVL",
+            "SAFFL",
+            "HSCTFL",
+            "CD22FL",
+            "EOSSTT",
+            "DCSREAS",
+            "DTHFL",
+            "AGE",
+            "SEX",
+            "MRDBL",
+        ],
+    )
     df["ENRLFL"] = "Y"
     df["DOSELVL"] = df["DOSELVL"].astype("Int64")
     df["TRT01A"] = np.where(df["SAFFL"] == "Y", df["DOSELVL"].map(LABELS), "Not infused")
@@ -41,6 +57,7 @@ def stat(ard_df, name, variable, level=None, group="Total"):
 
 
 # ------------------------------------------------------------------ columns and specs
+
 
 def test_phase_dose_column_keeps_never_infused_in_planned_column_and_orders_phases():
     col, order = pop.phase_dose_column(adsl_small(), LABELS)
@@ -68,9 +85,14 @@ def test_disposition_counts_denominators_and_reasons():
     assert stat(r, "n", "DCSREAS", "DEATH") == 1
     assert math.isclose(stat(r, "p", "EOSSTT", "DISCONTINUED"), 3 / 6)
     t = pop.summary_table(r, spec, label_col="Subjects, n (%)")
-    assert list(t.columns) == ["Subjects, n (%)", "Escalation\nDL1 1×10⁵/kg\n(N=2)",
-                               "Escalation\nDL2 3×10⁵/kg\n(N=1)", "Expansion\nDL2 3×10⁵/kg\n(N=3)",
-                               "Total\n(N=6)", "_indent"]
+    assert list(t.columns) == [
+        "Subjects, n (%)",
+        "Escalation\nDL1 1×10⁵/kg\n(N=2)",
+        "Escalation\nDL2 3×10⁵/kg\n(N=1)",
+        "Expansion\nDL2 3×10⁵/kg\n(N=3)",
+        "Total\n(N=6)",
+        "_indent",
+    ]
     rows = dict(zip(t["Subjects, n (%)"], t["Total\n(N=6)"]))
     assert rows["Received CD19 CAR-T"] == "5 (83.3)"
     assert rows["Discontinued from the study"] == "3 (50.0)"
@@ -125,10 +147,12 @@ def test_fmt_dose():
 
 
 def test_exposure_frame_doses_in_dose_order_and_hsct_to_cd22_days():
-    a = adsl_small().assign(CD19DOSE=lambda d: d["DOSELVL"].map({1: 1e5, 2: 3e5}).where(d["SAFFL"] == "Y"),
-                            CD22DOSE=lambda d: np.where(d["CD22FL"] == "Y", 1e6, np.nan),
-                            HSCTDY0=lambda d: pd.array([15 if h == "Y" else None for h in d["HSCTFL"]], "Int64"),
-                            CD22DY0=lambda d: pd.array([90 if c == "Y" else None for c in d["CD22FL"]], "Int64"))
+    a = adsl_small().assign(
+        CD19DOSE=lambda d: d["DOSELVL"].map({1: 1e5, 2: 3e5}).where(d["SAFFL"] == "Y"),
+        CD22DOSE=lambda d: np.where(d["CD22FL"] == "Y", 1e6, np.nan),
+        HSCTDY0=lambda d: pd.array([15 if h == "Y" else None for h in d["HSCTFL"]], "Int64"),
+        CD22DY0=lambda d: pd.array([90 if c == "Y" else None for c in d["CD22FL"]], "Int64"),
+    )
     e = pop.exposure_frame(a)
     assert list(e["CD19DOSEC"].cat.categories) == ["1×10⁵ cells/kg", "3×10⁵ cells/kg"]
     assert e["HSCT22DY"].tolist()[0] == 75 and pd.isna(e["HSCT22DY"].iloc[2])
@@ -136,15 +160,19 @@ def test_exposure_frame_doses_in_dose_order_and_hsct_to_cd22_days():
 
 # ------------------------------------------------------------------ procedures
 
+
 def pr_small() -> pd.DataFrame:
-    return pd.DataFrame([
-        ("S1", 1, "LYMPHODEPLETION", "Flu/Cy", "CD19 CAR-T", "2024-01-05", "2024-01-07"),
-        ("S1", 2, "CONDITIONING", "Bu/Flu", "", "2024-01-19", "2024-01-24"),
-        ("S1", 3, "ALLO-HSCT", "PBSCT", "", "2024-01-25", "2024-01-25"),
-        ("S1", 4, "LYMPHODEPLETION", "Flu/Cy", "CD22 CAR-T", "2024-04-04", ""),
-        ("S2", 1, "LYMPHODEPLETION", "Flu/Cy", "CD19 CAR-T", "2024-01-06", "2024-01-08"),
-        ("S6", 1, "LYMPHODEPLETION", "Flu/Cy", "CD22 CAR-T", "2025-07-01", "2025-07-03"),  # after the cut
-    ], columns=["USUBJID", "PRSEQ", "PRCAT", "PRTRT", "PRREF", "PRSTDTC", "PRENDTC"])
+    return pd.DataFrame(
+        [
+            ("S1", 1, "LYMPHODEPLETION", "Flu/Cy", "CD19 CAR-T", "2024-01-05", "2024-01-07"),
+            ("S1", 2, "CONDITIONING", "Bu/Flu", "", "2024-01-19", "2024-01-24"),
+            ("S1", 3, "ALLO-HSCT", "PBSCT", "", "2024-01-25", "2024-01-25"),
+            ("S1", 4, "LYMPHODEPLETION", "Flu/Cy", "CD22 CAR-T", "2024-04-04", ""),
+            ("S2", 1, "LYMPHODEPLETION", "Flu/Cy", "CD19 CAR-T", "2024-01-06", "2024-01-08"),
+            ("S6", 1, "LYMPHODEPLETION", "Flu/Cy", "CD22 CAR-T", "2025-07-01", "2025-07-03"),  # after the cut
+        ],
+        columns=["USUBJID", "PRSEQ", "PRCAT", "PRTRT", "PRREF", "PRSTDTC", "PRENDTC"],
+    )
 
 
 def test_procedure_timing_relative_days_durations_and_cut():
@@ -170,17 +198,37 @@ def test_procedure_timing_bad_input_names_file_column_rows():
 
 # ------------------------------------------------------------------ DLT and 3+3
 
+
 def esc_adsl(cohorts) -> pd.DataFrame:
     """Escalation ADSL from [(cohort, level, n_evaluable, n_dlt, n_not_evaluable)]."""
     rows, k = [], 0
     for i, (c, lv, n_ev, n_dlt, n_ne) in enumerate(cohorts):
         for j in range(n_ev + n_ne):
             k += 1
-            rows.append(dict(USUBJID=f"S{k:02d}", PHASE="DOSE ESCALATION", COHORT=c, DOSELVL=lv, SAFFL="Y",
-                             CD19DT=pd.Timestamp("2024-01-01") + pd.Timedelta(days=30 * i + j),
-                             DLTEVLFL="Y" if j < n_ev else "N", DLTFL="Y" if j < n_dlt else "N"))
-    rows.append(dict(USUBJID="X1", PHASE="DOSE EXPANSION", COHORT="X", DOSELVL=2, SAFFL="Y",
-                     CD19DT=pd.Timestamp("2025-01-01"), DLTEVLFL="N", DLTFL="Y"))
+            rows.append(
+                dict(
+                    USUBJID=f"S{k:02d}",
+                    PHASE="DOSE ESCALATION",
+                    COHORT=c,
+                    DOSELVL=lv,
+                    SAFFL="Y",
+                    CD19DT=pd.Timestamp("2024-01-01") + pd.Timedelta(days=30 * i + j),
+                    DLTEVLFL="Y" if j < n_ev else "N",
+                    DLTFL="Y" if j < n_dlt else "N",
+                )
+            )
+    rows.append(
+        dict(
+            USUBJID="X1",
+            PHASE="DOSE EXPANSION",
+            COHORT="X",
+            DOSELVL=2,
+            SAFFL="Y",
+            CD19DT=pd.Timestamp("2025-01-01"),
+            DLTEVLFL="N",
+            DLTFL="Y",
+        )
+    )
     return pd.DataFrame(rows)
 
 
@@ -225,13 +273,24 @@ def test_escalation_out_of_sequence_names_cohorts():
 
 
 def adae_small() -> pd.DataFrame:
-    base = dict(TRT01AN=1, COHORT="E1", AETOXGR=4, AEGRSCL="ASTCT 2019", ADURN=5, AONGOFL="N", AESER="Y",
-                AEREL="RELATED", AEOUT="RECOVERED/RESOLVED", TRT01A="DL1 1×10⁵/kg")
-    rows = [dict(USUBJID="S01", AEDECOD="Cytokine release syndrome", AETERM="CRS", AEDLT="Y", DLTWINFL="Y",
-                 ASTDY0=3),
-            dict(USUBJID="S01", AEDECOD="Pyrexia", AETERM="Fever", AEDLT="N", DLTWINFL="Y", ASTDY0=1),
-            dict(USUBJID="S02", AEDECOD="Sepsis", AETERM="Sepsis", AEDLT="Y", DLTWINFL="N", ASTDY0=50),
-            dict(USUBJID="X1", AEDECOD="Acute kidney injury", AETERM="AKI", AEDLT="Y", DLTWINFL="Y", ASTDY0=20)]
+    base = dict(
+        TRT01AN=1,
+        COHORT="E1",
+        AETOXGR=4,
+        AEGRSCL="ASTCT 2019",
+        ADURN=5,
+        AONGOFL="N",
+        AESER="Y",
+        AEREL="RELATED",
+        AEOUT="RECOVERED/RESOLVED",
+        TRT01A="DL1 1×10⁵/kg",
+    )
+    rows = [
+        dict(USUBJID="S01", AEDECOD="Cytokine release syndrome", AETERM="CRS", AEDLT="Y", DLTWINFL="Y", ASTDY0=3),
+        dict(USUBJID="S01", AEDECOD="Pyrexia", AETERM="Fever", AEDLT="N", DLTWINFL="Y", ASTDY0=1),
+        dict(USUBJID="S02", AEDECOD="Sepsis", AETERM="Sepsis", AEDLT="Y", DLTWINFL="N", ASTDY0=50),
+        dict(USUBJID="X1", AEDECOD="Acute kidney injury", AETERM="AKI", AEDLT="Y", DLTWINFL="Y", ASTDY0=20),
+    ]
     return pd.DataFrame([base | r for r in rows])
 
 
@@ -240,8 +299,13 @@ def test_dlt_mask_and_listing():
     assert pop.dlt_mask(ae).tolist() == [True, False, False, True]
     lst = pop.dlt_listing(esc_adsl([("E1", 1, 3, 1, 0)]), ae)  # X1 (expansion) is not DLT-evaluable
     assert lst["Subject"].tolist() == ["S01"]
-    assert lst.iloc[0][["Grade (scale)", "Start day", "Duration (days)", "Serious", "Related"]].tolist() == \
-        ["4 (ASTCT 2019)", "3", "5", "Yes", "Related"]
+    assert lst.iloc[0][["Grade (scale)", "Start day", "Duration (days)", "Serious", "Related"]].tolist() == [
+        "4 (ASTCT 2019)",
+        "3",
+        "5",
+        "Yes",
+        "Related",
+    ]
     none = pop.dlt_listing(esc_adsl([("E1", 1, 3, 0, 0)]), ae.iloc[1:3])
     assert none["Subject"].tolist() == ["No DLTs"] and (none.drop(columns="Subject") == "").all().all()
 
@@ -255,22 +319,27 @@ def test_text_helpers_read_the_ard():
     assert pop.n_pct_text(r, "DTHFL", "Y", group="DL1 1×10⁵/kg") == "0/2"
     assert pop.median_range_text(r, "AGE") == "median 45, range 20 to 70"
     assert pop.median_range_text(r, "AGE", group="DL3 1×10⁶/kg") == "not estimable (no data)"
-    assert pop.fractions_text(r, "SAFFL", "Y") == ("2/2 at DL1 1×10⁵/kg, 3/3 at DL2 3×10⁵/kg, 0/0 at "
-                                                   "DL3 1×10⁶/kg and 0/1 at Not infused")
+    assert pop.fractions_text(r, "SAFFL", "Y") == (
+        "2/2 at DL1 1×10⁵/kg, 3/3 at DL2 3×10⁵/kg, 0/0 at DL3 1×10⁶/kg and 0/1 at Not infused"
+    )
     with pytest.raises(ValueError, match="0 rows with stat_name"):
         pop.ard_stat(r, "n", variable="EFFFL", level="Y")
 
 
 # ------------------------------------------------------------------ public CDISC pilot ADSL
 
+
 def test_summary_on_cdisc_pilot_adsl(reference_data):
     """Generic on ADaM: the same spec machinery on the CDISC pilot ADSL, checked against direct counts."""
     pyreadstat = pytest.importorskip("pyreadstat")
     adsl, _ = pyreadstat.read_xport(str(reference_data / "cdiscpilot01" / "adsl.xpt"))
     arms = ["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"]
-    spec = [pop.Count("SAFFL", "Y", "Safety"), pop.Count("EFFFL", "Y", "Efficacy"),
-            pop.Levels("DCDECOD", "Reason for discontinuation", among=("EOSSTT", "DISCONTINUED")),
-            pop.Continuous("AGE", "Age")]
+    spec = [
+        pop.Count("SAFFL", "Y", "Safety"),
+        pop.Count("EFFFL", "Y", "Efficacy"),
+        pop.Levels("DCDECOD", "Reason for discontinuation", among=("EOSSTT", "DISCONTINUED")),
+        pop.Continuous("AGE", "Age"),
+    ]
     r = pop.summary_ard(adsl, spec, by="TRT01P", by_levels=arms)
     assert stat(r, "N", "SAFFL", "Y") == len(adsl) == 254
     for arm in arms:

@@ -1,4 +1,5 @@
 """Project hygiene: the conda environment, the pyproject and the lock file agree."""
+
 import re
 import tomllib
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Protocol values live in params/study.yml only: titles, footnotes and the methods text follow it."""
+
 from __future__ import annotations
 
 import shutil
@@ -39,8 +40,10 @@ def test_changing_response_visits_changes_titles_footnotes_and_methods(tmp_path)
     text = _all_text(cat)
     assert "+/- 5 days" in text and "+/- 7 days" not in text
     assert "30, 45, 90" not in text
-    assert "at Days 28, 42, 84 and 112 is the assessment nearest the nominal day within +/- 5 days" in \
-        methods.response_text(study)
+    assert (
+        "at Days 28, 42, 84 and 112 is the assessment nearest the nominal day within +/- 5 days"
+        in methods.response_text(study)
+    )
     assert "Day 28, Day 42, Day 84, Day 112" in methods.parameters_table(study)
     # the reference parameters give the reference titles
     ref = catalogue.load(config.load_study(ROOT), ROOT)

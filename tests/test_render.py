@@ -2,6 +2,7 @@
 built to HTML and PDF, then checked as a reviewer would: offline HTML, Chromium loads it without
 console errors, the PDF has the TLF numbers, a real table, embedded fonts, header/footer, title page.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,6 +20,7 @@ import pytest
 from helpers import chromium  # shared test helpers (tests/helpers.py)
 
 from analysis_lib.pipeline import provenance, render
+from analysis_lib.toolkit import escape
 from analysis_lib.trial import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,25 +45,30 @@ class DemoTable:
 
     def _repr_html_(self) -> str:
         body = "".join(f"<tr><td>{html.escape(a)}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in self.rows)
-        return (f'<table class="tlf"><caption>{self.number}: {html.escape(self.title)}</caption>'
-                "<thead><tr><th>Preferred term</th><th>DL1 (N=3)</th><th>DL2 (N=6)</th></tr></thead>"
-                f"<tbody>{body}</tbody></table><p>Source: ADAE; program adverse_events.ipynb</p>")
+        return (
+            f'<table class="tlf"><caption>{self.number}: {html.escape(self.title)}</caption>'
+            "<thead><tr><th>Preferred term</th><th>DL1 (N=3)</th><th>DL2 (N=6)</th></tr></thead>"
+            f"<tbody>{body}</tbody></table><p>Source: ADAE; program adverse_events.ipynb</p>"
+        )
 
     def _repr_markdown_(self) -> str:
         body = "\n".join(rf"{a} & {b} & {c} \\" for a, b, c in self.rows)
-        return ("```{raw} latex\n"
-                rf"\phantomsection\label{{tlf:{self.id}}}"
-                rf"\belowpdfbookmark{{{self.number}: {self.title}}}{{bm:{self.id}}}%"
-                "\n"
-                rf"\begin{{longtable}}{{@{{}}lrr@{{}}}}\caption*{{{self.number}: {self.title}}}\\"
-                "\n\\toprule Preferred term & DL1 (N=3) & DL2 (N=6) \\\\ \\midrule \\endhead\n"
-                "\\bottomrule \\endfoot\n"
-                f"{body}\n\\end{{longtable}}\n```\n")
+        return (
+            "```{raw} latex\n"
+            rf"\phantomsection\label{{tlf:{self.id}}}"
+            rf"\belowpdfbookmark{{{self.number}: {self.title}}}{{bm:{self.id}}}%"
+            "\n"
+            rf"\begin{{longtable}}{{@{{}}lrr@{{}}}}\caption*{{{self.number}: {self.title}}}\\"
+            "\n\\toprule Preferred term & DL1 (N=3) & DL2 (N=6) \\\\ \\midrule \\endhead\n"
+            "\\bottomrule \\endfoot\n"
+            f"{body}\n\\end{{longtable}}\n```\n"
+        )
 
 
 def _figure_outputs(figures: Path) -> dict[str, str]:
     """A real matplotlib figure: PDF file for LaTeX (bare name), inline SVG for HTML."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -75,19 +82,24 @@ def _figure_outputs(figures: Path) -> dict[str, str]:
         fig.savefig(svg, format="svg", metadata={"Date": None})
     plt.close(fig)
     svg_text = svg.getvalue()
-    svg_text = svg_text[svg_text.index("<svg"):]
+    svg_text = svg_text[svg_text.index("<svg") :]
     tlf = TLFS[1]
-    return {"text/html": f"<figure><figcaption>{tlf['number']}: {tlf['title']}</figcaption>{svg_text}</figure>",
-            "text/markdown": "```{raw} latex\n\\begin{center}\\textbf{" + f"{tlf['number']}: {tlf['title']}"
-                             + "}\\label{tlf:f-demo-os}\\belowpdfbookmark{"
-                             + f"{tlf['number']}: {tlf['title']}" + "}{bm:f-demo-os}\\\\[2mm]\n"
-                             "\\includegraphics[width=0.9\\linewidth]{f-demo-os.pdf}\n\\end{center}\n```\n",
-            "text/plain": "<Figure>"}
+    return {
+        "text/html": f"<figure><figcaption>{tlf['number']}: {tlf['title']}</figcaption>{svg_text}</figure>",
+        "text/markdown": "```{raw} latex\n\\begin{center}\\textbf{"
+        + f"{tlf['number']}: {tlf['title']}"
+        + "}\\label{tlf:f-demo-os}\\belowpdfbookmark{"
+        + f"{tlf['number']}: {tlf['title']}"
+        + "}{bm:f-demo-os}\\\\[2mm]\n"
+        "\\includegraphics[width=0.9\\linewidth]{f-demo-os.pdf}\n\\end{center}\n```\n",
+        "text/plain": "<Figure>",
+    }
 
 
 def _library_tlfs(build: Path) -> list:
     """A long indented table and a figure made with analysis_lib.toolkit.tlf, emitted into the build folder."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import pandas as pd
@@ -98,17 +110,39 @@ def _library_tlfs(build: Path) -> list:
     rows = []
     for soc in range(1, 8):
         rows.append({"_indent": 0, "System organ class\n  Preferred term": f"SOC {soc}", "Overall\n(N=12)": "5 (41.7)"})
-        rows += [{"_indent": 1, "System organ class\n  Preferred term": f"PT {soc}.{pt}", "Overall\n(N=12)": f"{pt} ({100 * pt / 12:.1f})"}
-                 for pt in range(1, 10)]
+        rows += [
+            {
+                "_indent": 1,
+                "System organ class\n  Preferred term": f"PT {soc}.{pt}",
+                "Overall\n(N=12)": f"{pt} ({100 * pt / 12:.1f})",
+            }
+            for pt in range(1, 10)
+        ]
     src = {"datasets": ["ADSL", "ADAE"], "program": "gamma.ipynb"}
-    table = tlf.Table(number=LIB_TLFS[0]["number"], title=LIB_TLFS[0]["title"], id=LIB_TLFS[0]["id"],
-                      population="Safety population", population_n=12, footnotes=["Grade by CTCAE v5.0."],
-                      source=src, cut_date=CUT_DATE, body=pd.DataFrame(rows))
+    table = tlf.Table(
+        number=LIB_TLFS[0]["number"],
+        title=LIB_TLFS[0]["title"],
+        id=LIB_TLFS[0]["id"],
+        population="Safety population",
+        population_n=12,
+        footnotes=["Grade by CTCAE v5.0."],
+        source=src,
+        cut_date=CUT_DATE,
+        body=pd.DataFrame(rows),
+    )
     fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
     ax.semilogy([0, 7, 14, 28, 90], [1, 3000, 800, 90, 5], marker="o")
     ax.set(xlabel="Days since CD19 CAR-T infusion", ylabel="Transgene copies/ug gDNA")
-    figure = tlf.Figure(number=LIB_TLFS[1]["number"], title=LIB_TLFS[1]["title"], id=LIB_TLFS[1]["id"],
-                        population="CK-evaluable", population_n=11, source=src, cut_date=CUT_DATE, figure=fig)
+    figure = tlf.Figure(
+        number=LIB_TLFS[1]["number"],
+        title=LIB_TLFS[1]["title"],
+        id=LIB_TLFS[1]["id"],
+        population="CK-evaluable",
+        population_n=11,
+        source=src,
+        cut_date=CUT_DATE,
+        figure=fig,
+    )
     emitter = tlf.Emitter(catalogue=study_catalogue.load(), output_dir=build, display=False)
     (build / "rtf").mkdir(exist_ok=True)
     out = [emitter.emit(table), emitter.emit(figure)]
@@ -126,13 +160,16 @@ def make_sample_build(tmp: Path) -> tuple[config.Cut, Path, Path]:
     shutil.copyfile(ROOT / "params" / "study.yml", tmp / "params" / "study.yml")
     (tmp / "params" / "demo.yml").write_text(
         f"id: demo\ncut_date: {CUT_DATE.isoformat()}\ndata_dir: data/demo\nkind: interim\nlabel: Demo interim\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (tmp / "data" / "demo").mkdir(parents=True)
     (tmp / "data" / "demo" / "dm.csv").write_text("USUBJID,AGE\n001,34\n", encoding="utf-8")
     book = tmp / "_quarto.yml"
-    book.write_text("project: {type: book}\nbook:\n  title: Clinical Study Report\n  author: Test sponsor\n"
-                    "  version: '0.9'\n  chapters: [index.md, chapters/alpha.ipynb, chapters/beta.ipynb, chapters/gamma.ipynb]\n",
-                    encoding="utf-8")
+    book.write_text(
+        "project: {type: book}\nbook:\n  title: Clinical Study Report\n  author: Test sponsor\n"
+        "  version: '0.9'\n  chapters: [index.md, chapters/alpha.ipynb, chapters/beta.ipynb, chapters/gamma.ipynb]\n",
+        encoding="utf-8",
+    )
     cut = config.load_cut("demo", root=tmp)
     build = tmp / "_output" / "demo"
     for sub in ("notebooks", "figures", "tlf"):
@@ -140,15 +177,19 @@ def make_sample_build(tmp: Path) -> tuple[config.Cut, Path, Path]:
     for tlf in TLFS:
         (build / "tlf" / f"{tlf['id']}.json").write_text(json.dumps(tlf), encoding="utf-8")
 
-    rows = [(f"Preferred term {i:02d}", f"{i % 3} ({100 * (i % 3) / 3:.1f})", f"{i % 6} ({100 * (i % 6) / 6:.1f})")
-            for i in range(1, N_ROWS + 1)]
+    rows = [
+        (f"Preferred term {i:02d}", f"{i % 3} ({100 * (i % 3) / 3:.1f})", f"{i % 6} ({100 * (i % 6) / 6:.1f})")
+        for i in range(1, N_ROWS + 1)
+    ]
     table = DemoTable(TLFS[0]["number"], TLFS[0]["title"], TLFS[0]["id"], rows)
     alpha = nbformat.v4.new_notebook()
     code = nbformat.v4.new_code_cell("SECRET_CODE_MARKER = show_table(adae)")
-    code.outputs = [_display({"text/html": table._repr_html_(), "text/markdown": table._repr_markdown_(),
-                              "text/plain": "<DemoTable>"})]
-    alpha.cells = [nbformat.v4.new_markdown_cell("# Adverse events\n\nMost subjects had CRS, mostly grade 1-2."),
-                   code]
+    code.outputs = [
+        _display(
+            {"text/html": table._repr_html_(), "text/markdown": table._repr_markdown_(), "text/plain": "<DemoTable>"}
+        )
+    ]
+    alpha.cells = [nbformat.v4.new_markdown_cell("# Adverse events\n\nMost subjects had CRS, mostly grade 1-2."), code]
     beta = nbformat.v4.new_notebook()
     fig_cell = nbformat.v4.new_code_cell("km_plot(adtte)")
     fig_cell.outputs = [_display(_figure_outputs(build / "figures"))]
@@ -157,8 +198,11 @@ def make_sample_build(tmp: Path) -> tuple[config.Cut, Path, Path]:
     gamma.cells = [nbformat.v4.new_markdown_cell("# Library TLFs\n\nTables and figures from analysis_lib.toolkit.tlf.")]
     for tlf in _library_tlfs(build):
         cell = nbformat.v4.new_code_cell("emit(tlf)")
-        cell.outputs = [_display({"text/html": tlf._repr_html_(), "text/markdown": tlf._repr_markdown_(),
-                                  "text/plain": repr(tlf.number)})]
+        cell.outputs = [
+            _display(
+                {"text/html": tlf._repr_html_(), "text/markdown": tlf._repr_markdown_(), "text/plain": repr(tlf.number)}
+            )
+        ]
         gamma.cells.append(cell)
     for name, nb in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -218,14 +262,20 @@ def test_tlf_entries_sorted_by_kind_and_section(tmp_path):
     for i, num in enumerate(["Figure 14.2.3", "Table 14.2.10", "Listing 16.2.7.1", "Table 14.2.9"]):
         (tmp_path / "tlf" / f"x{i}.json").write_text(json.dumps({"number": num, "title": f"T{i}"}))
     assert [e["number"] for e in render.tlf_entries(tmp_path)] == [
-        "Table 14.2.9", "Table 14.2.10", "Figure 14.2.3", "Listing 16.2.7.1"]
+        "Table 14.2.9",
+        "Table 14.2.10",
+        "Figure 14.2.3",
+        "Listing 16.2.7.1",
+    ]
     (tmp_path / "tlf" / "bad.json").write_text(json.dumps({"number": "Table 1"}))
     with pytest.raises(render.RenderError, match=r"bad.json: TLF metadata lacks title"):
         render.tlf_entries(tmp_path)
 
 
-def test_tex_escape():
-    assert render.tex_escape("r/r B-ALL: 1x10^5 & 50% ≥3") == r"r/r B-ALL: 1x10\textasciicircum{}5 \& 50\% $\geq$3"
+def test_title_page_text_goes_through_the_one_latex_escaper():
+    assert not hasattr(render, "tex_escape")
+    expected = r"r/r B-ALL: 1x10\textasciicircum{}5 \& 50\% \ensuremath{\geq}3"
+    assert escape.latex("r/r B-ALL: 1x10^5 & 50% ≥3") == expected
 
 
 def test_provenance_collect_hashes_inputs_and_is_stable(tmp_path):
@@ -261,7 +311,7 @@ def test_html_is_offline_and_hides_code(built):
         if f.suffix in {".html", ".js", ".css"}:
             text = f.read_text(encoding="utf-8", errors="replace")
             for m in list(remote.finditer(text)) + list(url_in_css.finditer(text)):
-                offenders.append(f"{f.relative_to(html_dir)}: {text[m.start():m.start() + 80]!r}")
+                offenders.append(f"{f.relative_to(html_dir)}: {text[m.start() : m.start() + 80]!r}")
     assert not offenders, "\n".join(offenders)
     page = (html_dir / "notebooks" / "alpha.html").read_text(encoding="utf-8")
     assert "SECRET_CODE_MARKER" not in page  # code hidden at render time

@@ -1,4 +1,5 @@
 """analysis_lib.trial.safety on small hand-made ADSL/ADAE frames whose counts are known by hand."""
+
 from __future__ import annotations
 
 import math
@@ -32,54 +33,145 @@ def adsl():
     out = []
     for sid, dose, saf, hsct, cd22, dth, cause, last in rows:
         ap01 = min(cd22 + 30, 120) if cd22 is not None else 120
-        out.append(dict(
-            USUBJID=sid, SITEID="01", SUBJID=sid[1:].zfill(3), TRT01A=dose, SAFFL=saf,
-            HSCTFL="Y" if hsct is not None else "N", HSCTDT=day(hsct) if hsct is not None else pd.NaT,
-            HSCTDY0=hsct, CD22FL="Y" if cd22 is not None else "N",
-            CD22DT=day(cd22) if cd22 is not None else pd.NaT, CD22DY0=cd22,
-            DTHFL="Y" if dth is not None else "N", DTHDY0=dth, DTHCAUS=cause,
-            DTHTRTFL="Y" if dth is not None and cause != safety.DEATH_FROM_ALL else "N",
-            LSTALVDT=day(last), AP01EDT=day(ap01)))
+        out.append(
+            dict(
+                USUBJID=sid,
+                SITEID="01",
+                SUBJID=sid[1:].zfill(3),
+                TRT01A=dose,
+                SAFFL=saf,
+                HSCTFL="Y" if hsct is not None else "N",
+                HSCTDT=day(hsct) if hsct is not None else pd.NaT,
+                HSCTDY0=hsct,
+                CD22FL="Y" if cd22 is not None else "N",
+                CD22DT=day(cd22) if cd22 is not None else pd.NaT,
+                CD22DY0=cd22,
+                DTHFL="Y" if dth is not None else "N",
+                DTHDY0=dth,
+                DTHCAUS=cause,
+                DTHTRTFL="Y" if dth is not None and cause != safety.DEATH_FROM_ALL else "N",
+                LSTALVDT=day(last),
+                AP01EDT=day(ap01),
+            )
+        )
     df = pd.DataFrame(out)
     for c in ("HSCTDY0", "CD22DY0", "DTHDY0"):
         df[c] = df[c].astype("Int64")
     return df
 
 
-def ae(sid, seq, decod, grade, start, *, soc="SOC A", ser="N", rel="NOT RELATED", out="RECOVERED/RESOLVED",
-       dlt="N", aesi="", dur=5, toci="N", ster="N", teae="Y", ongoing="N"):
+def ae(
+    sid,
+    seq,
+    decod,
+    grade,
+    start,
+    *,
+    soc="SOC A",
+    ser="N",
+    rel="NOT RELATED",
+    out="RECOVERED/RESOLVED",
+    dlt="N",
+    aesi="",
+    dur=5,
+    toci="N",
+    ster="N",
+    teae="Y",
+    ongoing="N",
+):
     period = 1 if start <= 120 else 2
-    return dict(USUBJID=sid, AESEQ=seq, AEDECOD=decod, AEBODSYS=soc, AETOXGR=grade, AESER=ser, AEREL=rel,
-                AEOUT=out, AEDLT=dlt, AESICAT=aesi, ASTDT=day(start), ASTDY0=start, AENDY0=start + dur - 1,
-                ADURN=dur, AONGOFL=ongoing, TRTEMFL=teae, APERIOD=period, CMTOCIFL=toci, CMSTERFL=ster)
+    return dict(
+        USUBJID=sid,
+        AESEQ=seq,
+        AEDECOD=decod,
+        AEBODSYS=soc,
+        AETOXGR=grade,
+        AESER=ser,
+        AEREL=rel,
+        AEOUT=out,
+        AEDLT=dlt,
+        AESICAT=aesi,
+        ASTDT=day(start),
+        ASTDY0=start,
+        AENDY0=start + dur - 1,
+        ADURN=dur,
+        AONGOFL=ongoing,
+        TRTEMFL=teae,
+        APERIOD=period,
+        CMTOCIFL=toci,
+        CMSTERFL=ster,
+    )
 
 
 @pytest.fixture
 def adae():
     rows = [
-        ae("S1", 1, "Cytokine release syndrome", 2, 3, soc="Immune system disorders", rel="RELATED",
-           aesi="CRS", dur=6, toci="Y"),
-        ae("S1", 2, "Cytokine release syndrome", 1, 92, soc="Immune system disorders", rel="RELATED",
-           aesi="CRS", dur=3),                                            # after CD22 (Day 90)
-        ae("S1", 3, "Acute graft versus host disease", 3, 40, soc="Immune system disorders", ser="Y",
-           aesi="ACUTE GVHD", dlt="Y"),
-        ae("S1", 4, "Chronic graft versus host disease", 2, 200, soc="Immune system disorders",
-           aesi="CHRONIC GVHD"),                                          # period 2
-        ae("S2", 1, "Cytokine release syndrome", 4, 5, soc="Immune system disorders", rel="RELATED",
-           aesi="CRS", dur=10, toci="Y", ster="Y", ser="Y"),
-        ae("S2", 2, "Pneumonia", 5, 38, soc="Infections and infestations", ser="Y", out="FATAL",
-           aesi="INFECTION", dur=3),
+        ae(
+            "S1",
+            1,
+            "Cytokine release syndrome",
+            2,
+            3,
+            soc="Immune system disorders",
+            rel="RELATED",
+            aesi="CRS",
+            dur=6,
+            toci="Y",
+        ),
+        ae(
+            "S1", 2, "Cytokine release syndrome", 1, 92, soc="Immune system disorders", rel="RELATED", aesi="CRS", dur=3
+        ),  # after CD22 (Day 90)
+        ae(
+            "S1",
+            3,
+            "Acute graft versus host disease",
+            3,
+            40,
+            soc="Immune system disorders",
+            ser="Y",
+            aesi="ACUTE GVHD",
+            dlt="Y",
+        ),
+        ae(
+            "S1", 4, "Chronic graft versus host disease", 2, 200, soc="Immune system disorders", aesi="CHRONIC GVHD"
+        ),  # period 2
+        ae(
+            "S2",
+            1,
+            "Cytokine release syndrome",
+            4,
+            5,
+            soc="Immune system disorders",
+            rel="RELATED",
+            aesi="CRS",
+            dur=10,
+            toci="Y",
+            ster="Y",
+            ser="Y",
+        ),
+        ae(
+            "S2",
+            2,
+            "Pneumonia",
+            5,
+            38,
+            soc="Infections and infestations",
+            ser="Y",
+            out="FATAL",
+            aesi="INFECTION",
+            dur=3,
+        ),
         ae("S3", 1, "Neutropenia", 4, 2, soc="Blood", aesi="PROLONGED CYTOPENIA", dur=30),
         ae("S3", 2, "Neutropenia", 3, 50, soc="Blood", aesi="PROLONGED CYTOPENIA", dur=28),
-        ae("S4", 1, "Cytokine release syndrome", 1, 1, soc="Immune system disorders", rel="RELATED",
-           aesi="CRS", dur=4),
+        ae("S4", 1, "Cytokine release syndrome", 1, 1, soc="Immune system disorders", rel="RELATED", aesi="CRS", dur=4),
         ae("S4", 2, "Acute graft versus host disease", 2, 30, soc="Immune system disorders", aesi="ACUTE GVHD"),
         ae("S4", 3, "Pneumonia", 2, 250, soc="Infections and infestations", aesi="INFECTION"),  # period 2
-        ae("S4", 4, "Nausea", 1, 7, teae="N"),                            # not treatment-emergent
-        ae("S5", 1, "Nausea", 2, 3),                                      # not in the safety population
+        ae("S4", 4, "Nausea", 1, 7, teae="N"),  # not treatment-emergent
+        ae("S5", 1, "Nausea", 2, 3),  # not in the safety population
     ]
-    return pd.DataFrame(rows).astype({"AETOXGR": "Int64", "ASTDY0": "Int64", "AENDY0": "Int64",
-                                      "ADURN": "Int64", "APERIOD": "Int64"})
+    return pd.DataFrame(rows).astype(
+        {"AETOXGR": "Int64", "ASTDY0": "Int64", "AENDY0": "Int64", "ADURN": "Int64", "APERIOD": "Int64"}
+    )
 
 
 def get(a, variable, level=None, stat="n", group="Total", g2=None):
@@ -88,13 +180,22 @@ def get(a, variable, level=None, stat="n", group="Total", g2=None):
 
 # ------------------------------------------------------------------ overview and periods
 
+
 def test_overview_period1(adsl, adae):
     o = safety.overview_ard(adsl, adae, period=1, by_levels=LV)
     assert list(o.columns) == ard.ARD_COLUMNS
-    assert [get(o, "OVERVIEW", k) for k in ("ANY", "GE3", "SER", "REL", "RELGE3", "DLT", "GR5", "FATAL")] \
-        == [4, 3, 2, 3, 1, 1, 1, 1]
-    assert get(o, "OVERVIEW", "ANY", "N") == 4          # S5 (not infused) is outside the population
-    assert get(o, "OVERVIEW", "ANY", "events") == 9     # period-1 TEAEs of S1-S4
+    assert [get(o, "OVERVIEW", k) for k in ("ANY", "GE3", "SER", "REL", "RELGE3", "DLT", "GR5", "FATAL")] == [
+        4,
+        3,
+        2,
+        3,
+        1,
+        1,
+        1,
+        1,
+    ]
+    assert get(o, "OVERVIEW", "ANY", "N") == 4  # S5 (not infused) is outside the population
+    assert get(o, "OVERVIEW", "ANY", "events") == 9  # period-1 TEAEs of S1-S4
     assert get(o, "OVERVIEW", "GE3", group="DL1") == 2 and get(o, "OVERVIEW", "GE3", group="DL2") == 1
     assert get(o, "OVERVIEW", "RELGE3", "p", group="DL1") == 0.5
 
@@ -115,22 +216,31 @@ def test_period2_population_and_overview(adsl, adae):
 
 
 def test_period2_population_counts_subjects_with_a_period2_ae(adsl, adae):
-    early = adsl.assign(LSTALVDT=adsl["AP01EDT"])   # last contact looks like the end of period 1
+    early = adsl.assign(LSTALVDT=adsl["AP01EDT"])  # last contact looks like the end of period 1
     a2 = safety.period2_population(early, adae)
     assert sorted(a2.loc[a2["AP02FL"] == "Y", "USUBJID"]) == ["S1", "S4"]  # both have a period-2 AE
 
 
 def test_ae_filter_and_grade_groups(adsl, adae):
     g3 = ard.ae_ard(adsl, adae, where=safety.ae_filter(period=1, min_grade=3), by_levels=LV, total=True)
-    assert get(g3, "ANY") == 3 and get(g3, "ANY", stat="events") == 5     # S1, S2 (2 events), S3 (2 events)
+    assert get(g3, "ANY") == 3 and get(g3, "ANY", stat="events") == 5  # S1, S2 (2 events), S3 (2 events)
     rel = ard.ae_ard(adsl, adae, where=safety.ae_filter(period=1, related=True, serious=True), by_levels=LV, total=True)
     assert get(rel, "ANY") == 1
-    gg = ard.ae_ard(adsl, safety.with_grade_group(adae), grade="AGRGRP", grade_levels=list(safety.GRADE_GROUPS),
-                    where=safety.ae_filter(period=1), by_levels=LV, total=True)
+    gg = ard.ae_ard(
+        adsl,
+        safety.with_grade_group(adae),
+        grade="AGRGRP",
+        grade_levels=list(safety.GRADE_GROUPS),
+        where=safety.ae_filter(period=1),
+        by_levels=LV,
+        total=True,
+    )
     # worst grade per subject in period 1: S1 3, S2 5, S3 4, S4 2
     assert [get(gg, "ANY", stat=f"n_grade_{k}") for k in ("1-2", "3-4", "5")] == [1, 2, 1]
     body = safety.grade_group_table(gg)
-    assert body.columns[1:5].tolist() == [f"Total\n(N=4)\n{x}" for x in ("Any grade", "Grade 1-2", "Grade 3-4", "Grade 5")]
+    assert body.columns[1:5].tolist() == [
+        f"Total\n(N=4)\n{x}" for x in ("Any grade", "Grade 1-2", "Grade 3-4", "Grade 5")
+    ]
     assert body.iloc[0, 1:5].tolist() == ["4 (100)", "1 (25.0)", "2 (50.0)", "1 (25.0)"]
 
 
@@ -151,23 +261,24 @@ def test_top_terms(adsl, adae):
 
 # ------------------------------------------------------------------ AESIs
 
+
 def test_crs_icans(adsl, adae):
     a = safety.crs_icans_ard(adsl, adae, by_levels=LV)
     assert get(a, "AESICAT", "CRS") == 3 and get(a, "AESICAT", "CRS", "events") == 4
     assert [get(a, "WORSTGR", g, g2="CRS") for g in (1, 2, 3, 4, 5)] == [1, 1, 0, 1, 0]
     assert get(a, "WORSTGRGE", 3, g2="CRS") == 1
-    assert get(a, "AFTERCD22", "Y", g2="CRS") == 1               # S1's episode on Day 92
+    assert get(a, "AFTERCD22", "Y", g2="CRS") == 1  # S1's episode on Day 92
     assert get(a, "CMTOCIFL", "Y", g2="CRS") == 2 and get(a, "CMSTERFL", "Y", g2="CRS") == 1
     # onset of the first episode per subject: 3, 5, 1 -> median 3; durations of all 4 episodes 6, 3, 10, 4
     assert [get(a, "ONSETDY0", None, s, g2="CRS") for s in ("n", "median", "min", "max")] == [3, 3.0, 1.0, 5.0]
     assert [get(a, "ADURN", None, s, g2="CRS") for s in ("n", "median", "min", "max")] == [4, 5.0, 3.0, 10.0]
-    assert get(a, "AESICAT", "ICANS") == 0                        # explicit zero row
+    assert get(a, "AESICAT", "ICANS") == 0  # explicit zero row
     body = safety.summary_table(a, safety.crs_icans_rows())
     icans = body[body.iloc[:, 0].str.startswith("Onset")].iloc[1]
     assert icans.iloc[1:4].tolist() == ["NE", "NE", "NE"]
     crs_dur = body[body.iloc[:, 0].str.startswith("Duration")].iloc[0]
     assert crs_dur.iloc[1:4].tolist() == ["6.0 (3, 10)", "4.0 (4, 4)", "5.0 (3, 10)"]
-    Table(number="Table 14.3.2.7", title="t", body=body)          # a valid display body
+    Table(number="Table 14.3.2.7", title="t", body=body)  # a valid display body
 
 
 def test_gvhd_blocks(adsl, adae):
@@ -179,7 +290,7 @@ def test_gvhd_blocks(adsl, adae):
     assert get(a, "CHRONIC", "MODERATE", g2="TRANSPLANTED") == 1 and get(a, "CHRONIC", "SEVERE", g2="TRANSPLANTED") == 0
     # onset after HSCT: S1 40 - 15 = 25, S4 30 - 14 = 16
     assert get(a, "ONSETHSCT", "ACUTE", "median", g2="TRANSPLANTED") == 20.5
-    assert get(a, "ACUTE", "ANY", "N", group="DL2", g2="TRANSPLANTED") == 1   # S3 not transplanted
+    assert get(a, "ACUTE", "ANY", "N", group="DL2", g2="TRANSPLANTED") == 1  # S3 not transplanted
     body = safety.summary_table(a, safety.gvhd_rows())
     assert body.columns[1:].tolist()[:3] == ["DL1\n(N=2)", "DL2\n(N=2)", "Total\n(N=4)"]
     row = body[body.iloc[:, 0] == "Grade III-IV"].iloc[1]
@@ -192,11 +303,20 @@ def test_aesi_other(adsl, adae):
     assert get(a, "AEDECOD", "Pneumonia", "events", g2="INFECTION") == 2
     assert get(a, "AESICAT", "CMV REACTIVATION") == 0
     rows = safety.aesi_other_rows(a, {"INFECTION": "Infections", "CMV REACTIVATION": "CMV reactivation"})
-    assert [r[0] for r in rows] == ["Infections, any grade", "Grade ≥3", "Grade 5 (fatal)", "By preferred term",
-                                    "Pneumonia", "CMV reactivation, any grade", "Grade ≥3", "Grade 5 (fatal)"]
+    assert [r[0] for r in rows] == [
+        "Infections, any grade",
+        "Grade ≥3",
+        "Grade 5 (fatal)",
+        "By preferred term",
+        "Pneumonia",
+        "CMV reactivation, any grade",
+        "Grade ≥3",
+        "Grade 5 (fatal)",
+    ]
 
 
 # ------------------------------------------------------------------ deaths and listings
+
 
 def test_deaths(adsl):
     d = safety.deaths_ard(adsl, windows=(43, 120), by_levels=LV)
@@ -208,7 +328,13 @@ def test_deaths(adsl):
     assert get(d, "DTHCAT", safety.NON_RELAPSE, g2="LE120") == 1
     assert get(d, "DTHCAT", safety.DEATH_FROM_ALL, g2="LE120", group="DL2") == 1
     labels = [r[0] for r in safety.deaths_rows(d, (43, 120))]
-    assert labels[:5] == ["Deaths, any cause", "Relapse/progression of ALL", "Non-relapse mortality", "GVHD", "Infection"]
+    assert labels[:5] == [
+        "Deaths, any cause",
+        "Relapse/progression of ALL",
+        "Non-relapse mortality",
+        "GVHD",
+        "Infection",
+    ]
 
 
 def test_deaths_require_day_and_cause(adsl):
@@ -229,9 +355,17 @@ def test_no_deaths_gives_zero_rows_and_a_labelled_listing(adsl, adae):
 
 def test_death_listing(adsl, adae):
     lst = safety.death_listing(adsl, adae)
-    assert lst["Subject"].tolist() == ["01-002", "01-003", "01-004"]       # by day of death
-    assert lst.iloc[0].tolist() == ["01-002", "DL1", "40", "Infection", "Non-relapse mortality", "16", "Not given",
-                                    "Pneumonia (grade 5, Day 38)"]
+    assert lst["Subject"].tolist() == ["01-002", "01-003", "01-004"]  # by day of death
+    assert lst.iloc[0].tolist() == [
+        "01-002",
+        "DL1",
+        "40",
+        "Infection",
+        "Non-relapse mortality",
+        "16",
+        "Not given",
+        "Pneumonia (grade 5, Day 38)",
+    ]
     assert lst.iloc[1]["AE with fatal outcome (grade, onset day)"] == "–"
     Listing(number="Listing 16.2.7.2", title="t", body=lst)
 
@@ -239,8 +373,17 @@ def test_death_listing(adsl, adae):
 def test_sae_listing(adsl, adae):
     lst = safety.sae_listing(adsl, adae)
     assert lst["Subject"].tolist() == ["01-001", "01-002", "01-002"]
-    assert lst.iloc[0].tolist() == ["01-001", "DL1", "Acute graft versus host disease", "3", "40 / 44", "5",
-                                    "No", "Yes", "Recovered/resolved"]
+    assert lst.iloc[0].tolist() == [
+        "01-001",
+        "DL1",
+        "Acute graft versus host disease",
+        "3",
+        "40 / 44",
+        "5",
+        "No",
+        "Yes",
+        "Recovered/resolved",
+    ]
     ongoing = adae.assign(AONGOFL="Y")
     assert safety.sae_listing(adsl, ongoing).iloc[0]["Onset / end day"] == "40 / ongoing"
     none = safety.sae_listing(adsl, adae.assign(AESER="N"))

@@ -1,4 +1,5 @@
 """analysis_lib.toolkit.stats against R reference values (tests/reference/*.R wrote the CSVs)."""
+
 from __future__ import annotations
 
 import math
@@ -24,15 +25,17 @@ def _fit(km_inputs, dataset, strata, conf_type, conf_level=0.95):
     return stats.kaplan_meier(d.time, d.event, conf_type=conf_type, conf_level=conf_level)
 
 
-KM_KEYS = pd.read_csv(REF / "km_quantiles.csv")[["dataset", "strata", "conf_type"]] \
-    .drop_duplicates().itertuples(index=False, name=None)
+KM_KEYS = (
+    pd.read_csv(REF / "km_quantiles.csv")[["dataset", "strata", "conf_type"]]
+    .drop_duplicates()
+    .itertuples(index=False, name=None)
+)
 
 
 @pytest.mark.parametrize("dataset,strata,conf_type", list(KM_KEYS))
 def test_km_matches_survfit(km_inputs, dataset, strata, conf_type):
     km = _fit(km_inputs, dataset, strata, conf_type)
-    key = lambda df: df[(df.dataset == dataset) & (df.strata == strata)
-                        & (df.conf_type == conf_type)]
+    key = lambda df: df[(df.dataset == dataset) & (df.strata == strata) & (df.conf_type == conf_type)]
     curve = key(pd.read_csv(REF / "km_curves.csv"))
     if len(curve):
         for col in ["time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"]:
@@ -42,8 +45,7 @@ def test_km_matches_survfit(km_inputs, dataset, strata, conf_type):
         got = km.quantile(row.prob)
         assert_close(got, [row.quantile, row.lower, row.upper], f"quantile({row.prob})")
     med = q[q.prob == 0.5].iloc[0]
-    assert close(km.median, med["quantile"]) and close(km.median_ci[0], med.lower) \
-        and close(km.median_ci[1], med.upper)
+    assert close(km.median, med["quantile"]) and close(km.median_ci[0], med.lower) and close(km.median_ci[1], med.upper)
     at = key(pd.read_csv(REF / "km_at_times.csv"))
     assert km.n_at_risk(at.time) == at.n_risk.tolist()
     assert_close(km.survival(at.time), at.surv, "survival(times)")
@@ -54,9 +56,9 @@ def test_km_matches_survfit(km_inputs, dataset, strata, conf_type):
 def test_km_edge_cases_explicit(km_inputs):
     """The quantile.survfit rules, spelled out (values also in the R reference)."""
     flat = stats.kaplan_meier([1, 2, 3, 4], [1, 1, 1, 1])
-    assert flat.median == 2.5                      # S == 0.5 on [2, 3): midpoint
+    assert flat.median == 2.5  # S == 0.5 on [2, 3): midpoint
     flat_end = stats.kaplan_meier([1, 2, 3, 4], [1, 1, 0, 0])
-    assert flat_end.median == 3.0                  # flat at 0.5 to the last time: (2 + 4) / 2
+    assert flat_end.median == 3.0  # flat at 0.5 to the last time: (2 + 4) / 2
     above = stats.kaplan_meier([1, 3, 5, 6, 8, 9, 10], [1, 0, 1, 0, 0, 0, 0])
     assert math.isnan(above.median) and math.isnan(above.median_ci[1])
     cens = stats.kaplan_meier([2, 4, 4, 7], [0, 0, 0, 0])
@@ -71,12 +73,12 @@ def test_km_conf_level_90(km_inputs):
         km = _fit(km_inputs, "lung_sex", s, "log", conf_level=0.90)
         assert_close(km.table.lower, r.lower, "lower 90%")
         assert_close(km.table.upper, r.upper, "upper 90%")
-        assert_close([km.median, *km.median_ci], r.iloc[0][["median", "median_lower",
-                                                            "median_upper"]], "median 90%")
+        assert_close([km.median, *km.median_ci], r.iloc[0][["median", "median_lower", "median_upper"]], "median 90%")
 
 
 def test_km_survival_agrees_with_lifelines(km_inputs):
     from lifelines import KaplanMeierFitter
+
     d = km_inputs[km_inputs.dataset == "lung"]
     kmf = KaplanMeierFitter().fit(d.time, d.event)
     km = stats.kaplan_meier(d.time, d.event)
@@ -87,6 +89,7 @@ def test_km_survival_agrees_with_lifelines(km_inputs):
 def test_cdisc_ttde_numbers_at_risk(reference_data):
     """CDISC pilot TTDE, safety population, by TRTA: published Placebo numbers at risk."""
     import pyreadstat
+
     adtte, _ = pyreadstat.read_xport(str(reference_data / "cdiscpilot01" / "adtte.xpt"))
     adtte = adtte[(adtte.PARAMCD == "TTDE") & (adtte.SAFFL == "Y")]
     days = list(range(0, 201, 20))
@@ -95,8 +98,11 @@ def test_cdisc_ttde_numbers_at_risk(reference_data):
         "Xanomeline Low Dose": [84, 58, 31, 20, 14, 12, 8, 6, 6, 5, 0],
         "Xanomeline High Dose": [84, 48, 31, 14, 7, 4, 4, 4, 4, 3, 0],
     }
-    meds = pd.read_csv(REF / "km_quantiles.csv").query(
-        "dataset == 'cdisc_ttde' and prob == 0.5 and conf_type == 'log-log'").set_index("strata")
+    meds = (
+        pd.read_csv(REF / "km_quantiles.csv")
+        .query("dataset == 'cdisc_ttde' and prob == 0.5 and conf_type == 'log-log'")
+        .set_index("strata")
+    )
     for arm, want in expected.items():
         d = adtte[arm == adtte.TRTA]
         km = stats.kaplan_meier(d.AVAL, 1 - d.CNSR)
@@ -135,8 +141,7 @@ def test_km_bad_input_messages():
         stats.kaplan_meier([float("nan"), 2], [1, 0])
     with pytest.raises(ValueError, match=r"time is not numeric at positions \[1\]: \['x'\]"):
         stats.kaplan_meier([1, "x"], [1, 0])
-    km = stats.kaplan_meier(pd.Series([3, 1, 2], index=[7, 8, 9]),
-                            pd.Series([1, 0, pd.NA], dtype="Int64").fillna(1))
+    km = stats.kaplan_meier(pd.Series([3, 1, 2], index=[7, 8, 9]), pd.Series([1, 0, pd.NA], dtype="Int64").fillna(1))
     assert km.table.n_risk.tolist() == [3, 2, 1] and km.n_events == 2
     with pytest.raises(ValueError, match="conf_type"):
         stats.kaplan_meier([1], [1], conf_type="logit")
@@ -182,8 +187,13 @@ def test_nca_by_hand():
     t, c = [0, 1, 2, 4], [0, 8, 4, 2]
     res = stats.nca(t, c)
     log_down = (8 - 4) / math.log(2) * 1 + (4 - 2) / math.log(2) * 2
-    assert res == {"cmax": 8.0, "tmax": 1.0, "tlast": 4.0, "clast": 2.0,
-                   "auclast": pytest.approx(4 + log_down, abs=1e-12)}
+    assert res == {
+        "cmax": 8.0,
+        "tmax": 1.0,
+        "tlast": 4.0,
+        "clast": 2.0,
+        "auclast": pytest.approx(4 + log_down, abs=1e-12),
+    }
     assert stats.nca(t, c, "linear")["auclast"] == 4 + 6 + 6
     # end=3: C(3) = 4 * exp(-ln2 / 2) log-linear; area 2->3 = (4 - C3) / ln(4 / C3)
     c3 = 4 * math.exp(-math.log(2) / 2)
@@ -195,7 +205,7 @@ def test_nca_by_hand():
 
 def test_nca_blq_rules():
     t = [0, 1, 2, 3, 5, 7]
-    c = [0.5, 6.0, 0.5, 3.0, 2.0, 0.5]   # 0.5 < LLOQ 1 at t=0, 2 (middle), 7 (trailing)
+    c = [0.5, 6.0, 0.5, 3.0, 2.0, 0.5]  # 0.5 < LLOQ 1 at t=0, 2 (middle), 7 (trailing)
     lloq = 1.0
     first = stats.nca(t, c, "linear", lloq=lloq, end=10)  # default: t0 -> 0, t2 and t7 dropped
     assert first["tlast"] == 5 and first["clast"] == 2 and first["tmax"] == 1
@@ -207,8 +217,9 @@ def test_nca_blq_rules():
     assert drop["auclast"] == (6 + 3) / 2 * 2 + 5
     half = stats.nca(t, c, "linear", lloq=lloq, blq="half-lloq")
     assert half["auclast"] == (0.5 + 6) / 2 + (6 + 0.5) / 2 + (0.5 + 3) / 2 + 5
-    mask = stats.nca(t, [np.nan, 6, np.nan, 3, 2, np.nan], "linear",
-                     blq_mask=[True, False, True, False, False, True], end=10)
+    mask = stats.nca(
+        t, [np.nan, 6, np.nan, 3, 2, np.nan], "linear", blq_mask=[True, False, True, False, False, True], end=10
+    )
     assert mask == first
     none = stats.nca([0, 7, 14], [0, 0, 0])
     assert none["cmax"] == 0 and none["auclast"] == 0 and math.isnan(none["tmax"])
@@ -250,21 +261,31 @@ def test_round_half_away_and_pct():
 
 # --------------------------------------------------------------------------- dose escalation
 def _decisions(cohorts, levels=None):
-    return [(r["decision"], r["next_dose_level"], r["mtd"])
-            for r in stats.three_plus_three(cohorts, levels)]
+    return [(r["decision"], r["next_dose_level"], r["mtd"]) for r in stats.three_plus_three(cohorts, levels)]
 
 
 def test_three_plus_three_paths():
     lv = [1, 2, 3]
     # clean escalation to the top: 0/3, 0/3, 0/3 -> expand top, then 1/6 -> RP2D = 3
     assert _decisions([(1, 3, 0), (2, 3, 0), (3, 3, 0), (3, 3, 1)], lv) == [
-        ("escalate", 2, None), ("escalate", 3, None), ("expand cohort", 3, None), ("stop", None, 3)]
+        ("escalate", 2, None),
+        ("escalate", 3, None),
+        ("expand cohort", 3, None),
+        ("stop", None, 3),
+    ]
     # 1/3 -> expand; 1/6 -> escalate; 2/3 at level 3 -> de-escalate? level 2 has 6 -> stop, MTD 2
     assert _decisions([(1, 3, 0), (2, 3, 1), (2, 3, 0), (3, 3, 2)], lv) == [
-        ("escalate", 2, None), ("expand cohort", 2, None), ("escalate", 3, None), ("stop", None, 2)]
+        ("escalate", 2, None),
+        ("expand cohort", 2, None),
+        ("escalate", 3, None),
+        ("stop", None, 2),
+    ]
     # 2/3 at level 2 with only 3 at level 1 -> de-escalate to expand level 1; 0/6 -> MTD 1
     assert _decisions([(1, 3, 0), (2, 3, 2), (1, 3, 0)], lv) == [
-        ("escalate", 2, None), ("de-escalate", 1, None), ("stop", None, 1)]
+        ("escalate", 2, None),
+        ("de-escalate", 1, None),
+        ("stop", None, 1),
+    ]
     # >=2/6 after expansion at the top level
     assert _decisions([(1, 3, 0), (2, 3, 0), (3, 3, 1), (3, 3, 1)], lv)[-1] == ("de-escalate", 2, None)
     # 2 DLTs at the lowest level -> stop, no MTD

@@ -1,4 +1,5 @@
 """analysis_lib.toolkit.stats run unchanged on the public pharmaverse ADaM, compared with R / ADPP."""
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,9 @@ def test_pharmaverse_os_pfs_km(reference_data):
         d = adtte[(p == adtte.PARAMCD) & (arm == adtte.ARM)]
         km = stats.kaplan_meier(d.AVAL, 1 - d.CNSR, conf_type=ct)
         head = r.iloc[0]
-        assert_close([km.median, *km.median_ci],
-                     [head["median"], head.median_lower, head.median_upper], f"{p} {arm} {ct}")
+        assert_close(
+            [km.median, *km.median_ci], [head["median"], head.median_lower, head.median_upper], f"{p} {arm} {ct}"
+        )
         assert km.n_at_risk(r.time) == r.n_risk.tolist()
         assert_close(km.survival(r.time), r.surv, "surv")
         assert_close(km.survival_ci(r.time), r[["lower", "upper"]].to_numpy(), "CI")
@@ -42,11 +44,16 @@ def test_pharmaverse_nca_matches_adpp(reference_data):
     adpc = pd.read_csv(base / "adpc.csv", low_memory=False)
     adpc = adpc[(adpc.PARAMCD == "XAN") & (adpc.ANL02FL == "Y")]
     adpp = pd.read_csv(base / "adpp.csv")
-    want = (adpp[adpp.PARAMCD.isin(["CMAX", "TMAX", "CLST", "AUCLST"])]
-            .drop_duplicates(["USUBJID", "PARAMCD"])
-            .pivot(index="USUBJID", columns="PARAMCD", values="AVAL"))
+    want = (
+        adpp[adpp.PARAMCD.isin(["CMAX", "TMAX", "CLST", "AUCLST"])]
+        .drop_duplicates(["USUBJID", "PARAMCD"])
+        .pivot(index="USUBJID", columns="PARAMCD", values="AVAL")
+    )
     assert len(want) == 168
     for subj, g in adpc.groupby("USUBJID"):
         got = stats.nca(g.NFRLT, g.AVAL, "linear", lloq=g.ALLOQ)
-        assert_close([got["cmax"], got["tmax"], got["clast"], got["auclast"]],
-                     want.loc[subj, ["CMAX", "TMAX", "CLST", "AUCLST"]], subj)
+        assert_close(
+            [got["cmax"], got["tmax"], got["clast"], got["auclast"]],
+            want.loc[subj, ["CMAX", "TMAX", "CLST", "AUCLST"]],
+            subj,
+        )

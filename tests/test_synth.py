@@ -1,4 +1,5 @@
 """The seeded synthetic trial (analysis_lib.synthetic.generator): reproducible, cut-consistent, calibrated."""
+
 from __future__ import annotations
 
 import filecmp
@@ -15,9 +16,18 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "synthetic_data"
 CUTS = ["escalation", "interim", "final"]
 # Published ranges (docs/design.md § 4) the committed 48-patient trial must fall inside, in percent.
-RANGES = {"crs_any": (68, 88), "crs_ge3": (7, 23), "icans_any": (10, 21), "icans_ge3": (0, 10),
-          "agvhd_2_4": (25, 48), "agvhd_3_4": (5, 17), "cgvhd": (55, 73), "cr_d30": (79, 96),
-          "mrdneg_d30": (60, 90), "os_2y": (55, 75)}
+RANGES = {
+    "crs_any": (68, 88),
+    "crs_ge3": (7, 23),
+    "icans_any": (10, 21),
+    "icans_ge3": (0, 10),
+    "agvhd_2_4": (25, 48),
+    "agvhd_3_4": (5, 17),
+    "cgvhd": (55, 73),
+    "cr_d30": (79, 96),
+    "mrdneg_d30": (60, 90),
+    "os_2y": (55, 75),
+}
 
 
 def read(cut: str, domain: str, base: Path = DATA) -> pd.DataFrame:
@@ -66,7 +76,7 @@ def test_no_record_is_dated_after_its_cut():
             df = read(cut, name)
             for col in cols:
                 v = df[col][df[col] != ""]
-                late = v[[x > cut_iso[:len(x)] for x in v]]  # a partial date compares by its precision
+                late = v[[x > cut_iso[: len(x)] for x in v]]  # a partial date compares by its precision
                 assert late.empty, f"{cut}/{name}.{col}: {late.tolist()[:3]}"
 
 
@@ -113,7 +123,8 @@ def test_escalation_follows_3_plus_3_and_expansion_uses_the_recommended_dose():
     assert all(dlts[lv] >= 2 for lv in higher) or not higher
     assert synth.simulate().escalation_log == [
         (c, int(r["DOSELVL"].iloc[0]), 3, int(r["USUBJID"].isin(dlt_subj).sum()))
-        for c, r in esc.groupby("COHORT", sort=False)]
+        for c, r in esc.groupby("COHORT", sort=False)
+    ]
 
 
 def test_dlts_are_flagged_only_in_the_dlt_window():

@@ -1,4 +1,5 @@
 """TLF catalogue and Table/Listing/Figure renderings (HTML, LaTeX, Markdown, RTF) and the Emitter."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,18 +23,27 @@ SOURCE = (["ADSL", "ADAE"], "chapters/adverse_events.ipynb")
 
 
 def ae_body() -> pd.DataFrame:
-    return pd.DataFrame({
-        "System organ class\nPreferred term": ["Any TEAE", "Infections & infestations", "Pneumonia (grade ≥3)",
-                                               "Nervous system disorders", "ICANS_x 50% #1 ^ <2> µL ×10⁵"],
-        "DL1\n(N=3)": ["3 (100.0)", "2 (66.7)", "1 (33.3)", "1 (33.3)", "0"],
-        "Total\n(N=6)": ["6 (100.0)", "3 (50.0)", "1 (16.7)", "3 (50.0)", "1 (16.7)"],
-        "_indent": [0, 1, 2, 1, 2],
-    })
+    return pd.DataFrame(
+        {
+            "System organ class\nPreferred term": [
+                "Any TEAE",
+                "Infections & infestations",
+                "Pneumonia (grade ≥3)",
+                "Nervous system disorders",
+                "ICANS_x 50% #1 ^ <2> µL ×10⁵",
+            ],
+            "DL1\n(N=3)": ["3 (100.0)", "2 (66.7)", "1 (33.3)", "1 (33.3)", "0"],
+            "Total\n(N=6)": ["6 (100.0)", "3 (50.0)", "1 (16.7)", "3 (50.0)", "1 (16.7)"],
+            "_indent": [0, 1, 2, 1, 2],
+        }
+    )
 
 
 @pytest.fixture
 def table() -> tlf.Table:
-    return tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE)
+    return tlf.Table.from_catalogue(
+        study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE
+    )
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -65,15 +75,21 @@ ENTRY = "  - {{id: {id}, number: '{number}', title: T, population: SAFFL, chapte
 
 
 def test_duplicate_number_is_rejected(tmp_path):
-    p = _write(tmp_path, "tlfs:\n" + ENTRY.format(id="t-a", number="Table 14.1.1")
-               + ENTRY.format(id="t-b", number="Table 14.1.1"))
-    with pytest.raises(tlf.TLFError, match=r"entry 2 \('t-b'\): duplicate number 'Table 14.1.1' \(also used by 't-a'\)"):
+    p = _write(
+        tmp_path,
+        "tlfs:\n" + ENTRY.format(id="t-a", number="Table 14.1.1") + ENTRY.format(id="t-b", number="Table 14.1.1"),
+    )
+    with pytest.raises(
+        tlf.TLFError, match=r"entry 2 \('t-b'\): duplicate number 'Table 14.1.1' \(also used by 't-a'\)"
+    ):
         tlf.load_catalogue(p)
 
 
 def test_duplicate_id_bad_number_and_prefix_are_rejected(tmp_path):
-    p = _write(tmp_path, "tlfs:\n" + ENTRY.format(id="t-a", number="Table 14.1.1")
-               + ENTRY.format(id="t-a", number="Table 14.1.2"))
+    p = _write(
+        tmp_path,
+        "tlfs:\n" + ENTRY.format(id="t-a", number="Table 14.1.1") + ENTRY.format(id="t-a", number="Table 14.1.2"),
+    )
     with pytest.raises(tlf.TLFError, match="duplicate id 't-a'"):
         tlf.load_catalogue(p)
     p = _write(tmp_path, "tlfs:\n" + ENTRY.format(id="t-a", number="Table 3"))
@@ -120,8 +136,9 @@ def test_body_with_nan_or_numbers_is_rejected():
 
 
 def test_plain_repr_is_short(table):
-    assert repr(table) == ("Table 14.3.2.2: Adverse events by system organ class and "
-                           "preferred term, period 1 [Safety population (N = 6)]")
+    assert repr(table) == (
+        "Table 14.3.2.2: Adverse events by system organ class and preferred term, period 1 [Safety population (N = 6)]"
+    )
 
 
 def test_html(table):
@@ -151,10 +168,15 @@ def test_latex(table):
     assert tex.count(r"\label{tlf:t-ae-soc-pt}") == 1 and tex.index(r"\label{tlf:") < tex.index(r"\endfirsthead")
     assert r"\textbf{DL1\newline (N=3)}" in tex
     # escaping of special characters and Unicode
-    assert (r"ICANS\_x 50\% \#1 \textasciicircum{} \textless{}2\textgreater{} \ensuremath{\mu}L "
-            r"\ensuremath{\times}10\textsuperscript{5}") in tex
+    assert (
+        r"ICANS\_x 50\% \#1 \textasciicircum{} \textless{}2\textgreater{} \ensuremath{\mu}L "
+        r"\ensuremath{\times}10\textsuperscript{5}"
+    ) in tex
     assert r"Infections \& infestations" in tex and r"grade \ensuremath{\geq}3" in tex
     assert r"\setlength{\leftskip}{3.0em}Pneumonia" in tex
+    # the last row is never separated from the footnotes (longtable's \\* forbids the break)
+    body = tex.split(r"\endlastfoot")[1]
+    assert body.count(r"\\*") == 1 and body.rstrip().split("\n")[-3].endswith(r"\\*")
     assert r"\setlength{\leftskip}{1.5em}Infections" in tex
     # p{} columns whose widths add up to the line width
     fracs = [float(x) for x in re.findall(r"p\{\\dimexpr ([0-9.]+)\\linewidth", tex)]
@@ -220,8 +242,11 @@ def test_wide_table_and_listing_are_landscape(tmp_path):
     wide.insert(0, "Parameter", ["Any", "Some"])
     t = tlf.Table(number="Table 14.1.9", title="Wide", body=wide)
     assert "\\paperw15840\\paperh12240" in t.to_rtf(tmp_path / "w.rtf").read_text()
-    lst = tlf.Listing(number="Listing 16.2.7.2", title="Listing of deaths",
-                      body=pd.DataFrame({"Subject": ["01-001"], "Day of death": ["45"], "Cause": ["Disease progression"]}))
+    lst = tlf.Listing(
+        number="Listing 16.2.7.2",
+        title="Listing of deaths",
+        body=pd.DataFrame({"Subject": ["01-001"], "Day of death": ["45"], "Cause": ["Disease progression"]}),
+    )
     assert lst.kind == "listing"
     assert "\\paperw15840" in lst.to_rtf(tmp_path / "l.rtf").read_text()
     assert 'class="csr-tlf csr-listing"' in lst._repr_html_()
@@ -231,19 +256,40 @@ def test_wide_table_and_listing_are_landscape(tmp_path):
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex (texlive) not installed")
 def test_latex_compiles(table, tmp_path):
     long_body = pd.concat([ae_body()] * 20, ignore_index=True)
-    long = tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], long_body, population_n=6, cut=CUT, source=SOURCE)
-    fig = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    long = tlf.Table.from_catalogue(
+        study_catalogue.load()["t-ae-soc-pt"], long_body, population_n=6, cut=CUT, source=SOURCE
+    )
+    fig = tlf.Figure.from_catalogue(
+        study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb")
+    )
     fig.save(tmp_path / "figures")
-    doc = "\n".join([
-        r"\documentclass{article}", r"\usepackage[T1]{fontenc}", r"\usepackage[margin=2.5cm]{geometry}",
-        r"\usepackage{longtable,booktabs,array,graphicx}", r"\graphicspath{{figures/}}", r"\begin{document}",
-        r"\listoftables", r"\listoffigures", r"Long table on page \pageref{tlf:long}.",
-        table.to_latex(), r"\clearpage", long.to_latex().replace("tlf:t-ae-soc-pt", "tlf:long"), fig.to_latex(),
-        r"\end{document}"])
+    doc = "\n".join(
+        [
+            r"\documentclass{article}",
+            r"\usepackage[T1]{fontenc}",
+            r"\usepackage[margin=2.5cm]{geometry}",
+            r"\usepackage{longtable,booktabs,array,graphicx}",
+            r"\graphicspath{{figures/}}",
+            r"\begin{document}",
+            r"\listoftables",
+            r"\listoffigures",
+            r"Long table on page \pageref{tlf:long}.",
+            table.to_latex(),
+            r"\clearpage",
+            long.to_latex().replace("tlf:t-ae-soc-pt", "tlf:long"),
+            fig.to_latex(),
+            r"\end{document}",
+        ]
+    )
     (tmp_path / "doc.tex").write_text(doc, encoding="utf-8")
     for _ in range(2):  # longtable needs two passes for column widths / list of tables
-        res = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        res = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert res.returncode == 0, res.stdout[-3000:]
     log = (tmp_path / "doc.log").read_text(errors="replace")
     assert "Overfull \\hbox" not in log
@@ -270,10 +316,13 @@ def _mpl_figure() -> MplFigure:
 
 
 def test_figure_files_are_byte_identical(tmp_path):
-    f = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    f = tlf.Figure.from_catalogue(
+        study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb")
+    )
     a = f.save(tmp_path / "a")
-    b = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT,
-                                  source=(["ADTTE"], "tte.ipynb")).save(tmp_path / "b")
+    b = tlf.Figure.from_catalogue(
+        study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb")
+    ).save(tmp_path / "b")
     for fmt in ("svg", "pdf", "png"):
         assert a[fmt].name == f"f-km-os.{fmt}"
         assert a[fmt].read_bytes() == b[fmt].read_bytes(), fmt
@@ -283,14 +332,19 @@ def test_figure_files_are_byte_identical(tmp_path):
 
 
 def test_figure_renderings(tmp_path):
-    f = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    f = tlf.Figure.from_catalogue(
+        study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb")
+    )
     html = f._repr_html_()
     assert "<svg" in html and "<?xml" not in html and "http" not in html.replace("http://www.w3.org", "")
     assert "Figure 14.2.1" in html and "Kaplan-Meier plot of overall survival" in html
     assert "Efficacy population (N = 12)" in html and "Data cut-off: 2025-03-01" in html
     md = f._repr_markdown_()
     assert md.startswith("```{raw} latex\n")
-    assert r"\includegraphics[width=\linewidth,height=0.72\textheight,keepaspectratio]{f-km-os.pdf}" in md and r"\label{tlf:f-km-os}" in md
+    assert (
+        r"\includegraphics[width=\linewidth,height=0.72\textheight,keepaspectratio]{f-km-os.pdf}" in md
+        and r"\label{tlf:f-km-os}" in md
+    )
     assert str(tmp_path) not in md and "/" not in md.split("includegraphics")[1].split("}")[1].split("{")[1]
     rtf = f.to_rtf(tmp_path / "f.rtf").read_text(encoding="ascii")
     assert rtf.startswith("{\\rtf1") and "Figure 14.2.1" in rtf and "\\pngblip" in rtf
@@ -300,7 +354,9 @@ def test_figure_renderings(tmp_path):
 def test_emitter_writes_rtf_figures_and_metadata(tmp_path, table):
     em = tlf.Emitter(catalogue=study_catalogue.load(), output_dir=tmp_path, display=False)
     em.emit(table)
-    fig = tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb"))
+    fig = tlf.Figure.from_catalogue(
+        study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb")
+    )
     em.emit(fig)
     assert (tmp_path / "rtf" / "table-14-3-2-2.rtf").read_text().startswith("{\\rtf1")
     assert (tmp_path / "rtf" / "figure-14-2-1.rtf").is_file()
@@ -308,25 +364,42 @@ def test_emitter_writes_rtf_figures_and_metadata(tmp_path, table):
         assert (tmp_path / "figures" / f"f-km-os.{fmt}").is_file()
     meta = json.loads((tmp_path / "tlf" / "t-ae-soc-pt.json").read_text())
     assert meta == {
-        "id": "t-ae-soc-pt", "kind": "table", "number": "Table 14.3.2.2",
+        "id": "t-ae-soc-pt",
+        "kind": "table",
+        "number": "Table 14.3.2.2",
         "title": "Adverse events by system organ class and preferred term, period 1",
-        "chapter": "adverse_events", "population": "Safety population", "population_n": 6,
-        "footnotes": list(table.footnotes), "source": {"datasets": ["ADSL", "ADAE"],
-                                                       "program": "chapters/adverse_events.ipynb"},
-        "cut_date": "2025-03-01", "files": {"rtf": "rtf/table-14-3-2-2.rtf"}, "ard": None,
+        "chapter": "adverse_events",
+        "population": "Safety population",
+        "population_n": 6,
+        "footnotes": list(table.footnotes),
+        "source": {"datasets": ["ADSL", "ADAE"], "program": "chapters/adverse_events.ipynb"},
+        "cut_date": "2025-03-01",
+        "files": {"rtf": "rtf/table-14-3-2-2.rtf"},
+        "ard": None,
     }
     fmeta = json.loads((tmp_path / "tlf" / "f-km-os.json").read_text())
-    assert fmeta["files"] == {"rtf": "rtf/figure-14-2-1.rtf", "svg": "figures/f-km-os.svg",
-                              "pdf": "figures/f-km-os.pdf", "png": "figures/f-km-os.png"}
+    assert fmeta["files"] == {
+        "rtf": "rtf/figure-14-2-1.rtf",
+        "svg": "figures/f-km-os.svg",
+        "pdf": "figures/f-km-os.pdf",
+        "png": "figures/f-km-os.png",
+    }
     assert str(tmp_path) not in json.dumps(fmeta)
     with pytest.raises(tlf.TLFError, match="already emitted"):
-        em.emit(tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE))
+        em.emit(
+            tlf.Table.from_catalogue(
+                study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE
+            )
+        )
     # re-running gives byte-identical files
     first = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     em2 = tlf.Emitter(catalogue=study_catalogue.load(), output_dir=tmp_path, display=False)
     em2.emit(table)
-    em2.emit(tlf.Figure.from_catalogue(study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT,
-                                       source=(["ADTTE"], "tte.ipynb")))
+    em2.emit(
+        tlf.Figure.from_catalogue(
+            study_catalogue.load()["f-km-os"], _mpl_figure(), population_n=12, cut=CUT, source=(["ADTTE"], "tte.ipynb")
+        )
+    )
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == first
 
 
@@ -342,8 +415,10 @@ def test_emitter_shortcuts_use_its_cut(tmp_path):
 
     em = tlf.Emitter(FakeCut(), catalogue=study_catalogue.load(), display=False)
     numbers = ard.frame([("TRT01A", "Total", None, None, "ANY", None, "n", 6)])
-    assert em.table("t-ae-soc-pt", ae_body(), ard=numbers, population_n=6, source=SOURCE,
-                    footnotes=["Extra note."]) is None
+    assert (
+        em.table("t-ae-soc-pt", ae_body(), ard=numbers, population_n=6, source=SOURCE, footnotes=["Extra note."])
+        is None
+    )
     t = em.emitted[-1]
     assert t.cut_date == "2025-06-30" and t.footnotes[-1] == "Extra note."
     # the TLF is the unit: its ARD is ard/<id>.csv, named in the metadata and the source line
@@ -351,8 +426,12 @@ def test_emitter_shortcuts_use_its_cut(tmp_path):
     meta = json.loads((FakeCut.output_dir / "tlf" / "t-ae-soc-pt.json").read_text())
     assert meta["ard"] == meta["files"]["ard"] == "ard/t-ae-soc-pt.csv"
     assert "analysis results ard/t-ae-soc-pt.csv" in t.meta_lines()[0]
-    em.listing("l-deaths", pd.DataFrame({"Subject": ["01-001"], "Cause": ["Relapse"]}), population_n=6,
-               source=(["ADSL"], "deaths.ipynb"))
+    em.listing(
+        "l-deaths",
+        pd.DataFrame({"Subject": ["01-001"], "Cause": ["Relapse"]}),
+        population_n=6,
+        source=(["ADSL"], "deaths.ipynb"),
+    )
     lst = em.emitted[-1]
     assert lst.number == "Listing 16.2.7.2"
     assert (FakeCut.output_dir / "rtf" / "listing-16-2-7-2.rtf").is_file()
@@ -366,16 +445,33 @@ FURNITURE = tlf.RTFFurniture(study_id="STUDY-1", report_type="Interim clinical s
 
 def _sae_listing(n: int, long_every: int = 0) -> tlf.Listing:
     """A listing shaped like Listing 16.2.7.3 (narrow coded columns beside free-text ones)."""
-    body = pd.DataFrame({
-        "Subject": [f"01-{i:03d}" for i in range(n)],
-        "Dose level": ["DL2 3×10⁵/kg"] * n,
-        "Preferred term": ["Cytomegalovirus infection reactivation with a long verbatim term " * 3
-                           if long_every and i % long_every == 0 else "Pyrexia" for i in range(n)],
-        "Grade": ["3"] * n, "Related": ["Yes"] * n, "DLT": ["No"] * n, "Outcome": ["Recovered/resolved"] * n,
-    })
-    return tlf.Listing(number="Listing 16.2.7.3", title="Listing of serious adverse events", body=body,
-                       population="Safety population", population_n=n, cut_date=CUT, id="l-sae",
-                       source=(["ADSL", "ADAE"], "chapters/deaths_saes.ipynb"), footnotes=("Only once, at the end.",))
+    body = pd.DataFrame(
+        {
+            "Subject": [f"01-{i:03d}" for i in range(n)],
+            "Dose level": ["DL2 3×10⁵/kg"] * n,
+            "Preferred term": [
+                "Cytomegalovirus infection reactivation with a long verbatim term " * 3
+                if long_every and i % long_every == 0
+                else "Pyrexia"
+                for i in range(n)
+            ],
+            "Grade": ["3"] * n,
+            "Related": ["Yes"] * n,
+            "DLT": ["No"] * n,
+            "Outcome": ["Recovered/resolved"] * n,
+        }
+    )
+    return tlf.Listing(
+        number="Listing 16.2.7.3",
+        title="Listing of serious adverse events",
+        body=body,
+        population="Safety population",
+        population_n=n,
+        cut_date=CUT,
+        id="l-sae",
+        source=(["ADSL", "ADAE"], "chapters/deaths_saes.ipynb"),
+        footnotes=("Only once, at the end.",),
+    )
 
 
 def _pages(text: str) -> list[str]:
@@ -388,10 +484,10 @@ def test_rtf_pages_carry_header_footer_title_and_column_headers(tmp_path):
     assert text.startswith("{\\rtf1") and text.count("{") - text.count("\\{") == text.count("}") - text.count("\\}")
     # running header and footer once per section: every page shows them
     assert text.count("{\\header") == 1 and text.count("{\\footer") == 1
-    header = text[text.index("{\\header"):text.index("{\\footer")]
+    header = text[text.index("{\\header") : text.index("{\\footer")]
     assert "STUDY-1 | Interim clinical study report" in header and "Data cut-off: 2025-03-01" in header
     assert "Page {\\field{\\*\\fldinst PAGE }" in header and "{\\field{\\*\\fldinst NUMPAGES }" in header
-    footer = text[text.index("{\\footer"):]
+    footer = text[text.index("{\\footer") :]
     assert footer.split("\\par}")[0].count("Source: ADSL, ADAE; program chapters/deaths_saes.ipynb") == 1
     pages = _pages(text)
     assert len(pages) == len(rtf.plan_table(lst).pages) > 1
@@ -438,8 +534,9 @@ def test_column_widths_fill_the_page_and_never_split_a_header_word():
         if name != "Preferred term":
             assert all(rtf.wrap_lines(r[j], widths[j] - rtf.CELL_PAD) == 1 for r in lst.rows()), name
     # a narrow table fills the portrait page; a wide one goes landscape
-    narrow = tlf.Table(number="Table 14.1.9", title="Narrow",
-                       body=pd.DataFrame({"Parameter": ["Any"], "Total\n(N=6)": ["6 (100)"]}))
+    narrow = tlf.Table(
+        number="Table 14.1.9", title="Narrow", body=pd.DataFrame({"Parameter": ["Any"], "Total\n(N=6)": ["6 (100)"]})
+    )
     layout, widths = rtf.table_layout(narrow)
     assert layout.orientation == "portrait" and sum(widths) == pytest.approx(layout.content_width)
 
@@ -461,14 +558,17 @@ def test_long_listing_is_complete(tmp_path):
 def test_volume_joins_tlfs_in_order_with_contents(tmp_path):
     lst = _sae_listing(60)
     lst.to_rtf(tmp_path / "l.rtf", furniture=FURNITURE)
-    t = tlf.Table.from_catalogue(study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT,
-                                 source=SOURCE)
+    t = tlf.Table.from_catalogue(
+        study_catalogue.load()["t-ae-soc-pt"], ae_body(), population_n=6, cut=CUT, source=SOURCE
+    )
     t.to_rtf(tmp_path / "t.rtf", furniture=FURNITURE)
-    entries = [rtf.VolumeEntry(t.number, t.title, tmp_path / "t.rtf", rtf.bookmark_name(t)),
-               rtf.VolumeEntry(lst.number, lst.title, tmp_path / "l.rtf", rtf.bookmark_name(lst))]
+    entries = [
+        rtf.VolumeEntry(t.number, t.title, tmp_path / "t.rtf", rtf.bookmark_name(t)),
+        rtf.VolumeEntry(lst.number, lst.title, tmp_path / "l.rtf", rtf.bookmark_name(lst)),
+    ]
     path = rtf.write_volume(entries, tmp_path / "v.rtf", FURNITURE, "2025-03-01", ["STUDY-1", "TLFs"])
     text = path.read_text("ascii")
-    toc = text[:text.index("\\sect\n")]
+    toc = text[: text.index("\\sect\n")]
     assert toc.index("Table 14.3.2.2") < toc.index("Listing 16.2.7.3")
     for e in entries:
         assert f'HYPERLINK \\\\l "{e.bookmark}"' in toc and f"PAGEREF {e.bookmark} " in toc

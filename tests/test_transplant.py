@@ -1,5 +1,6 @@
 """Transplant outcomes: ADTTE rules of CIR/NRM, acute/chronic GVHD and GRFS on hand-made ADaM,
 the competing-risks ARD and display, the CIF figure, and the end-of-follow-up rule."""
+
 from __future__ import annotations
 
 import copy
@@ -35,24 +36,51 @@ def _inputs():
     N1: not transplanted; death from ALL on Day 90 without a documented relapse.
     """
     ids = ["T1", "T2", "T3", "T4", "T5", "N1"]
-    adsl = pd.DataFrame({
-        "USUBJID": ids, "STUDYID": "S", "TRT01A": "DL2", "TRT01AN": 2, "PHASE": "X", "COHORT": "X", "DOSELVL": 2,
-        "SAFFL": "Y", "EFFFL": "Y", "HSCTFL": ["Y"] * 5 + ["N"], "CD19DT": D0,
-        "HSCTDT": [day(15)] * 5 + [pd.NaT],
-        "EOSSTT": ["COMPLETED", "DISCONTINUED", "DISCONTINUED", "COMPLETED", "DISCONTINUED", "DISCONTINUED"],
-        "CUTOFFDT": day(800)})
+    adsl = pd.DataFrame(
+        {
+            "USUBJID": ids,
+            "STUDYID": "S",
+            "TRT01A": "DL2",
+            "TRT01AN": 2,
+            "PHASE": "X",
+            "COHORT": "X",
+            "DOSELVL": 2,
+            "SAFFL": "Y",
+            "EFFFL": "Y",
+            "HSCTFL": ["Y"] * 5 + ["N"],
+            "CD19DT": D0,
+            "HSCTDT": [day(15)] * 5 + [pd.NaT],
+            "EOSSTT": ["COMPLETED", "DISCONTINUED", "DISCONTINUED", "COMPLETED", "DISCONTINUED", "DISCONTINUED"],
+            "CUTOFFDT": day(800),
+        }
+    )
     keys = adsl[derive.ADSL_KEYS + ["SAFFL", "EFFFL", "HSCTFL", "CD19DT", "EOSSTT", "CUTOFFDT"]]
-    adae = pd.DataFrame({
-        "USUBJID": ["T1", "T1", "T2", "T4"],
-        "AESICAT": ["ACUTE GVHD", "CHRONIC GVHD", "ACUTE GVHD", "CHRONIC GVHD"],
-        "AETOXGR": [3, 2, 2, 1], "CMSTERFL": ["Y", "Y", "Y", "N"],
-        "ASTDT": [day(35), day(165), day(135), day(215)]})
+    adae = pd.DataFrame(
+        {
+            "USUBJID": ["T1", "T1", "T2", "T4"],
+            "AESICAT": ["ACUTE GVHD", "CHRONIC GVHD", "ACUTE GVHD", "CHRONIC GVHD"],
+            "AETOXGR": [3, 2, 2, 1],
+            "CMSTERFL": ["Y", "Y", "Y", "N"],
+            "ASTDT": [day(35), day(165), day(135), day(215)],
+        }
+    )
     first_cr = pd.DataFrame({"USUBJID": ids, "ADT": day(30)})
     first_prog = pd.DataFrame({"USUBJID": ["T2", "T4"], "ADT": [day(200), day(733)]})
-    last = pd.DataFrame({"USUBJID": ids, "ADT": [day(728), day(200), day(45), day(733), day(180), day(45)],
-                         "CNSDTDSC": "LAST DISEASE ASSESSMENT", "SRCDOM": "RS"})
-    deaths = pd.DataFrame({"USUBJID": ["T2", "T3", "N1"], "ADT": [day(300), day(60), day(90)],
-                           "DTHCAUS": [transplant.DEATH_FROM_ALL, "INFECTION", transplant.DEATH_FROM_ALL]})
+    last = pd.DataFrame(
+        {
+            "USUBJID": ids,
+            "ADT": [day(728), day(200), day(45), day(733), day(180), day(45)],
+            "CNSDTDSC": "LAST DISEASE ASSESSMENT",
+            "SRCDOM": "RS",
+        }
+    )
+    deaths = pd.DataFrame(
+        {
+            "USUBJID": ["T2", "T3", "N1"],
+            "ADT": [day(300), day(60), day(90)],
+            "DTHCAUS": [transplant.DEATH_FROM_ALL, "INFECTION", transplant.DEATH_FROM_ALL],
+        }
+    )
     return keys, adsl, adae, first_cr, first_prog, last, deaths
 
 
@@ -118,8 +146,12 @@ def test_cif_ard_table_and_figure(tte, study):
     cif = stats.cumulative_incidence(cir["AVAL"], ard.cr_status(cir), 1)
     got = a[(a["variable"] == "CIR") & (a["group1_level"] == ard.TOTAL) & (a["stat_name"] == "estimate")]
     assert got["stat_value"].tolist() == pytest.approx(cif.estimate(lm["CIR"]))
-    counts = {r["stat_name"]: r["stat_value"] for r in a[(a["variable"] == "CIR") & (a["group1_level"] == "DL2")
-                                                         & a["variable_level"].isna()].to_dict("records")}
+    counts = {
+        r["stat_name"]: r["stat_value"]
+        for r in a[(a["variable"] == "CIR") & (a["group1_level"] == "DL2") & a["variable_level"].isna()].to_dict(
+            "records"
+        )
+    }
     assert counts == {"n": 6, "events": 2, "competing": 1, "censored": 3}
     t = transplant.cif_table(a, ["CIR", "NRM"], transplant.landmark_label_map(study), origin=transplant.origins(study))
     assert t.iloc[0, 0].startswith("Cumulative incidence of relapse (CIR) (from CD19 CAR-T")
@@ -138,8 +170,9 @@ def test_cif_ard_refuses_a_competing_flag_on_an_event():
 
 
 def test_cif_estimate_is_nan_without_follow_up():
-    a = ard.cif_ard(pd.DataFrame({"USUBJID": ["a", "b"], "AVAL": [10.0, 20.0], "CNSR": [0, 1], "CMPEVFL": "N"}),
-                    landmarks=[5, 30])
+    a = ard.cif_ard(
+        pd.DataFrame({"USUBJID": ["a", "b"], "AVAL": [10.0, 20.0], "CNSR": [0, 1], "CMPEVFL": "N"}), landmarks=[5, 30]
+    )
     est = a.loc[a["stat_name"] == "estimate", "stat_value"].tolist()
     assert est[0] == 0.0 and math.isnan(est[1])
     t = formats.cif_table(a)
@@ -148,7 +181,13 @@ def test_cif_estimate_is_nan_without_follow_up():
 
 def test_methods_text_names_every_parameter(study):
     text = transplant.methods_text(study)
-    for key in ("transplant.agvhd.by_day", "transplant.agvhd.grades", "transplant.cgvhd.landmarks",
-                "transplant.grfs.cgvhd", "transplant.cir_nrm.landmarks", "transplant.min_group_n"):
+    for key in (
+        "transplant.agvhd.by_day",
+        "transplant.agvhd.grades",
+        "transplant.cgvhd.landmarks",
+        "transplant.grfs.cgvhd",
+        "transplant.cir_nrm.landmarks",
+        "transplant.min_group_n",
+    ):
         assert f"`{key}`" in text, key
     assert "treatment-related" in text and "never" in text

@@ -1,5 +1,6 @@
 """SAP time-to-event rules on the committed final cut: every rule a parameter of params/study.yml,
 landmarks the schedule reaches, and the EFS table changing with the induction-failure parameter."""
+
 from __future__ import annotations
 
 import math
@@ -24,11 +25,11 @@ def final_domains():
 def _efs_table(domains, cut, study):
     adam = derive.derive_all(domains, study, cut.cut_date)
     lm = efficacy.landmarks(study, ["EFS", "EFSSENS"])
-    a = efficacy.tte_ard(adam["adtte"], ["EFS", "EFSSENS"], time_var="AVAL",
-                         landmarks={p: list(v) for p, v in lm.items()})
+    a = efficacy.tte_ard(
+        adam["adtte"], ["EFS", "EFSSENS"], time_var="AVAL", landmarks={p: list(v) for p, v in lm.items()}
+    )
     labels = {d: lab for v in lm.values() for d, lab in v.items()}
-    return a, efficacy.tte_table(a, landmark_labels=labels,
-                                 days_per_month=study["time_to_event"]["days_per_month"])
+    return a, efficacy.tte_table(a, landmark_labels=labels, days_per_month=study["time_to_event"]["days_per_month"])
 
 
 def _study_copy(tmp_path, edit):
@@ -74,17 +75,30 @@ def test_final_cut_landmarks_are_estimable_at_day_730(final_domains):
 
 def test_a_dor_landmark_no_responder_reaches_is_refused():
     study = load_study()
-    bad = {**study, "time_to_event": {**study["time_to_event"],
-                                      "dor_landmarks": [{"day": study["timeline"]["end_of_follow_up"], "label": "24 months"}]}}
+    bad = {
+        **study,
+        "time_to_event": {
+            **study["time_to_event"],
+            "dor_landmarks": [{"day": study["timeline"]["end_of_follow_up"], "label": "24 months"}],
+        },
+    }
     with pytest.raises(ValueError, match="dor_landmarks"):
         efficacy.landmarks(bad)
 
 
 def test_methods_text_states_every_rule_with_its_parameter():
     text = efficacy.tte_methods(load_study())
-    for key in ("timeline.end_of_follow_up", "time_to_event.final_visit_window", "time_to_event.landmarks",
-                "time_to_event.efs.primary", "time_to_event.efs.sensitivity", "time_to_event.efs.induction_assessment_day",
-                "response.window", "time_to_event.dor_landmarks", "time_to_event.conf_type",
-                "time_to_event.days_per_month"):
+    for key in (
+        "timeline.end_of_follow_up",
+        "time_to_event.final_visit_window",
+        "time_to_event.landmarks",
+        "time_to_event.efs.primary",
+        "time_to_event.efs.sensitivity",
+        "time_to_event.efs.induction_assessment_day",
+        "response.window",
+        "time_to_event.dor_landmarks",
+        "time_to_event.conf_type",
+        "time_to_event.days_per_month",
+    ):
         assert f"`{key}`" in text, key
     assert "Day 730, not 730.5" in text

@@ -1,4 +1,5 @@
 """Reading (CSV / Parquet / XPT) and validation of the SDTM-like inputs, rule by rule."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,14 +31,16 @@ def find(problems: list[Problem], file: str, column: str, rule: str) -> Problem:
 
 # ---------------------------------------------------------------- reading
 
+
 def test_mini_study_is_valid():
     assert validate_frames(mini_domains(), CUT) == []
 
 
 def test_csv_parquet_xpt_read_the_same_strings(tmp_path):
     dm = mini_domains()["dm"]
-    typed = dm.assign(AGE=dm["AGE"].astype(float), WEIGHTBL=dm["WEIGHTBL"].astype(float),
-                      DOSELVL=dm["DOSELVL"].astype(int))
+    typed = dm.assign(
+        AGE=dm["AGE"].astype(float), WEIGHTBL=dm["WEIGHTBL"].astype(float), DOSELVL=dm["DOSELVL"].astype(int)
+    )
     (tmp_path / "csv").mkdir(), (tmp_path / "pq").mkdir(), (tmp_path / "xpt").mkdir()
     dm.to_csv(tmp_path / "csv" / "dm.csv", index=False)
     typed.to_parquet(tmp_path / "pq" / "dm.parquet", index=False)
@@ -80,6 +83,7 @@ def test_read_cut_and_file_problems(tmp_path):
 
 # ---------------------------------------------------------------- the corrupted copy (issue 2)
 
+
 def _source_cut() -> tuple[dict[str, pd.DataFrame], dt.date]:
     """The real synthetic final cut when it exists, else the hand-made mini study."""
     if "final" in list_cuts():
@@ -92,13 +96,13 @@ def _source_cut() -> tuple[dict[str, pd.DataFrame], dt.date]:
 def test_corrupted_copy_reports_every_problem_together(tmp_path):
     domains, cut_date = _source_cut()
     dm, ae = domains["dm"], domains["ae"].copy()
-    domains["dm"] = pd.concat([dm, dm.iloc[[1]]], ignore_index=True)           # duplicate subject
+    domains["dm"] = pd.concat([dm, dm.iloc[[1]]], ignore_index=True)  # duplicate subject
     dup_row, dup_id = len(domains["dm"]), dm.loc[1, "USUBJID"]
-    ae.loc[2, "AETOXGR"] = "7"                                                 # grade 7 -> row 3
-    ae.loc[3, ["AESTDTC", "AEENDTC"]] = ["2024-03-10", "2024-03-01"]           # ends before start -> row 4
-    ae.loc[4, "AESTDTC"] = "2024-13-45"                                        # unparseable -> row 5
-    ae.loc[5, "USUBJID"] = "NOBODY"                                            # unknown subject -> row 6
-    ae.loc[6, "AEENDTC"] = (cut_date + dt.timedelta(days=3)).isoformat()       # after the cut -> row 7
+    ae.loc[2, "AETOXGR"] = "7"  # grade 7 -> row 3
+    ae.loc[3, ["AESTDTC", "AEENDTC"]] = ["2024-03-10", "2024-03-01"]  # ends before start -> row 4
+    ae.loc[4, "AESTDTC"] = "2024-13-45"  # unparseable -> row 5
+    ae.loc[5, "USUBJID"] = "NOBODY"  # unknown subject -> row 6
+    ae.loc[6, "AEENDTC"] = (cut_date + dt.timedelta(days=3)).isoformat()  # after the cut -> row 7
     domains["ae"] = ae
     problems = validate_cut(make_cut(write_cut(domains, tmp_path / "bad"), cut_date))
     text = format_problems(problems)
@@ -123,12 +127,14 @@ def test_validation_failed_carries_problems():
     problems = [Problem("ae.csv", "AETOXGR", (12, 40), "grade range", "value 7 not in 1-5")]
     exc = ValidationFailed(problems)
     assert exc.problems == problems
-    assert str(exc) == ("1 problem found in the input data:\n"
-                        "  - ae.csv, column AETOXGR, rows 12, 40: value 7 not in 1-5 [grade range]")
+    assert str(exc) == (
+        "1 problem found in the input data:\n  - ae.csv, column AETOXGR, rows 12, 40: value 7 not in 1-5 [grade range]"
+    )
     assert format_problems([]) == "No problems found."
 
 
 # ---------------------------------------------------------------- each rule on its own
+
 
 def _problems_after(domain: str, change) -> list[Problem]:
     domains = mini_domains()
@@ -149,7 +155,8 @@ def test_required_column_and_required_value():
 def test_types_terms_and_limits_of_shown_rows():
     ps = _problems_after("dm", lambda df: df.__setitem__("AGE", ["35", "3.5", "x", "40", "1e2", "-3"]))
     assert [(p.column, p.rows, p.message) for p in ps] == [
-        ("AGE", (2, 3, 5), "values 3.5, x, 1e2 is not a whole number")]
+        ("AGE", (2, 3, 5), "values 3.5, x, 1e2 is not a whole number")
+    ]
     ps = _problems_after("bl", lambda df: df.__setitem__("BMBLAST", ["1", "nan", "inf", "2.5e1", "", "x"]))
     assert [(p.rule, p.rows) for p in ps] == [("required value", (5,)), ("type", (2, 3, 6))]
     ps = _problems_after("ae", lambda df: df.__setitem__("AESER", "YES"))
@@ -162,8 +169,9 @@ def test_dates_full_and_partial():
     ps = _problems_after("rs", lambda df: df.__setitem__("RSDTC", ["2024-02", *df["RSDTC"][1:]]))
     assert [(p.column, p.rows, p.rule) for p in ps] == [("RSDTC", (1,), "ISO 8601 date")]
     assert _problems_after("ae", lambda df: df.__setitem__("AESTDTC", ["2024", *df["AESTDTC"][1:]])) == []
-    ps = _problems_after("ae", lambda df: df.__setitem__("AESTDTC", ["2024-02-30", "24-01-01",
-                                                                     "2024/01/05", *df["AESTDTC"][3:]]))
+    ps = _problems_after(
+        "ae", lambda df: df.__setitem__("AESTDTC", ["2024-02-30", "24-01-01", "2024/01/05", *df["AESTDTC"][3:]])
+    )
     assert [(p.rows, p.rule) for p in ps] == [((1, 2, 3), "ISO 8601 date")]
     lo, hi = date_bounds(pd.Series(["2024-02", "2023", "2024-03-05", "", "2024-02-30"]))
     assert list(lo.dt.strftime("%Y-%m-%d").fillna("")) == ["2024-02-01", "2023-01-01", "2024-03-05", "", ""]
@@ -186,8 +194,7 @@ def test_unique_keys_with_two_columns():
 
 def test_no_dosing_before_consent():
     ps = _problems_after("ex", lambda df: df.__setitem__("EXSTDTC", ["2023-12-01", *df["EXSTDTC"][1:]]))
-    assert [(p.file, p.column, p.rows, p.rule) for p in ps] == [("ex.csv", "EXSTDTC", (1,),
-                                                                 "no dosing before consent")]
+    assert [(p.file, p.column, p.rows, p.rule) for p in ps] == [("ex.csv", "EXSTDTC", (1,), "no dosing before consent")]
     assert "2023-12-01" in ps[0].message and "S01" in ps[0].message
 
 
@@ -203,6 +210,7 @@ def test_natural_keys_derivations_rely_on():
     def second_sample_same_day(df):
         df.loc[len(df)] = [*df.iloc[1][:-1], df.iloc[1]["CKDTC"]]
         df.loc[len(df) - 1, "CKSEQ"] = "99"
+
     ps = _problems_after("ck", second_sample_same_day)
     assert [(p.file, p.rows, p.rule) for p in ps] == [("ck.csv", (2, 5), "one sample per day")]
     assert "CKDTC=2024-01-17" in ps[0].message
@@ -210,16 +218,20 @@ def test_natural_keys_derivations_rely_on():
     def second_death(df):
         df.loc[len(df)] = df.iloc[-1]
         df.loc[len(df) - 1, "DSSEQ"] = "99"
+
     ps = _problems_after("ds", second_death)
-    assert [(p.rows, p.rule, p.message) for p in ps] == [((9, 10), "one death per subject",
-                                                         "duplicate death record for USUBJID=S05")]
+    assert [(p.rows, p.rule, p.message) for p in ps] == [
+        ((9, 10), "one death per subject", "duplicate death record for USUBJID=S05")
+    ]
 
 
 def test_many_duplicates_are_one_problem():
     ps = _problems_after("ck", lambda df: df.__setitem__("CKSEQ", "1"))
     assert [(p.rows, p.message) for p in ps] == [((1, 2, 3, 4), "duplicate key USUBJID=S01, CKSEQ=1")]
-    ps = _problems_after("ae", lambda df: df.__setitem__("AESEQ", ["1", "1", "2", "2", "1", "1", "1", "2", "2",
-                                                                    "3", "3", "1", "1"]))
+    ps = _problems_after(
+        "ae", lambda df: df.__setitem__("AESEQ", ["1", "1", "2", "2", "1", "1", "1", "2", "2", "3", "3", "1", "1"])
+    )
     assert len(ps) == 1 and ps[0].rows == (1, 2, 3, 4, 6)  # S02's only AE (row 5) is no duplicate
-    assert ps[0].message == ("duplicate key USUBJID=S01, AESEQ=1; USUBJID=S01, AESEQ=2; "
-                             "USUBJID=S03, AESEQ=1 (6 duplicated in all)")
+    assert ps[0].message == (
+        "duplicate key USUBJID=S01, AESEQ=1; USUBJID=S01, AESEQ=2; USUBJID=S03, AESEQ=1 (6 duplicated in all)"
+    )

@@ -7,6 +7,7 @@ non-zero exit status, never a traceback (``--debug`` shows it).
 Exit status: 0 success; 1 data, configuration or chapter failure; 2 usage error (argparse);
 3 another run holds the cut's lock; 130 interrupted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,10 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="read + validate the cut's inputs, report all problems")
     v.add_argument("--cut", required=True, metavar="CUT")
 
-    for name, text in (("derive", "data cut + ADaM datasets -> _output/CUT/adam/"),
-                       ("execute", "run every chapter notebook for the cut -> _output/CUT/notebooks/, ard/"),
-                       ("render", "HTML book, PDF, RTF package and manifest"),
-                       ("report", "validate, derive, execute, render: cached and atomic")):
+    for name, text in (
+        ("derive", "data cut + ADaM datasets -> _output/CUT/adam/"),
+        ("execute", "run every chapter notebook for the cut -> _output/CUT/notebooks/, ard/"),
+        ("render", "HTML book, PDF, RTF package and manifest"),
+        ("report", "validate, derive, execute, render: cached and atomic"),
+    ):
         s = sub.add_parser(name, help=text, description=text + ". Earlier steps run first when their inputs changed.")
         if name == "report":
             which = s.add_mutually_exclusive_group(required=True)
@@ -60,8 +63,18 @@ class RichReporter:
         self.live = console.is_terminal
         self.lock = threading.Lock()
         self.tasks: dict[tuple[str, str], Any] = {}  # rich TaskIDs
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[state]}"),
-                                 TimeElapsedColumn(), console=console, transient=False) if self.live else None
+        self.progress = (
+            Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TextColumn("{task.fields[state]}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            )
+            if self.live
+            else None
+        )
 
     def __enter__(self):
         if self.progress:
@@ -107,7 +120,9 @@ def _summary(console, results) -> None:
     table.add_column("chapters run", justify="right")
     table.add_column("total s", justify="right")
     for r in results:
-        cells = [("cached" if r.steps[s] == "cached" else f"{r.seconds[s]:.1f}") if s in r.steps else "-" for s in STEPS]
+        cells = [
+            ("cached" if r.steps[s] == "cached" else f"{r.seconds[s]:.1f}") if s in r.steps else "-" for s in STEPS
+        ]
         ran = sum(v == "done" for v in r.chapters.values())
         table.add_row(r.cut, *cells, f"{ran}/{len(r.chapters)}" if r.chapters else "-", f"{r.total_seconds:.1f}")
     console.print(table)
@@ -122,7 +137,8 @@ def _cmd_generate(args) -> int:
     if args.out is None and (args.subjects != 48 or args.seed is not None):
         raise config.ConfigError(
             "csr generate with --subjects/--seed needs --out DIR: synthetic_data/ is the committed trial whose "
-            "cut dates params/<cut>.yml fix; another trial there would fail validation (records after the cut)")
+            "cut dates params/<cut>.yml fix; another trial there would fail validation (records after the cut)"
+        )
     out = args.out or config.project_root() / "synthetic_data"
     kwargs = {"n_subjects": args.subjects}
     if args.seed is not None:
@@ -157,12 +173,14 @@ def _cmd_pipeline(args) -> int:
         raise config.ConfigError(f"{config.project_root() / 'params'}: no data cuts declared")
     with RichReporter(console) as reporter:
         if len(cuts) == 1:
-            results = [pipeline.run(cuts[0], until=until, engine=engine, force=args.force, reporter=reporter,
-                                    jobs=args.jobs)]
+            results = [
+                pipeline.run(cuts[0], until=until, engine=engine, force=args.force, reporter=reporter, jobs=args.jobs)
+            ]
             errors: dict[str, BaseException] = {}
         else:
-            results, errors = pipeline.run_many(cuts, until=until, engine=engine, force=args.force,
-                                                reporter=reporter, jobs=args.jobs)
+            results, errors = pipeline.run_many(
+                cuts, until=until, engine=engine, force=args.force, reporter=reporter, jobs=args.jobs
+            )
     if results:
         _summary(console, results)
     for cut_id, exc in errors.items():
@@ -191,14 +209,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"csr {args.command} failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print(f"csr {args.command}: interrupted after {time.perf_counter() - started:.0f} s; "
-              f"the previous outputs are unchanged.", file=sys.stderr)
+        print(
+            f"csr {args.command}: interrupted after {time.perf_counter() - started:.0f} s; "
+            f"the previous outputs are unchanged.",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug or an unexpected data condition: still one paragraph, no traceback
         if args.debug:
             raise
-        print(f"csr {args.command} failed unexpectedly: {type(exc).__name__}: {exc} "
-              f"(run `csr --debug {args.command} ...` for the traceback)", file=sys.stderr)
+        print(
+            f"csr {args.command} failed unexpectedly: {type(exc).__name__}: {exc} "
+            f"(run `csr --debug {args.command} ...` for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
 
 

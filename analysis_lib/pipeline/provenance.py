@@ -3,6 +3,7 @@
 :func:`collect` holds no wall-clock time, so the same inputs and code give the same dict (the
 provenance chapter shows it); :func:`analysis_lib.pipeline.render.write_manifest` adds the run time.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,9 +17,25 @@ from analysis_lib.trial import config
 
 # Packages whose versions can change a number, a table or the rendering.
 KEY_PACKAGES = (
-    "car-t-csr", "numpy", "pandas", "scipy", "lifelines", "pyreadstat", "pyarrow", "pandera", "pyyaml",
-    "matplotlib", "rtflite", "papermill", "nbformat", "nbclient", "ipykernel", "jupyter-book", "sphinx",
-    "myst-nb", "sphinx-book-theme",
+    "car-t-csr",
+    "numpy",
+    "pandas",
+    "scipy",
+    "lifelines",
+    "pyreadstat",
+    "pyarrow",
+    "pandera",
+    "pyyaml",
+    "matplotlib",
+    "rtflite",
+    "papermill",
+    "nbformat",
+    "nbclient",
+    "ipykernel",
+    "jupyter-book",
+    "sphinx",
+    "myst-nb",
+    "sphinx-book-theme",
 )
 
 
@@ -45,6 +62,7 @@ def _hashes(files: list[Path], root: Path) -> dict[str, str]:
 
 def git_state(root: Path) -> dict[str, Any]:
     """Commit of the checkout and whether tracked or untracked (non-ignored) files differ from it."""
+
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
 
@@ -85,8 +103,10 @@ def collect(cut: str | config.Cut, engine: str = "jupyter-book") -> dict[str, An
     data_files = [p for p in cut.data_dir.rglob("*") if p.is_file() and not p.name.startswith(".")]
     params = [root / "params" / "study.yml", cut.params_file]
     definitions = [p for p in (root / "_quarto.yml", root / "chapters" / "tlf_catalogue.yml") if p.is_file()]
-    engine_version = {"jupyter-book": lambda: package_versions(("jupyter-book",))["jupyter-book"],
-                      "quarto": lambda: _tool_version(["quarto", "--version"])}.get(engine, lambda: None)()
+    engine_version = {
+        "jupyter-book": lambda: package_versions(("jupyter-book",))["jupyter-book"],
+        "quarto": lambda: _tool_version(["quarto", "--version"]),
+    }.get(engine, lambda: None)()
     return {
         "study": config.load_study(root).get("study", {}).get("id"),
         "cut": {"id": cut.id, "cut_date": cut.cut_date.isoformat(), "kind": cut.kind, "label": cut.label},
@@ -96,6 +116,9 @@ def collect(cut: str | config.Cut, engine: str = "jupyter-book") -> dict[str, An
         "git": git_state(root),
         "python": {"version": platform.python_version(), "implementation": platform.python_implementation()},
         "packages": package_versions(),
-        "engine": {"name": engine, "version": engine_version,
-                   "latex": _tool_version(["pdflatex", "--version"]) if engine == "jupyter-book" else None},
+        "engine": {
+            "name": engine,
+            "version": engine_version,
+            "latex": _tool_version(["pdflatex", "--version"]) if engine == "jupyter-book" else None,
+        },
     }

@@ -4,6 +4,7 @@ The chapters in ``chapters/`` are committed with the outputs of the reference cu
 default ``cut`` parameter); ``pytest --nbval`` re-executes them and compares (docs/design.md §2). Run this
 after an intended change of results (``make notebooks``) and review the diff like any other change.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,13 +30,19 @@ def _execute_in_place(path: Path, output_dir: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    from analysis_lib.pipeline.runner import KERNEL_ENV, _kernel_manager_class
+    from analysis_lib.pipeline.runner import KERNEL_ENV, kernel_manager_class
 
     nb = nbformat.read(path, as_version=4)
-    km_class = _kernel_manager_class({**KERNEL_ENV, "CSR_OUTPUT_DIR": str(output_dir),
-                                      "CSR_ROOT": str(config.project_root())}, cwd=path.parent)
-    NotebookClient(nb, kernel_name="python3", kernel_manager_class=km_class, timeout=600,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    km_class = kernel_manager_class(
+        {**KERNEL_ENV, "CSR_OUTPUT_DIR": str(output_dir), "CSR_ROOT": str(config.project_root())}, cwd=path.parent
+    )
+    NotebookClient(
+        nb,
+        kernel_name="python3",
+        kernel_manager_class=km_class,
+        timeout=600,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     nb.metadata.pop("widgets", None)

@@ -8,6 +8,7 @@ hidden at render time; tables and figures pick their representation per builder 
 HTML uses ``text/html``, LaTeX uses ``text/markdown`` (a MyST raw-LaTeX block with a longtable or an
 ``\\includegraphics``). Outputs replace the previous ones only after a successful build.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,6 +27,7 @@ from typing import Any
 import yaml
 
 from analysis_lib.pipeline import provenance
+from analysis_lib.toolkit import escape
 from analysis_lib.toolkit.tlf import rtf as tlf_rtf
 from analysis_lib.trial import config
 
@@ -96,20 +98,9 @@ def banner_text(info: dict[str, str]) -> str:
     return f"{info['STUDY_ID']} · {info['REPORT_TYPE']} · Data cut {info['CUT_DATE']} ({info['CUT_LABEL']})"
 
 
-_TEX_SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "<": r"\textless{}", ">": r"\textgreater{}", "≥": r"$\geq$", "≤": r"$\leq$", "→": r"$\rightarrow$",
-}
-
-
-def tex_escape(text: str) -> str:
-    """Escape text for LaTeX (pdflatex), including the few non-ASCII signs CSR titles use."""
-    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
-
-
 def _fill(template: str, values: dict[str, str]) -> str:
     """Replace ``@@KEY@@`` placeholders; a placeholder without a value is an error, not left in."""
+
     def value(m: re.Match) -> str:
         if m.group(1) not in values:
             raise RenderError(f"template placeholder @@{m.group(1)}@@ has no value")
@@ -148,8 +139,9 @@ def tlf_entries(build_dir: Path, catalogue: Path | None = None) -> list[dict[str
             missing = [k for k in ("number", "title") if not meta.get(k)]
             if missing:
                 raise RenderError(f"{f}: TLF metadata lacks {', '.join(missing)}")
-            entries.append({"id": str(meta.get("id", f.stem)), "number": str(meta["number"]),
-                            "title": str(meta["title"])})
+            entries.append(
+                {"id": str(meta.get("id", f.stem)), "number": str(meta["number"]), "title": str(meta["title"])}
+            )
     else:
         catalogue = catalogue or config.project_root() / "chapters" / "tlf_catalogue.yml"
         if catalogue.is_file():
@@ -157,8 +149,9 @@ def tlf_entries(build_dir: Path, catalogue: Path | None = None) -> list[dict[str
             for i, item in enumerate(data.get("tlfs", [])):
                 if not item.get("number") or not item.get("title"):
                     raise RenderError(f"{catalogue}: tlfs[{i}] lacks number or title")
-                entries.append({"id": str(item.get("id", "")), "number": str(item["number"]),
-                                "title": str(item["title"]).strip()})
+                entries.append(
+                    {"id": str(item.get("id", "")), "number": str(item["number"]), "title": str(item["title"]).strip()}
+                )
     numbers = [e["number"] for e in entries]
     dups = sorted({n for n in numbers if numbers.count(n) > 1})
     if dups:
@@ -170,20 +163,27 @@ def _tlf_lists_latex(entries: list[dict[str, str]]) -> str:
     """LaTeX chapter listing tables, figures and listings (page numbers where a TLF has a label)."""
     if not entries:
         return ""
-    out = [r"\chapter*{List of tables, figures and listings}",
-           r"\addcontentsline{toc}{chapter}{List of tables, figures and listings}",
-           r"\markboth{List of tables, figures and listings}{}"]
+    out = [
+        r"\chapter*{List of tables, figures and listings}",
+        r"\addcontentsline{toc}{chapter}{List of tables, figures and listings}",
+        r"\markboth{List of tables, figures and listings}{}",
+    ]
     for kind in TLF_KINDS + ("Other",):
-        rows = [e for e in entries if (e["number"].split(" ")[0] if e["number"].split(" ")[0] in TLF_KINDS
-                                       else "Other") == kind]
+        rows = [
+            e
+            for e in entries
+            if (e["number"].split(" ")[0] if e["number"].split(" ")[0] in TLF_KINDS else "Other") == kind
+        ]
         if not rows:
             continue
         heading = {"Table": "Tables", "Figure": "Figures", "Listing": "Listings"}.get(kind, "Other outputs")
-        out += [rf"\section*{{{heading}}}",
-                r"\begin{longtable}{@{}p{0.22\linewidth}p{0.68\linewidth}r@{}}",
-                r"\toprule Number & Title & Page \\ \midrule \endhead \bottomrule \endfoot"]
-        out += [rf"{tex_escape(e['number'])} & {tex_escape(e['title'])} & \csrtlfpage{{{e['id']}}} \\"
-                for e in rows]
+        out += [
+            rf"\section*{{{heading}}}",
+            r"\begin{longtable}{@{}p{0.22\linewidth}p{0.68\linewidth}r@{}}",
+            r"\toprule Number & Title & Page \\ \midrule \endhead \bottomrule \endfoot",
+        ]
+        tex = escape.latex
+        out += [rf"{tex(e['number'])} & {tex(e['title'])} & \csrtlfpage{{{e['id']}}} \\" for e in rows]
         out.append(r"\end{longtable}")
     return "\n".join(out) + "\n"
 
@@ -204,17 +204,22 @@ def _executed_notebooks(build_dir: Path, chapters: list[str], book_path: Path) -
     present = {p.stem: p for p in sorted(nb_dir.glob("*.ipynb"))}
     missing = [c for c in chapters if c not in present]
     if missing:
-        raise RenderError(f"{nb_dir}: no executed notebook for chapter(s) {', '.join(missing)} "
-                          f"listed in {book_path}; run `csr execute` first")
+        raise RenderError(
+            f"{nb_dir}: no executed notebook for chapter(s) {', '.join(missing)} "
+            f"listed in {book_path}; run `csr execute` first"
+        )
     extra = [s for s in present if s not in chapters]
     if extra:
-        raise RenderError(f"{nb_dir}: notebook(s) {', '.join(extra)} are not chapters of {book_path}; "
-                          "add them to book.chapters in report order")
+        raise RenderError(
+            f"{nb_dir}: notebook(s) {', '.join(extra)} are not chapters of {book_path}; "
+            "add them to book.chapters in report order"
+        )
     return [present[c] for c in chapters]
 
 
-def _write_sources(src: Path, notebooks: list[Path], info: dict[str, str],
-                   entries: list[dict[str, str]], only_html: bool = True) -> None:
+def _write_sources(
+    src: Path, notebooks: list[Path], info: dict[str, str], entries: list[dict[str, str]], only_html: bool = True
+) -> None:
     """Front page, executed notebooks and static files into the (fresh) source folder."""
     (src / "notebooks").mkdir(parents=True)
     front = _fill(_template("index.md"), {k: v.replace("|", "/") for k, v in info.items()})
@@ -229,10 +234,11 @@ def _write_sources(src: Path, notebooks: list[Path], info: dict[str, str],
     shutil.copyfile(BOOK_DIR / "csr.css", src / "_static" / "csr.css")
 
 
-def jupyter_book_config(book: dict[str, Any], info: dict[str, str], figures_dir: Path,
-                        entries: list[dict[str, str]]) -> dict[str, Any]:
+def jupyter_book_config(
+    book: dict[str, Any], info: dict[str, str], figures_dir: Path, entries: list[dict[str, str]]
+) -> dict[str, Any]:
     """The generated Jupyter Book ``_config.yml`` content (offline, no execution, code hidden)."""
-    tex_info = {k: tex_escape(v) for k, v in info.items()}
+    tex_info = {k: escape.latex(v) for k, v in info.items()}
     tex_info["FIGURES_DIR"] = figures_dir.resolve().as_posix()
     tex_name = f"csr-{info['CUT_ID']}.tex"
     return {
@@ -243,11 +249,21 @@ def jupyter_book_config(book: dict[str, Any], info: dict[str, str], figures_dir:
         "exclude_patterns": ["_build", "**.ipynb_checkpoints"],
         "execute": {"execute_notebooks": "off"},
         "parse": {"myst_enable_extensions": ["colon_fence"], "myst_url_schemes": ["mailto", "http", "https"]},
-        "html": {"use_multitoc_numbering": False, "home_page_in_navbar": True,
-                 "announcement": banner_text(info), "extra_footer": "", "baseurl": ""},
+        "html": {
+            "use_multitoc_numbering": False,
+            "home_page_in_navbar": True,
+            "announcement": banner_text(info),
+            "extra_footer": "",
+            "baseurl": "",
+        },
         "latex": {"latex_engine": "pdflatex", "use_jupyterbook_latex": False},
-        "launch_buttons": {"thebe": False, "binderhub_url": "", "jupyterhub_url": "", "colab_url": "",
-                           "deepnote_url": ""},
+        "launch_buttons": {
+            "thebe": False,
+            "binderhub_url": "",
+            "jupyterhub_url": "",
+            "colab_url": "",
+            "deepnote_url": "",
+        },
         "repository": {"url": "", "path_to_book": "", "branch": ""},
         "sphinx": {
             "recursive_update": True,
@@ -268,7 +284,7 @@ def jupyter_book_config(book: dict[str, Any], info: dict[str, str], figures_dir:
                     "navbar_persistent": [],  # one search box (sidebar), not two
                     "footer_content_items": ["extra-footer.html"],
                     "extra_footer": f"<p>{html.escape(banner_text(info))}. Provenance: manifest.json "
-                                    "beside this site.</p>",
+                    "beside this site.</p>",
                     "launch_buttons": {},
                 },
                 # MyST-NB: executed notebooks as they are; code hidden; per-builder mime choice.
@@ -282,8 +298,7 @@ def jupyter_book_config(book: dict[str, Any], info: dict[str, str], figures_dir:
                     ["latex", "text/markdown", 5],
                     ["latex", "text/latex", None],
                 ],
-                "latex_documents": [["index", tex_name, tex_info["STUDY_TITLE"], tex_info["SPONSOR"],
-                                     "manual"]],
+                "latex_documents": [["index", tex_name, tex_info["STUDY_TITLE"], tex_info["SPONSOR"], "manual"]],
                 "latex_toplevel_sectioning": "chapter",
                 "latex_show_urls": "no",
                 "latex_elements": {
@@ -296,7 +311,7 @@ def jupyter_book_config(book: dict[str, Any], info: dict[str, str], figures_dir:
                     "maketitle": _fill(_template("titlepage.tex"), tex_info),
                     # Arabic page numbers throughout (title page = 1) so "Page X of Y" counts every page.
                     "tableofcontents": "\\begingroup\\setlength{\\parskip}{0pt}\\tableofcontents\\endgroup\n"
-                                       "\\clearpage\n" + _tlf_lists_latex(entries) + "\\clearpage\n",
+                    "\\clearpage\n" + _tlf_lists_latex(entries) + "\\clearpage\n",
                     "printindex": "",
                     "sphinxsetup": "hmargin={20mm,20mm}, vmargin={25mm,25mm}",
                 },
@@ -306,8 +321,7 @@ def jupyter_book_config(book: dict[str, Any], info: dict[str, str], figures_dir:
 
 
 def _toc(chapters: list[str]) -> dict[str, Any]:
-    return {"format": "jb-book", "root": "index",
-            "chapters": [{"file": f"notebooks/{c}"} for c in chapters]}
+    return {"format": "jb-book", "root": "index", "chapters": [{"file": f"notebooks/{c}"} for c in chapters]}
 
 
 def _write_sphinx_conf(src: Path, jb_config: dict[str, Any], chapters: list[str]) -> None:
@@ -316,9 +330,13 @@ def _write_sphinx_conf(src: Path, jb_config: dict[str, Any], chapters: list[str]
 
     (src / "_config.yml").write_text(yaml.safe_dump(jb_config, sort_keys=False), encoding="utf-8")
     (src / "_toc.yml").write_text(yaml.safe_dump(_toc(chapters), sort_keys=False), encoding="utf-8")
-    sphinx_config, _ = get_final_config(user_yaml=jb_config, sourcedir=src,
-                                        cli_config={"latex_individualpages": False},
-                                        validate=True, raise_on_invalid=True)
+    sphinx_config, _ = get_final_config(
+        user_yaml=jb_config,
+        sourcedir=src,
+        cli_config={"latex_individualpages": False},
+        validate=True,
+        raise_on_invalid=True,
+    )
     sphinx_config["extensions"] = [e for e in sphinx_config["extensions"] if e not in _DROP_EXTENSIONS]
     sphinx_config["external_toc_path"] = "_toc.yml"
     sphinx_config.pop("use_jupyterbook_latex", None)
@@ -358,23 +376,57 @@ def _latex_errors(log: Path) -> str:
         return ""
     lines = log.read_text(encoding="latin-1").splitlines()
     hits = [i for i, line in enumerate(lines) if line.startswith("!")]
-    return "\n".join("\n".join(lines[i:i + 4]) for i in hits[:5])
+    return "\n".join("\n".join(lines[i : i + 4]) for i in hits[:5])
 
 
 def _build_html(src: Path, out: Path, env: dict[str, str]) -> tuple[float, str]:
     t0 = time.perf_counter()
-    proc = _run([sys.executable, "-m", "sphinx", "-q", "-b", "html", "-d", str(out.parent / "doctrees-html"),
-                 str(src), str(out)], src, env, "Sphinx HTML build")
+    proc = _run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-q",
+            "-b",
+            "html",
+            "-d",
+            str(out.parent / "doctrees-html"),
+            str(src),
+            str(out),
+        ],
+        src,
+        env,
+        "Sphinx HTML build",
+    )
     return time.perf_counter() - t0, proc.stderr
 
 
 def _build_pdf(src: Path, out: Path, tex_name: str, env: dict[str, str]) -> tuple[float, str]:
     t0 = time.perf_counter()
-    proc = _run([sys.executable, "-m", "sphinx", "-q", "-b", "latex", "-d", str(out.parent / "doctrees-latex"),
-                 str(src), str(out)], src, env, "Sphinx LaTeX build")
+    proc = _run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-q",
+            "-b",
+            "latex",
+            "-d",
+            str(out.parent / "doctrees-latex"),
+            str(src),
+            str(out),
+        ],
+        src,
+        env,
+        "Sphinx LaTeX build",
+    )
     try:
-        _run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-quiet", tex_name],
-             out, env, "LaTeX (latexmk)")
+        _run(
+            ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-quiet", tex_name],
+            out,
+            env,
+            "LaTeX (latexmk)",
+        )
     except RenderError as exc:
         raise RenderError(f"{exc}\n{_latex_errors(out / tex_name.replace('.tex', '.log'))}") from None
     return time.perf_counter() - t0, proc.stderr
@@ -384,8 +436,15 @@ def _build_env(cut: config.Cut) -> dict[str, str]:
     """Environment for the builds: offline, reproducible dates (the data cut date), quiet."""
     epoch = int(dt.datetime.combine(cut.cut_date, dt.time(), dt.UTC).timestamp())
     env = dict(os.environ)
-    env.update({"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1", "PYTHONHASHSEED": "0",
-                "TZ": "UTC", "LC_ALL": "C.UTF-8"})
+    env.update(
+        {
+            "SOURCE_DATE_EPOCH": str(epoch),
+            "FORCE_SOURCE_DATE": "1",
+            "PYTHONHASHSEED": "0",
+            "TZ": "UTC",
+            "LC_ALL": "C.UTF-8",
+        }
+    )
     return env
 
 
@@ -401,8 +460,9 @@ def _replace_dir(new: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
-def render_cut(cut: str | config.Cut, build_dir: Path | None = None, engine: str = "jupyter-book",
-               book: Path | None = None) -> dict[str, Path]:
+def render_cut(
+    cut: str | config.Cut, build_dir: Path | None = None, engine: str = "jupyter-book", book: Path | None = None
+) -> dict[str, Path]:
     """Render the executed notebooks of ``cut`` into ``build_dir/html/`` and ``build_dir/csr-<cut>.pdf``.
 
     ``build_dir`` defaults to the cut's output folder and must hold ``notebooks/*.ipynb`` (executed),
@@ -456,10 +516,10 @@ def _render_jupyter_book(cut, build_dir, bk, info, notebooks, entries, src, work
     shutil.copyfile(work / "latex" / tex_name, tex)
     os.replace(work / "latex" / f"csr-{cut.id}.pdf", pdf)
     _replace_dir(work / "html", build_dir / "html")
-    log.write_text(f"# Sphinx warnings, HTML build\n{warn_html}\n# Sphinx warnings, LaTeX build\n{warn_pdf}\n",
-                   encoding="utf-8")
-    paths = {"html": build_dir / "html", "index": build_dir / "html" / "index.html", "pdf": pdf, "tex": tex,
-             "log": log}
+    log.write_text(
+        f"# Sphinx warnings, HTML build\n{warn_html}\n# Sphinx warnings, LaTeX build\n{warn_pdf}\n", encoding="utf-8"
+    )
+    paths = {"html": build_dir / "html", "index": build_dir / "html" / "index.html", "pdf": pdf, "tex": tex, "log": log}
     return paths, {"html_s": t_html, "pdf_s": t_pdf}
 
 
@@ -476,7 +536,7 @@ def _render_quarto(cut, build_dir, bk, info, notebooks, entries, src, work):
     project["book"]["chapters"] = ["index.md"] + [f"notebooks/{nb.name}" for nb in notebooks]
     fmt = project.setdefault("format", {})
     fmt.setdefault("html", {})["css"] = "_static/csr.css"
-    tex_info = {k: tex_escape(v) for k, v in info.items()}
+    tex_info = {k: escape.latex(v) for k, v in info.items()}
     tex_info["FIGURES_DIR"] = (build_dir / "figures").resolve().as_posix()
     (src / "preamble.tex").write_text(_fill(_template("preamble.tex"), tex_info), encoding="utf-8")
     fmt.setdefault("pdf", {})["include-in-header"] = "preamble.tex"
@@ -509,9 +569,11 @@ def _tool(cmd: list[str]) -> str:
 def pdf_bookmarks(pdf: Path) -> list[str]:
     """The titles of every bookmark (outline item) of ``pdf``, in order (poppler's ``pdftohtml``)."""
     xml = _tool(["pdftohtml", "-xml", "-i", "-q", "-stdout", str(pdf)])
-    outline = xml[xml.find("<outline"):] if "<outline" in xml else ""
-    return [html.unescape(re.sub(r"<[^>]+>", "", m)).strip()
-            for m in re.findall(r"<item[^>]*>(.*?)</item>", outline, flags=re.S)]
+    outline = xml[xml.find("<outline") :] if "<outline" in xml else ""
+    return [
+        html.unescape(re.sub(r"<[^>]+>", "", m)).strip()
+        for m in re.findall(r"<item[^>]*>(.*?)</item>", outline, flags=re.S)
+    ]
 
 
 def pdf_problems(pdf: Path, tlf_numbers: list[str]) -> list[str]:
@@ -552,9 +614,14 @@ def volume_entries(build_dir: Path, catalogue: Path) -> list[tlf_rtf.VolumeEntry
     out = []
     for key in order + rest:
         meta = metas[key]
-        out.append(tlf_rtf.VolumeEntry(number=meta["number"], title=meta["title"],
-                                       rtf=Path(build_dir) / meta["files"]["rtf"],
-                                       bookmark=tlf_rtf.bookmark_name_for(key)))
+        out.append(
+            tlf_rtf.VolumeEntry(
+                number=meta["number"],
+                title=meta["title"],
+                rtf=Path(build_dir) / meta["files"]["rtf"],
+                bookmark=tlf_rtf.bookmark_name_for(key),
+            )
+        )
     return out
 
 
@@ -565,11 +632,15 @@ def write_tlf_volume(cut: config.Cut, build_dir: Path, info: dict[str, str]) -> 
     if not entries:
         return None
     furniture = tlf_rtf.Furniture(study_id=info["STUDY_ID"], report_type=info["REPORT_TYPE"])
-    heading = [f"{info['STUDY_ID']} {info['REPORT_TYPE']}", info["STUDY_TITLE"],
-               f"Tables, figures and listings, data cut {info['CUT_DATE']} ({info['CUT_LABEL']})"]
+    heading = [
+        f"{info['STUDY_ID']} {info['REPORT_TYPE']}",
+        info["STUDY_TITLE"],
+        f"Tables, figures and listings, data cut {info['CUT_DATE']} ({info['CUT_LABEL']})",
+    ]
     try:
-        return tlf_rtf.write_volume(entries, Path(build_dir) / f"tlfs-{cut.id}.rtf", furniture,
-                                    info["CUT_DATE"], heading)
+        return tlf_rtf.write_volume(
+            entries, Path(build_dir) / f"tlfs-{cut.id}.rtf", furniture, info["CUT_DATE"], heading
+        )
     except tlf_rtf.TLFError as exc:
         raise RenderError(str(exc)) from None
 

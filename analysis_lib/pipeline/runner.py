@@ -18,6 +18,7 @@ Why it is built this way (docs/design.md §2, issue 6):
   interpreter's ipykernel with ``PYTHONHASHSEED=0`` and ``MPLBACKEND=Agg``. Executed notebooks are
   stripped of papermill's wall-clock metadata and of the staging path, so they are identical run to run.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -78,8 +79,11 @@ def _files_under(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                      and ".ipynb_checkpoints" not in p.parts)
+        return sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts
+        )
     return []
 
 
@@ -144,10 +148,10 @@ class Inputs:
     lib: str
     lock: str
     chapters: dict[str, str]  # chapter stem -> notebook hash, in report order
-    last: tuple[str, ...]     # chapters that run after the others (see runs_last)
-    chapter_support: str      # chapters/ files other than notebooks (index.md, TLF catalogue, ...)
+    last: tuple[str, ...]  # chapters that run after the others (see runs_last)
+    chapter_support: str  # chapters/ files other than notebooks (index.md, TLF catalogue, ...)
     book: str
-    previous: str             # input data + params of the previous cut (the "changes since" chapter)
+    previous: str  # input data + params of the previous cut (the "changes since" chapter)
     runtime: str
 
     @classmethod
@@ -155,8 +159,10 @@ class Inputs:
         """Hash everything now; without ``need_chapters`` (validate/derive only) an unfinished book is fine."""
         root = cut.root
         if not cut.data_dir.is_dir():
-            raise PipelineError(f"Input data folder {cut.data_dir} (data_dir in {cut.params_file}) does not exist; "
-                                f"run `csr generate` or point data_dir at the cut's SDTM-like files.")
+            raise PipelineError(
+                f"Input data folder {cut.data_dir} (data_dir in {cut.params_file}) does not exist; "
+                f"run `csr generate` or point data_dir at the cut's SDTM-like files."
+            )
         try:
             notebooks = chapter_notebooks(root)
         except ConfigError:
@@ -182,12 +188,34 @@ class Inputs:
 
     def chapter_key(self, chapter: str, adam: str) -> str:
         others = sorted((n, h) for n, h in self.chapters.items() if n not in self.last) if chapter in self.last else []
-        return hash_values(CACHE_VERSION, "chapter", chapter, self.chapters[chapter], self.chapter_support, adam,
-                           self.params, self.lib, self.lock, self.previous, self.runtime, others)
+        return hash_values(
+            CACHE_VERSION,
+            "chapter",
+            chapter,
+            self.chapters[chapter],
+            self.chapter_support,
+            adam,
+            self.params,
+            self.lib,
+            self.lock,
+            self.previous,
+            self.runtime,
+            others,
+        )
 
     def render_key(self, engine: str, chapter_keys: dict[str, str]) -> str:
-        return hash_values(CACHE_VERSION, "render", engine, self.book, self.chapter_support, chapter_keys,
-                           self.params, self.lib, self.lock, self.runtime)
+        return hash_values(
+            CACHE_VERSION,
+            "render",
+            engine,
+            self.book,
+            self.chapter_support,
+            chapter_keys,
+            self.params,
+            self.lib,
+            self.lock,
+            self.runtime,
+        )
 
 
 def _previous_inputs_hash(cut: Cut) -> str:
@@ -219,9 +247,9 @@ class RunResult:
 
     cut: str
     output_dir: Path
-    steps: dict[str, str] = field(default_factory=dict)        # step -> "done" | "cached"
-    seconds: dict[str, float] = field(default_factory=dict)    # step -> wall seconds
-    chapters: dict[str, str] = field(default_factory=dict)     # chapter -> "done" | "cached"
+    steps: dict[str, str] = field(default_factory=dict)  # step -> "done" | "cached"
+    seconds: dict[str, float] = field(default_factory=dict)  # step -> wall seconds
+    chapters: dict[str, str] = field(default_factory=dict)  # chapter -> "done" | "cached"
     chapter_seconds: dict[str, float] = field(default_factory=dict)  # chapters executed -> wall seconds
     total_seconds: float = 0.0
 
@@ -244,8 +272,10 @@ def cut_lock(cut: Cut) -> Iterator[Path]:
         except BlockingIOError:
             fh.seek(0)
             holder = fh.read().strip() or "unknown"
-            raise LockHeld(f"Another csr run is already building data cut '{cut.id}' (lock {path} held by "
-                           f"process {holder}). Wait for it to finish, or run a different cut.") from None
+            raise LockHeld(
+                f"Another csr run is already building data cut '{cut.id}' (lock {path} held by "
+                f"process {holder}). Wait for it to finish, or run a different cut."
+            ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
@@ -316,10 +346,12 @@ def _run_derive(cut: Cut, build: Path, domains: dict | None) -> None:
             domains = validate_inputs(cut)
         derive.write_datasets(derive.derive_all(domains, load_study(cut.root), cut.cut_date), build / "adam")
     except validate.ValidationFailed as exc:
-        raise PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(exc.problems)) from None
+        raise PipelineError(
+            f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(exc.problems)
+        ) from None
 
 
-def _kernel_manager_class(env: dict[str, str], cwd: Path | None = None):
+def kernel_manager_class(env: dict[str, str], cwd: Path | None = None):
     """A kernel manager that always starts this interpreter's ipykernel with ``env`` added.
 
     Why: a user-level ``python3`` kernelspec may point at another Python; the report must run in the
@@ -329,9 +361,19 @@ def _kernel_manager_class(env: dict[str, str], cwd: Path | None = None):
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpec
 
-    spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                            "--IPKernelApp.log_level=ERROR"],  # no start-up chatter on the console
-                      display_name="Python 3 (ipykernel)", language="python", resource_dir=RESOURCES)
+    spec = KernelSpec(
+        argv=[
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            "--IPKernelApp.log_level=ERROR",
+        ],  # no start-up chatter on the console
+        display_name="Python 3 (ipykernel)",
+        language="python",
+        resource_dir=RESOURCES,
+    )
 
     class CsrKernelManager(AsyncKernelManager):
         instances: ClassVar[list[Any]] = []
@@ -394,8 +436,15 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def execute_chapters(cut: Cut, build: Path, names: list[str], *, final_dir: Path | None = None,
-                     jobs: int | None = None, reporter: Reporter | None = None) -> dict[str, float]:
+def execute_chapters(
+    cut: Cut,
+    build: Path,
+    names: list[str],
+    *,
+    final_dir: Path | None = None,
+    jobs: int | None = None,
+    reporter: Reporter | None = None,
+) -> dict[str, float]:
     """Run ``chapters/<name>.ipynb`` with papermill into ``build/notebooks/`` concurrently.
 
     Each notebook gets ``cut`` and ``output_dir=build``; stops at the first failure (other kernels are
@@ -409,7 +458,7 @@ def execute_chapters(cut: Cut, build: Path, names: list[str], *, final_dir: Path
     (build / "notebooks").mkdir(parents=True, exist_ok=True)
     for sub in CHAPTER_OUTPUT_DIRS:
         (build / sub).mkdir(parents=True, exist_ok=True)
-    km_class = _kernel_manager_class({**KERNEL_ENV, "CSR_ROOT": str(cut.root)}, cwd=cut.root / "chapters")
+    km_class = kernel_manager_class({**KERNEL_ENV, "CSR_ROOT": str(cut.root)}, cwd=cut.root / "chapters")
     stop = threading.Event()
     seconds: dict[str, float] = {}
 
@@ -422,17 +471,25 @@ def execute_chapters(cut: Cut, build: Path, names: list[str], *, final_dir: Path
             out = build / "notebooks" / f"{name}.ipynb"
             try:
                 papermill.execute_notebook(
-                    str(cut.root / "chapters" / f"{name}.ipynb"), str(out),
+                    str(cut.root / "chapters" / f"{name}.ipynb"),
+                    str(out),
                     parameters={"cut": cut.id, "output_dir": str(build)},
-                    kernel_name="python3", kernel_manager_class=km_class,
-                    progress_bar=False, log_output=False, report_mode=False)
+                    kernel_name="python3",
+                    kernel_manager_class=km_class,
+                    progress_bar=False,
+                    log_output=False,
+                    report_mode=False,
+                )
             except BaseException as exc:
                 if stop.is_set():  # killed because another chapter failed first
                     return
                 stop.set()
                 reporter.chapter(cut.id, name, "failed", time.perf_counter() - t0)
-                raise ChapterFailed(name, f"Chapter {name} failed for data cut '{cut.id}': {_error_text(exc)}. "
-                                          f"The previous outputs in {final_dir} are unchanged.") from None
+                raise ChapterFailed(
+                    name,
+                    f"Chapter {name} failed for data cut '{cut.id}': {_error_text(exc)}. "
+                    f"The previous outputs in {final_dir} are unchanged.",
+                ) from None
             _sanitise_notebook(out, build, final_dir)
             seconds[name] = time.perf_counter() - t0
             reporter.chapter(cut.id, name, "done", seconds[name])
@@ -472,8 +529,16 @@ def _run_render(cut: Cut, build: Path, engine: str, seconds: dict[str, float], t
 
 
 # ------------------------------------------------------------------------------------ the runner
-def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", force: bool = False,
-        root: Path | None = None, reporter: Reporter | None = None, jobs: int | None = None) -> RunResult:
+def run(
+    cut_id: str,
+    *,
+    until: str = "render",
+    engine: str = "jupyter-book",
+    force: bool = False,
+    root: Path | None = None,
+    reporter: Reporter | None = None,
+    jobs: int | None = None,
+) -> RunResult:
     """Bring ``_output/<cut_id>/`` up to date through step ``until`` (one of :data:`STEPS`).
 
     Steps before ``until`` run first when their inputs changed; steps and chapters whose keys match the
@@ -537,12 +602,18 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
                         cache["adam"] = hash_paths([staging / "adam"], staging / "adam")
                         chapter_keys = {n: inputs.chapter_key(n, cache["adam"]) for n in names}
                         # the ADaM changed: chapters must be judged against it afresh
-                        cache["chapters"] = {n: k for n, k in cache.get("chapters", {}).items()
-                                             if k == chapter_keys.get(n)}
+                        cache["chapters"] = {
+                            n: k for n, k in cache.get("chapters", {}).items() if k == chapter_keys.get(n)
+                        }
                     elif step == "execute":
                         old_ch = cache.get("chapters", {})
-                        todo = [n for n in names if force or old_ch.get(n) != chapter_keys[n]
-                                or not (staging / "notebooks" / f"{n}.ipynb").is_file()]
+                        todo = [
+                            n
+                            for n in names
+                            if force
+                            or old_ch.get(n) != chapter_keys[n]
+                            or not (staging / "notebooks" / f"{n}.ipynb").is_file()
+                        ]
                         if len(todo) == len(names):
                             for sub in CHAPTER_OUTPUT_DIRS:
                                 _clear(staging / sub)
@@ -556,8 +627,9 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
                         # chapters flagged run_last read the others' ARDs (their keys include the others')
                         for batch in ([n for n in todo if n not in inputs.last], [n for n in todo if n in inputs.last]):
                             if batch:
-                                result.chapter_seconds.update(execute_chapters(
-                                    cut, staging, batch, final_dir=final, jobs=jobs, reporter=reporter))
+                                result.chapter_seconds.update(
+                                    execute_chapters(cut, staging, batch, final_dir=final, jobs=jobs, reporter=reporter)
+                                )
                         result.chapters.update(dict.fromkeys(todo, "done"))
                         cache["chapters"] = dict(chapter_keys)
                     elif step == "render":
@@ -570,8 +642,10 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
                     raise
                 except Exception as exc:
                     reporter.step(cut.id, step, "failed", time.perf_counter() - t0)
-                    raise PipelineError(f"Step '{step}' failed for data cut '{cut.id}': {type(exc).__name__}: "
-                                        f"{exc}. The previous outputs in {final} are unchanged.") from exc
+                    raise PipelineError(
+                        f"Step '{step}' failed for data cut '{cut.id}': {type(exc).__name__}: "
+                        f"{exc}. The previous outputs in {final} are unchanged."
+                    ) from exc
                 result.steps[step] = "done"
                 result.seconds[step] = time.perf_counter() - t0
                 reporter.step(cut.id, step, "done", result.seconds[step])
@@ -585,8 +659,9 @@ def run(cut_id: str, *, until: str = "render", engine: str = "jupyter-book", for
     return result
 
 
-def _plan(old: dict, inputs: Inputs, keys: dict[str, str], final: Path, names: list[str],
-          wanted: tuple[str, ...], engine: str) -> tuple[set[str], dict[str, str]]:
+def _plan(
+    old: dict, inputs: Inputs, keys: dict[str, str], final: Path, names: list[str], wanted: tuple[str, ...], engine: str
+) -> tuple[set[str], dict[str, str]]:
     """Which of the ``wanted`` steps must run (their keys differ or their outputs are missing)."""
     stale = {s for s in ("validate", "derive") if old.get(s) != keys[s]}
     if not ((final / "adam").is_dir() and any((final / "adam").iterdir())):
@@ -595,11 +670,16 @@ def _plan(old: dict, inputs: Inputs, keys: dict[str, str], final: Path, names: l
         return (stale | {"execute", "render"}) & set(wanted), {}
     chapter_keys = {n: inputs.chapter_key(n, old["adam"]) for n in names}
     old_ch = old.get("chapters", {})
-    if ("execute" in wanted and (set(old_ch) != set(names) or any(
-            old_ch[n] != chapter_keys[n] or not (final / "notebooks" / f"{n}.ipynb").is_file() for n in names))):
+    if "execute" in wanted and (
+        set(old_ch) != set(names)
+        or any(old_ch[n] != chapter_keys[n] or not (final / "notebooks" / f"{n}.ipynb").is_file() for n in names)
+    ):
         stale.add("execute")
-    if "render" in wanted and (old.get("render") != inputs.render_key(engine, chapter_keys) or "execute" in stale
-                               or not all((final / p).exists() for p in old.get("produced", []))):
+    if "render" in wanted and (
+        old.get("render") != inputs.render_key(engine, chapter_keys)
+        or "execute" in stale
+        or not all((final / p).exists() for p in old.get("produced", []))
+    ):
         stale.add("render")
     return stale & set(wanted), chapter_keys
 
@@ -620,9 +700,16 @@ def _relative_outputs(produced: dict, staging: Path, final: Path) -> list[str]:
     return out
 
 
-def run_many(cut_ids: list[str], *, until: str = "render", engine: str = "jupyter-book", force: bool = False,
-             root: Path | None = None, reporter: Reporter | None = None,
-             jobs: int | None = None) -> tuple[list[RunResult], dict[str, BaseException]]:
+def run_many(
+    cut_ids: list[str],
+    *,
+    until: str = "render",
+    engine: str = "jupyter-book",
+    force: bool = False,
+    root: Path | None = None,
+    reporter: Reporter | None = None,
+    jobs: int | None = None,
+) -> tuple[list[RunResult], dict[str, BaseException]]:
     """Run several cuts side by side (at most ``os.cpu_count()`` at once; kernels are shared, so at most
     ``os.cpu_count()`` chapters run in all). Cuts are independent: each chapter reads only its own
     cut's outputs (the "changes" chapter derives the previous cut in memory). Returns results and

@@ -8,6 +8,7 @@ its date, so a later cut only adds information. Output is byte-identical for the
 All calibration of the simulation (rates, durations, kinetics) lives in the named constants below;
 protocol parameters (dose levels, timeline, visits) come from ``params/study.yml``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,9 +40,11 @@ SITE_WEIGHTS = (0.5, 0.3, 0.2)
 
 # --- toxicity --------------------------------------------------------------------------------------
 # P(CRS grade 0..5) after CD19 CAR-T by dose level (ASTCT 2019)
-CRS_GRADE_P = {1: (0.32, 0.38, 0.22, 0.06, 0.02, 0.00),
-               2: (0.24, 0.38, 0.27, 0.075, 0.03, 0.005),
-               3: (0.14, 0.32, 0.36, 0.11, 0.06, 0.01)}
+CRS_GRADE_P = {
+    1: (0.32, 0.38, 0.22, 0.06, 0.02, 0.00),
+    2: (0.24, 0.38, 0.27, 0.075, 0.03, 0.005),
+    3: (0.14, 0.32, 0.36, 0.11, 0.06, 0.01),
+}
 CRS_ONSET_DAYS = (1, 7)
 CRS_DURATION_DAYS = (3, 10)
 CRS_CD22_GRADE_P = (0.80, 0.16, 0.04, 0.00)  # grade 0..3 after CD22 CAR-T
@@ -69,8 +72,12 @@ CD22_REFUSAL_P = 0.05
 OTHER_DEATH_P = 0.01  # non-treatment-related death during follow-up
 INFECTION_FATAL_P = 0.08  # per grade >=3 infection
 # --- disease course ----------------------------------------------------------------------------------
-RELAPSE_HAZARD = {"no_hsct": math.log(2) / 120, "hsct_pre_cd22": -math.log(0.92) / 60,
-                  "cd22": -math.log(0.82) / 640, "hsct_no_cd22": -math.log(0.65) / 640}
+RELAPSE_HAZARD = {
+    "no_hsct": math.log(2) / 120,
+    "hsct_pre_cd22": -math.log(0.92) / 60,
+    "cd22": -math.log(0.82) / 640,
+    "hsct_no_cd22": -math.log(0.65) / 640,
+}
 MRD_POS_RELAPSE_FACTOR = 2.0
 DEATH_AFTER_RELAPSE_P = 0.70
 DEATH_AFTER_NR_P = 0.85
@@ -105,13 +112,11 @@ INF = "Infections and infestations"
 BLOOD = "Blood and lymphatic system disorders"
 PT = {
     "CRS": ("Cytokine release syndrome", "Cytokine release syndrome", "Immune system disorders"),
-    "ICANS": ("ICANS", "Immune effector cell-associated neurotoxicity syndrome",
-              "Nervous system disorders"),
+    "ICANS": ("ICANS", "Immune effector cell-associated neurotoxicity syndrome", "Nervous system disorders"),
     "AGVHD": ("Acute GVHD", "Acute graft versus host disease", "Immune system disorders"),
     "CGVHD": ("Chronic GVHD", "Chronic graft versus host disease", "Immune system disorders"),
     "CMV": ("CMV reactivation", "Cytomegalovirus infection reactivation", INF),
-    "GF": ("Primary graft failure", "Transplant failure",
-           "Injury, poisoning and procedural complications"),
+    "GF": ("Primary graft failure", "Transplant failure", "Injury, poisoning and procedural complications"),
     "VOD": ("Hepatic veno-occlusive disease", "Venoocclusive liver disease", "Hepatobiliary disorders"),
     "NEUT": ("Neutropenia", "Neutropenia", BLOOD),
     "THROMB": ("Thrombocytopenia", "Thrombocytopenia", BLOOD),
@@ -185,15 +190,29 @@ HEME = {"NEUT", "THROMB", "ANAEM", "FN"}
 INFECTIONS = {"PNEU", "SEPSIS", "BACT", "URTI", "UTI", "ZOSTER", "ASPERG", "EBV", "CMV"}
 AESI_KEYS = {"CRS", "ICANS", "AGVHD", "CGVHD", "CMV"} | HEME | INFECTIONS
 SCALE = {"CRS": "ASTCT 2019", "ICANS": "ASTCT 2019", "AGVHD": "MAGIC", "CGVHD": "NIH 2014"}
-DEATH_CAUSE = {"CRS": "CRS", "ICANS": "ICANS", "AGVHD": "GVHD", "CGVHD": "GVHD", "VOD": "OTHER TREATMENT-RELATED",
-               "GF": "OTHER TREATMENT-RELATED"} | dict.fromkeys(INFECTIONS, "INFECTION")
-DEATH_TERM = {"RELAPSE/PROGRESSION OF ALL": "Death due to relapsed/progressive ALL", "INFECTION": "Death due to infection",
-              "GVHD": "Death due to GVHD", "CRS": "Death due to cytokine release syndrome",
-              "ICANS": "Death due to neurotoxicity (ICANS)", "OTHER": "Death due to other cause",
-              "OTHER TREATMENT-RELATED": "Death due to transplant-related complication"}
+DEATH_CAUSE = {
+    "CRS": "CRS",
+    "ICANS": "ICANS",
+    "AGVHD": "GVHD",
+    "CGVHD": "GVHD",
+    "VOD": "OTHER TREATMENT-RELATED",
+    "GF": "OTHER TREATMENT-RELATED",
+} | dict.fromkeys(INFECTIONS, "INFECTION")
+DEATH_TERM = {
+    "RELAPSE/PROGRESSION OF ALL": "Death due to relapsed/progressive ALL",
+    "INFECTION": "Death due to infection",
+    "GVHD": "Death due to GVHD",
+    "CRS": "Death due to cytokine release syndrome",
+    "ICANS": "Death due to neurotoxicity (ICANS)",
+    "OTHER": "Death due to other cause",
+    "OTHER TREATMENT-RELATED": "Death due to transplant-related complication",
+}
 
-CUT_LABELS = {"escalation": "End of dose escalation", "interim": "Mid-expansion interim analysis",
-              "final": "Final analysis (2-year follow-up)"}
+CUT_LABELS = {
+    "escalation": "End of dose escalation",
+    "interim": "Mid-expansion interim analysis",
+    "final": "Final analysis (2-year follow-up)",
+}
 
 
 # ================================================================================================
@@ -308,10 +327,22 @@ def _simulate_subject(s: _Subject, rng: np.random.Generator, study: dict) -> Non
     """Simulate the clinical course of one infused patient (mutates ``s``): one function per
     clinical event, in the order the course unfolds."""
     c = _Course(s, rng, study, horizon=int(study["timeline"]["end_of_follow_up"]))
-    for event in (_cd19_infusion, _crs_and_icans, _other_adverse_events, _early_response, _transplant,
-                  _relapse_and_cd22, _chronic_gvhd, _deaths_and_discontinuations, _visit_schedule,
-                  _disposition, _response_assessments, _dlt_adjudication, _close_at_last_contact,
-                  _cellular_kinetics):
+    for event in (
+        _cd19_infusion,
+        _crs_and_icans,
+        _other_adverse_events,
+        _early_response,
+        _transplant,
+        _relapse_and_cd22,
+        _chronic_gvhd,
+        _deaths_and_discontinuations,
+        _visit_schedule,
+        _disposition,
+        _response_assessments,
+        _dlt_adjudication,
+        _close_at_last_contact,
+        _cellular_kinetics,
+    ):
         event(c)
 
 
@@ -333,11 +364,18 @@ def _crs_and_icans(c: _Course) -> None:
         st, dur = _u(rng, *CRS_ONSET_DAYS), _u(rng, *CRS_DURATION_DAYS)
         ai = c.add_ae("CRS", st, dur, min(crs_g, 4), fatal_p=1.0 if crs_g == 5 else 0.0)
         if crs_g >= 2:
-            c.add_cm("Tocilizumab", "IL-6 RECEPTOR ANTAGONIST", "Cytokine release syndrome", ai,
-                     st + _u(rng, 0, 1), _u(rng, 0, 1))
+            c.add_cm(
+                "Tocilizumab",
+                "IL-6 RECEPTOR ANTAGONIST",
+                "Cytokine release syndrome",
+                ai,
+                st + _u(rng, 0, 1),
+                _u(rng, 0, 1),
+            )
         if crs_g >= 3 or (crs_g == 2 and rng.random() < STEROID_FOR_CRS2_P):
-            c.add_cm("Dexamethasone", "CORTICOSTEROID", "Cytokine release syndrome", ai,
-                     st + _u(rng, 1, 2), _u(rng, 2, 6))
+            c.add_cm(
+                "Dexamethasone", "CORTICOSTEROID", "Cytokine release syndrome", ai, st + _u(rng, 1, 2), _u(rng, 2, 6)
+            )
     if rng.random() < ICANS_ANY_P[dl]:
         g = _pick(rng, ICANS_GRADE_P) + 1
         st, dur = _u(rng, 3, 10), _u(rng, *ICANS_DURATION_DAYS)
@@ -352,8 +390,9 @@ def _other_adverse_events(c: _Course) -> None:
     for key, lo, hi, p, gp, (d_lo, d_hi), rel_p in GENERIC_AES:
         if rng.random() < p:
             g = _pick(rng, gp) + 1
-            ae = c.add_ae(key, _u(rng, lo, hi), _u(rng, d_lo, d_hi), g, rel_p,
-                          INFECTION_FATAL_P if key in INFECTIONS else 0.0)
+            ae = c.add_ae(
+                key, _u(rng, lo, hi), _u(rng, d_lo, d_hi), g, rel_p, INFECTION_FATAL_P if key in INFECTIONS else 0.0
+            )
             if key not in AESI_KEYS and g <= 2 and ae.st > 0 and rng.random() < PARTIAL_DATE_P:
                 ae.partial = True
 
@@ -376,8 +415,7 @@ def _transplant(c: _Course) -> None:
     hsct = c.hsct
     if hsct is None:
         return
-    regimen = ("Busulfan/Fludarabine/ATG" if s.baseline["DONORTYP"] == "HAPLOIDENTICAL"
-               else "Busulfan/Fludarabine")
+    regimen = "Busulfan/Fludarabine/ATG" if s.baseline["DONORTYP"] == "HAPLOIDENTICAL" else "Busulfan/Fludarabine"
     s.pr.append(("CONDITIONING", regimen, "", hsct - 6, hsct - 1))
     s.pr.append(("ALLO-HSCT", "Allogeneic peripheral blood stem cell transplantation", "", hsct, hsct))
     s.visits["HSCT"] = hsct
@@ -385,16 +423,14 @@ def _transplant(c: _Course) -> None:
         c.graft_failure = True
         c.add_ae("GF", hsct + _u(rng, 21, 28), _u(rng, 14, 40), 4, 0.2, fatal_p=0.5)
     if rng.random() < VOD_P:
-        c.add_ae("VOD", hsct + _u(rng, 5, 21), _u(rng, 10, 30), 3 + int(rng.random() < 0.4), 0.1,
-                 fatal_p=VOD_FATAL_P)
+        c.add_ae("VOD", hsct + _u(rng, 5, 21), _u(rng, 10, 30), 3 + int(rng.random() < 0.4), 0.1, fatal_p=VOD_FATAL_P)
     if rng.random() < AGVHD_P:
         g = _pick(rng, AGVHD_GRADE_P) + 1
         st = hsct + 10 + int(rng.exponential(22))
         dur = _u(rng, 14, 60)
         ai = c.add_ae("AGVHD", st, dur, g, 0.3, fatal_p=AGVHD_FATAL_P.get(g, 0.0))
         if g >= 2:
-            c.add_cm("Methylprednisolone", "CORTICOSTEROID", "Acute GVHD", ai, st + _u(rng, 0, 2),
-                     _u(rng, 14, 42))
+            c.add_cm("Methylprednisolone", "CORTICOSTEROID", "Acute GVHD", ai, st + _u(rng, 0, 2), _u(rng, 14, 42))
         if g >= 3:
             c.severe_agvhd_day = st
             if rng.random() < 0.3:
@@ -422,8 +458,7 @@ def _relapse_and_cd22(c: _Course) -> None:
             relapse = int(t)
         else:
             active_gvhd = c.severe_agvhd_day is not None and c.severe_agvhd_day > cd22_day - 45
-            if c.death > cd22_day and not c.graft_failure and not active_gvhd \
-                    and rng.random() >= CD22_REFUSAL_P:
+            if c.death > cd22_day and not c.graft_failure and not active_gvhd and rng.random() >= CD22_REFUSAL_P:
                 c.cd22 = cd22_day
             h2 = RELAPSE_HAZARD["cd22" if c.cd22 is not None else "hsct_no_cd22"] * factor
             relapse = int(cd22_day + rng.exponential(1 / h2))
@@ -454,8 +489,15 @@ def _chronic_gvhd(c: _Course) -> None:
     st = c.hsct + 100 + int(rng.exponential(80))
     ai = c.add_ae("CGVHD", st, _u(rng, 60, 400), g, 0.2, fatal_p=CGVHD_FATAL_P if g == 3 else 0.0)
     if g >= 2:
-        c.add_cm("Prednisone", "CORTICOSTEROID", "Chronic GVHD", ai, st + _u(rng, 0, 7), _u(rng, 60, 240),
-                 partial=rng.random() < 0.15)
+        c.add_cm(
+            "Prednisone",
+            "CORTICOSTEROID",
+            "Chronic GVHD",
+            ai,
+            st + _u(rng, 0, 7),
+            _u(rng, 60, 240),
+            partial=rng.random() < 0.15,
+        )
     if g == 3 and rng.random() < 0.5:
         c.add_cm("Ruxolitinib", "OTHER", "Chronic GVHD", ai, st + _u(rng, 14, 30), _u(rng, 60, 200))
 
@@ -536,8 +578,11 @@ def _disposition(c: _Course) -> None:
 def _response_assessments(c: _Course) -> None:
     """Response (NCCN ALL) and MRD records at every assessment done, and at relapse."""
     rng, s, study = c.rng, c.s, c.study
-    vis = [d for d in study["response"]["visits"] + study["response"]["later_visits"]
-           if f"DAY {d}" in s.visits and s.visits[f"DAY {d}"] <= c.stop]
+    vis = [
+        d
+        for d in study["response"]["visits"] + study["response"]["later_visits"]
+        if f"DAY {d}" in s.visits and s.visits[f"DAY {d}"] <= c.stop
+    ]
     mrd_level = float(10 ** rng.uniform(-2.0, -0.3))
     for d in vis:
         day = s.visits[f"DAY {d}"]
@@ -548,12 +593,16 @@ def _response_assessments(c: _Course) -> None:
             continue
         res = "CRI" if d == 30 and c.cri else "CR"
         neg = c.mrd_neg or (d >= 45 and c.hsct is not None and rng.random() < 0.5)
-        s.rs += [("OVRLRESP", res, None, f"DAY {d}", day),
-                 ("MRD", "NEGATIVE" if neg else "POSITIVE", None if neg else mrd_level, f"DAY {d}", day)]
+        s.rs += [
+            ("OVRLRESP", res, None, f"DAY {d}", day),
+            ("MRD", "NEGATIVE" if neg else "POSITIVE", None if neg else mrd_level, f"DAY {d}", day),
+        ]
     if "RELAPSE" in s.visits:
         day = s.visits["RELAPSE"]
-        s.rs += [("OVRLRESP", "RELAPSE", None, "RELAPSE", day),
-                 ("MRD", "POSITIVE", float(rng.uniform(5, 60)), "RELAPSE", day)]
+        s.rs += [
+            ("OVRLRESP", "RELAPSE", None, "RELAPSE", day),
+            ("MRD", "POSITIVE", float(rng.uniform(5, 60)), "RELAPSE", day),
+        ]
 
 
 def _dlt_adjudication(c: _Course) -> None:
@@ -563,12 +612,14 @@ def _dlt_adjudication(c: _Course) -> None:
     for ae in s.aes:
         if not (w0 <= ae.st <= w1) or ae.st > s.last:
             continue
-        dlt = ((ae.key == "CRS" and ae.grade >= 4)
-               or (ae.key == "ICANS" and ae.grade >= 3 and ae.en is not None and (ae.en - ae.st) > 3)
-               or (ae.key == "AGVHD" and ae.grade >= 3)
-               or ae.key == "GF"
-               or (ae.key not in HEME and ae.key not in INFECTIONS and ae.grade >= 4 and ae.rel == "RELATED")
-               or (ae.fatal and ae.rel == "RELATED" and ae.en == s.death and ae.en <= w1))
+        dlt = (
+            (ae.key == "CRS" and ae.grade >= 4)
+            or (ae.key == "ICANS" and ae.grade >= 3 and ae.en is not None and (ae.en - ae.st) > 3)
+            or (ae.key == "AGVHD" and ae.grade >= 3)
+            or ae.key == "GF"
+            or (ae.key not in HEME and ae.key not in INFECTIONS and ae.grade >= 4 and ae.rel == "RELATED")
+            or (ae.fatal and ae.rel == "RELATED" and ae.en == s.death and ae.en <= w1)
+        )
         if dlt:
             ae.dlt, s.dlt = "Y", True
 
@@ -588,8 +639,11 @@ def _close_at_last_contact(c: _Course) -> None:
         elif ae.en is None or ae.en > s.last:
             ae.en, ae.out = None, "NOT RECOVERED/NOT RESOLVED"
         kept.append(ae)
-    s.cms = [(t, c_, ind, ae, st, (en if en <= s.last else None), part)
-             for t, c_, ind, ae, st, en, part in s.cms if st <= s.last]
+    s.cms = [
+        (t, c_, ind, ae, st, (en if en <= s.last else None), part)
+        for t, c_, ind, ae, st, en, part in s.cms
+        if st <= s.last
+    ]
     s.aes = kept
     s.pr = [p for p in s.pr if p[3] <= s.last]
     s.ex = [e for e in s.ex if e[2] <= s.last]
@@ -614,8 +668,10 @@ def _cellular_kinetics(c: _Course) -> None:
         t = np.array([s.visits[n] - day0 for n in present], dtype=float)
         rise = cmax * np.exp(-np.log(cmax / CK_C0) / tmax * np.clip(tmax - t, 0, None))
         dt_ = np.clip(t - tmax, 0, None)
-        fall = cmax * (CK_FAST_FRACTION * np.exp(-math.log(2) / CK_FAST_HALF_LIFE * dt_)
-                       + (1 - CK_FAST_FRACTION) * np.exp(-math.log(2) / CK_SLOW_HALF_LIFE * dt_))
+        fall = cmax * (
+            CK_FAST_FRACTION * np.exp(-math.log(2) / CK_FAST_HALF_LIFE * dt_)
+            + (1 - CK_FAST_FRACTION) * np.exp(-math.log(2) / CK_SLOW_HALF_LIFE * dt_)
+        )
         conc = np.where(t <= tmax, rise, fall)
         if prod == "CD19 CAR-T" and c.hsct is not None:
             conc = np.where(t > c.hsct, conc * CK_CONDITIONING_FACTOR, conc)
@@ -631,21 +687,25 @@ def _cellular_kinetics(c: _Course) -> None:
                     if spec != "CSF" and m < CK_MISSED_P:
                         continue
                     lloq = CK_LLOQ[method]
-                    s.ck.append((prod, spec, method, float(v) if v >= lloq else None, name,
-                                 int(tt) + day0))
+                    s.ck.append((prod, spec, method, float(v) if v >= lloq else None, name, int(tt) + day0))
 
 
 def _baseline(rng: np.random.Generator) -> dict:
     """Demographics and baseline disease of one patient."""
     age = int(np.clip(round(rng.gamma(4.0, 8.0)) + 6, 5, 68))
     sex = "M" if rng.random() < 0.58 else "F"
-    weight = (18 + 2.6 * age if age < 18 else rng.normal(72 if sex == "M" else 60, 10))
+    weight = 18 + 2.6 * age if age < 18 else rng.normal(72 if sex == "M" else 60, 10)
     blasts = float(np.clip(rng.lognormal(math.log(25), 1.2), 0.1, 95))
     disstat = ("PRIMARY REFRACTORY", "FIRST RELAPSE", "SECOND OR LATER RELAPSE", "RELAPSE AFTER HSCT")[
-        _pick(rng, (0.22, 0.40, 0.26, 0.12))]
+        _pick(rng, (0.22, 0.40, 0.26, 0.12))
+    ]
     return {
-        "AGE": age, "SEX": sex, "WEIGHTBL": float(max(weight, 15.0)),
-        "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO", "COUNTRY": "CHN",
+        "AGE": age,
+        "SEX": sex,
+        "WEIGHTBL": float(max(weight, 15.0)),
+        "RACE": "ASIAN",
+        "ETHNIC": "NOT HISPANIC OR LATINO",
+        "COUNTRY": "CHN",
         "DONORTYP": ("MATCHED SIBLING", "MATCHED UNRELATED", "HAPLOIDENTICAL")[_pick(rng, (0.3, 0.2, 0.5))],
         "DISSTAT": disstat,
         "PRLINES": 1 + _pick(rng, (0.3, 0.35, 0.2, 0.15)),
@@ -765,8 +825,11 @@ def simulate(n_subjects: int = N_SUBJECTS, seed: int = SEED, root: Path | None =
         s, rng = _new_subject(len(subjects), seed, "DOSE EXPANSION", "X", rp2d, SITES[sites[j]], day, study)
         if j in never:
             s.infused = False
-            why = ("PROGRESSIVE DISEASE", "Disease progression before infusion") if rng.random() < 0.6 else \
-                ("WITHDRAWAL BY SUBJECT", "Withdrew consent before infusion")
+            why = (
+                ("PROGRESSIVE DISEASE", "Disease progression before infusion")
+                if rng.random() < 0.6
+                else ("WITHDRAWAL BY SUBJECT", "Withdrew consent before infusion")
+            )
             s.last = -(s.d0 - s.consent).days + _u(rng, 7, 20)
             s.disp = (why[0], why[1], s.last)
             s.visits = {"SCREENING": -(s.d0 - s.consent).days}
@@ -777,8 +840,9 @@ def simulate(n_subjects: int = N_SUBJECTS, seed: int = SEED, root: Path | None =
     cut_dates = {"escalation": esc_end}
     if n_exp:
         cut_dates["interim"] = exp_consents[math.ceil(n_exp / 2) - 1] + dt.timedelta(days=INTERIM_AFTER_HALF_DAYS)
-    cut_dates["final"] = max(s.d0 + dt.timedelta(days=max(s.day730, s.disp[2] if s.disp else s.day730))
-                             for s in subjects)
+    cut_dates["final"] = max(
+        s.d0 + dt.timedelta(days=max(s.day730, s.disp[2] if s.disp else s.day730)) for s in subjects
+    )
     return Trial(subjects, rp2d, cut_dates, log)
 
 
@@ -816,25 +880,75 @@ def _records(trial: Trial, study: dict) -> dict[str, pd.DataFrame]:
         b = s.baseline
         consent = s.consent.isoformat()
         birth = s.consent - dt.timedelta(days=int(b["AGE"] * 365.25 + b["BIRTH_DOY"]))
-        rows["dm"].append(dict(
-            STUDYID=sid, USUBJID=u, SUBJID=subj, SITEID=s.site, RFICDTC=consent,
-            RFSTDTC=s.d0.isoformat() if s.infused else "", BRTHDTC=birth.isoformat()[:7],
-            AGE=str(b["AGE"]), AGEU="YEARS", SEX=b["SEX"], RACE=b["RACE"], ETHNIC=b["ETHNIC"],
-            COUNTRY=b["COUNTRY"], WEIGHTBL=_f(b["WEIGHTBL"], 1), PHASE=s.phase, COHORT=s.cohort,
-            DOSELVL=str(s.dose_level), DONORTYP=b["DONORTYP"], _D=consent))
+        rows["dm"].append(
+            dict(
+                STUDYID=sid,
+                USUBJID=u,
+                SUBJID=subj,
+                SITEID=s.site,
+                RFICDTC=consent,
+                RFSTDTC=s.d0.isoformat() if s.infused else "",
+                BRTHDTC=birth.isoformat()[:7],
+                AGE=str(b["AGE"]),
+                AGEU="YEARS",
+                SEX=b["SEX"],
+                RACE=b["RACE"],
+                ETHNIC=b["ETHNIC"],
+                COUNTRY=b["COUNTRY"],
+                WEIGHTBL=_f(b["WEIGHTBL"], 1),
+                PHASE=s.phase,
+                COHORT=s.cohort,
+                DOSELVL=str(s.dose_level),
+                DONORTYP=b["DONORTYP"],
+                _D=consent,
+            )
+        )
         diag = (s.consent - dt.timedelta(days=b["DIAG_DAYS_BEFORE"])).isoformat()
-        rows["bl"].append(dict(
-            USUBJID=u, DIAGDTC=diag[:7] if b["DIAG_PARTIAL"] else diag, DISSTAT=b["DISSTAT"],
-            PRLINES=str(b["PRLINES"]), PRHSCT=b["PRHSCT"], PRBLIN=b["PRBLIN"], PRINO=b["PRINO"],
-            PRTKI="Y" if b["PHSTAT"] == "POSITIVE" else "N", BMBLAST=_f(b["BMBLAST"], 1),
-            MRDBL=_f(b["MRDBL"], 2), CNSSTAT=b["CNSSTAT"], EMDFL=b["EMDFL"], CYTORISK=b["CYTORISK"],
-            PHSTAT=b["PHSTAT"], _D=consent))
+        rows["bl"].append(
+            dict(
+                USUBJID=u,
+                DIAGDTC=diag[:7] if b["DIAG_PARTIAL"] else diag,
+                DISSTAT=b["DISSTAT"],
+                PRLINES=str(b["PRLINES"]),
+                PRHSCT=b["PRHSCT"],
+                PRBLIN=b["PRBLIN"],
+                PRINO=b["PRINO"],
+                PRTKI="Y" if b["PHSTAT"] == "POSITIVE" else "N",
+                BMBLAST=_f(b["BMBLAST"], 1),
+                MRDBL=_f(b["MRDBL"], 2),
+                CNSSTAT=b["CNSSTAT"],
+                EMDFL=b["EMDFL"],
+                CYTORISK=b["CYTORISK"],
+                PHSTAT=b["PHSTAT"],
+                _D=consent,
+            )
+        )
         for i, (prod, dose, day) in enumerate(sorted(s.ex, key=lambda e: e[2]), 1):
-            rows["ex"].append(dict(USUBJID=u, EXSEQ=str(i), EXTRT=prod, EXDOSE=f"{dose:.0f}",
-                                   EXDOSU="CAR+ cells/kg", EXROUTE="INTRAVENOUS", EXSTDTC=iso(day), _D=iso(day)))
+            rows["ex"].append(
+                dict(
+                    USUBJID=u,
+                    EXSEQ=str(i),
+                    EXTRT=prod,
+                    EXDOSE=f"{dose:.0f}",
+                    EXDOSU="CAR+ cells/kg",
+                    EXROUTE="INTRAVENOUS",
+                    EXSTDTC=iso(day),
+                    _D=iso(day),
+                )
+            )
         for i, (cat, trt, ref, st, en) in enumerate(sorted(s.pr, key=lambda p: (p[3], p[0])), 1):
-            rows["pr"].append(dict(USUBJID=u, PRSEQ=str(i), PRCAT=cat, PRTRT=trt, PRREF=ref,
-                                   PRSTDTC=iso(st), PRENDTC=iso(en if en <= s.last else None), _D=iso(st)))
+            rows["pr"].append(
+                dict(
+                    USUBJID=u,
+                    PRSEQ=str(i),
+                    PRCAT=cat,
+                    PRTRT=trt,
+                    PRREF=ref,
+                    PRSTDTC=iso(st),
+                    PRENDTC=iso(en if en <= s.last else None),
+                    _D=iso(st),
+                )
+            )
         # AEs: sequence by start day then term; CMs refer to the new AESEQ
         order = sorted(range(len(s.aes)), key=lambda i: (s.aes[i].st, PT[s.aes[i].key][1], i))
         seq_of = {}
@@ -843,37 +957,93 @@ def _records(trial: Trial, study: dict) -> dict[str, pd.DataFrame]:
             seq_of[id(ae)] = seq
             term, decod, soc = PT[ae.key]
             st = iso(ae.st)
-            rows["ae"].append(dict(
-                USUBJID=u, AESEQ=str(seq), AETERM=term, AEDECOD=decod, AEBODSYS=soc,
-                AESTDTC=st[:7] if ae.partial else st, AEENDTC=iso(ae.en), AETOXGR=str(ae.grade),
-                AEGRSCL=SCALE.get(ae.key, "CTCAE v5.0"), AESER=ae.ser, AEREL=ae.rel, AEOUT=ae.out,
-                AEDLT=ae.dlt, _D=st))
+            rows["ae"].append(
+                dict(
+                    USUBJID=u,
+                    AESEQ=str(seq),
+                    AETERM=term,
+                    AEDECOD=decod,
+                    AEBODSYS=soc,
+                    AESTDTC=st[:7] if ae.partial else st,
+                    AEENDTC=iso(ae.en),
+                    AETOXGR=str(ae.grade),
+                    AEGRSCL=SCALE.get(ae.key, "CTCAE v5.0"),
+                    AESER=ae.ser,
+                    AEREL=ae.rel,
+                    AEOUT=ae.out,
+                    AEDLT=ae.dlt,
+                    _D=st,
+                )
+            )
         cms = sorted(s.cms, key=lambda c: (c[4], c[0]))
         for i, (trt, clas, indc, ai, st, en, part) in enumerate(cms, 1):
             sd = iso(st)
-            rows["cm"].append(dict(USUBJID=u, CMSEQ=str(i), CMTRT=trt, CMCLAS=clas, CMINDC=indc,
-                                   CMAESEQ=str(seq_of[id(ai)]) if ai is not None else "",
-                                   CMSTDTC=sd[:7] if part else sd, CMENDTC=iso(en), _D=sd))
+            rows["cm"].append(
+                dict(
+                    USUBJID=u,
+                    CMSEQ=str(i),
+                    CMTRT=trt,
+                    CMCLAS=clas,
+                    CMINDC=indc,
+                    CMAESEQ=str(seq_of[id(ai)]) if ai is not None else "",
+                    CMSTDTC=sd[:7] if part else sd,
+                    CMENDTC=iso(en),
+                    _D=sd,
+                )
+            )
         rs = sorted(s.rs, key=lambda r: (r[4], r[0] == "MRD"))
         for i, (tc, res, val, visit, day) in enumerate(rs, 1):
-            rows["rs"].append(dict(USUBJID=u, RSSEQ=str(i), RSTESTCD=tc, RSSTRESC=res,
-                                   RSSTRESN=_f(val, 4), VISIT=visit, RSDTC=iso(day), _D=iso(day)))
-        ds = [("PROTOCOL MILESTONE", "INFORMED CONSENT", "Informed consent obtained", "",
-               -(s.d0 - s.consent).days)]
+            rows["rs"].append(
+                dict(
+                    USUBJID=u,
+                    RSSEQ=str(i),
+                    RSTESTCD=tc,
+                    RSSTRESC=res,
+                    RSSTRESN=_f(val, 4),
+                    VISIT=visit,
+                    RSDTC=iso(day),
+                    _D=iso(day),
+                )
+            )
+        ds = [("PROTOCOL MILESTONE", "INFORMED CONSENT", "Informed consent obtained", "", -(s.d0 - s.consent).days)]
         if s.disp is not None:
             dec, term, day = s.disp
             ds.append(("DISPOSITION EVENT", dec, term, s.death_cause if dec == "DEATH" else "", day))
         for i, (cat, dec, term, caus, day) in enumerate(ds, 1):
-            rows["ds"].append(dict(USUBJID=u, DSSEQ=str(i), DSCAT=cat, DSDECOD=dec, DSTERM=term,
-                                   DTHCAUS=caus, DSSTDTC=iso(day), _D=iso(day)))
+            rows["ds"].append(
+                dict(
+                    USUBJID=u,
+                    DSSEQ=str(i),
+                    DSCAT=cat,
+                    DSDECOD=dec,
+                    DSTERM=term,
+                    DTHCAUS=caus,
+                    DSSTDTC=iso(day),
+                    _D=iso(day),
+                )
+            )
         for visit, day in sorted(s.visits.items(), key=lambda v: (v[1], v[0])):
             rows["sv"].append((u, visit, iso(day), iso(day)))  # tuples in column order: the big domains
         ck = sorted(s.ck, key=lambda c: (c[5], c[0], c[1], c[2]))
         for i, (prod, spec, method, val, visit, day) in enumerate(ck, 1):
             nd = 2 if method == "FLOW CYTOMETRY" else 0
             num = _f(val, nd)
-            rows["ck"].append((u, str(i), prod, spec, method, num if val is not None else "<LLOQ", num,
-                               CK_UNIT[method], lloq[method], visit, iso(day), iso(day)))
+            rows["ck"].append(
+                (
+                    u,
+                    str(i),
+                    prod,
+                    spec,
+                    method,
+                    num if val is not None else "<LLOQ",
+                    num,
+                    CK_UNIT[method],
+                    lloq[method],
+                    visit,
+                    iso(day),
+                    iso(day),
+                )
+            )
     out = {}
     for name, dom in sdtm.DOMAINS.items():
         cols = [c.name for c in dom.columns]
@@ -915,8 +1085,9 @@ def _write(tables: dict[str, pd.DataFrame], folder: Path) -> None:
             w.writerows(df.itertuples(index=False, name=None))
 
 
-def generate(out_dir: Path, n_subjects: int = N_SUBJECTS, seed: int = SEED,
-             root: Path | None = None) -> dict[str, Path]:
+def generate(
+    out_dir: Path, n_subjects: int = N_SUBJECTS, seed: int = SEED, root: Path | None = None
+) -> dict[str, Path]:
     """Simulate one trial and write ``out_dir/<cut>/<domain>.csv`` for every cut declared in params.
 
     Cut dates of the three standard cuts (escalation, interim, final) are derived from the simulated
@@ -938,10 +1109,17 @@ def cut_params(n_subjects: int = N_SUBJECTS, seed: int = SEED, root: Path | None
     """The ``params/<cut>.yml`` contents for the simulated trial (used to write the committed files)."""
     dates = simulate(n_subjects, seed, root).cut_dates
     ids = list(dates)
-    return {cid: {"id": cid, "label": CUT_LABELS[cid], "cut_date": dates[cid].isoformat(),
-                  "data_dir": f"synthetic_data/{cid}", "kind": "final" if cid == "final" else "interim",
-                  "previous": ids[i - 1] if i else None}
-            for i, cid in enumerate(ids)}
+    return {
+        cid: {
+            "id": cid,
+            "label": CUT_LABELS[cid],
+            "cut_date": dates[cid].isoformat(),
+            "data_dir": f"synthetic_data/{cid}",
+            "kind": "final" if cid == "final" else "interim",
+            "previous": ids[i - 1] if i else None,
+        }
+        for i, cid in enumerate(ids)
+    }
 
 
 # ================================================================================================
@@ -954,8 +1132,10 @@ def calibration(data_dir: Path) -> dict[str, float]:
     GVHD: transplanted patients alive 100 days after the transplant. 2-year OS: Kaplan-Meier with
     the last visit as censoring date.
     """
-    r = {n: pd.read_csv(Path(data_dir) / f"{n}.csv", dtype=str, keep_default_na=False)
-         for n in ("dm", "ae", "rs", "ds", "pr", "sv")}
+    r = {
+        n: pd.read_csv(Path(data_dir) / f"{n}.csv", dtype=str, keep_default_na=False)
+        for n in ("dm", "ae", "rs", "ds", "pr", "sv")
+    }
     saf = r["dm"][r["dm"]["RFSTDTC"] != ""]
     n = len(saf)
     d0 = pd.to_datetime(saf.set_index("USUBJID")["RFSTDTC"])

@@ -15,6 +15,7 @@ Functions take ADaM-shaped frames with standard variable names and the grouping 
 argument, so they run unchanged on any study's ADaM. Bad input raises ``ValueError`` naming the
 dataset, the column, the rows and the rule.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,8 +49,14 @@ from analysis_lib.toolkit.frames import (
 )
 
 ARD_COLUMNS = [
-    "group1", "group1_level", "group2", "group2_level",
-    "variable", "variable_level", "stat_name", "stat_value",
+    "group1",
+    "group1_level",
+    "group2",
+    "group2_level",
+    "variable",
+    "variable_level",
+    "stat_name",
+    "stat_value",
 ]
 #: Order of the descriptive statistics in continuous and NCA ARDs (keys of ``stats.describe``).
 DESCRIBE_STATS = ("n", "mean", "sd", "median", "q1", "q3", "min", "max", "geo_mean", "geo_cv")
@@ -58,6 +65,7 @@ TOTAL = "Total"
 
 # --------------------------------------------------------------------------------------------
 # the ARD itself: build, check, write, read (one way each)
+
 
 def frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     """An ARD from row tuples in :data:`ARD_COLUMNS` order (all columns object dtype)."""
@@ -128,14 +136,19 @@ def stat(ard: pd.DataFrame, stat_name: str, **where: Any) -> Any:
     hits = ard.loc[mask, "stat_value"]
     if len(hits) != 1:
         sel = ", ".join(f"{k}={v!r}" for k, v in where.items())
-        raise ValueError(f"ARD: {len(hits)} rows with stat_name={stat_name!r}" + (f" and {sel}" if sel else "")
-                         + " (exactly one expected)")
+        raise ValueError(
+            f"ARD: {len(hits)} rows with stat_name={stat_name!r}"
+            + (f" and {sel}" if sel else "")
+            + " (exactly one expected)"
+        )
     return _py(hits.iloc[0])
 
 
-def index(ard: pd.DataFrame, group_cols: Sequence[str] = ("group1_level",),
-          row_cols: Sequence[str] = ("group2_level", "variable", "variable_level")
-          ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], dict[tuple[Any, ...], dict[tuple[Any, ...], dict[str, Any]]]]:
+def index(
+    ard: pd.DataFrame,
+    group_cols: Sequence[str] = ("group1_level",),
+    row_cols: Sequence[str] = ("group2_level", "variable", "variable_level"),
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], dict[tuple[Any, ...], dict[tuple[Any, ...], dict[str, Any]]]]:
     """(ordered group keys, ordered row keys, {row: {group: {stat: value}}}) in ARD order — how
     display frames look statistics up."""
     check(ard)
@@ -152,13 +165,17 @@ def index(ard: pd.DataFrame, group_cols: Sequence[str] = ("group1_level",),
 def listing_ard(body: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """The records of a listing as an ARD: one row per cell (group1 ``row`` = the listing row
     number from 1, variable = the column header, stat_name ``value``, stat_value = the text shown)."""
-    rows = [("row", i, None, None, col, None, "value", str(rec[col]))
-            for i, rec in enumerate(body[list(columns)].to_dict("records"), start=1) for col in columns]
+    rows = [
+        ("row", i, None, None, col, None, "value", str(rec[col]))
+        for i, rec in enumerate(body[list(columns)].to_dict("records"), start=1)
+        for col in columns
+    ]
     return frame(rows)
 
 
 # --------------------------------------------------------------------------------------------
 # helpers
+
 
 def _frame(rows: list[tuple]) -> pd.DataFrame:
     """Rows -> ARD frame with exactly ARD_COLUMNS, all object dtype."""
@@ -172,16 +189,20 @@ def _levels(values: pd.Series, declared: Sequence | None, what: str, col: str) -
         declared = list(declared)
         extra = observed[~observed.isin(declared)]
         if len(extra):
-            raise ValueError(f"{what}: column {col} has value(s) {sorted(map(str, extra.unique()))} "
-                             f"not among the declared levels {declared} ({_rows_where(~_is_missing(values) & ~values.isin(declared))})")
+            raise ValueError(
+                f"{what}: column {col} has value(s) {sorted(map(str, extra.unique()))} "
+                f"not among the declared levels {declared} "
+                f"({_rows_where(~_is_missing(values) & ~values.isin(declared))})"
+            )
         return declared
     if isinstance(values.dtype, pd.CategoricalDtype):
         return list(values.cat.categories)
     return sorted(observed.unique(), key=lambda v: (str(type(v)), v))
 
 
-def group_masks(df: pd.DataFrame, by: str | None, by_levels: Sequence | None, total: bool,
-            what: str) -> list[tuple[Any, pd.Series]]:
+def group_masks(
+    df: pd.DataFrame, by: str | None, by_levels: Sequence | None, total: bool, what: str
+) -> list[tuple[Any, pd.Series]]:
     """[(group level, row mask)] for each by level (+ Total); [(None, all)] when by is None."""
     everyone = pd.Series(True, index=df.index)
     if by is None:
@@ -189,8 +210,10 @@ def group_masks(df: pd.DataFrame, by: str | None, by_levels: Sequence | None, to
     _no_missing(df, by, what)
     levels = _levels(df[by], by_levels, what, by)
     if total and TOTAL in [str(v) for v in levels]:
-        raise ValueError(f"{what}: column {by} has a level named {TOTAL!r}, which clashes with the "
-                         "Total column; rename the level or use total=False")
+        raise ValueError(
+            f"{what}: column {by} has a level named {TOTAL!r}, which clashes with the "
+            "Total column; rename the level or use total=False"
+        )
     out = [(lvl, df[by] == lvl) for lvl in levels]
     if total:
         out.append((TOTAL, everyone))
@@ -201,8 +224,7 @@ def _group_cols(by: str | None, level: Any) -> tuple:
     return (by, _py(level)) if by is not None else (None, None)
 
 
-def _apply_where(df: pd.DataFrame, where: Mapping[str, Any] | Callable | None,
-                 what: str) -> pd.DataFrame:
+def _apply_where(df: pd.DataFrame, where: Mapping[str, Any] | Callable | None, what: str) -> pd.DataFrame:
     """Subset by {column: value or list of values} or by a callable frame -> boolean mask."""
     if where is None:
         return df
@@ -225,8 +247,10 @@ def _select_param(df: pd.DataFrame, paramcd: str | None, what: str) -> pd.DataFr
         return df
     data = df[df["PARAMCD"] == paramcd]
     if data.empty:
-        raise ValueError(f"{what}: no records with PARAMCD == {paramcd!r}; "
-                         f"available: {sorted(map(str, df['PARAMCD'].unique()))[:20]}")
+        raise ValueError(
+            f"{what}: no records with PARAMCD == {paramcd!r}; "
+            f"available: {sorted(map(str, df['PARAMCD'].unique()))[:20]}"
+        )
     return data
 
 
@@ -246,12 +270,24 @@ def _level_key(v: Any) -> str:
 # --------------------------------------------------------------------------------------------
 # adverse events
 
-def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
-           pop_flag: str | None = "SAFFL", teae_flag: str | None = "TRTEMFL",
-           by_levels: Sequence | None = None, total: bool = False,
-           grade: str | None = None, grade_levels: Sequence | None = None,
-           high_grade: Any = "default", where: Mapping[str, Any] | Callable | None = None,
-           soc: str = "AEBODSYS", pt: str = "AEDECOD", id_var: str = "USUBJID") -> pd.DataFrame:
+
+def ae_ard(
+    adsl: pd.DataFrame,
+    adae: pd.DataFrame,
+    *,
+    by: str | None = "TRT01A",
+    pop_flag: str | None = "SAFFL",
+    teae_flag: str | None = "TRTEMFL",
+    by_levels: Sequence | None = None,
+    total: bool = False,
+    grade: str | None = None,
+    grade_levels: Sequence | None = None,
+    high_grade: Any = "default",
+    where: Mapping[str, Any] | Callable | None = None,
+    soc: str = "AEBODSYS",
+    pt: str = "AEDECOD",
+    id_var: str = "USUBJID",
+) -> pd.DataFrame:
     """Subjects and events with adverse events: any AE, by SOC and by SOC/PT (docs/design.md §6).
 
     Denominators N are the ADSL subjects with ``pop_flag == "Y"`` per ``by`` level (the subject's
@@ -275,8 +311,10 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
 
     unknown = ~adae[id_var].isin(adsl[id_var])
     if unknown.any():
-        raise ValueError(f"ADAE: {id_var} not found in ADSL in {_rows_where(unknown)}: "
-                         f"{sorted(adae.loc[unknown, id_var].unique())[:5]}")
+        raise ValueError(
+            f"ADAE: {id_var} not found in ADSL in {_rows_where(unknown)}: "
+            f"{sorted(adae.loc[unknown, id_var].unique())[:5]}"
+        )
     ae = adae[_flag_yes(adae, teae_flag)] if teae_flag else adae
     ae = _apply_where(ae, where, "ADAE")
     ae = ae[ae[id_var].isin(pop[id_var])]
@@ -294,8 +332,10 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
         if grade_levels is None:
             ctcae = {"1", "2", "3", "4", "5"}
             if not set(ae[grade].map(_level_key)) <= ctcae:
-                raise ValueError(f"ADAE: grade column {grade} is not a 1-5 grade; pass grade_levels "
-                                 "in increasing severity, e.g. ['MILD', 'MODERATE', 'SEVERE']")
+                raise ValueError(
+                    f"ADAE: grade column {grade} is not a 1-5 grade; pass grade_levels "
+                    "in increasing severity, e.g. ['MILD', 'MODERATE', 'SEVERE']"
+                )
             grade_levels = [1, 2, 3, 4, 5]
             if high_grade == "default":
                 high_grade = 3
@@ -305,8 +345,10 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
         keys = ae[grade].map(_level_key)
         bad = ~keys.isin(grade_keys)
         if bad.any():
-            raise ValueError(f"ADAE: column {grade} has value(s) {sorted(keys[bad].unique())} "
-                             f"outside the grade levels {grade_keys} in {_rows_where(bad)}")
+            raise ValueError(
+                f"ADAE: column {grade} has value(s) {sorted(keys[bad].unique())} "
+                f"outside the grade levels {grade_keys} in {_rows_where(bad)}"
+            )
         ae["_grank"] = keys.map({k: i for i, k in enumerate(grade_keys)}).astype(int)
         if high_grade is not None:
             if _level_key(high_grade) not in grade_keys:
@@ -314,8 +356,10 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
             high_rank = grade_keys.index(_level_key(high_grade))
 
     big_n = [int(mask.sum()) for _, mask in groups]
-    ae_masks = [pd.Series(True, index=ae.index) if by is None or (total and lvl == TOTAL)
-                else ae[by] == lvl for lvl, _ in groups]
+    ae_masks = [
+        pd.Series(True, index=ae.index) if by is None or (total and lvl == TOTAL) else ae[by] == lvl
+        for lvl, _ in groups
+    ]
 
     rows: list[tuple] = []
 
@@ -333,8 +377,7 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
                     st += [(f"n_grade_{k}", c), (f"p_grade_{k}", _p(c, N))]
                 if high_rank is not None:
                     c = int((worst >= high_rank).sum())
-                    st += [(f"n_grade_ge{grade_keys[high_rank]}", c),
-                           (f"p_grade_ge{grade_keys[high_rank]}", _p(c, N))]
+                    st += [(f"n_grade_ge{grade_keys[high_rank]}", c), (f"p_grade_ge{grade_keys[high_rank]}", _p(c, N))]
             rows.extend((*g1, *g2, var, _py(var_level), s, _py(v)) for s, v in st)
 
     add(ae, (None, None), "ANY", None)
@@ -349,21 +392,31 @@ def ae_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, by: str | None = "TRT01A",
 # --------------------------------------------------------------------------------------------
 # categorical and continuous summaries
 
+
 def _denominators(groups, df, denominator, id_var, what) -> list[int]:
     """N per group: rows (or distinct ids) of df, or a mapping level -> N."""
     if denominator is None:
         return [int(df.loc[m, id_var].nunique()) if id_var else int(m.sum()) for _, m in groups]
     if isinstance(denominator, Mapping):
-        return [int(denominator.get(TOTAL, sum(denominator.values())) if lvl == TOTAL
-                    else denominator.get(lvl, 0)) for lvl, _ in groups]
+        return [
+            int(denominator.get(TOTAL, sum(denominator.values())) if lvl == TOTAL else denominator.get(lvl, 0))
+            for lvl, _ in groups
+        ]
     raise ValueError(f"{what}: denominator must be None, a DataFrame or a mapping level -> N")
 
 
-def categorical_ard(df: pd.DataFrame, variables: str | Sequence[str], by: str | None = None,
-                    denominator: pd.DataFrame | Mapping | None = None, *,
-                    levels: Mapping[str, Sequence] | None = None, by_levels: Sequence | None = None,
-                    total: bool = False, id_var: str | None = None,
-                    missing_label: str = "Missing") -> pd.DataFrame:
+def categorical_ard(
+    df: pd.DataFrame,
+    variables: str | Sequence[str],
+    by: str | None = None,
+    denominator: pd.DataFrame | Mapping | None = None,
+    *,
+    levels: Mapping[str, Sequence] | None = None,
+    by_levels: Sequence | None = None,
+    total: bool = False,
+    id_var: str | None = None,
+    missing_label: str = "Missing",
+) -> pd.DataFrame:
     """Counts ``n``, denominators ``N`` and proportions ``p`` for each level of each variable.
 
     Level order per variable: ``levels[var]``, else the categories of a categorical column, else
@@ -379,8 +432,7 @@ def categorical_ard(df: pd.DataFrame, variables: str | Sequence[str], by: str | 
     if isinstance(denominator, pd.DataFrame):
         _require(denominator, [by, id_var], "categorical_ard denominator")
         den_groups = group_masks(denominator, by, by_levels, total, "categorical_ard denominator")
-        big_n = [int(denominator.loc[m, id_var].nunique()) if id_var else int(m.sum())
-                 for _, m in den_groups]
+        big_n = [int(denominator.loc[m, id_var].nunique()) if id_var else int(m.sum()) for _, m in den_groups]
         by_levels = [lvl for lvl, _ in den_groups if not (total and lvl == TOTAL)] if by else None
         groups = group_masks(df, by, by_levels, total, "categorical_ard data")
     else:
@@ -400,8 +452,9 @@ def categorical_ard(df: pd.DataFrame, variables: str | Sequence[str], by: str | 
                 sel = gm & is_lvl
                 n = int(df.loc[sel, id_var].nunique()) if id_var else int(sel.sum())
                 g1 = _group_cols(by, g)
-                rows.extend((*g1, None, None, var, _py(lvl), s, _py(v))
-                            for s, v in (("n", n), ("N", N), ("p", _p(n, N))))
+                rows.extend(
+                    (*g1, None, None, var, _py(lvl), s, _py(v)) for s, v in (("n", n), ("N", N), ("p", _p(n, N)))
+                )
     return _frame(rows)
 
 
@@ -409,21 +462,30 @@ def _numeric(df: pd.DataFrame, col: str, what: str) -> pd.Series:
     num = pd.to_numeric(df[col], errors="coerce")
     bad = num.isna() & ~_is_missing(df[col])
     if bad.any():
-        raise ValueError(f"{what}: column {col} must be numeric; non-numeric values "
-                         f"{sorted(map(str, df.loc[bad, col].unique()))[:5]} in {_rows_where(bad)}")
+        raise ValueError(
+            f"{what}: column {col} must be numeric; non-numeric values "
+            f"{sorted(map(str, df.loc[bad, col].unique()))[:5]} in {_rows_where(bad)}"
+        )
     return num.astype(float)
 
 
-def _describe_rows(values: pd.Series, g1: tuple, g2: tuple, var: str, var_level: Any,
-                   extra: Sequence[tuple] = ()) -> list[tuple]:
+def _describe_rows(
+    values: pd.Series, g1: tuple, g2: tuple, var: str, var_level: Any, extra: Sequence[tuple] = ()
+) -> list[tuple]:
     d = stats.describe(values.to_numpy(dtype=float))
     out = [(*g1, *g2, var, var_level, s, _py(d[s])) for s in DESCRIBE_STATS]
     out.extend((*g1, *g2, var, var_level, s, _py(v)) for s, v in extra)
     return out
 
 
-def continuous_ard(df: pd.DataFrame, variables: str | Sequence[str], by: str | None = None, *,
-                   by_levels: Sequence | None = None, total: bool = False) -> pd.DataFrame:
+def continuous_ard(
+    df: pd.DataFrame,
+    variables: str | Sequence[str],
+    by: str | None = None,
+    *,
+    by_levels: Sequence | None = None,
+    total: bool = False,
+) -> pd.DataFrame:
     """Descriptive statistics (``stats.describe``) per variable and ``by`` level.
 
     Statistics: n, mean, sd, median, q1, q3, min, max, geo_mean, geo_cv (of the non-missing
@@ -437,19 +499,29 @@ def continuous_ard(df: pd.DataFrame, variables: str | Sequence[str], by: str | N
         num = _numeric(df, var, "continuous_ard data")
         for g, gm in groups:
             vals = num[gm]
-            rows += _describe_rows(vals.dropna(), _group_cols(by, g), (None, None), var, None,
-                                   extra=[("nmiss", int(vals.isna().sum()))])
+            rows += _describe_rows(
+                vals.dropna(), _group_cols(by, g), (None, None), var, None, extra=[("nmiss", int(vals.isna().sum()))]
+            )
     return _frame(rows)
 
 
 # --------------------------------------------------------------------------------------------
 # response rates
 
-def response_ard(df: pd.DataFrame, responder: str, by: str | None = None, *,
-                 values: Sequence | None = None, paramcd: str | None = None,
-                 denominator: pd.DataFrame | None = None, id_var: str = "USUBJID",
-                 conf_level: float = 0.95, by_levels: Sequence | None = None,
-                 total: bool = False) -> pd.DataFrame:
+
+def response_ard(
+    df: pd.DataFrame,
+    responder: str,
+    by: str | None = None,
+    *,
+    values: Sequence | None = None,
+    paramcd: str | None = None,
+    denominator: pd.DataFrame | None = None,
+    id_var: str = "USUBJID",
+    conf_level: float = 0.95,
+    by_levels: Sequence | None = None,
+    total: bool = False,
+) -> pd.DataFrame:
     """Response rate with exact (Clopper-Pearson) CI: n, N, p, ci_low, ci_high per ``by`` level.
 
     ``df`` is subject-level (ADSL, or ADRS restricted by ``paramcd`` to one record per subject).
@@ -469,9 +541,11 @@ def response_ard(df: pd.DataFrame, responder: str, by: str | None = None, *,
         resp = raw.isin(["Y", "1", "1.0"])
         bad = ~(resp | raw.isin(["N", "0", "0.0"]))
         if bad.any():
-            raise ValueError(f"response_ard data: responder flag {responder} must be Y/N or 1/0; "
-                             f"found {sorted(raw[bad].unique())} in {_rows_where(bad)}; pass values= "
-                             "to define responders from a category column")
+            raise ValueError(
+                f"response_ard data: responder flag {responder} must be Y/N or 1/0; "
+                f"found {sorted(raw[bad].unique())} in {_rows_where(bad)}; pass values= "
+                "to define responders from a category column"
+            )
         var_level = "Y"
     responders = set(data.loc[resp, id_var])
     if denominator is not None:
@@ -480,8 +554,9 @@ def response_ard(df: pd.DataFrame, responder: str, by: str | None = None, *,
         base = denominator
     else:
         base = data
-    groups = group_masks(base, by, by_levels, total, "response_ard " +
-                     ("denominator" if denominator is not None else "data"))
+    groups = group_masks(
+        base, by, by_levels, total, "response_ard " + ("denominator" if denominator is not None else "data")
+    )
     variable = paramcd if paramcd is not None else responder
     rows: list[tuple] = []
     for g, gm in groups:
@@ -490,18 +565,31 @@ def response_ard(df: pd.DataFrame, responder: str, by: str | None = None, *,
         n = int(ids.isin(responders).sum())
         lo, hi = stats.clopper_pearson(n, N, conf_level) if N else (math.nan, math.nan)
         g1 = _group_cols(by, g)
-        rows.extend((*g1, None, None, variable, var_level, s, _py(v)) for s, v in
-                    (("n", n), ("N", N), ("p", _p(n, N)), ("ci_low", lo), ("ci_high", hi)))
+        rows.extend(
+            (*g1, None, None, variable, var_level, s, _py(v))
+            for s, v in (("n", n), ("N", N), ("p", _p(n, N)), ("ci_low", lo), ("ci_high", hi))
+        )
     return _frame(rows)
 
 
 # --------------------------------------------------------------------------------------------
 # time to event
 
-def km_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = None, *,
-           landmarks: Sequence[float] = (), time_var: str = "AVAL", cnsr_var: str = "CNSR",
-           conf_type: str = "log-log", conf_level: float = 0.95, by_levels: Sequence | None = None,
-           total: bool = False, id_var: str = "USUBJID") -> pd.DataFrame:
+
+def km_ard(
+    adtte: pd.DataFrame,
+    paramcd: str | None = None,
+    by: str | None = None,
+    *,
+    landmarks: Sequence[float] = (),
+    time_var: str = "AVAL",
+    cnsr_var: str = "CNSR",
+    conf_type: str = "log-log",
+    conf_level: float = 0.95,
+    by_levels: Sequence | None = None,
+    total: bool = False,
+    id_var: str = "USUBJID",
+) -> pd.DataFrame:
     """Kaplan-Meier summary per ``by`` level (``stats.kaplan_meier``; ``CNSR == 1`` is censored).
 
     Rows with ``variable_level = None``: n, events, censored, median, median_ci_low,
@@ -516,8 +604,9 @@ def km_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = Non
     cnsr = _numeric(data, cnsr_var, "ADTTE")
     bad = time.isna() | cnsr.isna() | ~cnsr.isin([0.0, 1.0]) | (time < 0)
     if bad.any():
-        raise ValueError(f"ADTTE: {time_var} must be a non-negative number and {cnsr_var} 0 or 1; "
-                         f"violated in {_rows_where(bad)}")
+        raise ValueError(
+            f"ADTTE: {time_var} must be a non-negative number and {cnsr_var} 0 or 1; violated in {_rows_where(bad)}"
+        )
     groups = group_masks(data, by, by_levels, total, "ADTTE")
     variable = paramcd if paramcd is not None else time_var
     lms = [float(t) for t in landmarks]
@@ -527,8 +616,7 @@ def km_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = Non
         n, events = len(t), int((c == 0).sum())
         g1 = _group_cols(by, g)
         if n:
-            km = stats.kaplan_meier(t, (c == 0).astype(int), conf_type=conf_type,
-                                    conf_level=conf_level)
+            km = stats.kaplan_meier(t, (c == 0).astype(int), conf_type=conf_type, conf_level=conf_level)
             med, (mlo, mhi) = km.median, km.median_ci
             surv = km.survival(lms) if lms else []
             ci = km.survival_ci(lms) if lms else []
@@ -536,13 +624,27 @@ def km_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = Non
         else:
             med = mlo = mhi = math.nan
             surv, ci, risk = [math.nan] * len(lms), [(math.nan, math.nan)] * len(lms), [0] * len(lms)
-        rows.extend((*g1, None, None, variable, None, s, _py(v)) for s, v in (
-            ("n", n), ("events", events), ("censored", n - events), ("median", float(med)),
-            ("median_ci_low", float(mlo)), ("median_ci_high", float(mhi))))
+        rows.extend(
+            (*g1, None, None, variable, None, s, _py(v))
+            for s, v in (
+                ("n", n),
+                ("events", events),
+                ("censored", n - events),
+                ("median", float(med)),
+                ("median_ci_low", float(mlo)),
+                ("median_ci_high", float(mhi)),
+            )
+        )
         for lm, s_, (lo, hi), r in zip(landmarks, surv, ci, risk):
-            rows.extend((*g1, None, None, variable, _py(lm), s, _py(v)) for s, v in (
-                ("surv", float(s_)), ("surv_ci_low", float(lo)), ("surv_ci_high", float(hi)),
-                ("n_risk", int(r))))
+            rows.extend(
+                (*g1, None, None, variable, _py(lm), s, _py(v))
+                for s, v in (
+                    ("surv", float(s_)),
+                    ("surv_ci_low", float(lo)),
+                    ("surv_ci_high", float(hi)),
+                    ("n_risk", int(r)),
+                )
+            )
     return _frame(rows)
 
 
@@ -554,10 +656,20 @@ def cr_status(adtte: pd.DataFrame, cnsr_var: str = "CNSR", competing_var: str = 
     return np.where(cnsr == 0, 1, np.where(comp, 2, 0))
 
 
-def cif_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = None, *,
-            landmarks: Sequence[float] = (), time_var: str = "AVAL", cnsr_var: str = "CNSR",
-            competing_var: str = "CMPEVFL", conf_level: float = 0.95, by_levels: Sequence | None = None,
-            total: bool = False, id_var: str = "USUBJID") -> pd.DataFrame:
+def cif_ard(
+    adtte: pd.DataFrame,
+    paramcd: str | None = None,
+    by: str | None = None,
+    *,
+    landmarks: Sequence[float] = (),
+    time_var: str = "AVAL",
+    cnsr_var: str = "CNSR",
+    competing_var: str = "CMPEVFL",
+    conf_level: float = 0.95,
+    by_levels: Sequence | None = None,
+    total: bool = False,
+    id_var: str = "USUBJID",
+) -> pd.DataFrame:
     """Cumulative incidence (Aalen-Johansen, ``stats.cumulative_incidence``) per ``by`` level.
 
     ADTTE convention for competing risks: ``CNSR == 0`` is the event of interest, ``CNSR == 1``
@@ -575,8 +687,10 @@ def cif_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = No
     bad = time.isna() | cnsr.isna() | ~cnsr.isin([0.0, 1.0]) | (time < 0)
     bad |= (cnsr == 0) & (data[competing_var].astype(str) == "Y")
     if bad.any():
-        raise ValueError(f"ADTTE: {time_var} must be a non-negative number, {cnsr_var} 0 or 1 and "
-                         f"{competing_var} not 'Y' on an event (CNSR 0); violated in {_rows_where(bad)}")
+        raise ValueError(
+            f"ADTTE: {time_var} must be a non-negative number, {cnsr_var} 0 or 1 and "
+            f"{competing_var} not 'Y' on an event (CNSR 0); violated in {_rows_where(bad)}"
+        )
     status = pd.Series(cr_status(data, cnsr_var, competing_var), index=data.index)
     groups = group_masks(data, by, by_levels, total, "ADTTE")
     variable = paramcd if paramcd is not None else time_var
@@ -586,9 +700,15 @@ def cif_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = No
         t, st = time[gm].to_numpy(), status[gm].to_numpy()
         g1 = _group_cols(by, g)
         n = len(t)
-        rows.extend((*g1, None, None, variable, None, s, _py(v)) for s, v in (
-            ("n", n), ("events", int((st == 1).sum())), ("competing", int((st == 2).sum())),
-            ("censored", int((st == 0).sum()))))
+        rows.extend(
+            (*g1, None, None, variable, None, s, _py(v))
+            for s, v in (
+                ("n", n),
+                ("events", int((st == 1).sum())),
+                ("competing", int((st == 2).sum())),
+                ("censored", int((st == 0).sum())),
+            )
+        )
         if n:
             cif = stats.cumulative_incidence(t, st, cause=1, conf_level=conf_level)
             est, var, ci, risk = cif.estimate(lms), cif.variance(lms), cif.ci(lms), cif.n_at_risk(lms)
@@ -596,19 +716,33 @@ def cif_ard(adtte: pd.DataFrame, paramcd: str | None = None, by: str | None = No
             est = var = [math.nan] * len(lms)
             ci, risk = [(math.nan, math.nan)] * len(lms), [0] * len(lms)
         for lm, e, v, (lo, hi), r in zip(landmarks, est, var, ci, risk):
-            rows.extend((*g1, None, None, variable, _py(lm), s, _py(x)) for s, x in (
-                ("estimate", float(e)), ("ci_low", float(lo)), ("ci_high", float(hi)),
-                ("variance", float(v)), ("n_risk", int(r))))
+            rows.extend(
+                (*g1, None, None, variable, _py(lm), s, _py(x))
+                for s, x in (
+                    ("estimate", float(e)),
+                    ("ci_low", float(lo)),
+                    ("ci_high", float(hi)),
+                    ("variance", float(v)),
+                    ("n_risk", int(r)),
+                )
+            )
     return _frame(rows)
 
 
 # --------------------------------------------------------------------------------------------
 # cellular kinetics / PK parameters
 
-def nca_ard(adpp: pd.DataFrame, by: str | Sequence[str] | None = None, *,
-            params: Sequence[str] | None = None, param_var: str = "PARAMCD",
-            value_var: str = "AVAL", unit_var: str | None = None,
-            id_var: str = "USUBJID") -> pd.DataFrame:
+
+def nca_ard(
+    adpp: pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    *,
+    params: Sequence[str] | None = None,
+    param_var: str = "PARAMCD",
+    value_var: str = "AVAL",
+    unit_var: str | None = None,
+    id_var: str = "USUBJID",
+) -> pd.DataFrame:
     """Summary of NCA parameters (one record per subject, parameter and group) per group.
 
     ``by`` is one column or a list: the first goes to group1, the second to group2; further
@@ -625,8 +759,7 @@ def nca_ard(adpp: pd.DataFrame, by: str | Sequence[str] | None = None, *,
     if params is not None:
         missing = [p for p in params if p not in present]
         if missing:
-            raise ValueError(f"ADPP: parameter(s) {missing} not found in {param_var}; "
-                             f"available: {sorted(present)}")
+            raise ValueError(f"ADPP: parameter(s) {missing} not found in {param_var}; available: {sorted(present)}")
         data = adpp[adpp[param_var].isin(list(params))]
         param_order = list(params)
     else:
@@ -635,16 +768,23 @@ def nca_ard(adpp: pd.DataFrame, by: str | Sequence[str] | None = None, *,
         _no_missing(data, col, "ADPP")
     dup = data.duplicated([id_var, param_var, *by_cols], keep=False)
     if dup.any():
-        raise ValueError(f"ADPP: more than one record per {id_var} x {param_var}"
-                         f"{' x ' + ' x '.join(by_cols) if by_cols else ''} in {_rows_where(dup)}; "
-                         "restrict the data (e.g. one analysis visit/method) first")
+        raise ValueError(
+            f"ADPP: more than one record per {id_var} x {param_var}"
+            f"{' x ' + ' x '.join(by_cols) if by_cols else ''} in {_rows_where(dup)}; "
+            "restrict the data (e.g. one analysis visit/method) first"
+        )
     values = _numeric(data, value_var, "ADPP")
 
     if by_cols:
         combos = data[by_cols].drop_duplicates()
-        sort_keys = {c: (data[c].cat.codes.reindex(combos.index)
-                         if isinstance(data[c].dtype, pd.CategoricalDtype) else combos[c].astype(str))
-                     for c in by_cols}
+        sort_keys = {
+            c: (
+                data[c].cat.codes.reindex(combos.index)
+                if isinstance(data[c].dtype, pd.CategoricalDtype)
+                else combos[c].astype(str)
+            )
+            for c in by_cols
+        }
         combos = combos.assign(**{f"_k{i}": sort_keys[c] for i, c in enumerate(by_cols)})
         combos = combos.sort_values([f"_k{i}" for i in range(len(by_cols))])[by_cols]
         combos = [tuple(r) for r in combos.itertuples(index=False)]
@@ -656,8 +796,12 @@ def nca_ard(adpp: pd.DataFrame, by: str | Sequence[str] | None = None, *,
             return (None, None, None, None)
         if len(combo) == 1:
             return (by_cols[0], _py(combo[0]), None, None)
-        return (by_cols[0], _py(combo[0]), " / ".join(by_cols[1:]),
-                _py(combo[1]) if len(combo) == 2 else " / ".join(map(str, combo[1:])))
+        return (
+            by_cols[0],
+            _py(combo[0]),
+            " / ".join(by_cols[1:]),
+            _py(combo[1]) if len(combo) == 2 else " / ".join(map(str, combo[1:])),
+        )
 
     rows: list[tuple] = []
     for combo in combos:
@@ -673,14 +817,15 @@ def nca_ard(adpp: pd.DataFrame, by: str | Sequence[str] | None = None, *,
             if unit_var:
                 units = data.loc[pm, unit_var].dropna().unique()
                 if len(units) > 1:
-                    raise ValueError(f"ADPP: parameter {prm} has more than one unit in {unit_var} "
-                                     f"within group {dict(zip(by_cols, combo))}: "
-                                     f"{sorted(map(str, units))}; add the column that separates "
-                                     "them (e.g. CKMETHOD) to by")
+                    raise ValueError(
+                        f"ADPP: parameter {prm} has more than one unit in {unit_var} "
+                        f"within group {dict(zip(by_cols, combo))}: "
+                        f"{sorted(map(str, units))}; add the column that separates "
+                        "them (e.g. CKMETHOD) to by"
+                    )
                 unit = _py(units[0]) if len(units) else None
             vals = values[pm]
-            rows += _describe_rows(vals.dropna(), g[:2], g[2:], prm, unit,
-                                   extra=[("nmiss", int(vals.isna().sum()))])
+            rows += _describe_rows(vals.dropna(), g[:2], g[2:], prm, unit, extra=[("nmiss", int(vals.isna().sum()))])
     return _frame(rows)
 
 
@@ -696,6 +841,7 @@ def records_ard(data: pd.DataFrame, keys: Sequence[str], values: Sequence[str]) 
         g2_level = " / ".join(str(rec[k]) for k in keys[1:]) or None
         for col in values:
             v = rec[col]
-            rows.append((keys[0], _py(rec[keys[0]]), g2, g2_level, col, None, "value",
-                         None if is_missing_value(v) else _py(v)))
+            rows.append(
+                (keys[0], _py(rec[keys[0]]), g2, g2_level, col, None, "value", None if is_missing_value(v) else _py(v))
+            )
     return frame(rows)

@@ -4,6 +4,7 @@ Each function turns arbitrary text into a literal of one output language — nev
 renderer (TLF HTML/LaTeX/Markdown/RTF, running text, the book's title page and banner) uses these
 and nothing else.
 """
+
 from __future__ import annotations
 
 import html as _html
@@ -11,15 +12,42 @@ import re
 
 # LaTeX text mode (pdflatex-safe, no extra packages) and the Unicode clinical tables use.
 _LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
-    "≥": r"\ensuremath{\geq}", "≤": r"\ensuremath{\leq}", "±": r"\ensuremath{\pm}",
-    "×": r"\ensuremath{\times}", "µ": r"\ensuremath{\mu}", "μ": r"\ensuremath{\mu}",
-    "°": r"\ensuremath{^\circ}", "–": "--", "—": "---", "−": r"\ensuremath{-}",
-    "→": r"\ensuremath{\rightarrow}", "α": r"\ensuremath{\alpha}", "β": r"\ensuremath{\beta}",
-    "γ": r"\ensuremath{\gamma}", "κ": r"\ensuremath{\kappa}", "‘": "`", "’": "'", "“": "``", "”": "''",
-    "…": r"\ldots{}", "\u00a0": "~", "≠": r"\ensuremath{\neq}", "≈": r"\ensuremath{\approx}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "≥": r"\ensuremath{\geq}",
+    "≤": r"\ensuremath{\leq}",
+    "±": r"\ensuremath{\pm}",
+    "×": r"\ensuremath{\times}",
+    "µ": r"\ensuremath{\mu}",
+    "μ": r"\ensuremath{\mu}",
+    "°": r"\ensuremath{^\circ}",
+    "–": "--",
+    "—": "---",
+    "−": r"\ensuremath{-}",
+    "→": r"\ensuremath{\rightarrow}",
+    "α": r"\ensuremath{\alpha}",
+    "β": r"\ensuremath{\beta}",
+    "γ": r"\ensuremath{\gamma}",
+    "κ": r"\ensuremath{\kappa}",
+    "‘": "`",
+    "’": "'",
+    "“": "``",
+    "”": "''",
+    "…": r"\ldots{}",
+    "\u00a0": "~",
+    "≠": r"\ensuremath{\neq}",
+    "≈": r"\ensuremath{\approx}",
 }
 _SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+", strict=True))
 _SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉", "0123456789", strict=True))
@@ -70,5 +98,5 @@ def rtf(text: object) -> str:
 def _rtf_unicode(ch: str) -> str:
     """Non-ASCII as RTF ``\\uN?`` (signed 16-bit; UTF-16 surrogate pairs beyond the BMP)."""
     units = ch.encode("utf-16-be")
-    codes = [int.from_bytes(units[i:i + 2], "big") for i in range(0, len(units), 2)]
+    codes = [int.from_bytes(units[i : i + 2], "big") for i in range(0, len(units), 2)]
     return "".join(f"\\uc1\\u{c - 65536 if c > 32767 else c}?" for c in codes)

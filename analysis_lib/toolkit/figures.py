@@ -5,6 +5,7 @@ Every function returns a :class:`matplotlib.figure.Figure` built without pyplot 
 no double display in notebooks); wrap it in :class:`analysis_lib.toolkit.tlf.Figure` to give it a number
 and title and to save it as SVG/PDF/PNG.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,7 +69,9 @@ def _km_object(value: Any, conf_type: str):
         from analysis_lib.toolkit import stats
 
         return stats.kaplan_meier(value[0], value[1], conf_type=conf_type)
-    raise FigureDataError(f"km_plot: expected a kaplan_meier result or a (time, event) pair, got {type(value).__name__}")
+    raise FigureDataError(
+        f"km_plot: expected a kaplan_meier result or a (time, event) pair, got {type(value).__name__}"
+    )
 
 
 def _km_steps(table: pd.DataFrame) -> pd.DataFrame:
@@ -138,32 +141,73 @@ def km_plot(
         ax.set_xlim(0, right)
         ax.set_ylim(0, 1.02)
         ax.set_yticks(np.linspace(0, 1, 6))
-        ax.set_xticks(times)
-        if tick_labels is not None:
-            if len(tick_labels) != len(times):
-                raise FigureDataError("km_plot: tick_labels must have one label per time in times_at_risk")
-            ax.set_xticklabels(list(tick_labels))
-        ax.set_ylabel(ylabel)
-        ax.set_xlabel(xlabel)
-        ax.grid(axis="y", color="#dddddd", lw=0.6)
-        ax.legend(handles=handles, title=legend_title, loc="lower left", bbox_to_anchor=(0, 1.01),
-                  ncol=ncol, borderaxespad=0, alignment="left", handlelength=1.8, columnspacing=1.2)
-        # numbers at risk: one row per group, values under the ticks
-        for spine in risk.spines.values():
-            spine.set_visible(False)
-        risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
-        risk.tick_params(axis="y", which="both", left=False, pad=12)
-        risk.set_ylim(ngroups - 0.5, -1.3)
-        risk.set_yticks(range(ngroups))
-        risk.set_yticklabels(list(kms))
-        for i, (lab, km) in enumerate(kms.items()):
-            risk.get_yticklabels()[i].set_color(colours[lab])
-            for t, n in zip(times, km.n_at_risk(times)):
-                if t <= right:
-                    risk.text(t, i, str(int(n)), ha="center", va="center", color=colours[lab], fontsize=8)
-        risk.text(0, -1.0, "Number at risk", transform=risk.get_yaxis_transform(), ha="left", va="center",
-                  fontsize=8, fontweight="bold")
+        _time_axis_and_legend(ax, times, tick_labels, xlabel, ylabel, handles, ncol, "km_plot", legend_title)
+        rows = [(lab, colours[lab], km.n_at_risk(times)) for lab, km in kms.items()]
+        _numbers_at_risk(risk, rows, times, right)
     return fig
+
+
+def _time_axis_and_legend(
+    ax: Any,
+    times: Sequence[float],
+    tick_labels: Sequence[str] | None,
+    xlabel: str,
+    ylabel: str,
+    handles: list,
+    ncol: int,
+    what: str,
+    legend_title: str | None = None,
+) -> None:
+    """x ticks at the at-risk times (optionally relabelled), axis labels, grid and the legend above
+    the axes: the furniture every time-to-event figure shares."""
+    ax.set_xticks(times)
+    if tick_labels is not None:
+        if len(tick_labels) != len(times):
+            raise FigureDataError(f"{what}: tick_labels must have one label per time in times_at_risk")
+        ax.set_xticklabels(list(tick_labels))
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", color="#dddddd", lw=0.6)
+    ax.legend(
+        handles=handles,
+        title=legend_title,
+        loc="lower left",
+        bbox_to_anchor=(0, 1.01),
+        ncol=ncol,
+        borderaxespad=0,
+        alignment="left",
+        handlelength=1.8,
+        columnspacing=1.2,
+    )
+
+
+def _numbers_at_risk(
+    risk: Any, rows: Sequence[tuple[str, str, Sequence[Any]]], times: Sequence[float], right: float
+) -> None:
+    """The numbers-at-risk table on its own axes: one row per (label, colour, counts), each count
+    under its x tick up to ``right``; a count of ``None`` (after a curve's follow-up) is left blank."""
+    for spine in risk.spines.values():
+        spine.set_visible(False)
+    risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+    risk.tick_params(axis="y", which="both", left=False, pad=12)
+    risk.set_ylim(len(rows) - 0.5, -1.3)
+    risk.set_yticks(range(len(rows)))
+    risk.set_yticklabels([lab for lab, _, _ in rows])
+    for i, (_, colour, counts) in enumerate(rows):
+        risk.get_yticklabels()[i].set_color(colour)
+        for t, n in zip(times, counts):
+            if t <= right and n is not None:
+                risk.text(t, i, str(int(n)), ha="center", va="center", color=colour, fontsize=8)
+    risk.text(
+        0,
+        -1.0,
+        "Number at risk",
+        transform=risk.get_yaxis_transform(),
+        ha="left",
+        va="center",
+        fontsize=8,
+        fontweight="bold",
+    )
 
 
 # --------------------------------------------------------------------------- cumulative incidence
@@ -232,46 +276,31 @@ def cif_plot(
         for lab, c in curves.items():
             tab = c.table[c.table["time"] <= right]
             x = np.concatenate([[0.0], tab["time"].to_numpy(float), [min(c.max_time, right)]])
-            y = np.concatenate([[0.0], tab["estimate"].to_numpy(float), [tab["estimate"].iloc[-1] if len(tab) else 0.0]])
+            y = np.concatenate(
+                [[0.0], tab["estimate"].to_numpy(float), [tab["estimate"].iloc[-1] if len(tab) else 0.0]]
+            )
             ax.step(x, y, where="post", color=colours[lab], label=lab)
             hi = max(hi, float(np.nanmax(y)))
             if ci:
-                lo_ = np.concatenate([[0.0], tab["lower"].to_numpy(float), [tab["lower"].iloc[-1] if len(tab) else 0.0]])
-                up_ = np.concatenate([[0.0], tab["upper"].to_numpy(float), [tab["upper"].iloc[-1] if len(tab) else 0.0]])
+                lo_ = np.concatenate(
+                    [[0.0], tab["lower"].to_numpy(float), [tab["lower"].iloc[-1] if len(tab) else 0.0]]
+                )
+                up_ = np.concatenate(
+                    [[0.0], tab["upper"].to_numpy(float), [tab["upper"].iloc[-1] if len(tab) else 0.0]]
+                )
                 ok = ~np.isnan(lo_)
-                ax.fill_between(x, np.where(ok, lo_, y), np.where(ok, up_, y), step="post",
-                                color=colours[lab], alpha=0.12, lw=0)
+                ax.fill_between(
+                    x, np.where(ok, lo_, y), np.where(ok, up_, y), step="post", color=colours[lab], alpha=0.12, lw=0
+                )
                 if ok.any():
                     hi = max(hi, float(np.nanmax(up_)))
         top_y = ymax if ymax is not None else min(1.0, max(0.5, math.ceil(hi * 10 + 1e-9) / 10))
         ax.set_xlim(0, right)
         ax.set_ylim(0, top_y * 1.02)
         ax.set_yticks(np.round(np.linspace(0, top_y, round(top_y * 10) + 1), 2))
-        ax.set_xticks(times)
-        if tick_labels is not None:
-            if len(tick_labels) != len(times):
-                raise FigureDataError("cif_plot: tick_labels must have one label per time in times_at_risk")
-            ax.set_xticklabels(list(tick_labels))
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.grid(axis="y", color="#dddddd", lw=0.6)
-        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=ncol, borderaxespad=0,
-                  alignment="left", handlelength=1.8, columnspacing=1.2)
-        for spine in risk.spines.values():
-            spine.set_visible(False)
-        risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
-        risk.tick_params(axis="y", which="both", left=False, pad=12)
-        risk.set_ylim(nrows - 0.5, -1.3)
-        risk.set_yticks(range(nrows))
-        risk.set_yticklabels(list(risk_rows))
-        for i, (lab, counts) in enumerate(risk_rows.items()):
-            col = row_colour[lab]
-            risk.get_yticklabels()[i].set_color(col)
-            for t, n in zip(times, counts):
-                if t <= right and n is not None:
-                    risk.text(t, i, str(int(n)), ha="center", va="center", color=col, fontsize=8)
-        risk.text(0, -1.0, "Number at risk", transform=risk.get_yaxis_transform(), ha="left", va="center",
-                  fontsize=8, fontweight="bold")
+        _time_axis_and_legend(ax, times, tick_labels, xlabel, ylabel, handles, ncol, "cif_plot")
+        rows = [(lab, row_colour[lab], counts) for lab, counts in risk_rows.items()]
+        _numbers_at_risk(risk, rows, times, right)
     return fig
 
 
@@ -314,18 +343,24 @@ def swimmer_plot(
         if col == "end":
             bad |= vals.isna() | (vals < 0)
         if bad.any():
-            raise FigureDataError(f"swimmer_plot: column '{col}' not a valid day for subject(s) "
-                                  f"{', '.join(df.loc[bad, 'subject'].astype(str).tolist()[:10])}")
+            raise FigureDataError(
+                f"swimmer_plot: column '{col}' not a valid day for subject(s) "
+                f"{', '.join(df.loc[bad, 'subject'].astype(str).tolist()[:10])}"
+            )
         df[col] = vals
     for col in [c for c in SWIMMER_EVENTS if c in df.columns]:
         late = df[col] > df["end"]
         if late.any():
-            raise FigureDataError(f"swimmer_plot: '{col}' after 'end' for subject(s) "
-                                  f"{', '.join(df.loc[late, 'subject'].astype(str).tolist()[:10])}")
+            raise FigureDataError(
+                f"swimmer_plot: '{col}' after 'end' for subject(s) "
+                f"{', '.join(df.loc[late, 'subject'].astype(str).tolist()[:10])}"
+            )
     ongoing = df["ongoing"].fillna(False).astype(bool) if "ongoing" in df.columns else pd.Series(False, index=df.index)
     if "death" in df.columns and (ongoing & df["death"].notna()).any():
-        raise FigureDataError("swimmer_plot: subject(s) marked ongoing with a death day: "
-                              + ", ".join(df.loc[ongoing & df["death"].notna(), "subject"].astype(str)))
+        raise FigureDataError(
+            "swimmer_plot: subject(s) marked ongoing with a death day: "
+            + ", ".join(df.loc[ongoing & df["death"].notna(), "subject"].astype(str))
+        )
     df["_ongoing"] = ongoing
     has_group = group is not None and group in df.columns
     if has_group:
@@ -352,15 +387,28 @@ def swimmer_plot(
         bar_col = [colours[g] for g in (df[group] if has_group else [None] * n)]
         ax.barh(y, df["end"], height=0.55, color=bar_col, alpha=0.35, edgecolor=bar_col, linewidth=0.6)
         for i in np.flatnonzero(df["_ongoing"].to_numpy()):
-            ax.annotate("", xy=(df["end"][i] + 0.05 * xmax, i), xytext=(df["end"][i], i),
-                        arrowprops=dict(arrowstyle="-|>", color="#444444", lw=1.0, shrinkA=0, shrinkB=0))
+            ax.annotate(
+                "",
+                xy=(df["end"][i] + 0.05 * xmax, i),
+                xytext=(df["end"][i], i),
+                arrowprops=dict(arrowstyle="-|>", color="#444444", lw=1.0, shrinkA=0, shrinkB=0),
+            )
         handles = []
         for col, (label, marker, colour) in SWIMMER_EVENTS.items():
             if col not in df.columns or df[col].isna().all():
                 continue
             sel = df[col].notna()
-            ax.plot(df.loc[sel, col], y[sel.to_numpy()], ls="none", marker=marker, ms=5, color=colour,
-                    mec="white" if marker != "o" else colour, mew=0.4, zorder=3)
+            ax.plot(
+                df.loc[sel, col],
+                y[sel.to_numpy()],
+                ls="none",
+                marker=marker,
+                ms=5,
+                color=colour,
+                mec="white" if marker != "o" else colour,
+                mew=0.4,
+                zorder=3,
+            )
             handles.append(Line2D([], [], ls="none", marker=marker, ms=5, color=colour, label=label))
         if df["_ongoing"].any():
             handles.append(Line2D([], [], color="#444444", marker=">", ms=4, lw=1.0, label="In follow-up"))
@@ -381,12 +429,22 @@ def swimmer_plot(
 
 
 #: Default column names of :func:`kinetics_frame`'s arguments.
-_KINETICS_COLUMNS: dict[str, Any] = dict(time="time", value="value", subject="subject", group=None, lloq="lloq",
-                                         blq=None)
+_KINETICS_COLUMNS: dict[str, Any] = dict(
+    time="time", value="value", subject="subject", group=None, lloq="lloq", blq=None
+)
 
 
-def kinetics_frame(data: pd.DataFrame, *, time: str, value: str, subject: str, group: str | None,
-                    lloq: float | str, blq: str | None, what: str) -> pd.DataFrame:
+def kinetics_frame(
+    data: pd.DataFrame,
+    *,
+    time: str,
+    value: str,
+    subject: str,
+    group: str | None,
+    lloq: float | str,
+    blq: str | None,
+    what: str,
+) -> pd.DataFrame:
     """Validated frame with columns t, v, subj, grp, lloq, blq and y (value shown; BLQ at LLOQ/2)."""
     if not isinstance(data, pd.DataFrame) or data.empty:
         raise FigureDataError(f"{what}: data must be a non-empty DataFrame")
@@ -394,24 +452,33 @@ def kinetics_frame(data: pd.DataFrame, *, time: str, value: str, subject: str, g
     if blq is not None:
         cols.append(blq)
     _require(data, cols, what)
-    df = pd.DataFrame({
-        "t": pd.to_numeric(data[time], errors="coerce"),
-        "v": pd.to_numeric(data[value], errors="coerce"),
-        "subj": data[subject].astype(str),
-        "grp": data[group].astype(str) if group else "All",
-        "lloq": pd.to_numeric(data[lloq], errors="coerce") if isinstance(lloq, str) else float(lloq),
-    }, index=data.index)
+    df = pd.DataFrame(
+        {
+            "t": pd.to_numeric(data[time], errors="coerce"),
+            "v": pd.to_numeric(data[value], errors="coerce"),
+            "subj": data[subject].astype(str),
+            "grp": data[group].astype(str) if group else "All",
+            "lloq": pd.to_numeric(data[lloq], errors="coerce") if isinstance(lloq, str) else float(lloq),
+        },
+        index=data.index,
+    )
     if df["t"].isna().any():
-        raise FigureDataError(f"{what}: column '{time}' missing or not numeric at rows {list(df.index[df['t'].isna()][:10])}")
+        raise FigureDataError(
+            f"{what}: column '{time}' missing or not numeric at rows {list(df.index[df['t'].isna()][:10])}"
+        )
     if (df["lloq"].isna() | (df["lloq"] <= 0)).any():
-        raise FigureDataError(f"{what}: LLOQ missing or not positive at rows {list(df.index[df['lloq'].isna() | (df['lloq'] <= 0)][:10])}")
+        raise FigureDataError(
+            f"{what}: LLOQ missing or not positive at rows {list(df.index[df['lloq'].isna() | (df['lloq'] <= 0)][:10])}"
+        )
     is_blq = data[blq].fillna(False).astype(bool) if blq is not None else (df["v"] < df["lloq"])
     if blq is not None:
         is_blq = is_blq | (df["v"] < df["lloq"])
     unexplained = df["v"].isna() & ~is_blq
     if unexplained.any():
-        raise FigureDataError(f"{what}: column '{value}' missing at rows {list(df.index[unexplained][:10])} "
-                              f"that are not flagged below LLOQ")
+        raise FigureDataError(
+            f"{what}: column '{value}' missing at rows {list(df.index[unexplained][:10])} "
+            f"that are not flagged below LLOQ"
+        )
     df["blq"] = is_blq
     df["y"] = np.where(is_blq, df["lloq"] / 2.0, df["v"])
     return df.sort_values(["grp", "subj", "t"], kind="stable")
@@ -435,8 +502,9 @@ def draw_kinetics(ax, df: pd.DataFrame, colours: Mapping[str, str]) -> None:
 
 
 def kinetics_legend(ax, groups: Sequence[str], colours: Mapping[str, str], show_groups: bool) -> None:
-    handles = [Line2D([], [], color=colours[g], lw=2.2, label=f"{g} median" if show_groups else "Median")
-               for g in groups]
+    handles = [
+        Line2D([], [], color=colours[g], lw=2.2, label=f"{g} median" if show_groups else "Median") for g in groups
+    ]
     handles += [
         Line2D([], [], color="#777777", lw=0.7, label="Individual subject"),
         Line2D([], [], ls="none", marker="o", ms=4, mfc="white", mec="#555555", label="< LLOQ (shown at LLOQ/2)"),
@@ -466,8 +534,9 @@ def kinetics_plot(
     enters the median at LLOQ/2 (display convention, stated in the catalogue footnote). A missing
     value not flagged below LLOQ is an error, never dropped.
     """
-    df = kinetics_frame(data, time=time, value=value, subject=subject, group=group, lloq=lloq, blq=blq,
-                         what="kinetics_plot")
+    df = kinetics_frame(
+        data, time=time, value=value, subject=subject, group=group, lloq=lloq, blq=blq, what="kinetics_plot"
+    )
     groups = list(dict.fromkeys(sorted(df["grp"].unique())))
     colours = group_colours(groups)
     with rc_context(STYLE):
@@ -496,11 +565,19 @@ def kinetics_by_specimen(
     _require(data, [facet], "kinetics_by_specimen")
     unknown = sorted(set(data[facet].astype(str)) - set(facets))
     if unknown:
-        raise FigureDataError(f"kinetics_by_specimen: column '{facet}' has values {', '.join(unknown)} not in facets {list(facets)}")
+        raise FigureDataError(
+            f"kinetics_by_specimen: column '{facet}' has values {', '.join(unknown)} not in facets {list(facets)}"
+        )
     titles = {"PB": "Peripheral blood", "CSF": "Cerebrospinal fluid", **(facet_titles or {})}
-    panels: dict[str, pd.DataFrame] = {f: kinetics_frame(data[data[facet].astype(str) == f], what=f"kinetics_by_specimen ({f})", **{
-        k: kwargs.get(k, d) for k, d in _KINETICS_COLUMNS.items()}) for f in facets
-        if (data[facet].astype(str) == f).any()}
+    panels: dict[str, pd.DataFrame] = {
+        f: kinetics_frame(
+            data[data[facet].astype(str) == f],
+            what=f"kinetics_by_specimen ({f})",
+            **{k: kwargs.get(k, d) for k, d in _KINETICS_COLUMNS.items()},
+        )
+        for f in facets
+        if (data[facet].astype(str) == f).any()
+    }
     if not panels:
         raise FigureDataError("kinetics_by_specimen: no rows for any facet")
     extra = sorted(set(kwargs) - {"time", "value", "subject", "group", "lloq", "blq"})

@@ -1,8 +1,12 @@
-"""Writing output files safely."""
+"""Reading configuration files and writing output files safely."""
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -11,3 +15,17 @@ def atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def read_yaml_mapping(path: Path, error: type[Exception]) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping; a missing file, bad YAML or another top level raises ``error``
+    with one sentence naming the file (configuration and catalogue readers share this)."""
+    if not path.is_file():
+        raise error(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a mapping at top level")
+    return data

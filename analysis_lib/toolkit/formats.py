@@ -5,11 +5,13 @@ column per group (header with the big N, e.g. ``"DL1 1×10⁵/kg\\n(N=3)"``), pl
 ``_indent`` (0, 1, 2) that renderers use for indentation and do not display.
 
 Conventions (docs/design.md §6, issue 3): percentages round half away from zero (SAS) to 1 decimal, a
-zero count is shown as ``"0"`` and 100% as ``"n (100)"``; a median that is not reached is ``"Not reached"`` and a limit or
+zero count is shown as ``"0"`` and 100% as ``"n (100)"``; a median that is not reached is ``"Not reached"``
+and a limit or
 estimate that cannot be estimated is ``"NE"``; estimates with CIs read ``"x.x (x.x, x.x)"``; AE
 rows are SOC then indented PT, by descending frequency (ties alphabetical). Empty inputs format
 cleanly: no cell ever reads "nan" or "None".
 """
+
 from __future__ import annotations
 
 import math
@@ -30,6 +32,7 @@ INDENT = "_indent"
 
 # --------------------------------------------------------------------------------------------
 # scalar formatters
+
 
 def fmt_num(x: Any, digits: int, na: str = NE) -> str:
     """``x`` rounded half away from zero to ``digits`` decimals; ``na`` when missing."""
@@ -72,15 +75,18 @@ def n_of_N(n: Any, N: Any, digits: int = 1) -> str:
     :func:`fmt_n_pct` shows it in tables (``"0/N"`` and ``"n/0"`` without one, ``"N/N (100%)"``)."""
     n = 0 if _missing(n) else int(n)
     denom = 0 if _missing(N) else int(N)
-    pct = fmt_n_pct(n, denom, digits)[len(str(n)):].strip(" ()")
+    pct = fmt_n_pct(n, denom, digits)[len(str(n)) :].strip(" ()")
     return f"{n}/{denom}" + (f" ({pct}%)" if pct else "")
 
 
-def fmt_est_ci(est: Any, lo: Any, hi: Any, digits: int = 1, *, est_na: str = NE,
-               ci_na: str = NE, scale: float = 1.0) -> str:
+def fmt_est_ci(
+    est: Any, lo: Any, hi: Any, digits: int = 1, *, est_na: str = NE, ci_na: str = NE, scale: float = 1.0
+) -> str:
     """``"x.x (x.x, x.x)"``; missing estimate -> ``est_na``, missing limit -> ``ci_na``."""
+
     def f(v: Any, na: str) -> str:
         return na if _missing(v) else fmt_num(float(v) * scale, digits, na)
+
     return f"{f(est, est_na)} ({f(lo, ci_na)}, {f(hi, ci_na)})"
 
 
@@ -101,6 +107,7 @@ def header(level: Any, N: Any = None, overall: str = "All subjects") -> str:
 # --------------------------------------------------------------------------------------------
 # ARD access
 
+
 def display_frame(records: list[tuple], label_col: str, headers: list[str]) -> pd.DataFrame:
     """Display frame from (label, indent, [cells]) records."""
     data = [[lbl, *cells, int(ind)] for lbl, ind, cells in records]
@@ -113,14 +120,14 @@ def _big_n(table: dict, groups: list, stat: str = "N") -> list:
     """First non-missing ``stat`` per group across rows (the group's denominator)."""
     out = []
     for g in groups:
-        vals = [cells[g][stat] for cells in table.values()
-                if g in cells and cells[g].get(stat) is not None]
+        vals = [cells[g][stat] for cells in table.values() if g in cells and cells[g].get(stat) is not None]
         out.append(vals[0] if vals else None)
     return out
 
 
 # --------------------------------------------------------------------------------------------
 # adverse events
+
 
 def _ae_rows(ard: pd.DataFrame, sort: str):
     """Ordered AE rows [(kind, soc, pt, row key)] sorted as a CSR shows them, and the index."""
@@ -146,10 +153,16 @@ def _ae_rows(ard: pd.DataFrame, sort: str):
     return groups, table, out
 
 
-def ae_table(ard: pd.DataFrame, *, label_col: str = "System Organ Class\nPreferred Term",
-             any_label: str = "Subjects with at least one adverse event", events: bool = False,
-             sort: str = "frequency", no_events_label: str = NO_EVENTS,
-             digits: int = 1) -> pd.DataFrame:
+def ae_table(
+    ard: pd.DataFrame,
+    *,
+    label_col: str = "System Organ Class\nPreferred Term",
+    any_label: str = "Subjects with at least one adverse event",
+    events: bool = False,
+    sort: str = "frequency",
+    no_events_label: str = NO_EVENTS,
+    digits: int = 1,
+) -> pd.DataFrame:
     """AE incidence table from :func:`analysis_lib.toolkit.ard.ae_ard`: n (%) per group.
 
     Rows: the any-AE row, then each SOC (indent 0) followed by its PTs (indent 1), sorted by
@@ -181,10 +194,16 @@ def _grade_label(key: str) -> str:
     return f"Grade {key}" if key.isdigit() else key.capitalize()
 
 
-def ae_grade_table(ard: pd.DataFrame, *, label_col: str = "System Organ Class\nPreferred Term",
-                   any_label: str = "Subjects with at least one adverse event",
-                   sort: str = "frequency", no_events_label: str = NO_EVENTS,
-                   grade_labels: Mapping[str, str] | None = None, digits: int = 1) -> pd.DataFrame:
+def ae_grade_table(
+    ard: pd.DataFrame,
+    *,
+    label_col: str = "System Organ Class\nPreferred Term",
+    any_label: str = "Subjects with at least one adverse event",
+    sort: str = "frequency",
+    no_events_label: str = NO_EVENTS,
+    grade_labels: Mapping[str, str] | None = None,
+    digits: int = 1,
+) -> pd.DataFrame:
     """AE table by worst grade per subject (ARD from ``ae_ard(..., grade=...)``).
 
     Per group the columns are "Any grade", each grade and the high-grade summary (e.g.
@@ -193,24 +212,25 @@ def ae_grade_table(ard: pd.DataFrame, *, label_col: str = "System Organ Class\nP
     """
     groups, table, rows = _ae_rows(ard, sort)
     stat_names = list(dict.fromkeys(ard["stat_name"]))
-    grades = [s[len("n_grade_"):] for s in stat_names
-              if s.startswith("n_grade_") and not s.startswith("n_grade_ge")]
-    highs = [s[len("n_grade_ge"):] for s in stat_names if s.startswith("n_grade_ge")]
+    grades = [s[len("n_grade_") :] for s in stat_names if s.startswith("n_grade_") and not s.startswith("n_grade_ge")]
+    highs = [s[len("n_grade_ge") :] for s in stat_names if s.startswith("n_grade_ge")]
     if not grades:
-        raise ValueError("ARD has no worst-grade statistics (n_grade_*); build it with "
-                         "ae_ard(..., grade='AETOXGR')")
+        raise ValueError("ARD has no worst-grade statistics (n_grade_*); build it with ae_ard(..., grade='AETOXGR')")
     names = dict(grade_labels or {})
     cols = [("n", "Any grade")] + [(f"n_grade_{g}", names.get(g, _grade_label(g))) for g in grades]
-    cols += [(f"n_grade_ge{h}", names.get(f"ge{h}", f"Grade ≥{h}" if h.isdigit() else f"≥{h.capitalize()}"))
-             for h in highs]
-    headers = [f"{header(g[0], n)}\n{lbl}" for g, n in zip(groups, _big_n(table, groups))
-               for _, lbl in cols]
+    cols += [
+        (f"n_grade_ge{h}", names.get(f"ge{h}", f"Grade ≥{h}" if h.isdigit() else f"≥{h.capitalize()}")) for h in highs
+    ]
+    headers = [f"{header(g[0], n)}\n{lbl}" for g, n in zip(groups, _big_n(table, groups)) for _, lbl in cols]
 
     recs = []
     for kind, soc, pt, key in rows:
         label = any_label if kind == "ANY" else (soc if kind == "SOC" else pt)
-        cells = [fmt_n_pct(table[key].get(g, {}).get(stat), table[key].get(g, {}).get("N"), digits)
-                 for g in groups for stat, _ in cols]
+        cells = [
+            fmt_n_pct(table[key].get(g, {}).get(stat), table[key].get(g, {}).get("N"), digits)
+            for g in groups
+            for stat, _ in cols
+        ]
         recs.append((label, 1 if kind == "PT" else 0, cells))
     if not any(kind != "ANY" for kind, *_ in rows):
         recs.append((no_events_label, 0, [""] * len(headers)))
@@ -220,8 +240,10 @@ def ae_grade_table(ard: pd.DataFrame, *, label_col: str = "System Organ Class\nP
 # --------------------------------------------------------------------------------------------
 # categorical / continuous
 
-def categorical_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None,
-                      label_col: str = "Characteristic", digits: int = 1) -> pd.DataFrame:
+
+def categorical_table(
+    ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None, label_col: str = "Characteristic", digits: int = 1
+) -> pd.DataFrame:
     """Variable header rows (indent 0) with their levels (indent 1) as n (%) per group."""
     groups, keys, table = index(ard)
     labels = dict(labels or {})
@@ -232,9 +254,13 @@ def categorical_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = N
         if var not in seen:
             seen.add(var)
             recs.append((f"{labels.get(var, var)}, n (%)", 0, [""] * len(groups)))
-        recs.append((str(lvl), 1, [fmt_n_pct(table[key].get(g, {}).get("n"),
-                                             table[key].get(g, {}).get("N"), digits)
-                                   for g in groups]))
+        recs.append(
+            (
+                str(lvl),
+                1,
+                [fmt_n_pct(table[key].get(g, {}).get("n"), table[key].get(g, {}).get("N"), digits) for g in groups],
+            )
+        )
     return display_frame(recs, label_col, headers)
 
 
@@ -258,10 +284,15 @@ def describe_cells(st: Mapping[str, Any], digits: int, geometric: bool = False) 
     return [(name, text if name == "n" or n else "") for name, text in rows]
 
 
-def continuous_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None,
-                     digits: int | Mapping[str, int] = 0, geometric: bool = False,
-                     big_n: Mapping[Any, int] | None = None,
-                     label_col: str = "Characteristic") -> pd.DataFrame:
+def continuous_table(
+    ard: pd.DataFrame,
+    *,
+    labels: Mapping[str, str] | None = None,
+    digits: int | Mapping[str, int] = 0,
+    geometric: bool = False,
+    big_n: Mapping[Any, int] | None = None,
+    label_col: str = "Characteristic",
+) -> pd.DataFrame:
     """Descriptive statistics per variable (ARD from ``continuous_ard``).
 
     ``digits`` is the precision of the raw data (per variable if a mapping); as is customary,
@@ -286,9 +317,15 @@ def continuous_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = No
 # --------------------------------------------------------------------------------------------
 # response, time to event, kinetics
 
-def response_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None,
-                   ci_label: str = "95% CI (exact)", digits: int = 1,
-                   label_col: str = "Response") -> pd.DataFrame:
+
+def response_table(
+    ard: pd.DataFrame,
+    *,
+    labels: Mapping[str, str] | None = None,
+    ci_label: str = "95% CI (exact)",
+    digits: int = 1,
+    label_col: str = "Response",
+) -> pd.DataFrame:
     """Per response variable: "n (%)" row and its Clopper-Pearson CI row "(x.x, x.x)" in %."""
     groups, keys, table = index(ard)
     labels = dict(labels or {})
@@ -297,10 +334,8 @@ def response_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None
     for key in keys:
         var = key[1]
         st = [table[key].get(g, {}) for g in groups]
-        recs.append((f"{labels.get(var, var)}, n (%)", 0,
-                     [fmt_n_pct(s.get("n"), s.get("N"), digits) for s in st]))
-        recs.append((ci_label, 1, [fmt_ci(s.get("ci_low"), s.get("ci_high"), digits, scale=100.0)
-                                   for s in st]))
+        recs.append((f"{labels.get(var, var)}, n (%)", 0, [fmt_n_pct(s.get("n"), s.get("N"), digits) for s in st]))
+        recs.append((ci_label, 1, [fmt_ci(s.get("ci_low"), s.get("ci_high"), digits, scale=100.0) for s in st]))
     return display_frame(recs, label_col, headers)
 
 
@@ -314,9 +349,17 @@ def _landmark_label(t: Any, time_unit: str, labels: Mapping | None) -> str:
     return f"{t_lbl} {time_unit}"
 
 
-def km_table(ard: pd.DataFrame, *, time_unit: str = "days", ci_label: str = "95% CI",
-             digits: int = 1, label_col: str = "Statistic", landmark_labels: Mapping | None = None,
-             median_scale: float = 1.0, median_unit: str | None = None) -> pd.DataFrame:
+def km_table(
+    ard: pd.DataFrame,
+    *,
+    time_unit: str = "days",
+    ci_label: str = "95% CI",
+    digits: int = 1,
+    label_col: str = "Statistic",
+    landmark_labels: Mapping | None = None,
+    median_scale: float = 1.0,
+    median_unit: str | None = None,
+) -> pd.DataFrame:
     """Kaplan-Meier summary (ARD from ``km_ard``): subjects, events, censored, median (CI),
     landmark rates in % (CI) and numbers at risk; header N is the group's subject count.
 
@@ -331,24 +374,54 @@ def km_table(ard: pd.DataFrame, *, time_unit: str = "days", ci_label: str = "95%
         recs.append(("Subjects, n", 0, [str(int(s.get("n") or 0)) for s in st]))
         recs.append(("Events, n (%)", 0, [fmt_n_pct(s.get("events"), s.get("n")) for s in st]))
         recs.append(("Censored, n (%)", 0, [fmt_n_pct(s.get("censored"), s.get("n")) for s in st]))
-        recs.append((f"Median ({ci_label}), {median_unit or time_unit}", 0, [
-            fmt_est_ci(s.get("median"), s.get("median_ci_low"), s.get("median_ci_high"), digits,
-                       est_na=NOT_REACHED if int(s.get("n") or 0) > 0 else NE, scale=median_scale)
-            for s in st]))
+        recs.append(
+            (
+                f"Median ({ci_label}), {median_unit or time_unit}",
+                0,
+                [
+                    fmt_est_ci(
+                        s.get("median"),
+                        s.get("median_ci_low"),
+                        s.get("median_ci_high"),
+                        digits,
+                        est_na=NOT_REACHED if int(s.get("n") or 0) > 0 else NE,
+                        scale=median_scale,
+                    )
+                    for s in st
+                ],
+            )
+        )
     for key in (k for k in keys if k[2] is not None):
         st = [table[key].get(g, {}) for g in groups]
-        recs.append((f"Rate at {_landmark_label(key[2], time_unit, landmark_labels)}, % ({ci_label})", 0, [
-            fmt_est_ci(s.get("surv"), s.get("surv_ci_low"), s.get("surv_ci_high"), digits,
-                       scale=100.0) if s else "" for s in st]))  # "": landmark not analysed for the group
+        recs.append(
+            (
+                f"Rate at {_landmark_label(key[2], time_unit, landmark_labels)}, % ({ci_label})",
+                0,
+                [
+                    fmt_est_ci(s.get("surv"), s.get("surv_ci_low"), s.get("surv_ci_high"), digits, scale=100.0)
+                    if s
+                    else ""
+                    for s in st
+                ],
+            )
+        )  # "": landmark not analysed for the group
         recs.append(("Number at risk", 1, [str(int(s.get("n_risk") or 0)) if s else "" for s in st]))
     return display_frame(recs, label_col, headers)
 
 
-def cif_table(ard: pd.DataFrame, *, params: Sequence[str] | None = None,
-              endpoint_labels: Mapping[str, str] | None = None,
-              landmark_labels: Mapping[str, Mapping] | None = None, origin: Mapping[str, str] | None = None,
-              time_unit: str = "days", ci_label: str = "95% CI", digits: int = 1,
-              label_col: str = "Endpoint\nStatistic", overall: str = "All subjects") -> pd.DataFrame:
+def cif_table(
+    ard: pd.DataFrame,
+    *,
+    params: Sequence[str] | None = None,
+    endpoint_labels: Mapping[str, str] | None = None,
+    landmark_labels: Mapping[str, Mapping] | None = None,
+    origin: Mapping[str, str] | None = None,
+    time_unit: str = "days",
+    ci_label: str = "95% CI",
+    digits: int = 1,
+    label_col: str = "Endpoint\nStatistic",
+    overall: str = "All subjects",
+) -> pd.DataFrame:
     """Cumulative incidence summary (ARD from ``ard.cif_ard``, one or more endpoints in
     ``variable``): per endpoint a heading row (label and ``origin`` text), subjects, events,
     competing events, censored, and at each landmark the cumulative incidence in % (CI) with the
@@ -371,23 +444,33 @@ def cif_table(ard: pd.DataFrame, *, params: Sequence[str] | None = None,
         for key in (k for k in keys if k[1] == p and k[2] is not None):
             st = [table[key].get(g, {}) for g in groups]
             lbl = _landmark_label(key[2], time_unit, (landmark_labels or {}).get(p))
-            recs.append((f"Cumulative incidence at {lbl}, % ({ci_label})", 1, [
-                NE if _missing(s.get("estimate")) else
-                fmt_est_ci(s.get("estimate"), s.get("ci_low"), s.get("ci_high"), digits, scale=100.0)
-                for s in st]))
+            recs.append(
+                (
+                    f"Cumulative incidence at {lbl}, % ({ci_label})",
+                    1,
+                    [
+                        NE
+                        if _missing(s.get("estimate"))
+                        else fmt_est_ci(s.get("estimate"), s.get("ci_low"), s.get("ci_high"), digits, scale=100.0)
+                        for s in st
+                    ],
+                )
+            )
             recs.append(("Number at risk", 2, [str(int(s.get("n_risk") or 0)) for s in st]))
     return display_frame(recs, label_col, headers)
 
 
-def nca_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None, sig: int = 3,
-              label_col: str = "Parameter") -> pd.DataFrame:
+def nca_table(
+    ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None, sig: int = 3, label_col: str = "Parameter"
+) -> pd.DataFrame:
     """NCA / cellular-kinetic parameter summary (ARD from ``nca_ard``), 3 significant figures.
 
     Per parameter (indent 0, with its unit): n, geometric mean (geometric CV%), mean (SD),
     median, min, max (indent 1). Columns are the group1 (and group2) level combinations.
     """
-    groups, keys, table = index(ard, group_cols=("group1_level", "group2_level"),
-                                 row_cols=("variable", "variable_level"))
+    groups, keys, table = index(
+        ard, group_cols=("group1_level", "group2_level"), row_cols=("variable", "variable_level")
+    )
     labels = dict(labels or {})
     headers = [" / ".join(str(v) for v in g if v is not None) or "All subjects" for g in groups]
     recs = []
@@ -399,8 +482,7 @@ def nca_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None, sig
         na = lambda s, f: "" if s is None else f(s)
         lines = [
             ("n", lambda s: str(int(s.get("n") or 0))),
-            ("Geometric mean (CV%)", lambda s: f"{fmt_sig(s.get('geo_mean'), sig)} "
-                                               f"({fmt_num(s.get('geo_cv'), 1)})"),
+            ("Geometric mean (CV%)", lambda s: f"{fmt_sig(s.get('geo_mean'), sig)} ({fmt_num(s.get('geo_cv'), 1)})"),
             ("Mean (SD)", lambda s: f"{fmt_sig(s.get('mean'), sig)} ({fmt_sig(s.get('sd'), sig)})"),
             ("Median", lambda s: fmt_sig(s.get("median"), sig)),
             ("Min, Max", lambda s: f"{fmt_sig(s.get('min'), sig)}, {fmt_sig(s.get('max'), sig)}"),
@@ -413,6 +495,7 @@ def nca_table(ard: pd.DataFrame, *, labels: Mapping[str, str] | None = None, sig
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A Markdown pipe table (renders in Jupyter Book and Quarto); every cell is text, escaped
     by :func:`escape.markdown` (a cell never becomes markup)."""
+
     def cell(v: Any) -> str:
         return escape.markdown(str(v).replace("\n", " "))
 

@@ -3,6 +3,7 @@
 Errors are ``ValueError`` naming the dataset (``what``), the column, the rows and the rule —
 never a bare ``KeyError`` from deep inside pandas.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -60,16 +61,17 @@ def no_missing(df: pd.DataFrame, col: str, what: str) -> None:
     """Every record has a value in ``col``."""
     bad = is_missing(df[col])
     if bad.any():
-        raise ValueError(f"{what}: column {col} is missing in {rows_where(bad)}; "
-                         "every analysed record needs a value")
+        raise ValueError(f"{what}: column {col} is missing in {rows_where(bad)}; every analysed record needs a value")
 
 
 def unique_ids(df: pd.DataFrame, id_var: str, what: str) -> None:
     """One record per subject."""
     dup = df[id_var].duplicated(keep=False)
     if dup.any():
-        raise ValueError(f"{what}: {id_var} must be unique (one record per subject) but is "
-                         f"repeated in {rows_where(dup)}: {sorted(df.loc[dup, id_var].unique())[:5]}")
+        raise ValueError(
+            f"{what}: {id_var} must be unique (one record per subject) but is "
+            f"repeated in {rows_where(dup)}: {sorted(df.loc[dup, id_var].unique())[:5]}"
+        )
 
 
 def yes(s: pd.Series) -> pd.Series:

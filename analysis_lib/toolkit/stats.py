@@ -15,6 +15,7 @@ Conventions (stable public API, docs/design.md §6):
 * ``describe``: quartiles by R's default ``quantile(type = 7)`` (= numpy "linear").
 * ``round_half_away``: SAS ``ROUND`` (half away from zero) on the decimal repr of the float.
 """
+
 from __future__ import annotations
 
 import math
@@ -76,13 +77,11 @@ def _num(x: Any, name: str, fn: str) -> np.ndarray:
     """1-D float array from a list/array/Series (pandas NA -> nan); non-numbers are an error."""
     if isinstance(x, (np.ndarray, pd.Series)) and x.dtype.kind in "fiub":  # fast path: already numeric
         return np.asarray(x, dtype=float).ravel()
-    raw = x.reset_index(drop=True) if isinstance(x, pd.Series) else pd.Series(
-        np.asarray(x, dtype=object).ravel())
+    raw = x.reset_index(drop=True) if isinstance(x, pd.Series) else pd.Series(np.asarray(x, dtype=object).ravel())
     val = pd.to_numeric(raw, errors="coerce")
     bad = np.flatnonzero(raw.notna().to_numpy() & val.isna().to_numpy())
     if bad.size:
-        raise ValueError(f"{fn}: {name} is not numeric at positions {bad[:10].tolist()}: "
-                         f"{raw.iloc[bad[:10]].tolist()}")
+        raise ValueError(f"{fn}: {name} is not numeric at positions {bad[:10].tolist()}: {raw.iloc[bad[:10]].tolist()}")
     return val.to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -98,8 +97,9 @@ def _time_event(time: Any, event: Any, fn: str) -> tuple[np.ndarray, np.ndarray]
         raise ValueError(f"{fn}: time is missing or not finite at positions {bad[:10].tolist()}")
     bad = np.flatnonzero(~np.isin(e, (0.0, 1.0)))
     if bad.size:
-        raise ValueError(f"{fn}: event must be 0 (censored) or 1 (event); positions "
-                         f"{bad[:10].tolist()} have {e[bad[:10]].tolist()}")
+        raise ValueError(
+            f"{fn}: event must be 0 (censored) or 1 (event); positions {bad[:10].tolist()} have {e[bad[:10]].tolist()}"
+        )
     return t, e.astype(int)
 
 
@@ -116,8 +116,7 @@ def _confint(p: np.ndarray, se: np.ndarray, conf_type: str, conf_level: float):
         # log-log (SAS PROC LIFETEST default; R survfit defaults to "log")
         xx = np.where((p == 0) | (p == 1), np.nan, p)
         se2 = z * se / np.log(xx)
-        return (np.exp(-np.exp(np.log(-np.log(xx)) - se2)),
-                np.exp(-np.exp(np.log(-np.log(xx)) + se2)))
+        return (np.exp(-np.exp(np.log(-np.log(xx)) - se2)), np.exp(-np.exp(np.log(-np.log(xx)) + se2)))
 
 
 def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = _TOL) -> float:
@@ -185,8 +184,7 @@ class KaplanMeier:
         x = np.concatenate([[0.0], self.table["time"].to_numpy(float)])
         tab = self.table
         curves = [tab["surv"], tab["lower"], tab["upper"]]
-        est, lo, hi = (_findq(x, np.concatenate([[0.0], 1 - c.to_numpy(float)]), p)
-                       for c in curves)
+        est, lo, hi = (_findq(x, np.concatenate([[0.0], 1 - c.to_numpy(float)]), p) for c in curves)
         return (est, lo, hi)
 
     @property
@@ -226,8 +224,9 @@ class KaplanMeier:
         return [(1.0, 1.0) if i < 0 else (float(lo[i]), float(hi[i])) for i in pos]
 
 
-def kaplan_meier(time: Sequence[float], event: Sequence[int], conf_type: str = "log-log",
-                 conf_level: float = 0.95) -> KaplanMeier:
+def kaplan_meier(
+    time: Sequence[float], event: Sequence[int], conf_type: str = "log-log", conf_level: float = 0.95
+) -> KaplanMeier:
     """Kaplan-Meier estimate with Greenwood variance; CIs as R ``survfit(conf.type=conf_type)``.
 
     ``event`` is 1 for an event and 0 for censored (ADaM: event = 1 - CNSR). Times are used
@@ -248,11 +247,27 @@ def kaplan_meier(time: Sequence[float], event: Sequence[int], conf_type: str = "
         se_cumhaz = np.sqrt(np.cumsum(inc))  # inf once everyone at risk has failed
         std_err = surv * se_cumhaz  # 0 * inf -> nan, as R's NA
     lower, upper = _confint(surv, se_cumhaz, conf_type, conf_level)
-    table = pd.DataFrame({"time": ut, "n_risk": n_risk.astype(int), "n_event": n_event,
-                          "n_censor": (n_total - n_event).astype(int), "surv": surv,
-                          "std_err": std_err, "lower": lower, "upper": upper})
-    return KaplanMeier(table=table, conf_type=conf_type, conf_level=conf_level, n=int(t.size),
-                       n_events=int(e.sum()), _time=t, _se_cumhaz=se_cumhaz)
+    table = pd.DataFrame(
+        {
+            "time": ut,
+            "n_risk": n_risk.astype(int),
+            "n_event": n_event,
+            "n_censor": (n_total - n_event).astype(int),
+            "surv": surv,
+            "std_err": std_err,
+            "lower": lower,
+            "upper": upper,
+        }
+    )
+    return KaplanMeier(
+        table=table,
+        conf_type=conf_type,
+        conf_level=conf_level,
+        n=int(t.size),
+        n_events=int(e.sum()),
+        _time=t,
+        _se_cumhaz=se_cumhaz,
+    )
 
 
 # --------------------------------------------------------------------------- log-rank
@@ -300,9 +315,15 @@ def logrank_test(time: Sequence[float], event: Sequence[int], group: Sequence[An
     vv = var[np.ix_(use, use)][1:, 1:]
     chisq = float(diff @ np.linalg.solve(vv, diff)) if df > 0 else 0.0
     p = float(_sps.chi2.sf(chisq, df)) if df > 0 else math.nan
-    return LogrankResult(chisq=chisq, df=int(df), p=p, groups=levels,
-                         n=np.bincount(gi, minlength=k).tolist(), observed=obs.tolist(),
-                         expected=exp.tolist())
+    return LogrankResult(
+        chisq=chisq,
+        df=int(df),
+        p=p,
+        groups=levels,
+        n=np.bincount(gi, minlength=k).tolist(),
+        observed=obs.tolist(),
+        expected=exp.tolist(),
+    )
 
 
 # --------------------------------------------------------------------------- competing risks
@@ -318,8 +339,10 @@ def _time_status(time: Any, status: Any, fn: str) -> tuple[np.ndarray, np.ndarra
         raise ValueError(f"{fn}: time is missing, negative or not finite at positions {bad[:10].tolist()}")
     bad = np.flatnonzero(~np.isfinite(s) | (s < 0) | (s != np.round(s)))
     if bad.size:
-        raise ValueError(f"{fn}: status must be 0 (censored) or a cause 1, 2, ...; positions "
-                         f"{bad[:10].tolist()} have {s[bad[:10]].tolist()}")
+        raise ValueError(
+            f"{fn}: status must be 0 (censored) or a cause 1, 2, ...; positions "
+            f"{bad[:10].tolist()} have {s[bad[:10]].tolist()}"
+        )
     return t, s.astype(int)
 
 
@@ -387,8 +410,7 @@ def _cif_ci(est: np.ndarray, var: np.ndarray, conf_level: float) -> tuple[np.nda
         return e ** np.exp(-k), e ** np.exp(k)
 
 
-def cumulative_incidence(time: Any, status: Any, cause: int = 1,
-                         conf_level: float = 0.95) -> CumulativeIncidence:
+def cumulative_incidence(time: Any, status: Any, cause: int = 1, conf_level: float = 0.95) -> CumulativeIncidence:
     """Aalen-Johansen cumulative incidence of ``cause``; status 0 = censored, 1, 2, ... = cause.
 
     Estimate and variance follow Gray's ``cinc`` routine of R ``cmprsk`` step by step: at each
@@ -433,18 +455,35 @@ def cumulative_incidence(time: Any, status: Any, cause: int = 1,
             fk = fkn
         est[i], var[i] = f, v
     lower, upper = _cif_ci(est, var, conf_level)
-    table = pd.DataFrame({"time": ut, "n_risk": risk.astype(int), "n_event": d1,
-                          "n_competing": (d_all - d1).astype(int), "n_censor": (n_tot - d_all).astype(int),
-                          "estimate": est, "variance": var, "std_err": np.sqrt(var),
-                          "lower": lower, "upper": upper})
-    return CumulativeIncidence(table=table, cause=cause, conf_level=conf_level, n=int(t.size),
-                               n_events=int(d1.sum()), n_competing=int((d_all - d1).sum()), _time=t)
+    table = pd.DataFrame(
+        {
+            "time": ut,
+            "n_risk": risk.astype(int),
+            "n_event": d1,
+            "n_competing": (d_all - d1).astype(int),
+            "n_censor": (n_tot - d_all).astype(int),
+            "estimate": est,
+            "variance": var,
+            "std_err": np.sqrt(var),
+            "lower": lower,
+            "upper": upper,
+        }
+    )
+    return CumulativeIncidence(
+        table=table,
+        cause=cause,
+        conf_level=conf_level,
+        n=int(t.size),
+        n_events=int(d1.sum()),
+        n_competing=int((d_all - d1).sum()),
+        _time=t,
+    )
 
 
 # --------------------------------------------------------------------------- NCA
 BLQ_RULES = {
     "zero-before-first-else-drop": "BLQ before the first measurable value -> 0; later BLQ dropped "
-                                   "(PKNCA default conc.blq: first='keep', middle='drop')",
+    "(PKNCA default conc.blq: first='keep', middle='drop')",
     "zero": "every BLQ value -> 0",
     "drop": "every BLQ value dropped",
     "half-lloq": "every BLQ value -> LLOQ/2 (needs lloq)",
@@ -474,8 +513,9 @@ def _profile(time, conc, blq: str, lloq, blq_mask, fn: str):
         raw = np.asarray(blq_mask, dtype=object).ravel()
         bad = np.flatnonzero([not (isinstance(v, (bool, np.bool_)) or v in (0, 1)) for v in raw])
         if bad.size:
-            raise ValueError(f"{fn}: blq_mask must be True/False; positions {bad[:10].tolist()} "
-                             f"have {raw[bad[:10]].tolist()}")
+            raise ValueError(
+                f"{fn}: blq_mask must be True/False; positions {bad[:10].tolist()} have {raw[bad[:10]].tolist()}"
+            )
         is_blq = raw.astype(bool)
         if is_blq.size != c.size:
             raise ValueError(f"{fn}: blq_mask has {is_blq.size} values but conc has {c.size}")
@@ -561,8 +601,17 @@ def _aucint(t, c, meas, start: float, end: float, method: str) -> float:
     return _auc(tt, cc, method)
 
 
-def auc_interval(time, conc, start: float, end: float, method: str = "lin-up/log-down", *,
-                 blq: str = "zero-before-first-else-drop", lloq=None, blq_mask=None) -> float:
+def auc_interval(
+    time,
+    conc,
+    start: float,
+    end: float,
+    method: str = "lin-up/log-down",
+    *,
+    blq: str = "zero-before-first-else-drop",
+    lloq=None,
+    blq_mask=None,
+) -> float:
     """AUC from start to end as PKNCA ``aucint.last``: the concentration at a boundary between
     samples is interpolated (see ``_interp``; 0 before the first sample) and is 0 after Tlast,
     so the area stops at Tlast. BLQ handling as in :func:`nca`.
@@ -572,9 +621,17 @@ def auc_interval(time, conc, start: float, end: float, method: str = "lin-up/log
     return _aucint(t, c, meas, float(start), float(end), m)
 
 
-def nca(time, conc, auc_method: str = "lin-up/log-down", *, end: float | None = None,
-        blq: str = "zero-before-first-else-drop", lloq=None, blq_mask=None,
-        auc_needs_sample: bool = True) -> dict[str, float]:
+def nca(
+    time,
+    conc,
+    auc_method: str = "lin-up/log-down",
+    *,
+    end: float | None = None,
+    blq: str = "zero-before-first-else-drop",
+    lloq=None,
+    blq_mask=None,
+    auc_needs_sample: bool = True,
+) -> dict[str, float]:
     """Non-compartmental parameters of one profile, PKNCA conventions.
 
     Returns cmax, tmax (first time of Cmax), tlast/clast (last measurable, i.e. non-BLQ, sample),
@@ -591,13 +648,23 @@ def nca(time, conc, auc_method: str = "lin-up/log-down", *, end: float | None = 
     m = _method(auc_method, "nca")
     t, c, meas = _profile(time, conc, blq, lloq, blq_mask, "nca")
     if not meas.any():
-        out = {"cmax": 0.0 if t.size else math.nan, "tmax": math.nan, "tlast": math.nan,
-               "clast": math.nan, "auclast": 0.0 if t.size else math.nan}
+        out = {
+            "cmax": 0.0 if t.size else math.nan,
+            "tmax": math.nan,
+            "tlast": math.nan,
+            "clast": math.nan,
+            "auclast": 0.0 if t.size else math.nan,
+        }
     else:
         imax = int(np.argmax(c))
         ilast = int(np.flatnonzero(meas)[-1])
-        out = {"cmax": float(c[imax]), "tmax": float(t[imax]), "tlast": float(t[ilast]),
-               "clast": float(c[ilast]), "auclast": _auc(t[: ilast + 1], c[: ilast + 1], m)}
+        out = {
+            "cmax": float(c[imax]),
+            "tmax": float(t[imax]),
+            "tlast": float(t[ilast]),
+            "clast": float(c[ilast]),
+            "auclast": _auc(t[: ilast + 1], c[: ilast + 1], m),
+        }
     if end is not None:
         raw_t = _num(time, "time", "nca")
         inside = bool(((raw_t >= 0) & (raw_t <= float(end))).any())
@@ -618,16 +685,22 @@ def describe(values: Iterable[float]) -> dict[str, float]:
     n = int(x.size)
     nan = math.nan
     if n == 0:
-        return dict(n=0, mean=nan, sd=nan, median=nan, q1=nan, q3=nan, min=nan, max=nan,
-                    geo_mean=nan, geo_cv=nan)
+        return dict(n=0, mean=nan, sd=nan, median=nan, q1=nan, q3=nan, min=nan, max=nan, geo_mean=nan, geo_cv=nan)
     q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75], method="linear")
     pos = bool((x > 0).all())
     lx = np.log(x) if pos else np.array([])
     return dict(
-        n=n, mean=float(x.mean()), sd=float(x.std(ddof=1)) if n > 1 else nan,
-        median=float(med), q1=float(q1), q3=float(q3), min=float(x.min()), max=float(x.max()),
+        n=n,
+        mean=float(x.mean()),
+        sd=float(x.std(ddof=1)) if n > 1 else nan,
+        median=float(med),
+        q1=float(q1),
+        q3=float(q3),
+        min=float(x.min()),
+        max=float(x.max()),
         geo_mean=float(np.exp(lx.mean())) if pos else nan,
-        geo_cv=float(100 * math.sqrt(math.expm1(lx.std(ddof=1) ** 2))) if pos and n > 1 else nan)
+        geo_cv=float(100 * math.sqrt(math.expm1(lx.std(ddof=1) ** 2))) if pos and n > 1 else nan,
+    )
 
 
 def round_half_away(x: float, digits: int = 0) -> float:
@@ -642,8 +715,9 @@ def round_half_away(x: float, digits: int = 0) -> float:
 
 
 # --------------------------------------------------------------------------- dose escalation
-def three_plus_three(cohorts: Sequence[tuple[Any, int, int]],
-                     levels: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+def three_plus_three(
+    cohorts: Sequence[tuple[Any, int, int]], levels: Sequence[Any] | None = None
+) -> list[dict[str, Any]]:
     """Standard 3+3 decision after each cohort of ``(dose_level, n_treated, n_dlt)``.
 
     ``levels`` is the ordered list of planned dose levels (default: the distinct levels in
@@ -669,8 +743,10 @@ def three_plus_three(cohorts: Sequence[tuple[Any, int, int]],
         if lv not in seen:
             raise ValueError(f"three_plus_three: cohort {k} dose level {lv!r} not in levels {levels}")
         if expected is not None and lv != expected:
-            raise ValueError(f"three_plus_three: cohort {k} at level {lv!r}, but the previous "
-                             f"decision was to treat at level {expected!r}")
+            raise ValueError(
+                f"three_plus_three: cohort {k} at level {lv!r}, but the previous "
+                f"decision was to treat at level {expected!r}"
+            )
         if not (int(n_t) == n_t and int(n_d) == n_d and 0 <= n_d <= n_t and n_t > 0):
             raise ValueError(f"three_plus_three: cohort {k} has n_treated={n_t}, n_dlt={n_d}")
         i = levels.index(lv)
@@ -678,8 +754,7 @@ def three_plus_three(cohorts: Sequence[tuple[Any, int, int]],
         seen[lv][1] += int(n_d)
         n, d = seen[lv]
         if n not in (3, 6):
-            raise ValueError(f"three_plus_three: cohort {k}: {n} patients at level {lv!r}; "
-                             "3+3 needs 3 or 6 per level")
+            raise ValueError(f"three_plus_three: cohort {k}: {n} patients at level {lv!r}; 3+3 needs 3 or 6 per level")
         nxt, mtd = None, None
         if d >= 2:
             exceeded = min(exceeded, i)
@@ -698,9 +773,24 @@ def three_plus_three(cohorts: Sequence[tuple[Any, int, int]],
             dec, nxt, reason = "escalate", levels[i + 1], f"{d}/{n} DLT; escalate"
         else:
             dec, mtd = "stop", lv
-            reason = (f"{d}/6 DLT at the highest tested dose" if i + 1 == len(levels)
-                      else f"{d}/6 DLT; the next level exceeded the MTD") + "; MTD/RP2D is this level"
+            reason = (
+                f"{d}/6 DLT at the highest tested dose"
+                if i + 1 == len(levels)
+                else f"{d}/6 DLT; the next level exceeded the MTD"
+            ) + "; MTD/RP2D is this level"
         expected = nxt
-        out.append(dict(cohort=k, dose_level=lv, n_treated=int(n_t), n_dlt=int(n_d), n_at_level=n,
-                        dlt_at_level=d, decision=dec, next_dose_level=nxt, mtd=mtd, reason=reason))
+        out.append(
+            dict(
+                cohort=k,
+                dose_level=lv,
+                n_treated=int(n_t),
+                n_dlt=int(n_d),
+                n_at_level=n,
+                dlt_at_level=d,
+                decision=dec,
+                next_dose_level=nxt,
+                mtd=mtd,
+                reason=reason,
+            )
+        )
     return out

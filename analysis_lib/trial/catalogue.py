@@ -1,6 +1,7 @@
 """This study's TLF catalogue: ``chapters/tlf_catalogue.yml`` with its ``{placeholders}`` filled
 from ``params/study.yml`` — a protocol value (a visit day, a window, the end of follow-up) is
 written once, in the parameters, and every title and footnote that states it follows."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -45,8 +46,11 @@ def protocol_context(study: Mapping[str, Any]) -> dict[str, str]:
 
 def population_labels(study: Mapping[str, Any]) -> dict[str, str]:
     """'SAFFL' -> 'Safety population', from the study's ``populations`` descriptions."""
-    return {flag: f"{str(text).split(':', 1)[0].strip()} population"
-            for flag, text in (study.get("populations") or {}).items() if text}
+    return {
+        flag: f"{str(text).split(':', 1)[0].strip()} population"
+        for flag, text in (study.get("populations") or {}).items()
+        if text
+    }
 
 
 def catalogue_path(root: Path | None = None) -> Path:
@@ -56,5 +60,6 @@ def catalogue_path(root: Path | None = None) -> Path:
 def load(study: Mapping[str, Any] | None = None, root: Path | None = None) -> Catalogue:
     """The study's catalogue, placeholders filled and populations labelled from ``study``."""
     study = study if study is not None else config.load_study(root)
-    return load_catalogue(catalogue_path(root), context=protocol_context(study),
-                          population_labels=population_labels(study))
+    return load_catalogue(
+        catalogue_path(root), context=protocol_context(study), population_labels=population_labels(study)
+    )

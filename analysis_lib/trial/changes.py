@@ -14,6 +14,7 @@ previous cut's ADaM in memory (so the chapter never depends on an earlier run), 
 
 Records are matched by USUBJID (subjects) and USUBJID + AESEQ (adverse events).
 """
+
 from __future__ import annotations
 
 import math
@@ -55,6 +56,7 @@ _CUT_LEVELS = ("previous", "current", "change")
 # --------------------------------------------------------------------------------------------
 # previous cut
 
+
 def derive_previous(cut, study: Mapping | None = None):
     """``(previous Cut, its ADaM datasets)`` derived in memory, or ``None`` for the first cut.
 
@@ -69,17 +71,18 @@ def derive_previous(cut, study: Mapping | None = None):
         return None
     prev = config.load_cut(cut.previous, cut.root)
     if prev.cut_date >= cut.cut_date:
-        raise config.ConfigError(f"{cut.params_file}: previous cut '{prev.id}' ({prev.cut_date}) is not "
-                                 f"before this cut ({cut.cut_date})")
+        raise config.ConfigError(
+            f"{cut.params_file}: previous cut '{prev.id}' ({prev.cut_date}) is not before this cut ({cut.cut_date})"
+        )
     domains, problems = read_and_validate(prev.data_dir, prev.cut_date)
     if problems:
         raise ValidationFailed(problems)
-    return prev, derive_all(domains, dict(study) if study is not None else config.load_study(cut.root),
-                            prev.cut_date)
+    return prev, derive_all(domains, dict(study) if study is not None else config.load_study(cut.root), prev.cut_date)
 
 
 # --------------------------------------------------------------------------------------------
 # key estimates
+
 
 def _need(datasets: Mapping[str, pd.DataFrame], name: str, cols: Sequence[str]) -> pd.DataFrame:
     if name not in datasets:
@@ -89,8 +92,9 @@ def _need(datasets: Mapping[str, pd.DataFrame], name: str, cols: Sequence[str]) 
     return df
 
 
-def _relabel(ard: pd.DataFrame, variable: str, stats: Mapping[str, str] | None = None,
-             row: Mapping[str, Any] | None = None) -> list[tuple]:
+def _relabel(
+    ard: pd.DataFrame, variable: str, stats: Mapping[str, str] | None = None, row: Mapping[str, Any] | None = None
+) -> list[tuple]:
     """Rows of ``ard`` (optionally only those matching ``row``) as key-estimate rows of
     ``variable``; ``stats`` maps the source stat_name to the output one (default: keep all)."""
     out = []
@@ -105,8 +109,9 @@ def _relabel(ard: pd.DataFrame, variable: str, stats: Mapping[str, str] | None =
     return out
 
 
-def _ae_rows(adsl: pd.DataFrame, adae: pd.DataFrame, where, codes: Mapping[str, str | None],
-             high_grade: int = 3) -> list[tuple]:
+def _ae_rows(
+    adsl: pd.DataFrame, adae: pd.DataFrame, where, codes: Mapping[str, str | None], high_grade: int = 3
+) -> list[tuple]:
     """Subjects with >= 1 TEAE matching ``where`` among ADSL SAFFL subjects: ``codes`` maps
     "any" and "high" to the key-estimate codes for any grade and grade >= ``high_grade``."""
     ae = adae[adae["USUBJID"].isin(adsl["USUBJID"])]
@@ -115,8 +120,12 @@ def _ae_rows(adsl: pd.DataFrame, adae: pd.DataFrame, where, codes: Mapping[str, 
     if codes.get("any"):
         rows += _relabel(a, str(codes["any"]), {"n": "n", "N": "N", "p": "p"}, {"variable": "ANY"})
     if codes.get("high"):
-        rows += _relabel(a, str(codes["high"]), {f"n_grade_ge{high_grade}": "n", "N": "N",
-                                            f"p_grade_ge{high_grade}": "p"}, {"variable": "ANY"})
+        rows += _relabel(
+            a,
+            str(codes["high"]),
+            {f"n_grade_ge{high_grade}": "n", "N": "N", f"p_grade_ge{high_grade}": "p"},
+            {"variable": "ANY"},
+        )
     return rows
 
 
@@ -137,8 +146,9 @@ def key_estimates(datasets: Mapping[str, pd.DataFrame], study: Mapping[str, Any]
     (AVALM) with ``study["time_to_event"]["conf_type"]`` CIs and the rate at
     :data:`LANDMARK_MONTHS` (``variable_level``). Columns: ARD_COLUMNS, groups empty.
     """
-    adsl = _need(datasets, "adsl", ["USUBJID", "ENRLFL", "SAFFL", "EFFFL", "DLTEVLFL", "DLTFL", "HSCTFL",
-                                    "DTHFL", "DTHTRTFL"])
+    adsl = _need(
+        datasets, "adsl", ["USUBJID", "ENRLFL", "SAFFL", "EFFFL", "DLTEVLFL", "DLTFL", "HSCTFL", "DTHFL", "DTHTRTFL"]
+    )
     adae = _need(datasets, "adae", ["USUBJID", "AESICAT", "AETOXGR", "AESER", "TRTEMFL"])
     adrs = _need(datasets, "adrs", ["USUBJID", "PARAMCD", "AVALC", "EFFFL"])
     adtte = _need(datasets, "adtte", ["USUBJID", "PARAMCD", "AVALM", "CNSR"])
@@ -182,6 +192,7 @@ def key_estimates(datasets: Mapping[str, pd.DataFrame], study: Mapping[str, Any]
 # --------------------------------------------------------------------------------------------
 # comparison of two cuts
 
+
 def _key(rec: Mapping) -> tuple:
     lvl = frames.key(rec["variable_level"])
     if isinstance(lvl, float) and lvl.is_integer():
@@ -217,13 +228,13 @@ def compare(prev_ard: pd.DataFrame | None, curr_ard: pd.DataFrame) -> pd.DataFra
             levels = [("previous", prev.get(k)), *levels, ("change", change)]
         for cut_level, value in levels:
             value = frames.key(value)
-            rows.append(("CUT", cut_level, None, None, var, lvl, stat,
-                         math.nan if value is None else frames.py(value)))
+            rows.append(("CUT", cut_level, None, None, var, lvl, stat, math.nan if value is None else frames.py(value)))
     return ardlib.frame(rows)
 
 
 # --------------------------------------------------------------------------------------------
 # new records and changed statuses
+
 
 @dataclass
 class NewItems:
@@ -250,16 +261,21 @@ def _new_ae(prev: pd.DataFrame, curr: pd.DataFrame, mask) -> pd.DataFrame:
     """Current ADAE records matching ``mask`` whose USUBJID + AESEQ did not match it before."""
     old = set(map(tuple, prev.loc[mask(prev), ["USUBJID", "AESEQ"]].astype(str).to_numpy()))
     rec = curr[mask(curr)]
-    keys = pd.Series(list(map(tuple, rec[["USUBJID", "AESEQ"]].astype(str).to_numpy())), index=rec.index,
-                     dtype=object)
+    keys = pd.Series(list(map(tuple, rec[["USUBJID", "AESEQ"]].astype(str).to_numpy())), index=rec.index, dtype=object)
     new = rec[~keys.isin(old)] if len(rec) else rec
     cols = ["USUBJID", "TRT01A", "AESEQ", "AEDECOD", "AETOXGR", "ASTDY0", "AESER", "AEDLT"]
     return new[cols].sort_values(["USUBJID", "AESEQ"], kind="stable").reset_index(drop=True)
 
 
 def _day_value(flag: pd.Series, day: pd.Series) -> pd.Series:
-    return pd.Series([f"Yes (Day {int(d)})" if f == "Y" and not pd.isna(d) else ("Yes" if f == "Y" else "No")
-                      for f, d in zip(flag.astype(str), day)], index=flag.index, dtype=object)
+    return pd.Series(
+        [
+            f"Yes (Day {int(d)})" if f == "Y" and not pd.isna(d) else ("Yes" if f == "Y" else "No")
+            for f, d in zip(flag.astype(str), day)
+        ],
+        index=flag.index,
+        dtype=object,
+    )
 
 
 def _status_items(ds: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -268,44 +284,75 @@ def _status_items(ds: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     items = []
 
     def add(ids, name, shown, compared=None):
-        items.append(pd.DataFrame({"USUBJID": list(ids), "ITEM": name, "SHOWN": list(shown),
-                                   "VALUE": list(shown if compared is None else compared)}))
+        items.append(
+            pd.DataFrame(
+                {
+                    "USUBJID": list(ids),
+                    "ITEM": name,
+                    "SHOWN": list(shown),
+                    "VALUE": list(shown if compared is None else compared),
+                }
+            )
+        )
 
     reason = adsl["DCSREAS"].fillna("").astype(str)
-    add(adsl["USUBJID"], "Study status",
-        [s if not r else f"{s}: {r}" for s, r in zip(adsl["EOSSTT"].astype(str), reason)])
+    add(
+        adsl["USUBJID"],
+        "Study status",
+        [s if not r else f"{s}: {r}" for s, r in zip(adsl["EOSSTT"].astype(str), reason)],
+    )
     add(adsl["USUBJID"], "Allo-HSCT", _day_value(adsl["HSCTFL"], adsl["HSCTDY0"]))
     add(adsl["USUBJID"], "CD22 CAR-T", _day_value(adsl["CD22FL"], adsl["CD22DY0"]))
     best = adrs[adrs["PARAMCD"] == "BESTRSP"]
     add(best["USUBJID"], "Best overall response", best["AVALC"].astype(str))
-    visits = sorted({int(p[4:]) for p in adrs["PARAMCD"].astype(str).unique()
-                     if p.startswith("RSPD") and p[4:].isdigit()})
+    visits = sorted(
+        {int(p[4:]) for p in adrs["PARAMCD"].astype(str).unique() if p.startswith("RSPD") and p[4:].isdigit()}
+    )
     for d in visits:
         r = adrs[adrs["PARAMCD"] == f"RSPD{d}"]
         add(r["USUBJID"], f"Response at Day {d}", r["AVALC"].astype(str))
     ovr = adrs[(adrs["PARAMCD"] == "OVRLRESP") & adrs["ADT"].notna()]
     last = ovr.sort_values(["USUBJID", "ADT"], kind="stable").groupby("USUBJID", sort=False).tail(1)
-    add(last["USUBJID"], "Latest response assessment",
+    add(
+        last["USUBJID"],
+        "Latest response assessment",
         [f"{v} (Day {int(d)})" if not pd.isna(d) else str(v) for v, d in zip(last["AVALC"], last["ADY0"])],
-        last["AVALC"].astype(str))
+        last["AVALC"].astype(str),
+    )
     return pd.concat(items, ignore_index=True)
 
 
-def new_items(prev_datasets: Mapping[str, pd.DataFrame],
-              curr_datasets: Mapping[str, pd.DataFrame]) -> NewItems:
+def new_items(prev_datasets: Mapping[str, pd.DataFrame], curr_datasets: Mapping[str, pd.DataFrame]) -> NewItems:
     """Records new in the current cut and per-subject changes of response and status.
 
     New: subjects enrolled, infused with CD19 CAR-T (SAFFL), transplanted (HSCTFL), given CD22
     CAR-T (CD22FL), dead (DTHFL); DLTs (AEDLT = Y starting in the DLT window, DLTWINFL) and SAEs
     (AESER = Y) by USUBJID + AESEQ, including an AE that became serious or a DLT. ``changed``: for
-    subjects of the previous cut (a subject missing now shows "No record"), each item of study status, HSCT, CD22 CAR-T, best overall response,
+    subjects of the previous cut (a subject missing now shows "No record"), each item of study status, HSCT,
+    CD22 CAR-T, best overall response,
     response at each Day-nn window and latest response whose value differs, in subject order.
     """
     for label, ds in (("previous", prev_datasets), ("current", curr_datasets)):
-        for name, cols in (("adsl", ["USUBJID", "TRT01A", "ENRLFL", "SAFFL", "HSCTFL", "CD22FL", "DTHFL",
-                                     "EOSSTT", "DCSREAS", "HSCTDY0", "CD22DY0"]),
-                           ("adae", ["USUBJID", "AESEQ", "AESER", "AEDLT", "DLTWINFL"]),
-                           ("adrs", ["USUBJID", "PARAMCD", "AVALC", "ADT", "ADY0"])):
+        for name, cols in (
+            (
+                "adsl",
+                [
+                    "USUBJID",
+                    "TRT01A",
+                    "ENRLFL",
+                    "SAFFL",
+                    "HSCTFL",
+                    "CD22FL",
+                    "DTHFL",
+                    "EOSSTT",
+                    "DCSREAS",
+                    "HSCTDY0",
+                    "CD22DY0",
+                ],
+            ),
+            ("adae", ["USUBJID", "AESEQ", "AESER", "AEDLT", "DLTWINFL"]),
+            ("adrs", ["USUBJID", "PARAMCD", "AVALC", "ADT", "ADY0"]),
+        ):
             try:
                 _need(ds, name, cols)
             except ValueError as exc:
@@ -324,11 +371,15 @@ def new_items(prev_datasets: Mapping[str, pd.DataFrame],
     m["_o"] = m["ITEM"].map(order)
     m = m.sort_values(["USUBJID", "_o"], kind="stable")
     trt = pd.concat([cadsl, padsl[~padsl["USUBJID"].isin(cadsl["USUBJID"])]]).set_index("USUBJID")["TRT01A"]
-    changed = pd.DataFrame({
-        "USUBJID": m["USUBJID"].to_numpy(), "TRT01A": m["USUBJID"].map(trt).to_numpy(),
-        "ITEM": m["ITEM"].to_numpy(),
-        "PREVIOUS": m["SHOWN_P"].fillna("No record").to_numpy(),
-        "CURRENT": m["SHOWN"].fillna("No record").to_numpy()}).astype(object)
+    changed = pd.DataFrame(
+        {
+            "USUBJID": m["USUBJID"].to_numpy(),
+            "TRT01A": m["USUBJID"].map(trt).to_numpy(),
+            "ITEM": m["ITEM"].to_numpy(),
+            "PREVIOUS": m["SHOWN_P"].fillna("No record").to_numpy(),
+            "CURRENT": m["SHOWN"].fillna("No record").to_numpy(),
+        }
+    ).astype(object)
 
     def dlt(df):
         return frames.yes(df["AEDLT"]) & frames.yes(df["DLTWINFL"])
@@ -358,8 +409,14 @@ CHANGE_ROWS: dict[str, tuple[str, str, bool]] = {
 }
 
 
-def changes_ard(items: NewItems | None, adsl: pd.DataFrame, *, by: str = "TRT01A",
-                by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
+def changes_ard(
+    items: NewItems | None,
+    adsl: pd.DataFrame,
+    *,
+    by: str = "TRT01A",
+    by_levels: Sequence | None = None,
+    total: bool = True,
+) -> pd.DataFrame:
     """ARD of :class:`NewItems` counts per ``by`` level of the current ADSL (+ Total):
     ``n`` subjects and, for DLTs and SAEs, ``events`` (records), per :data:`CHANGE_ROWS` variable.
     ``items=None`` (first cut): an empty ARD."""
@@ -396,7 +453,7 @@ def _int(v: Any) -> int:
 
 
 def _rate(st: Mapping) -> str:
-    """"n/N (x.x)" in a table cell: :func:`formats.n_of_N` without the % sign (the header says %)."""
+    """ "n/N (x.x)" in a table cell: :func:`formats.n_of_N` without the % sign (the header says %)."""
     return formats.n_of_N(_int(st.get("n")), _int(st.get("N"))).replace("%", "")
 
 
@@ -411,12 +468,18 @@ def _landmark(st: Mapping) -> str:
 def _median(st: Mapping) -> str:
     if _int(st.get("n")) == 0:
         return formats.NE
-    return formats.fmt_est_ci(st.get("median"), st.get("median_ci_low"), st.get("median_ci_high"), 1,
-                              est_na=formats.NOT_REACHED)
+    return formats.fmt_est_ci(
+        st.get("median"), st.get("median_ci_low"), st.get("median_ci_high"), 1, est_na=formats.NOT_REACHED
+    )
 
 
-def estimates_table(comparison: pd.DataFrame, prev_header: str = "Previous data cut",
-                    curr_header: str = "This data cut", *, label_col: str = "Key estimate") -> pd.DataFrame:
+def estimates_table(
+    comparison: pd.DataFrame,
+    prev_header: str = "Previous data cut",
+    curr_header: str = "This data cut",
+    *,
+    label_col: str = "Key estimate",
+) -> pd.DataFrame:
     """Display frame of :func:`compare`: label, previous, current, change.
 
     Rates read ``n/N (%)`` with the change in percentage points; exact CIs and KM CIs in % or
@@ -428,8 +491,9 @@ def estimates_table(comparison: pd.DataFrame, prev_header: str = "Previous data 
         return formats.display_frame([(NO_PREVIOUS, 0, ["", "", ""])], label_col, [prev_header, curr_header, "Change"])
     table: dict = {}
     for rec in comparison.to_dict("records"):
-        table.setdefault((rec["variable"], frames.key(rec["variable_level"])), {}).setdefault(
-            rec["group1_level"], {})[rec["stat_name"]] = frames.key(rec["stat_value"])
+        table.setdefault((rec["variable"], frames.key(rec["variable_level"])), {}).setdefault(rec["group1_level"], {})[
+            rec["stat_name"]
+        ] = frames.key(rec["stat_value"])
     recs = []
 
     def add(label, indent, f, change):
@@ -446,25 +510,44 @@ def estimates_table(comparison: pd.DataFrame, prev_header: str = "Previous data 
         if kind == "count":
             add(f"{label}, n", 0, lambda s: str(_int(s.get("n"))), _signed(_num(ch.get("n")), 0))
         elif kind in ("rate", "rate_ci"):
-            add(f"{label}, n/N (%)", 0, _rate, f"{_signed(100 * _num(ch.get('p')), 1)} points"
-                if not math.isnan(_num(ch.get("p"))) else formats.NE)
+            add(
+                f"{label}, n/N (%)",
+                0,
+                _rate,
+                f"{_signed(100 * _num(ch.get('p')), 1)} points" if not math.isnan(_num(ch.get("p"))) else formats.NE,
+            )
             if kind == "rate_ci":
-                add("95% CI (exact), %", 1, lambda s: formats.fmt_ci(s.get("ci_low"), s.get("ci_high"), 1,
-                                                                    scale=100.0), "")
+                add(
+                    "95% CI (exact), %",
+                    1,
+                    lambda s: formats.fmt_ci(s.get("ci_low"), s.get("ci_high"), 1, scale=100.0),
+                    "",
+                )
         else:
             key = (code, None)
             ch = table[key].get("change", {})
-            add(f"{label}: events/subjects", 0,
+            add(
+                f"{label}: events/subjects",
+                0,
                 lambda s: f"{_int(s.get('events'))}/{_int(s.get('n'))}",
-                _signed(_num(ch.get("events")), 0))
+                _signed(_num(ch.get("events")), 0),
+            )
             med_change = _num(ch.get("median"))
             add("Median (95% CI), months", 1, _median, formats.NE if math.isnan(med_change) else _signed(med_change, 1))
             lm = table.get((code, LANDMARK_MONTHS), {})
             prev_lm, curr_lm = lm.get("previous", {}), lm.get("current", {})
             both = _landmark(prev_lm) != formats.NE and _landmark(curr_lm) != formats.NE
-            recs.append((f"{LANDMARK_MONTHS}-month rate, % (95% CI)", 1,
-                         [_landmark(prev_lm), _landmark(curr_lm),
-                          f"{_signed(100 * _num(lm.get('change', {}).get('surv')), 1)} points" if both else formats.NE]))
+            recs.append(
+                (
+                    f"{LANDMARK_MONTHS}-month rate, % (95% CI)",
+                    1,
+                    [
+                        _landmark(prev_lm),
+                        _landmark(curr_lm),
+                        f"{_signed(100 * _num(lm.get('change', {}).get('surv')), 1)} points" if both else formats.NE,
+                    ],
+                )
+            )
     return formats.display_frame(recs, label_col, [prev_header, curr_header, "Change"])
 
 
@@ -503,14 +586,17 @@ def changed_listing(changed: pd.DataFrame | None) -> pd.DataFrame:
 def listing_ard(changed: pd.DataFrame | None) -> pd.DataFrame:
     """ARD of the changed items: group1 USUBJID, variable = item, stat_name previous/current."""
     rows = []
-    for r in ([] if changed is None else changed.itertuples(index=False)):
-        rows += [("USUBJID", r.USUBJID, "TRT01A", r.TRT01A, r.ITEM, None, "previous", r.PREVIOUS),
-                 ("USUBJID", r.USUBJID, "TRT01A", r.TRT01A, r.ITEM, None, "current", r.CURRENT)]
+    for r in [] if changed is None else changed.itertuples(index=False):
+        rows += [
+            ("USUBJID", r.USUBJID, "TRT01A", r.TRT01A, r.ITEM, None, "previous", r.PREVIOUS),
+            ("USUBJID", r.USUBJID, "TRT01A", r.TRT01A, r.ITEM, None, "current", r.CURRENT),
+        ]
     return ardlib.frame(rows)
 
 
 # --------------------------------------------------------------------------------------------
 # interpretive text (numbers from the ARDs)
+
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
@@ -520,14 +606,19 @@ def changes_summary(ard: pd.DataFrame) -> str:
     """One or two sentences on the Total column of :func:`changes_ard` (empty: no previous cut)."""
     if ard.empty:
         return "There is no previous data cut to compare with."
-    tot = {(r["variable"], r["stat_name"]): int(r["stat_value"]) for r in ard.to_dict("records")
-           if r["group1_level"] == TOTAL}
-    return (f"Since the previous data cut {_plural(tot['NEWENRL', 'n'], 'subject was', 'subjects were')} "
-            f"enrolled and {tot['NEWSAF', 'n']} infused with CD19 CAR-T. "
-            f"{_plural(tot['NEWDLT', 'events'], 'new DLT')}, {_plural(tot['NEWDEATH', 'n'], 'new death')} and "
-            f"{_plural(tot['NEWSAE', 'events'], 'new serious adverse event')} "
-            f"(in {_plural(tot['NEWSAE', 'n'], 'subject')}) were reported; "
-            f"{_plural(tot['CHGSUBJ', 'n'], 'subject')} had a changed response or status.")
+    tot = {
+        (r["variable"], r["stat_name"]): int(r["stat_value"])
+        for r in ard.to_dict("records")
+        if r["group1_level"] == TOTAL
+    }
+    return (
+        f"Since the previous data cut {_plural(tot['NEWENRL', 'n'], 'subject was', 'subjects were')} "
+        f"enrolled and {tot['NEWSAF', 'n']} infused with CD19 CAR-T. "
+        f"{_plural(tot['NEWDLT', 'events'], 'new DLT')}, {_plural(tot['NEWDEATH', 'n'], 'new death')} and "
+        f"{_plural(tot['NEWSAE', 'events'], 'new serious adverse event')} "
+        f"(in {_plural(tot['NEWSAE', 'n'], 'subject')}) were reported; "
+        f"{_plural(tot['CHGSUBJ', 'n'], 'subject')} had a changed response or status."
+    )
 
 
 def listing_summary(changed: pd.DataFrame | None) -> str:
@@ -536,15 +627,17 @@ def listing_summary(changed: pd.DataFrame | None) -> str:
         return "There is no previous data cut to compare with."
     if changed.empty:
         return "No subject of the previous data cut had a changed response or status."
-    return (f"{_plural(changed['USUBJID'].nunique(), 'subject')} of the previous data cut had "
-            f"{_plural(len(changed), 'changed item')}.")
+    return (
+        f"{_plural(changed['USUBJID'].nunique(), 'subject')} of the previous data cut had "
+        f"{_plural(len(changed), 'changed item')}."
+    )
 
 
 def estimates_summary(comparison: pd.DataFrame, study: Mapping[str, Any]) -> str:
     """Sentences on the DLT rate, grade >=3 CRS and ORR at the first response day, both cuts."""
+
     def val(var, stat, cut):
-        sel = (comparison["variable"] == var) & (comparison["stat_name"] == stat) & \
-              (comparison["group1_level"] == cut)
+        sel = (comparison["variable"] == var) & (comparison["stat_name"] == stat) & (comparison["group1_level"] == cut)
         return frames.key(comparison.loc[sel, "stat_value"].iloc[0]) if sel.any() else None
 
     def rate(var, cut):
@@ -553,11 +646,15 @@ def estimates_summary(comparison: pd.DataFrame, study: Mapping[str, Any]) -> str
 
     day = int(study["response"]["visits"][0])
     if "previous" not in set(comparison["group1_level"]):
-        return (f"First data cut: DLTs {rate('DLT', 'current')}, grade ≥3 CRS {rate('CRS3', 'current')}, "
-                f"response at Day {day} {rate('ORR', 'current')}.")
-    return (f"Subjects with a DLT: {rate('DLT', 'current')}, previously {rate('DLT', 'previous')}; "
-            f"grade ≥3 CRS: {rate('CRS3', 'current')}, previously {rate('CRS3', 'previous')}; "
-            f"CR/CRi at Day {day}: {rate('ORR', 'current')}, previously {rate('ORR', 'previous')}.")
+        return (
+            f"First data cut: DLTs {rate('DLT', 'current')}, grade ≥3 CRS {rate('CRS3', 'current')}, "
+            f"response at Day {day} {rate('ORR', 'current')}."
+        )
+    return (
+        f"Subjects with a DLT: {rate('DLT', 'current')}, previously {rate('DLT', 'previous')}; "
+        f"grade ≥3 CRS: {rate('CRS3', 'current')}, previously {rate('CRS3', 'previous')}; "
+        f"CR/CRi at Day {day}: {rate('ORR', 'current')}, previously {rate('ORR', 'previous')}."
+    )
 
 
 def estimates_footnotes(study: Mapping[str, Any]) -> list[str]:

@@ -6,6 +6,7 @@ A chapter starts with ``ch = chapter.start(cut, output_dir)`` right after its pa
 ``None`` (a notebook run by hand or by the nbval regression tests) ``$CSR_OUTPUT_DIR`` is used,
 else ``_output/<cut>/``.
 """
+
 from __future__ import annotations
 
 import os
@@ -85,8 +86,14 @@ def show_markdown(markdown: str) -> None:
     from IPython.display import display
     from markdown_it import MarkdownIt
 
-    display({"text/markdown": markdown, "text/html": MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown),
-              "text/plain": markdown}, raw=True)
+    display(
+        {
+            "text/markdown": markdown,
+            "text/html": MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown),
+            "text/plain": markdown,
+        },
+        raw=True,
+    )
 
 
 def start(name: str, cut: str, output_dir: str | os.PathLike | None = None) -> Chapter:
@@ -100,5 +107,5 @@ def start(name: str, cut: str, output_dir: str | os.PathLike | None = None) -> C
         raise ChapterError(f"{out / 'adam'}: no ADaM datasets — run `csr derive --cut {cut}` first")
     study = config.load_study()
     furniture = RTFFurniture(study_id=str(study.get("study", {}).get("id", "")), report_type=cut_obj.report_type)
-    return Chapter(name=name, cut=cut_obj, output_dir=out, study=study,
-                   emit=Emitter(cut_obj, out, catalogue=catalogue.load(study), furniture=furniture))
+    emit = Emitter(cut_obj, out, catalogue=catalogue.load(study), furniture=furniture)
+    return Chapter(name=name, cut=cut_obj, output_dir=out, study=study, emit=emit)

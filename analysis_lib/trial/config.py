@@ -1,4 +1,5 @@
 """Study and data-cut parameters (``params/study.yml``, ``params/<cut>.yml``) and output locations."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from analysis_lib.toolkit import files
 
 
 class ConfigError(Exception):
@@ -22,15 +23,7 @@ def project_root() -> Path:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"{path}: file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at top level")
-    return data
+    return files.read_yaml_mapping(path, ConfigError)
 
 
 @lru_cache(maxsize=8)

@@ -13,6 +13,7 @@ Conventions (see docs/adam.md for the full list):
 * Last known alive (LSTALVDT): the latest full date of any record (the dates listed in
   ``sdtm.CUT_DATE_COLUMNS``), never after the cut; for a subject who died, the death date.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,6 +39,7 @@ ADSL_KEYS = ["STUDYID", "USUBJID", "TRT01A", "TRT01AN", "PHASE", "COHORT", "DOSE
 
 
 # ---------------------------------------------------------------- typing helpers
+
 
 def typed(df: pd.DataFrame, name: str) -> pd.DataFrame:
     """Domain ``name`` with int/float/date columns converted (pdate columns stay text)."""
@@ -73,7 +75,7 @@ def _cdisc_dy(date: pd.Series, ref: pd.Series) -> pd.Series:
 
 
 def _yn(mask) -> np.ndarray:
-    """"Y"/"N" from a boolean mask (missing counts as False)."""
+    """ "Y"/"N" from a boolean mask (missing counts as False)."""
     return np.where(pd.Series(np.asarray(mask)).fillna(False).astype(bool).to_numpy(), "Y", "N")
 
 
@@ -88,8 +90,7 @@ def imputation_flag(dtc: pd.Series) -> pd.Series:
     return pd.Series(np.select([n == 7, n == 4], ["D", "M"], ""), index=dtc.index)
 
 
-def impute_start(dtc: pd.Series, ref: pd.Series, end: pd.Series | None = None
-                 ) -> tuple[pd.Series, pd.Series]:
+def impute_start(dtc: pd.Series, ref: pd.Series, end: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
     """Impute partial start dates: first day of the period, or ``ref`` (CD19 infusion) when it
     lies in the period and not after the known ``end``. Returns (date, flag "D"/"M"/"")."""
     lo, hi = date_bounds(dtc)
@@ -109,6 +110,7 @@ def impute_end(dtc: pd.Series, cap: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 # ---------------------------------------------------------------- ADSL
 
+
 def _age_group(age: pd.Series) -> pd.Series:
     return pd.Series(np.select([age < 18, age < 40], ["<18", "18-39"], ">=40"), index=age.index)
 
@@ -123,9 +125,15 @@ def last_known_alive(domains: dict[str, pd.DataFrame], cut_date: dt.date) -> pd.
         for col in cols:
             if col in df:
                 s = df[col]
-                d = s if pd.api.types.is_datetime64_any_dtype(s) else pd.to_datetime(
-                    s.astype(str).where(s.astype(str).str.fullmatch(r"\d{4}-\d{2}-\d{2}")),
-                    format="%Y-%m-%d", errors="coerce")
+                d = (
+                    s
+                    if pd.api.types.is_datetime64_any_dtype(s)
+                    else pd.to_datetime(
+                        s.astype(str).where(s.astype(str).str.fullmatch(r"\d{4}-\d{2}-\d{2}")),
+                        format="%Y-%m-%d",
+                        errors="coerce",
+                    )
+                )
                 parts.append(pd.DataFrame({"USUBJID": df["USUBJID"], "DT": d}))
     dates = pd.concat(parts).dropna(subset=["DT"])
     return dates.groupby("USUBJID")["DT"].max().clip(upper=pd.Timestamp(cut_date))
@@ -136,8 +144,23 @@ def derive_adsl(domains: dict[str, pd.DataFrame], study: dict[str, Any], cut_dat
     dm, ex, pr, ds = (_get(domains, n) for n in ("dm", "ex", "pr", "ds"))
     cut = pd.Timestamp(cut_date)
     labels = {int(d["level"]): d["label"] for d in study["dose_levels"]}
-    a = dm[["STUDYID", "USUBJID", "SUBJID", "SITEID", "AGE", "SEX", "RACE", "WEIGHTBL", "PHASE",
-            "COHORT", "DOSELVL", "DONORTYP", "RFICDTC"]].rename(columns={"RFICDTC": "RFICDT"})
+    a = dm[
+        [
+            "STUDYID",
+            "USUBJID",
+            "SUBJID",
+            "SITEID",
+            "AGE",
+            "SEX",
+            "RACE",
+            "WEIGHTBL",
+            "PHASE",
+            "COHORT",
+            "DOSELVL",
+            "DONORTYP",
+            "RFICDTC",
+        ]
+    ].rename(columns={"RFICDTC": "RFICDT"})
     a = a.sort_values("USUBJID", kind="stable").reset_index(drop=True)
     a["AGEGR1"] = _age_group(a["AGE"])
 
@@ -174,8 +197,9 @@ def derive_adsl(domains: dict[str, pd.DataFrame], study: dict[str, Any], cut_dat
     completed = set(disp.loc[disp["DSDECOD"] == "COMPLETED", "USUBJID"])
     stop = _first(disp[disp["DSDECOD"] != "COMPLETED"], ["DSSTDTC", "DSSEQ"]).set_index("USUBJID")
     a["DCSREAS"] = a["USUBJID"].map(stop["DSDECOD"]).fillna("")
-    a["EOSSTT"] = np.select([a["USUBJID"].isin(completed), a["DCSREAS"] != ""],
-                            ["COMPLETED", "DISCONTINUED"], "ONGOING")
+    a["EOSSTT"] = np.select(
+        [a["USUBJID"].isin(completed), a["DCSREAS"] != ""], ["COMPLETED", "DISCONTINUED"], "ONGOING"
+    )
     a.loc[a["EOSSTT"] == "COMPLETED", "DCSREAS"] = ""
 
     # AE periods (ADaM APxxSDT/APxxEDT) from params: period 1 ends min(CD22 + offset, max_end).
@@ -208,22 +232,90 @@ def derive_adsl(domains: dict[str, pd.DataFrame], study: dict[str, Any], cut_dat
     blf = bl.drop_duplicates("USUBJID").set_index("USUBJID")
     a["DIAGDT"] = a["USUBJID"].map(date_bounds(blf["DIAGDTC"])[0])  # partial: first day of the period
     a["DIAGDTF"] = a["USUBJID"].map(imputation_flag(blf["DIAGDTC"])).fillna("")
-    for col in ("DISSTAT", "PRLINES", "PRHSCT", "PRBLIN", "PRINO", "PRTKI", "BMBLAST", "MRDBL",
-                "CNSSTAT", "EMDFL", "CYTORISK", "PHSTAT"):
+    for col in (
+        "DISSTAT",
+        "PRLINES",
+        "PRHSCT",
+        "PRBLIN",
+        "PRINO",
+        "PRTKI",
+        "BMBLAST",
+        "MRDBL",
+        "CNSSTAT",
+        "EMDFL",
+        "CYTORISK",
+        "PHSTAT",
+    ):
         a[col] = a["USUBJID"].map(blf[col])
     a["PRLINES"] = a["PRLINES"].astype("Int64")
-    order = ["STUDYID", "USUBJID", "SUBJID", "SITEID", "AGE", "AGEGR1", "SEX", "RACE", "WEIGHTBL",
-             "PHASE", "COHORT", "DOSELVL", "TRT01A", "TRT01AN", "DONORTYP", "ENRLFL", "SAFFL",
-             "DLTEVLFL", "DLTFL", "EFFFL", "CKEVLFL", "RFICDT", "CD19DT", "TRTSDT", "CD19DOSE",
-             "LDSTDT", "HSCTFL", "HSCTDT", "HSCTDY0", "CD22FL", "CD22DT", "CD22DY0", "CD22DOSE",
-             "AP01SDT", "AP01EDT", "AP02SDT", "AP02EDT", "DTHFL", "DTHDT", "DTHDY0", "DTHCAUS",
-             "DTHTRTFL", "LSTALVDT", "CUTOFFDT", "EOSSTT", "DCSREAS", "FUDY0", "DIAGDT", "DIAGDTF",
-             "DISSTAT", "PRLINES", "PRHSCT", "PRBLIN", "PRINO", "PRTKI", "BMBLAST", "MRDBL",
-             "CNSSTAT", "EMDFL", "CYTORISK", "PHSTAT"]
+    order = [
+        "STUDYID",
+        "USUBJID",
+        "SUBJID",
+        "SITEID",
+        "AGE",
+        "AGEGR1",
+        "SEX",
+        "RACE",
+        "WEIGHTBL",
+        "PHASE",
+        "COHORT",
+        "DOSELVL",
+        "TRT01A",
+        "TRT01AN",
+        "DONORTYP",
+        "ENRLFL",
+        "SAFFL",
+        "DLTEVLFL",
+        "DLTFL",
+        "EFFFL",
+        "CKEVLFL",
+        "RFICDT",
+        "CD19DT",
+        "TRTSDT",
+        "CD19DOSE",
+        "LDSTDT",
+        "HSCTFL",
+        "HSCTDT",
+        "HSCTDY0",
+        "CD22FL",
+        "CD22DT",
+        "CD22DY0",
+        "CD22DOSE",
+        "AP01SDT",
+        "AP01EDT",
+        "AP02SDT",
+        "AP02EDT",
+        "DTHFL",
+        "DTHDT",
+        "DTHDY0",
+        "DTHCAUS",
+        "DTHTRTFL",
+        "LSTALVDT",
+        "CUTOFFDT",
+        "EOSSTT",
+        "DCSREAS",
+        "FUDY0",
+        "DIAGDT",
+        "DIAGDTF",
+        "DISSTAT",
+        "PRLINES",
+        "PRHSCT",
+        "PRBLIN",
+        "PRINO",
+        "PRTKI",
+        "BMBLAST",
+        "MRDBL",
+        "CNSSTAT",
+        "EMDFL",
+        "CYTORISK",
+        "PHSTAT",
+    ]
     return a[order]
 
 
 # ---------------------------------------------------------------- ADAE
+
 
 def _aesi(ae: pd.DataFrame, aesi: dict[str, dict]) -> pd.Series:
     """AESI category per event: the first category in params order whose preferred terms
@@ -233,8 +325,9 @@ def _aesi(ae: pd.DataFrame, aesi: dict[str, dict]) -> pd.Series:
     decod = ae["AEDECOD"].str.strip().str.casefold()
     bodsys = ae["AEBODSYS"].str.strip().str.casefold()
     for name, rule in aesi.items():
-        hit = decod.isin([t.casefold() for t in rule.get("decod", [])]) | \
-            bodsys.isin([t.casefold() for t in rule.get("bodsys", [])])
+        hit = decod.isin([t.casefold() for t in rule.get("decod", [])]) | bodsys.isin(
+            [t.casefold() for t in rule.get("bodsys", [])]
+        )
         if "min_duration_days" in rule:
             hit &= ae["ADURN"].ge(int(rule["min_duration_days"])).fillna(False).astype(bool)
         cat = cat.mask((cat == "") & hit, name)
@@ -243,14 +336,16 @@ def _aesi(ae: pd.DataFrame, aesi: dict[str, dict]) -> pd.Series:
 
 def _worst_flag(ae: pd.DataFrame, keys: list[str]) -> pd.Series:
     """Y on the first treatment-emergent record at the worst grade per ``keys`` (by date, AESEQ)."""
-    te = ae[ae["TRTEMFL"] == "Y"].sort_values(["AETOXGR", "ASTDT", "AESEQ"],
-                                              ascending=[False, True, True], kind="stable")
+    te = ae[ae["TRTEMFL"] == "Y"].sort_values(
+        ["AETOXGR", "ASTDT", "AESEQ"], ascending=[False, True, True], kind="stable"
+    )
     first = te.drop_duplicates(keys).index
     return pd.Series(_yn(ae.index.isin(first)), index=ae.index)
 
 
-def derive_adae(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dict[str, Any],
-                cut_date: dt.date) -> pd.DataFrame:
+def derive_adae(
+    domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dict[str, Any], cut_date: dt.date
+) -> pd.DataFrame:
     """One row per AE: imputed dates, Day-0 days, duration, TEAE, AE period, DLT window, AESI,
     worst-grade flags and the CRS/ICANS drugs given for it (CM.CMAESEQ)."""
     ae, cm = _get(domains, "ae"), _get(domains, "cm")
@@ -273,8 +368,14 @@ def derive_adae(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dic
     p2_end = int(p2["end"])
     day = out["ASTDY0"]
     out["TRTEMFL"] = _yn(day.between(int(p1.get("start", 0)), p2_end))
-    period = np.select([day.between(int(p1.get("start", 0)), p1_end).fillna(False).astype(bool),
-                        ((day > p1_end) & (day <= p2_end)).fillna(False).astype(bool)], [1, 2], 0)
+    period = np.select(
+        [
+            day.between(int(p1.get("start", 0)), p1_end).fillna(False).astype(bool),
+            ((day > p1_end) & (day <= p2_end)).fillna(False).astype(bool),
+        ],
+        [1, 2],
+        0,
+    )
     out["APERIOD"] = pd.Series(period, index=out.index).replace(0, pd.NA).astype("Int64")
     out["APERIODC"] = out["APERIOD"].map({1: p1["label"], 2: p2["label"]}).fillna("")
     lo, hi = (int(x) for x in study["dlt"]["window"])
@@ -287,15 +388,47 @@ def derive_adae(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dic
     for flag, cls in (("CMTOCIFL", "IL-6 RECEPTOR ANTAGONIST"), ("CMSTERFL", "CORTICOSTEROID")):
         keys = pd.MultiIndex.from_frame(treated.loc[treated["CMCLAS"] == cls, ["USUBJID", "CMAESEQ"]])
         out[flag] = _yn(pd.MultiIndex.from_frame(out[["USUBJID", "AESEQ"]]).isin(keys))
-    order = [*ADSL_KEYS, "SAFFL", "AESEQ", "AETERM", "AEDECOD", "AEBODSYS", "AETOXGR", "AEGRSCL",
-             "AESER", "AEREL", "AEOUT", "AEDLT", "AESTDTC", "AEENDTC", "ASTDT", "ASTDTF", "AENDT",
-             "AENDTF", "ASTDY0", "AENDY0", "ASTDY", "AENDY", "ADURN", "AONGOFL", "TRTEMFL",
-             "APERIOD", "APERIODC", "DLTWINFL", "AESICAT", "WGRSUBFL", "WGRPTFL", "WGRSOCFL",
-             "CMTOCIFL", "CMSTERFL"]
+    order = [
+        *ADSL_KEYS,
+        "SAFFL",
+        "AESEQ",
+        "AETERM",
+        "AEDECOD",
+        "AEBODSYS",
+        "AETOXGR",
+        "AEGRSCL",
+        "AESER",
+        "AEREL",
+        "AEOUT",
+        "AEDLT",
+        "AESTDTC",
+        "AEENDTC",
+        "ASTDT",
+        "ASTDTF",
+        "AENDT",
+        "AENDTF",
+        "ASTDY0",
+        "AENDY0",
+        "ASTDY",
+        "AENDY",
+        "ADURN",
+        "AONGOFL",
+        "TRTEMFL",
+        "APERIOD",
+        "APERIODC",
+        "DLTWINFL",
+        "AESICAT",
+        "WGRSUBFL",
+        "WGRPTFL",
+        "WGRSOCFL",
+        "CMTOCIFL",
+        "CMSTERFL",
+    ]
     return out[order].sort_values(["USUBJID", "AESEQ"], kind="stable").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- ADRS
+
 
 def _visit_day(visit: pd.Series) -> pd.Series:
     """Nominal day of a visit name such as "DAY 30" (NaN if none)."""
@@ -334,10 +467,10 @@ def derive_adrs(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dic
     rs["AVISIT"], rs["AVISITN"] = rs["VISIT"], _visit_day(rs["VISIT"])
     rs["AVALC"] = rs["RSSTRESC"]
     rs["PARAMCD"] = rs["RSTESTCD"]
-    rs["PARAM"] = rs["PARAMCD"].map({"OVRLRESP": "Overall response (NCCN ALL)",
-                                     "MRD": "Minimal residual disease (flow cytometry)"})
-    rs["AVAL"] = np.where(rs["PARAMCD"] == "MRD", rs["RSSTRESN"],
-                          rs["AVALC"].isin(responders).astype(float))
+    rs["PARAM"] = rs["PARAMCD"].map(
+        {"OVRLRESP": "Overall response (NCCN ALL)", "MRD": "Minimal residual disease (flow cytometry)"}
+    )
+    rs["AVAL"] = np.where(rs["PARAMCD"] == "MRD", rs["RSSTRESN"], rs["AVALC"].isin(responders).astype(float))
     post = rs[rs["ADY0"].notna()]
     chosen = {p: _nearest_in_window(post[post["PARAMCD"] == p], days, window) for p in ("OVRLRESP", "MRD")}
     used = pd.MultiIndex.from_frame(pd.concat(chosen.values())[["USUBJID", "RSSEQ"]])
@@ -355,13 +488,17 @@ def derive_adrs(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dic
     not_due = none & ~died & (_days(grid["CUTOFFDT"], grid["CD19DT"]) < closes).fillna(False).astype(bool)
     grid["AVALC"] = np.select([died, not_due, none], ["DIED", "NOT DUE", "MISSING"], grid["AVALC"].astype(object))
     resp_ok = grid["AVALC"].isin(responders)
-    rspd = grid.assign(PARAMCD="RSPD" + grid["NOMDAY"].astype(str).str.zfill(2),
-                       PARAM="Response at Day " + grid["NOMDAY"].astype(str) + f" (+/-{window} days)",
-                       AVAL=np.where(not_due, np.nan, resp_ok.astype(float)))
-    mrdnd = grid.assign(PARAMCD="MRDND" + grid["NOMDAY"].astype(str).str.zfill(2),
-                        PARAM="MRD-negative CR/CRi at Day " + grid["NOMDAY"].astype(str),
-                        AVALC=np.where(not_due, "NOT DUE", _yn(resp_ok & (grid["MRDC"] == "NEGATIVE"))),
-                        AVAL=np.where(not_due, np.nan, (resp_ok & (grid["MRDC"] == "NEGATIVE")).astype(float)))
+    rspd = grid.assign(
+        PARAMCD="RSPD" + grid["NOMDAY"].astype(str).str.zfill(2),
+        PARAM="Response at Day " + grid["NOMDAY"].astype(str) + f" (+/-{window} days)",
+        AVAL=np.where(not_due, np.nan, resp_ok.astype(float)),
+    )
+    mrdnd = grid.assign(
+        PARAMCD="MRDND" + grid["NOMDAY"].astype(str).str.zfill(2),
+        PARAM="MRD-negative CR/CRi at Day " + grid["NOMDAY"].astype(str),
+        AVALC=np.where(not_due, "NOT DUE", _yn(resp_ok & (grid["MRDC"] == "NEGATIVE"))),
+        AVAL=np.where(not_due, np.nan, (resp_ok & (grid["MRDC"] == "NEGATIVE")).astype(float)),
+    )
     derived = pd.concat([rspd, mrdnd])
     derived["ANL01FL"] = "Y"
 
@@ -369,14 +506,28 @@ def derive_adrs(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dic
     ovr = post[(post["PARAMCD"] == "OVRLRESP") & (post["ADY0"] >= 0)].copy()
     ovr["RANK"] = ovr["AVALC"].map(rank).fillna(len(rank))
     best = ovr.sort_values(["USUBJID", "RANK", "ADT", "RSSEQ"], kind="stable").drop_duplicates("USUBJID")
-    best = eff[["USUBJID"]].merge(best[["USUBJID", "AVALC", "ADT", "ADY0", "ADY", "AVISIT", "AVISITN"]],
-                                  on="USUBJID", how="left")
+    best = eff[["USUBJID"]].merge(
+        best[["USUBJID", "AVALC", "ADT", "ADY0", "ADY", "AVISIT", "AVISITN"]], on="USUBJID", how="left"
+    )
     best["AVALC"] = best["AVALC"].fillna("MISSING")
-    best = best.assign(PARAMCD="BESTRSP", PARAM="Best overall response", ANL01FL="Y",
-                       AVAL=best["AVALC"].isin(responders).astype(float))
+    best = best.assign(
+        PARAMCD="BESTRSP", PARAM="Best overall response", ANL01FL="Y", AVAL=best["AVALC"].isin(responders).astype(float)
+    )
 
-    cols = ["USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT", "ADY0", "ADY", "AVISIT", "AVISITN",
-            "ANL01FL", "RSSEQ"]
+    cols = [
+        "USUBJID",
+        "PARAMCD",
+        "PARAM",
+        "AVALC",
+        "AVAL",
+        "ADT",
+        "ADY0",
+        "ADY",
+        "AVISIT",
+        "AVISITN",
+        "ANL01FL",
+        "RSSEQ",
+    ]
     out = pd.concat([rs[cols], derived[cols[:-1]], best[cols[:-1]]])
     response_param = out["PARAMCD"].isin(["OVRLRESP", "BESTRSP"]) | out["PARAMCD"].str.startswith("RSPD")
     out["CRFL"] = _yn(response_param & out["AVALC"].isin(responders))
@@ -392,8 +543,24 @@ def derive_adrs(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dic
 
 # ---------------------------------------------------------------- ADTTE
 
-TTE_COLUMNS = [*ADSL_KEYS, "SAFFL", "EFFFL", "HSCTFL", "PARAMCD", "PARAM", "STARTDT", "ADT", "ADY0",
-               "AVAL", "AVALM", "CNSR", "CMPEVFL", "EVNTDESC", "CNSDTDSC", "SRCDOM"]
+TTE_COLUMNS = [
+    *ADSL_KEYS,
+    "SAFFL",
+    "EFFFL",
+    "HSCTFL",
+    "PARAMCD",
+    "PARAM",
+    "STARTDT",
+    "ADT",
+    "ADY0",
+    "AVAL",
+    "AVALM",
+    "CNSR",
+    "CMPEVFL",
+    "EVNTDESC",
+    "CNSDTDSC",
+    "SRCDOM",
+]
 END_OF_FOLLOW_UP = "END OF PROTOCOL FOLLOW-UP"
 
 
@@ -406,13 +573,22 @@ def _earliest(cands: list[pd.DataFrame]) -> pd.DataFrame:
 def tte_rules(study: dict[str, Any]) -> dict[str, Any]:
     """The time-to-event rules of ``params/study.yml`` in one place (days on the Day-0 scale)."""
     tte = study["time_to_event"]
-    return {"end_day": int(study["timeline"]["end_of_follow_up"]),
-            "final_window": int(tte["final_visit_window"]),
-            "days_per_month": float(tte["days_per_month"])}
+    return {
+        "end_day": int(study["timeline"]["end_of_follow_up"]),
+        "final_window": int(tte["final_visit_window"]),
+        "days_per_month": float(tte["days_per_month"]),
+    }
 
 
-def _tte(base: pd.DataFrame, events: list[pd.DataFrame], censor: pd.DataFrame, paramcd: str, param: str,
-         rules: dict[str, Any], competing: list[pd.DataFrame] | None = None) -> pd.DataFrame:
+def tte_parameter(
+    base: pd.DataFrame,
+    events: list[pd.DataFrame],
+    censor: pd.DataFrame,
+    paramcd: str,
+    param: str,
+    rules: dict[str, Any],
+    competing: list[pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """One PARAMCD: the earliest event (or competing event) per subject in ``base`` (subjects with
     STARTDT; CD19DT, EOSSTT and CUTOFFDT for the end of follow-up), else the censoring row. Frames hold
     USUBJID, ADT, EVNTDESC or CNSDTDSC, SRCDOM. A competing event ends follow-up with CNSR = 1 and
@@ -422,8 +598,9 @@ def _tte(base: pd.DataFrame, events: list[pd.DataFrame], censor: pd.DataFrame, p
     empty = pd.DataFrame(columns=["USUBJID", "ADT", "EVNTDESC", "SRCDOM"])
     tagged = [df.assign(_CMP=False) for df in events] + [df.assign(_CMP=True) for df in competing or []]
     ev = _earliest(tagged) if tagged else empty.assign(_CMP=False)
-    ev = ev.assign(CNSR=np.where(ev["_CMP"].astype(bool), 1, 0), CMPEVFL=_yn(ev["_CMP"].astype(bool)),
-                   CNSDTDSC="").drop(columns="_CMP")
+    ev = ev.assign(
+        CNSR=np.where(ev["_CMP"].astype(bool), 1, 0), CMPEVFL=_yn(ev["_CMP"].astype(bool)), CNSDTDSC=""
+    ).drop(columns="_CMP")
     cn = censor[~censor["USUBJID"].isin(ev["USUBJID"])].assign(CNSR=1, CMPEVFL="N", EVNTDESC="")
     t = base.merge(pd.concat([ev, cn], ignore_index=True), on="USUBJID", how="left")
     end = t["CD19DT"] + pd.Timedelta(days=rules["end_day"])
@@ -431,8 +608,12 @@ def _tte(base: pd.DataFrame, events: list[pd.DataFrame], censor: pd.DataFrame, p
         end = end.where(end <= t["CUTOFFDT"], t["CUTOFFDT"])
     day = _days(t["ADT"], t["CD19DT"])
     late = day.gt(rules["end_day"]).fillna(False).astype(bool)
-    reached = ((t["CNSR"] == 1) & (t["CMPEVFL"] != "Y") & (t["EOSSTT"] == "COMPLETED")
-               & day.ge(rules["end_day"] - rules["final_window"]).fillna(False).astype(bool))
+    reached = (
+        (t["CNSR"] == 1)
+        & (t["CMPEVFL"] != "Y")
+        & (t["EOSSTT"] == "COMPLETED")
+        & day.ge(rules["end_day"] - rules["final_window"]).fillna(False).astype(bool)
+    )
     admin = late | reached
     t.loc[admin, "ADT"] = end[admin]
     t.loc[admin, ["CNSR", "CMPEVFL", "EVNTDESC", "SRCDOM"]] = [1, "N", "", "ADSL"]
@@ -444,8 +625,22 @@ def _tte(base: pd.DataFrame, events: list[pd.DataFrame], censor: pd.DataFrame, p
     return t.assign(PARAMCD=paramcd, PARAM=param)
 
 
-def _efs(base, saf, first_cr, prog, death_ev, disc, cens, rules, study, *, induction_failure_event: bool,
-         withdrawal_event: bool, paramcd: str, param: str) -> pd.DataFrame:
+def _efs(
+    base,
+    saf,
+    first_cr,
+    prog,
+    death_ev,
+    disc,
+    cens,
+    rules,
+    study,
+    *,
+    induction_failure_event: bool,
+    withdrawal_event: bool,
+    paramcd: str,
+    param: str,
+) -> pd.DataFrame:
     """EFS with the two rule choices of ``time_to_event.efs`` (see :func:`derive_adtte`)."""
     events = [prog.assign(EVNTDESC="RELAPSE/PROGRESSION", SRCDOM="RS"), death_ev]
     if withdrawal_event:
@@ -456,18 +651,28 @@ def _efs(base, saf, first_cr, prog, death_ev, disc, cens, rules, study, *, induc
         cr_day = saf["USUBJID"].map(first_cr.set_index("USUBJID")["ADT"]).sub(saf["CD19DT"].values).dt.days
         cr_by = cr_day.le(limit).fillna(False).astype(bool).to_numpy()
         died_before = saf["DTHDY0"].le(limit).fillna(False).astype(bool).to_numpy()
-        followed = (saf["FUDY0"].ge(limit).fillna(False).astype(bool).to_numpy()
-                    | saf["CUTOFFDT"].sub(saf["CD19DT"]).dt.days.ge(limit).to_numpy()
-                    & (saf["EOSSTT"] != "DISCONTINUED").to_numpy())
+        followed = (
+            saf["FUDY0"].ge(limit).fillna(False).astype(bool).to_numpy()
+            | saf["CUTOFFDT"].sub(saf["CD19DT"]).dt.days.ge(limit).to_numpy()
+            & (saf["EOSSTT"] != "DISCONTINUED").to_numpy()
+        )
         fail = saf.loc[~cr_by & ~died_before & followed, ["USUBJID"]]
-        fail = fail.assign(ADT=fail["USUBJID"].map(s["CD19DT"]),
-                           EVNTDESC=f"INDUCTION FAILURE (NO CR/CRI BY DAY {limit})", SRCDOM="ADRS")
+        fail = fail.assign(
+            ADT=fail["USUBJID"].map(s["CD19DT"]),
+            EVNTDESC=f"INDUCTION FAILURE (NO CR/CRI BY DAY {limit})",
+            SRCDOM="ADRS",
+        )
         events.insert(0, fail)
-    return _tte(base, events, cens, paramcd, param, rules)
+    return tte_parameter(base, events, cens, paramcd, param, rules)
 
 
-def derive_adtte(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, adrs: pd.DataFrame,
-                 study: dict[str, Any], adae: pd.DataFrame | None = None) -> pd.DataFrame:
+def derive_adtte(
+    domains: dict[str, pd.DataFrame],
+    adsl: pd.DataFrame,
+    adrs: pd.DataFrame,
+    study: dict[str, Any],
+    adae: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """OS, EFS (primary and sensitivity), DOR and the transplant endpoints for the safety
     population, days from STARTDT; every rule from ``params/study.yml`` ``time_to_event``.
 
@@ -497,8 +702,14 @@ def derive_adtte(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, adrs: pd.
     deaths = saf.loc[saf["DTHFL"] == "Y", ["USUBJID", "DTHDT", "DTHCAUS"]].rename(columns={"DTHDT": "ADT"})
     death_ev = deaths[["USUBJID", "ADT"]].assign(EVNTDESC="DEATH", SRCDOM="DS")
     alive = saf.loc[saf["DTHFL"] != "Y", ["USUBJID", "LSTALVDT"]].rename(columns={"LSTALVDT": "ADT"})
-    os_ = _tte(base, [death_ev], alive.assign(CNSDTDSC="LAST KNOWN ALIVE DATE", SRCDOM="ADSL"),
-               "OS", "Overall survival (days)", rules)
+    os_ = tte_parameter(
+        base,
+        [death_ev],
+        alive.assign(CNSDTDSC="LAST KNOWN ALIVE DATE", SRCDOM="ADSL"),
+        "OS",
+        "Overall survival (days)",
+        rules,
+    )
 
     ovr = adrs[(adrs["PARAMCD"] == "OVRLRESP") & (adrs["ADY0"] >= 0)]
     prog = ovr.loc[ovr["AVALC"].isin(PROGRESSION), ["USUBJID", "ADT"]]
@@ -512,30 +723,38 @@ def derive_adtte(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, adrs: pd.
     efs_cens = base[["USUBJID", "STARTDT"]].merge(last_assess, on="USUBJID", how="left")
     efs_cens = efs_cens.assign(
         CNSDTDSC=np.where(efs_cens["ADT"].notna(), "LAST DISEASE ASSESSMENT", "CD19 CAR-T INFUSION (NO ASSESSMENT)"),
-        ADT=efs_cens["ADT"].fillna(efs_cens["STARTDT"]), SRCDOM=np.where(efs_cens["ADT"].notna(), "RS", "ADSL"))
+        ADT=efs_cens["ADT"].fillna(efs_cens["STARTDT"]),
+        SRCDOM=np.where(efs_cens["ADT"].notna(), "RS", "ADSL"),
+    )
     efs_cens = efs_cens.drop(columns="STARTDT")
     resp = ovr[ovr["AVALC"].isin(study["response"]["responder"])]
     first_cr = resp.sort_values(["USUBJID", "ADT"]).drop_duplicates("USUBJID")[["USUBJID", "ADT"]]
     efs_args = (base, saf, first_cr, first_prog, death_ev, disc, efs_cens, rules, study)
     efs = _efs(*efs_args, **efs_cfg["primary"], paramcd="EFS", param="Event-free survival (days)")
-    efs_s = _efs(*efs_args, **efs_cfg["sensitivity"], paramcd="EFSSENS",
-                 param="Event-free survival, sensitivity analysis (days)")
+    efs_s = _efs(
+        *efs_args, **efs_cfg["sensitivity"], paramcd="EFSSENS", param="Event-free survival, sensitivity analysis (days)"
+    )
 
     dbase = keys.merge(first_cr.rename(columns={"ADT": "STARTDT"}), on="USUBJID", how="inner")
     after = lambda df: df[df["ADT"] > df["USUBJID"].map(dbase.set_index("USUBJID")["STARTDT"])]
     d_prog = after(prog).sort_values(["USUBJID", "ADT"]).drop_duplicates("USUBJID")
     d_death_all = deaths[deaths["DTHCAUS"] == DEATH_FROM_ALL][["USUBJID", "ADT"]]
-    d_events = [d_prog.assign(EVNTDESC="RELAPSE/PROGRESSION", SRCDOM="RS"),
-                d_death_all.assign(EVNTDESC="DEATH FROM ALL", SRCDOM="DS")]
+    d_events = [
+        d_prog.assign(EVNTDESC="RELAPSE/PROGRESSION", SRCDOM="RS"),
+        d_death_all.assign(EVNTDESC="DEATH FROM ALL", SRCDOM="DS"),
+    ]
     d_last = after(ovr).groupby("USUBJID", as_index=False)["ADT"].max()
     d_cens = dbase[["USUBJID", "STARTDT"]].merge(d_last, on="USUBJID", how="left")
-    d_cens = d_cens.assign(ADT=d_cens["ADT"].fillna(d_cens["STARTDT"]), CNSDTDSC="LAST DISEASE ASSESSMENT",
-                           SRCDOM="RS").drop(columns="STARTDT")
+    d_cens = d_cens.assign(
+        ADT=d_cens["ADT"].fillna(d_cens["STARTDT"]), CNSDTDSC="LAST DISEASE ASSESSMENT", SRCDOM="RS"
+    ).drop(columns="STARTDT")
     other = deaths[(deaths["DTHCAUS"] != DEATH_FROM_ALL)][["USUBJID", "ADT"]]
     other = other.assign(CNSDTDSC="DEATH FROM OTHER CAUSE", SRCDOM="DS")
-    d_cens = pd.concat([other[other["USUBJID"].isin(dbase["USUBJID"])],
-                        d_cens[~d_cens["USUBJID"].isin(other["USUBJID"])]], ignore_index=True)
-    dor = _tte(dbase, d_events, d_cens, "DOR", "Duration of response (days)", rules)
+    d_cens = pd.concat(
+        [other[other["USUBJID"].isin(dbase["USUBJID"])], d_cens[~d_cens["USUBJID"].isin(other["USUBJID"])]],
+        ignore_index=True,
+    )
+    dor = tte_parameter(dbase, d_events, d_cens, "DOR", "Duration of response (days)", rules)
 
     parts = [os_, efs, efs_s, dor]
     if adae is not None:
@@ -548,8 +767,14 @@ def derive_adtte(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, adrs: pd.
 
 # ---------------------------------------------------------------- ADCK
 
-CK_CODES = {"CD19 CAR-T": "CD19", "CD22 CAR-T": "CD22", "PERIPHERAL BLOOD": "PB", "CSF": "CS",
-            "FLOW CYTOMETRY": "FL", "QPCR": "QP"}
+CK_CODES = {
+    "CD19 CAR-T": "CD19",
+    "CD22 CAR-T": "CD22",
+    "PERIPHERAL BLOOD": "PB",
+    "CSF": "CS",
+    "FLOW CYTOMETRY": "FL",
+    "QPCR": "QP",
+}
 
 
 def derive_adck(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
@@ -568,16 +793,43 @@ def derive_adck(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame, study: dic
     out["AVAL"] = out["CKSTRESN"].where(~blq)
     out["AVALU"], out["LLOQ"] = out["CKSTRESU"], out["CKLLOQ"]
     out["PARAMCD"] = out["CKTRT"].map(CK_CODES) + out["CKSPEC"].map(CK_CODES) + out["CKMETHOD"].map(CK_CODES)
-    out["PARAM"] = (out["CKTRT"] + ", " + out["CKSPEC"].str.lower() + ", " + out["CKMETHOD"].str.replace(
-        "QPCR", "qPCR").str.replace("FLOW CYTOMETRY", "flow cytometry") + " (" + out["CKSTRESU"] + ")")
+    out["PARAM"] = (
+        out["CKTRT"]
+        + ", "
+        + out["CKSPEC"].str.lower()
+        + ", "
+        + out["CKMETHOD"].str.replace("QPCR", "qPCR").str.replace("FLOW CYTOMETRY", "flow cytometry")
+        + " ("
+        + out["CKSTRESU"]
+        + ")"
+    )
     out["AVISIT"] = out["VISIT"]
     out["ANL01FL"] = _yn(out["ARELTM"] >= 0)
-    cols = [*ADSL_KEYS, "CKEVLFL", "CKSEQ", "CKTRT", "CKSPEC", "CKMETHOD", "PARAMCD", "PARAM", "CKORRES",
-            "AVAL", "AVALU", "LLOQ", "BLQFL", "ADT", "ARELTM", "ARELTMU", "AVISIT", "ANL01FL"]
+    cols = [
+        *ADSL_KEYS,
+        "CKEVLFL",
+        "CKSEQ",
+        "CKTRT",
+        "CKSPEC",
+        "CKMETHOD",
+        "PARAMCD",
+        "PARAM",
+        "CKORRES",
+        "AVAL",
+        "AVALU",
+        "LLOQ",
+        "BLQFL",
+        "ADT",
+        "ARELTM",
+        "ARELTMU",
+        "AVISIT",
+        "ANL01FL",
+    ]
     return out[cols].sort_values(["USUBJID", "CKSEQ"], kind="stable").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- ADPP
+
 
 def derive_adpp(adck: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
     """NCA parameters per subject x product x specimen x method (analysis samples, ANL01FL = Y)
@@ -590,11 +842,12 @@ def derive_adpp(adck: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
     end = float(kin["auc_window_days"])
     rule = kin["blq_rule"]
     if rule not in stats.BLQ_RULES:
-        raise ValueError(f"params/study.yml: kinetics.blq_rule '{rule}' is not one of "
-                         f"{', '.join(stats.BLQ_RULES)} (analysis_lib.toolkit.stats.BLQ_RULES)")
+        raise ValueError(
+            f"params/study.yml: kinetics.blq_rule '{rule}' is not one of "
+            f"{', '.join(stats.BLQ_RULES)} (analysis_lib.toolkit.stats.BLQ_RULES)"
+        )
     auc_key, auc_cd = f"auc0_{end:g}", f"AUC0_{end:g}"
-    names = {"cmax": "CMAX", "tmax": "TMAX", "clast": "CLAST", "tlast": "TLAST", "auclast": "AUCLST",
-             auc_key: auc_cd}
+    names = {"cmax": "CMAX", "tmax": "TMAX", "clast": "CLAST", "tlast": "TLAST", "auclast": "AUCLST", auc_key: auc_cd}
     groups = ["USUBJID", "CKTRT", "CKSPEC", "CKMETHOD"]
     a = adck[adck["ANL01FL"] == "Y"].sort_values([*groups, "ARELTM"], kind="stable")
     # Profiles are contiguous after sorting: slice numpy arrays instead of iterating a groupby.
@@ -605,16 +858,27 @@ def derive_adpp(adck: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
     res = []
     for s, e in zip(starts, ends):
         try:
-            res.append(stats.nca(t_[s:e], c_[s:e], kin["auc_method"], end=end, blq=rule, blq_mask=b_[s:e],
-                                 auc_needs_sample=bool(kin.get("auc_needs_sample_in_window", True))))
+            res.append(
+                stats.nca(
+                    t_[s:e],
+                    c_[s:e],
+                    kin["auc_method"],
+                    end=end,
+                    blq=rule,
+                    blq_mask=b_[s:e],
+                    auc_needs_sample=bool(kin.get("auc_needs_sample_in_window", True)),
+                )
+            )
         except ValueError as exc:
             who = ", ".join(map(str, a.iloc[s][groups]))
             raise ValueError(f"ck: NCA for {who}: {exc}") from None
-    head = a.iloc[starts][[*ADSL_KEYS, "CKEVLFL", *groups[1:], "PARAMCD", "AVALU"]].rename(
-        columns={"PARAMCD": "CKPARMCD", "AVALU": "CKU"}).reset_index(drop=True)
+    head = (
+        a.iloc[starts][[*ADSL_KEYS, "CKEVLFL", *groups[1:], "PARAMCD", "AVALU"]]
+        .rename(columns={"PARAMCD": "CKPARMCD", "AVALU": "CKU"})
+        .reset_index(drop=True)
+    )
     values = pd.DataFrame(res, columns=list(names)).rename(columns=names)
-    pp = pd.concat([head, values], axis=1).melt(id_vars=list(head.columns), var_name="PARAMCD",
-                                                 value_name="AVAL")
+    pp = pd.concat([head, values], axis=1).melt(id_vars=list(head.columns), var_name="PARAMCD", value_name="AVAL")
     time_unit = pp["PARAMCD"].isin(["TMAX", "TLAST"])
     auc = pp["PARAMCD"].isin(["AUCLST", auc_cd])
     pp["AVALU"] = np.where(time_unit, "days", np.where(auc, pp["CKU"] + "*days", pp["CKU"]))
@@ -624,6 +888,7 @@ def derive_adpp(adck: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- whole cut
+
 
 def derive_adpr(domains: dict[str, pd.DataFrame], adsl: pd.DataFrame) -> pd.DataFrame:
     """Procedures (lymphodepletion, conditioning, allo-HSCT) with Day-0 study days, as PR delivers them."""
@@ -645,8 +910,13 @@ def derive_all(domains: dict[str, pd.DataFrame], study: dict[str, Any], cut_date
     adrs = derive_adrs(domains, adsl, study)
     adck = derive_adck(domains, adsl, study)
     adae = derive_adae(domains, adsl, study, cut_date)
-    out = {"adsl": adsl, "adae": adae, "adrs": adrs,
-           "adtte": derive_adtte(domains, adsl, adrs, study, adae), "adck": adck}
+    out = {
+        "adsl": adsl,
+        "adae": adae,
+        "adrs": adrs,
+        "adtte": derive_adtte(domains, adsl, adrs, study, adae),
+        "adck": adck,
+    }
     out["adpp"] = derive_adpp(adck, study)
     out["adpr"] = derive_adpr(domains, adsl)
     for df in out.values():  # one date type everywhere (docs/adam.md): datetime64[ns]

@@ -6,6 +6,7 @@ is coerced or dropped here. Numbers stored as numbers (Parquet, XPT) are written
 spurious ``.0`` for whole values (XPT stores every number as a double); dates stored as dates
 become ISO 8601 text.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,19 +38,26 @@ def domain_files(data_dir: Path | str, name: str) -> list[Path]:
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         return []
-    return sorted(p for p in data_dir.iterdir()
-                  if p.is_file() and p.stem.lower() == name.lower() and p.suffix.lower() in EXTENSIONS)
+    return sorted(
+        p
+        for p in data_dir.iterdir()
+        if p.is_file() and p.stem.lower() == name.lower() and p.suffix.lower() in EXTENSIONS
+    )
 
 
 def domain_file(data_dir: Path | str, name: str) -> Path:
     """The one file holding domain ``name``; :class:`ReadError` if there is none or more than one."""
     files = domain_files(data_dir, name)
     if not files:
-        raise ReadError(f"{name}.csv", f"file not found in {data_dir} "
-                        f"(expected one of {', '.join(name + e for e in EXTENSIONS)})")
+        raise ReadError(
+            f"{name}.csv", f"file not found in {data_dir} (expected one of {', '.join(name + e for e in EXTENSIONS)})"
+        )
     if len(files) > 1:
-        raise ReadError(files[0].name, f"ambiguous: domain '{name}' is delivered in "
-                        f"{len(files)} files ({', '.join(p.name for p in files)}); keep exactly one")
+        raise ReadError(
+            files[0].name,
+            f"ambiguous: domain '{name}' is delivered in "
+            f"{len(files)} files ({', '.join(p.name for p in files)}); keep exactly one",
+        )
     return files[0]
 
 
@@ -89,8 +97,7 @@ def read_file(path: Path | str) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
-                             encoding="utf-8-sig")
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
             return df.reset_index(drop=True)
         if suffix == ".parquet":
             return _to_strings(pd.read_parquet(path))
@@ -102,8 +109,7 @@ def read_file(path: Path | str) -> pd.DataFrame:
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ReadError(path.name, f"cannot be read as {suffix[1:].upper()}: {exc}") from None
     except Exception as exc:  # pyarrow / pyreadstat raise their own error types
-        raise ReadError(path.name, f"cannot be read as {suffix[1:].upper()}: "
-                        f"{type(exc).__name__}: {exc}") from None
+        raise ReadError(path.name, f"cannot be read as {suffix[1:].upper()}: {type(exc).__name__}: {exc}") from None
     raise ReadError(path.name, f"unsupported file type '{suffix}' (use {', '.join(EXTENSIONS)})")
 
 

@@ -10,6 +10,7 @@ conventions). A table's layout is a *spec*, a list of :class:`Count`, :class:`Le
 Generic on ADaM: column names are arguments with ADSL/ADAE defaults. Bad input raises
 ``ValueError`` naming the dataset, the column and the rows.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ NOT_ASSIGNED = "Not assigned"
 
 # --------------------------------------------------------------------------------------------
 # table specs
+
 
 @dataclass(frozen=True)
 class Count:
@@ -76,8 +78,15 @@ def _check_spec(spec: Sequence[Item]) -> None:
         seen.add(key)
 
 
-def summary_ard(df: pd.DataFrame, spec: Sequence[Item], *, by: str, by_levels: Sequence | None = None,
-                total: bool = True, id_var: str = "USUBJID") -> pd.DataFrame:
+def summary_ard(
+    df: pd.DataFrame,
+    spec: Sequence[Item],
+    *,
+    by: str,
+    by_levels: Sequence | None = None,
+    total: bool = True,
+    id_var: str = "USUBJID",
+) -> pd.DataFrame:
     """ARD of a spec over subject-level ``df`` (one row per subject), columns by ``by``.
 
     Denominators N are the subjects of each ``by`` level in ``df`` (and all of them for Total).
@@ -85,8 +94,11 @@ def summary_ard(df: pd.DataFrame, spec: Sequence[Item], *, by: str, by_levels: S
     ``ard.continuous_ard`` statistics (missing values counted in ``nmiss``, never dropped silently).
     """
     _check_spec(spec)
-    frames.require_columns(df, [id_var, by, *[it.var for it in spec],
-                      *[it.among[0] for it in spec if isinstance(it, Levels) and it.among]], "summary data")
+    frames.require_columns(
+        df,
+        [id_var, by, *[it.var for it in spec], *[it.among[0] for it in spec if isinstance(it, Levels) and it.among]],
+        "summary data",
+    )
     frames.unique_ids(df, id_var, "summary data")
     if by_levels is None:
         by_levels = sorted(df[by].dropna().unique(), key=str)
@@ -95,18 +107,29 @@ def summary_ard(df: pd.DataFrame, spec: Sequence[Item], *, by: str, by_levels: S
     for it in spec:
         if isinstance(it, Count):
             sub = df[df[it.var] == it.level]
-            parts.append(ard.categorical_ard(sub, it.var, denominator=df, id_var=id_var,
-                                             levels={it.var: [it.level]}, **common))
+            parts.append(
+                ard.categorical_ard(sub, it.var, denominator=df, id_var=id_var, levels={it.var: [it.level]}, **common)
+            )
         elif isinstance(it, Levels):
             sub = df if it.among is None else df[df[it.among[0]] == it.among[1]]
             declared = None
             if it.levels is not None:
-                observed = [v for v in sorted(sub[it.var].dropna().unique(), key=str)
-                            if v not in list(it.levels) and str(v).strip()]
+                observed = [
+                    v
+                    for v in sorted(sub[it.var].dropna().unique(), key=str)
+                    if v not in list(it.levels) and str(v).strip()
+                ]
                 declared = list(it.levels) + observed
-            parts.append(ard.categorical_ard(sub, it.var, denominator=df, id_var=id_var,
-                                             levels=None if declared is None else {it.var: declared},
-                                             **common))
+            parts.append(
+                ard.categorical_ard(
+                    sub,
+                    it.var,
+                    denominator=df,
+                    id_var=id_var,
+                    levels=None if declared is None else {it.var: declared},
+                    **common,
+                )
+            )
         elif isinstance(it, Continuous):
             parts.append(ard.continuous_ard(df, it.var, **common))
         else:
@@ -114,8 +137,9 @@ def summary_ard(df: pd.DataFrame, spec: Sequence[Item], *, by: str, by_levels: S
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ard.ARD_COLUMNS)
 
 
-def _ard_index(ard_df: pd.DataFrame) -> tuple[list[Any], dict[tuple[Any, Any], dict[Any, dict[str, Any]]],
-                                              dict[str, list[Any]]]:
+def _ard_index(
+    ard_df: pd.DataFrame,
+) -> tuple[list[Any], dict[tuple[Any, Any], dict[Any, dict[str, Any]]], dict[str, list[Any]]]:
     """(group levels in order, {(variable, level): {group: {stat: value}}}, levels per variable),
     through :func:`ard.index`."""
     group_keys, row_keys, table = ard.index(ard_df, row_cols=("variable", "variable_level"))
@@ -126,8 +150,14 @@ def _ard_index(ard_df: pd.DataFrame) -> tuple[list[Any], dict[tuple[Any, Any], d
     return [g[0] for g in group_keys], cells, var_levels
 
 
-def summary_table(ard_df: pd.DataFrame, spec: Sequence[Item], *, label_col: str = "Characteristic",
-                  big_n: Mapping[Any, int] | None = None, digits: int = 1) -> pd.DataFrame:
+def summary_table(
+    ard_df: pd.DataFrame,
+    spec: Sequence[Item],
+    *,
+    label_col: str = "Characteristic",
+    big_n: Mapping[Any, int] | None = None,
+    digits: int = 1,
+) -> pd.DataFrame:
     """Display frame of a spec from its :func:`summary_ard`: one column per group with its N.
 
     Count -> one "n (%)" row; Levels -> optional header row, then one row per level; Continuous
@@ -145,8 +175,9 @@ def summary_table(ard_df: pd.DataFrame, spec: Sequence[Item], *, label_col: str 
     empty = [""] * len(groups)
 
     def pct(key) -> list[str]:
-        return [formats.fmt_n_pct(cells[key].get(g, {}).get("n"), cells[key].get(g, {}).get("N"), digits)
-                for g in groups]
+        return [
+            formats.fmt_n_pct(cells[key].get(g, {}).get("n"), cells[key].get(g, {}).get("N"), digits) for g in groups
+        ]
 
     recs: list[tuple[str, int, list[str]]] = []
     for it in spec:
@@ -161,8 +192,9 @@ def summary_table(ard_df: pd.DataFrame, spec: Sequence[Item], *, label_col: str 
             for lvl in var_levels.get(it.var, []):
                 recs.append((names.get(lvl, str(lvl)), inner, pct((it.var, lvl))))
         else:
-            per_group = [dict(formats.describe_cells(cells.get((it.var, None), {}).get(g, {}), it.digits))
-                         for g in groups]
+            per_group = [
+                dict(formats.describe_cells(cells.get((it.var, None), {}).get(g, {}), it.digits)) for g in groups
+            ]
             recs.append((it.label, it.indent, empty))
             stat_rows = [name for name, _ in formats.describe_cells({}, it.digits)]
             recs.extend((name, it.indent + 1, [c[name] for c in per_group]) for name in stat_rows)
@@ -173,13 +205,15 @@ def summary_table(ard_df: pd.DataFrame, spec: Sequence[Item], *, label_col: str 
 # --------------------------------------------------------------------------------------------
 # columns, decodes
 
+
 def dose_label_map(study: Mapping) -> dict[int, str]:
     """Dose level number -> label (e.g. 1 -> "DL1 1×10⁵/kg") from ``params/study.yml``."""
     return {int(d["level"]): str(d["label"]) for d in study["dose_levels"]}
 
 
-def phase_dose_column(adsl: pd.DataFrame, dose_labels: Mapping[int, str], *, phase: str = "PHASE",
-                      dose: str = "DOSELVL") -> tuple[pd.Series, list[str]]:
+def phase_dose_column(
+    adsl: pd.DataFrame, dose_labels: Mapping[int, str], *, phase: str = "PHASE", dose: str = "DOSELVL"
+) -> tuple[pd.Series, list[str]]:
     """Column label per subject, "<Phase>\\n<dose label>", and the labels in display order.
 
     Uses the *planned* dose level (DM's DOSELVL), so enrolled subjects never infused stay in their
@@ -191,16 +225,20 @@ def phase_dose_column(adsl: pd.DataFrame, dose_labels: Mapping[int, str], *, pha
     lvl = pd.to_numeric(adsl[dose], errors="coerce")
     unknown = lvl.notna() & ~lvl.isin(list(dose_labels))
     if unknown.any():
-        raise ValueError(f"ADSL: column {dose} has level(s) {sorted(int(v) for v in lvl[unknown].unique())} "
-                         f"not in params/study.yml dose_levels {sorted(dose_labels)} ({frames.rows_where(unknown)})")
+        raise ValueError(
+            f"ADSL: column {dose} has level(s) {sorted(int(v) for v in lvl[unknown].unique())} "
+            f"not in params/study.yml dose_levels {sorted(dose_labels)} ({frames.rows_where(unknown)})"
+        )
     dl = lvl.map(lambda v: NOT_ASSIGNED if pd.isna(v) else dose_labels[int(v)])
     ph = adsl[phase].astype(str)
     col = ph.map(lambda p: PHASE_LABELS.get(p, p.title())) + "\n" + dl
     phase_rank = {p: i for i, p in enumerate(PHASE_LABELS)}
     dose_rank = {lab: i for i, lab in enumerate(dose_labels.values())}
     keys = pd.DataFrame({"col": col, "ph": ph, "dl": dl}).drop_duplicates("col")
-    keys["k"] = [(phase_rank.get(p, len(phase_rank)), p, dose_rank.get(d, len(dose_rank)), d)
-                 for p, d in zip(keys["ph"], keys["dl"])]
+    keys["k"] = [
+        (phase_rank.get(p, len(phase_rank)), p, dose_rank.get(d, len(dose_rank)), d)
+        for p, d in zip(keys["ph"], keys["dl"])
+    ]
     order = [c for _, c in sorted(zip(keys["k"], keys["col"]))]
     return col.rename("PHDOSE"), order
 
@@ -213,7 +251,7 @@ def fmt_dose(x: float) -> str:
     if x is None or not np.isfinite(x) or x <= 0:
         raise ValueError(f"fmt_dose: dose must be a positive number, got {x!r}")
     exp = int(np.floor(np.log10(x) + 1e-12))
-    mant = stats.round_half_away(x / 10 ** exp, 2)
+    mant = stats.round_half_away(x / 10**exp, 2)
     if mant >= 10:
         mant, exp = mant / 10, exp + 1
     return f"{mant:g}×10{str(exp).translate(_SUPERSCRIPT)}"
@@ -221,6 +259,7 @@ def fmt_dose(x: float) -> str:
 
 # --------------------------------------------------------------------------------------------
 # disposition, populations, demographics, baseline
+
 
 def disposition_spec(adsl: pd.DataFrame, follow_up_years: str) -> list[Item]:
     """Enrolled -> CD19 CAR-T -> allo-HSCT -> CD22 CAR-T -> completed/ongoing/discontinued
@@ -234,8 +273,12 @@ def disposition_spec(adsl: pd.DataFrame, follow_up_years: str) -> list[Item]:
         Count("EOSSTT", "COMPLETED", f"Completed {follow_up_years}-year follow-up"),
         Count("EOSSTT", "ONGOING", "Ongoing at the data cut"),
         Count("EOSSTT", "DISCONTINUED", "Discontinued from the study"),
-        Levels("DCSREAS", among=("EOSSTT", "DISCONTINUED"), indent=1,
-               value_labels={v: str(v).capitalize() for v in adsl["DCSREAS"].dropna().unique()}),
+        Levels(
+            "DCSREAS",
+            among=("EOSSTT", "DISCONTINUED"),
+            indent=1,
+            value_labels={v: str(v).capitalize() for v in adsl["DCSREAS"].dropna().unique()},
+        ),
         Count("DTHFL", "Y", "Died"),
     ]
 
@@ -267,9 +310,12 @@ def baseline_spec(adsl: pd.DataFrame) -> list[Item]:
     """Disease status, prior therapy, marrow disease, CNS/EMD, cytogenetics, Ph and donor type."""
     yn: dict[str, Any] = dict(levels=["Y", "N"], value_labels=YES_NO)
     return [
-        Levels("DISSTAT", "Disease status, n (%)", levels=["PRIMARY REFRACTORY", "FIRST RELAPSE",
-               "SECOND OR LATER RELAPSE", "RELAPSE AFTER HSCT"],
-               value_labels=_title(adsl["DISSTAT"]) | {"RELAPSE AFTER HSCT": "Relapse after allo-HSCT"}),
+        Levels(
+            "DISSTAT",
+            "Disease status, n (%)",
+            levels=["PRIMARY REFRACTORY", "FIRST RELAPSE", "SECOND OR LATER RELAPSE", "RELAPSE AFTER HSCT"],
+            value_labels=_title(adsl["DISSTAT"]) | {"RELAPSE AFTER HSCT": "Relapse after allo-HSCT"},
+        ),
         Continuous("PRLINES", "Prior lines of therapy", digits=0),
         Levels("PRHSCT", "Prior allo-HSCT, n (%)", **yn),
         Levels("PRBLIN", "Prior blinatumomab, n (%)", **yn),
@@ -279,17 +325,30 @@ def baseline_spec(adsl: pd.DataFrame) -> list[Item]:
         Continuous("MRDBL", "MRD by flow cytometry (%)", digits=2),
         Levels("CNSSTAT", "CNS status, n (%)", levels=["CNS1", "CNS2", "CNS3"]),
         Levels("EMDFL", "Extramedullary disease, n (%)", **yn),
-        Levels("CYTORISK", "Cytogenetic risk, n (%)", levels=["STANDARD", "HIGH", "UNKNOWN"],
-               value_labels=_title(adsl["CYTORISK"])),
-        Levels("PHSTAT", "Philadelphia chromosome, n (%)", levels=["POSITIVE", "NEGATIVE", "UNKNOWN"],
-               value_labels=_title(adsl["PHSTAT"])),
-        Levels("DONORTYP", "Donor type, n (%)", levels=["MATCHED SIBLING", "MATCHED UNRELATED", "HAPLOIDENTICAL"],
-               value_labels=_title(adsl["DONORTYP"])),
+        Levels(
+            "CYTORISK",
+            "Cytogenetic risk, n (%)",
+            levels=["STANDARD", "HIGH", "UNKNOWN"],
+            value_labels=_title(adsl["CYTORISK"]),
+        ),
+        Levels(
+            "PHSTAT",
+            "Philadelphia chromosome, n (%)",
+            levels=["POSITIVE", "NEGATIVE", "UNKNOWN"],
+            value_labels=_title(adsl["PHSTAT"]),
+        ),
+        Levels(
+            "DONORTYP",
+            "Donor type, n (%)",
+            levels=["MATCHED SIBLING", "MATCHED UNRELATED", "HAPLOIDENTICAL"],
+            value_labels=_title(adsl["DONORTYP"]),
+        ),
     ]
 
 
 # --------------------------------------------------------------------------------------------
 # exposure and procedures
+
 
 def exposure_frame(adsl: pd.DataFrame) -> pd.DataFrame:
     """ADSL with displayed dose categories (CD19DOSEC, CD22DOSEC) and days from allo-HSCT to
@@ -330,15 +389,20 @@ def procedure_timing(adsl: pd.DataFrame, pr: pd.DataFrame) -> pd.DataFrame:
     p = pr.copy()
     for c in ("PRSTDTC", "PRENDTC"):
         raw = p[c]
-        p[c] = pd.to_datetime(raw.where(~frames.is_missing(raw)), format="%Y-%m-%d", errors="coerce") \
-            if not pd.api.types.is_datetime64_any_dtype(raw) else raw
+        p[c] = (
+            pd.to_datetime(raw.where(~frames.is_missing(raw)), format="%Y-%m-%d", errors="coerce")
+            if not pd.api.types.is_datetime64_any_dtype(raw)
+            else raw
+        )
         bad = p[c].isna() & ~frames.is_missing(raw) if c == "PRENDTC" else p[c].isna()
         if bad.any():
             raise ValueError(f"PR: column {c} must be a full date (YYYY-MM-DD) in {frames.rows_where(bad)}")
     unknown = ~p["USUBJID"].isin(adsl["USUBJID"])
     if unknown.any():
-        raise ValueError(f"PR: USUBJID not found in ADSL in {frames.rows_where(unknown)}: "
-                         f"{sorted(p.loc[unknown, 'USUBJID'].unique())[:5]}")
+        raise ValueError(
+            f"PR: USUBJID not found in ADSL in {frames.rows_where(unknown)}: "
+            f"{sorted(p.loc[unknown, 'USUBJID'].unique())[:5]}"
+        )
     cut = p["USUBJID"].map(adsl.set_index("USUBJID")["CUTOFFDT"])
     p = p[p["PRSTDTC"] <= cut]
     ref = p["PRREF"].fillna("").astype(str) if "PRREF" in p else pd.Series("", index=p.index)
@@ -379,31 +443,48 @@ LYMPHODEP_SPEC: list[Item] = [
 # --------------------------------------------------------------------------------------------
 # DLT and dose escalation
 
+
 def dlt_mask(adae: pd.DataFrame, *, dlt_flag: str = "AEDLT", window_flag: str = "DLTWINFL") -> pd.Series:
     """AE records that are DLTs: adjudicated DLT (``AEDLT = Y``) starting in the DLT window."""
     frames.require_columns(adae, [dlt_flag, window_flag], "ADAE")
     return frames.flag_yes(adae, dlt_flag) & frames.flag_yes(adae, window_flag)
 
 
-def escalation_cohorts(adsl: pd.DataFrame, *, phase_value: str = "DOSE ESCALATION",
-                       eval_flag: str = "DLTEVLFL", dlt_flag: str = "DLTFL") -> pd.DataFrame:
+def escalation_cohorts(
+    adsl: pd.DataFrame, *, phase_value: str = "DOSE ESCALATION", eval_flag: str = "DLTEVLFL", dlt_flag: str = "DLTFL"
+) -> pd.DataFrame:
     """One row per dose-escalation cohort in the order treated (first CD19 infusion, then cohort
     id): COHORT, DOSELVL, n_treated (SAFFL), n_evaluable, n_dlt (DLT-evaluable with DLTFL = Y)."""
-    frames.require_columns(adsl, ["USUBJID", "PHASE", "COHORT", "DOSELVL", "SAFFL", "CD19DT", eval_flag, dlt_flag], "ADSL")
+    frames.require_columns(
+        adsl, ["USUBJID", "PHASE", "COHORT", "DOSELVL", "SAFFL", "CD19DT", eval_flag, dlt_flag], "ADSL"
+    )
     esc = adsl[adsl["PHASE"] == phase_value].copy()
     frames.no_missing(esc, "COHORT", "ADSL (escalation)")
     frames.no_missing(esc, "DOSELVL", "ADSL (escalation)")
     levels = esc.groupby("COHORT")["DOSELVL"].nunique()
     if (levels > 1).any():
         bad = esc["COHORT"].isin(levels[levels > 1].index)
-        raise ValueError(f"ADSL: a cohort must have one DOSELVL; cohort(s) {sorted(levels[levels > 1].index)} "
-                         f"have several ({frames.rows_where(bad)})")
+        raise ValueError(
+            f"ADSL: a cohort must have one DOSELVL; cohort(s) {sorted(levels[levels > 1].index)} "
+            f"have several ({frames.rows_where(bad)})"
+        )
     ev = frames.flag_yes(esc, eval_flag)
-    esc = esc.assign(_saf=frames.flag_yes(esc, "SAFFL").astype(int), _ev=ev.astype(int),
-                     _dlt=(ev & frames.flag_yes(esc, dlt_flag)).astype(int))
-    out = esc.groupby("COHORT", sort=True).agg(
-        DOSELVL=("DOSELVL", "first"), first_dt=("CD19DT", "min"), n_treated=("_saf", "sum"),
-        n_evaluable=("_ev", "sum"), n_dlt=("_dlt", "sum")).reset_index()
+    esc = esc.assign(
+        _saf=frames.flag_yes(esc, "SAFFL").astype(int),
+        _ev=ev.astype(int),
+        _dlt=(ev & frames.flag_yes(esc, dlt_flag)).astype(int),
+    )
+    out = (
+        esc.groupby("COHORT", sort=True)
+        .agg(
+            DOSELVL=("DOSELVL", "first"),
+            first_dt=("CD19DT", "min"),
+            n_treated=("_saf", "sum"),
+            n_evaluable=("_ev", "sum"),
+            n_dlt=("_dlt", "sum"),
+        )
+        .reset_index()
+    )
     out = out.sort_values(["first_dt", "COHORT"], kind="stable", na_position="last")
     out["DOSELVL"] = out["DOSELVL"].astype(int)
     return out.drop(columns="first_dt").reset_index(drop=True)
@@ -428,8 +509,9 @@ def escalation_ard(cohorts: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame
         if int(last["n_evaluable"]) == 0 or seen.get(last["DOSELVL"], 0) + int(last["n_evaluable"]) not in (3, 6):
             complete, pending = recs[:-1], last
     try:
-        seq = stats.three_plus_three([(r["DOSELVL"], int(r["n_evaluable"]), int(r["n_dlt"])) for r in complete],
-                                     levels=list(levels))
+        seq = stats.three_plus_three(
+            [(r["DOSELVL"], int(r["n_evaluable"]), int(r["n_dlt"])) for r in complete], levels=list(levels)
+        )
     except ValueError as exc:
         raise ValueError(f"ADSL escalation cohorts {[r['COHORT'] for r in complete]}: {exc}") from None
     rows: list[tuple] = []
@@ -438,20 +520,37 @@ def escalation_ard(cohorts: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame
         rows.extend(("COHORT", cohort, None, None, "DLT", None, s, frames.py(v)) for s, v in stat_pairs)
 
     for r, s in zip(complete, seq):
-        add(r["COHORT"], [("dose_level", r["DOSELVL"]), ("n_treated", r["n_treated"]),
-                          ("n_evaluable", r["n_evaluable"]), ("n_dlt", r["n_dlt"]),
-                          ("n_at_level", s["n_at_level"]), ("dlt_at_level", s["dlt_at_level"]),
-                          ("decision", s["decision"]), ("next_dose_level", s["next_dose_level"]),
-                          ("reason", s["reason"])])
+        add(
+            r["COHORT"],
+            [
+                ("dose_level", r["DOSELVL"]),
+                ("n_treated", r["n_treated"]),
+                ("n_evaluable", r["n_evaluable"]),
+                ("n_dlt", r["n_dlt"]),
+                ("n_at_level", s["n_at_level"]),
+                ("dlt_at_level", s["dlt_at_level"]),
+                ("decision", s["decision"]),
+                ("next_dose_level", s["next_dose_level"]),
+                ("reason", s["reason"]),
+            ],
+        )
     if pending is not None:
         n_prev = sum(int(r["n_evaluable"]) for r in complete if r["DOSELVL"] == pending["DOSELVL"])
         d_prev = sum(int(r["n_dlt"]) for r in complete if r["DOSELVL"] == pending["DOSELVL"])
-        add(pending["COHORT"], [("dose_level", pending["DOSELVL"]), ("n_treated", pending["n_treated"]),
-                                ("n_evaluable", pending["n_evaluable"]), ("n_dlt", pending["n_dlt"]),
-                                ("n_at_level", n_prev + int(pending["n_evaluable"])),
-                                ("dlt_at_level", d_prev + int(pending["n_dlt"])),
-                                ("decision", "pending"), ("next_dose_level", None),
-                                ("reason", "cohort not yet fully DLT-evaluable")])
+        add(
+            pending["COHORT"],
+            [
+                ("dose_level", pending["DOSELVL"]),
+                ("n_treated", pending["n_treated"]),
+                ("n_evaluable", pending["n_evaluable"]),
+                ("n_dlt", pending["n_dlt"]),
+                ("n_at_level", n_prev + int(pending["n_evaluable"])),
+                ("dlt_at_level", d_prev + int(pending["n_dlt"])),
+                ("decision", "pending"),
+                ("next_dose_level", None),
+                ("reason", "cohort not yet fully DLT-evaluable"),
+            ],
+        )
     stop = [s for s in seq if s["decision"] == "stop"]
     rec = stop[-1]["mtd"] if stop and pending is None else None
     rows.append((None, None, None, None, "RECOMMENDED", None, "dose_level", frames.py(rec)))
@@ -469,20 +568,42 @@ def escalation_table(esc_ard: pd.DataFrame, dose_labels: Mapping[int, str]) -> p
     recommended dose (or why there is none yet)."""
     rows = esc_ard[esc_ard["variable"] == "DLT"]
     lab = lambda v: "" if frames.is_missing_value(v) else dose_labels.get(int(v), str(v))
-    cols = ["Cohort", "Dose level", "Treated", "DLT-evaluable", "Subjects with DLT",
-            "DLTs / evaluable at dose level", "Decision", "Next dose level"]
+    cols = [
+        "Cohort",
+        "Dose level",
+        "Treated",
+        "DLT-evaluable",
+        "Subjects with DLT",
+        "DLTs / evaluable at dose level",
+        "Decision",
+        "Next dose level",
+    ]
     recs = []
     for cohort, g in rows.groupby("group1_level", sort=False):
         s = dict(zip(g["stat_name"], g["stat_value"]))
-        recs.append([str(cohort), lab(s["dose_level"]), str(int(s["n_treated"])), str(int(s["n_evaluable"])),
-                     str(int(s["n_dlt"])), f"{int(s['dlt_at_level'])}/{int(s['n_at_level'])}",
-                     str(s["decision"]).capitalize(), lab(s["next_dose_level"]) or "-"])
+        recs.append(
+            [
+                str(cohort),
+                lab(s["dose_level"]),
+                str(int(s["n_treated"])),
+                str(int(s["n_evaluable"])),
+                str(int(s["n_dlt"])),
+                f"{int(s['dlt_at_level'])}/{int(s['n_at_level'])}",
+                str(s["decision"]).capitalize(),
+                lab(s["next_dose_level"]) or "-",
+            ]
+        )
     if not recs:
         recs.append(["No subjects"] + [""] * (len(cols) - 1))
     rec = recommended_dose(esc_ard)
     decided = bool(len(rows)) and rows[rows["stat_name"] == "decision"]["stat_value"].iloc[-1] == "stop"
-    text = lab(rec) if rec is not None else ("Not determined (MTD below the lowest dose level)" if decided
-                                             else "Not yet determined (escalation ongoing)")
+    text = (
+        lab(rec)
+        if rec is not None
+        else (
+            "Not determined (MTD below the lowest dose level)" if decided else "Not yet determined (escalation ongoing)"
+        )
+    )
     recs.append(["Recommended dose (MTD)", text] + [""] * (len(cols) - 2))
     return pd.DataFrame(recs, columns=cols)
 
@@ -490,49 +611,86 @@ def escalation_table(esc_ard: pd.DataFrame, dose_labels: Mapping[int, str]) -> p
 def dlt_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "DLTEVLFL") -> pd.DataFrame:
     """Listing of DLTs (:func:`dlt_mask`) of subjects in the population, by dose level, subject and
     start day; a single "No DLTs" row when there are none."""
-    frames.require_columns(adae, ["USUBJID", "TRT01A", "TRT01AN", "COHORT", "AEDECOD", "AETERM", "AETOXGR", "AEGRSCL",
-                        "ASTDY0", "ADURN", "AONGOFL", "AESER", "AEREL", "AEOUT"], "ADAE")
+    frames.require_columns(
+        adae,
+        [
+            "USUBJID",
+            "TRT01A",
+            "TRT01AN",
+            "COHORT",
+            "AEDECOD",
+            "AETERM",
+            "AETOXGR",
+            "AEGRSCL",
+            "ASTDY0",
+            "ADURN",
+            "AONGOFL",
+            "AESER",
+            "AEREL",
+            "AEOUT",
+        ],
+        "ADAE",
+    )
     frames.require_columns(adsl, ["USUBJID", pop_flag], "ADSL")
     ids = adsl.loc[frames.flag_yes(adsl, pop_flag), "USUBJID"]
     d = adae[dlt_mask(adae) & adae["USUBJID"].isin(ids)]
     d = d.sort_values(["TRT01AN", "USUBJID", "ASTDY0", "AEDECOD"], kind="stable")
-    cols = ["Subject", "Dose level", "Cohort", "Preferred term", "Reported term", "Grade (scale)",
-            "Start day", "Duration (days)", "Serious", "Related", "Outcome"]
+    cols = [
+        "Subject",
+        "Dose level",
+        "Cohort",
+        "Preferred term",
+        "Reported term",
+        "Grade (scale)",
+        "Start day",
+        "Duration (days)",
+        "Serious",
+        "Related",
+        "Outcome",
+    ]
     if d.empty:
         return pd.DataFrame([["No DLTs"] + [""] * (len(cols) - 1)], columns=cols)
-    dur = [("NE" if pd.isna(x) else str(int(x))) + (" (ongoing)" if o == "Y" else "")
-           for x, o in zip(d["ADURN"], d["AONGOFL"])]
-    body = pd.DataFrame({
-        "Subject": d["USUBJID"].astype(str), "Dose level": d["TRT01A"].astype(str),
-        "Cohort": d["COHORT"].astype(str),
-        "Preferred term": d["AEDECOD"].astype(str), "Reported term": d["AETERM"].astype(str),
-        "Grade (scale)": [f"{int(g)} ({s})" for g, s in zip(d["AETOXGR"], d["AEGRSCL"])],
-        "Start day": d["ASTDY0"].map(lambda x: "NE" if pd.isna(x) else str(int(x))),
-        "Duration (days)": dur,
-        "Serious": d["AESER"].map(lambda v: YES_NO.get(v, str(v))),
-        "Related": d["AEREL"].astype(str).str.capitalize(),
-        "Outcome": d["AEOUT"].astype(str).str.capitalize(),
-    })
+    dur = [
+        ("NE" if pd.isna(x) else str(int(x))) + (" (ongoing)" if o == "Y" else "")
+        for x, o in zip(d["ADURN"], d["AONGOFL"])
+    ]
+    body = pd.DataFrame(
+        {
+            "Subject": d["USUBJID"].astype(str),
+            "Dose level": d["TRT01A"].astype(str),
+            "Cohort": d["COHORT"].astype(str),
+            "Preferred term": d["AEDECOD"].astype(str),
+            "Reported term": d["AETERM"].astype(str),
+            "Grade (scale)": [f"{int(g)} ({s})" for g, s in zip(d["AETOXGR"], d["AEGRSCL"])],
+            "Start day": d["ASTDY0"].map(lambda x: "NE" if pd.isna(x) else str(int(x))),
+            "Duration (days)": dur,
+            "Serious": d["AESER"].map(lambda v: YES_NO.get(v, str(v))),
+            "Related": d["AEREL"].astype(str).str.capitalize(),
+            "Outcome": d["AEOUT"].astype(str).str.capitalize(),
+        }
+    )
     return body.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
 # numbers for the interpretive text (always read back from the ARD)
 
-def ard_stat(ard_df: pd.DataFrame, stat_name: str, *, variable: str, level: Any = None,
-             group: Any = ard.TOTAL) -> Any:
+
+def ard_stat(ard_df: pd.DataFrame, stat_name: str, *, variable: str, level: Any = None, group: Any = ard.TOTAL) -> Any:
     """:func:`ard.stat` of a summary ARD row by variable, level and group (default the Total)."""
     return ard.stat(ard_df, stat_name, variable=variable, variable_level=level, group1_level=group)
 
 
 def n_pct_text(ard_df: pd.DataFrame, variable: str, level: Any = None, group: Any = ard.TOTAL) -> str:
-    """"n/N (x.x%)" of an n/N row for running text (:func:`formats.n_of_N`)."""
-    return formats.n_of_N(ard_stat(ard_df, "n", variable=variable, level=level, group=group),
-                          ard_stat(ard_df, "N", variable=variable, level=level, group=group))
+    """ "n/N (x.x%)" of an n/N row for running text (:func:`formats.n_of_N`)."""
+    return formats.n_of_N(
+        ard_stat(ard_df, "n", variable=variable, level=level, group=group),
+        ard_stat(ard_df, "N", variable=variable, level=level, group=group),
+    )
 
 
 def median_range_text(ard_df: pd.DataFrame, variable: str, group: Any = ard.TOTAL, digits: int = 0) -> str:
-    """"median x, range a to b" of a continuous ARD row, or "not estimable (no data)"."""
+    """ "median x, range a to b" of a continuous ARD row, or "not estimable (no data)"."""
     s = {k: ard_stat(ard_df, k, variable=variable, group=group) for k in ("n", "median", "min", "max")}
     if not s["n"]:
         return "not estimable (no data)"
@@ -541,9 +699,15 @@ def median_range_text(ard_df: pd.DataFrame, variable: str, group: Any = ard.TOTA
 
 
 def fractions_text(ard_df: pd.DataFrame, variable: str, level: Any = None) -> str:
-    """"n/N in <group>" for each group except Total, joined with commas ("" if there are none)."""
-    groups = [g for g in dict.fromkeys(ard_df.loc[ard_df["variable"] == variable, "group1_level"])
-              if not frames.is_missing_value(g) and g != ard.TOTAL]
-    parts = [f"{int(ard_stat(ard_df, 'n', variable=variable, level=level, group=g))}/"
-             f"{int(ard_stat(ard_df, 'N', variable=variable, level=level, group=g))} at {g}" for g in groups]
+    """ "n/N in <group>" for each group except Total, joined with commas ("" if there are none)."""
+    groups = [
+        g
+        for g in dict.fromkeys(ard_df.loc[ard_df["variable"] == variable, "group1_level"])
+        if not frames.is_missing_value(g) and g != ard.TOTAL
+    ]
+    parts = [
+        f"{int(ard_stat(ard_df, 'n', variable=variable, level=level, group=g))}/"
+        f"{int(ard_stat(ard_df, 'N', variable=variable, level=level, group=g))} at {g}"
+        for g in groups
+    ]
     return ", ".join(parts[:-2] + [" and ".join(parts[-2:])]) if parts else ""

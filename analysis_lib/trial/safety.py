@@ -16,6 +16,7 @@ count; a subject counts once per row (at the worst grade where grades are shown)
 of the column's population N. AESI tables cover the whole study (both AE periods), because acute
 and chronic GVHD mostly start after period 1.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,9 +39,15 @@ DEATH_FROM_ALL = "RELAPSE/PROGRESSION OF ALL"
 NON_RELAPSE = "NON-RELAPSE MORTALITY"  # death not due to ALL, whatever its cause
 VALUE_STATS = ("n", "mean", "sd", "median", "q1", "q3", "min", "max")
 #: Display labels of the death-cause categories (sdtm DS.DTHCAUS); others are capitalised.
-CAUSE_LABELS = {DEATH_FROM_ALL: "Relapse/progression of ALL", "INFECTION": "Infection", "GVHD": "GVHD",
-                "CRS": "CRS", "ICANS": "ICANS", "OTHER TREATMENT-RELATED": "Other treatment-related",
-                "OTHER": "Other"}
+CAUSE_LABELS = {
+    DEATH_FROM_ALL: "Relapse/progression of ALL",
+    "INFECTION": "Infection",
+    "GVHD": "GVHD",
+    "CRS": "CRS",
+    "ICANS": "ICANS",
+    "OTHER TREATMENT-RELATED": "Other treatment-related",
+    "OTHER": "Other",
+}
 
 
 def cause_label(cause: Any) -> str:
@@ -50,6 +57,7 @@ def cause_label(cause: Any) -> str:
 
 # --------------------------------------------------------------------------------------------
 # input checks and groups
+
 
 def _population(adsl: pd.DataFrame, pop_flag: str | None) -> pd.DataFrame:
     frames.require_columns(adsl, [ID] + ([pop_flag] if pop_flag else []), "ADSL")
@@ -67,8 +75,7 @@ def _teae(adae: pd.DataFrame, pop: pd.DataFrame, cols: Sequence[str] = ()) -> pd
     return ae
 
 
-def _groups(pop: pd.DataFrame, by: str | None, by_levels: Sequence | None,
-            total: bool) -> list[tuple[Any, set[Any]]]:
+def _groups(pop: pd.DataFrame, by: str | None, by_levels: Sequence | None, total: bool) -> list[tuple[Any, set[Any]]]:
     """[(level, subject ids)] per ``by`` level (+ Total), from :func:`ard.group_masks`."""
     return [(lvl, set(pop.loc[mask, ID])) for lvl, mask in ard_mod.group_masks(pop, by, by_levels, total, "ADSL")]
 
@@ -86,6 +93,7 @@ def _py(v: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 # generic ARD builders: counts and values per group
 
+
 @dataclass(frozen=True)
 class Hit:
     """One ARD row of subject counts: the key and the records (or subject ids) that count."""
@@ -97,8 +105,14 @@ class Hit:
     group2_level: Any = None
 
 
-def count_ard(pop: pd.DataFrame, hits: Sequence[Hit], *, by: str | None = "TRT01A",
-              by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
+def count_ard(
+    pop: pd.DataFrame,
+    hits: Sequence[Hit],
+    *,
+    by: str | None = "TRT01A",
+    by_levels: Sequence | None = None,
+    total: bool = True,
+) -> pd.DataFrame:
     """Subjects n, population N and p = n/N per group for each hit; ``events`` when the hit
     carries records (one per event). Rows appear even when n = 0."""
     groups = _groups(pop, by, by_levels, total)
@@ -113,15 +127,23 @@ def count_ard(pop: pd.DataFrame, hits: Sequence[Hit], *, by: str | None = "TRT01
             if is_frame:
                 st.append(("events", int(recs[ID].isin(gids).sum())))
             g1 = (by, _py(lvl)) if by else (None, None)
-            rows.extend((*g1, h.group2, _py(h.group2_level), h.variable, _py(h.level), s, v)
-                        for s, v in st)
+            rows.extend((*g1, h.group2, _py(h.group2_level), h.variable, _py(h.level), s, v) for s, v in st)
     return ard_mod.frame(rows)
 
 
-def value_ard(pop: pd.DataFrame, values: pd.DataFrame, variable: str, level: Any = None, *,
-              value: str = "AVAL", group2: str | None = None, group2_level: Any = None,
-              by: str | None = "TRT01A", by_levels: Sequence | None = None,
-              total: bool = True) -> pd.DataFrame:
+def value_ard(
+    pop: pd.DataFrame,
+    values: pd.DataFrame,
+    variable: str,
+    level: Any = None,
+    *,
+    value: str = "AVAL",
+    group2: str | None = None,
+    group2_level: Any = None,
+    by: str | None = "TRT01A",
+    by_levels: Sequence | None = None,
+    total: bool = True,
+) -> pd.DataFrame:
     """Descriptive statistics (n, mean, sd, median, q1, q3, min, max) of ``values[value]`` per
     group (records of ``values`` belong to the group of their subject)."""
     frames.require_columns(values, [ID, value], f"value_ard({variable})")
@@ -129,13 +151,13 @@ def value_ard(pop: pd.DataFrame, values: pd.DataFrame, variable: str, level: Any
     for lvl, gids in _groups(pop, by, by_levels, total):
         d = stats.describe(values.loc[values[ID].isin(gids), value].astype(float))
         g1 = (by, _py(lvl)) if by else (None, None)
-        rows.extend((*g1, group2, _py(group2_level), variable, _py(level), s, _py(d[s]))
-                    for s in VALUE_STATS)
+        rows.extend((*g1, group2, _py(group2_level), variable, _py(level), s, _py(d[s])) for s in VALUE_STATS)
     return ard_mod.frame(rows)
 
 
 # --------------------------------------------------------------------------------------------
 # AE periods and the overview
+
 
 def period_mask(adae: pd.DataFrame, period: int | None) -> pd.Series:
     """ADAE rows of AE period ``period`` (``APERIOD``); every row when ``period`` is None."""
@@ -145,8 +167,9 @@ def period_mask(adae: pd.DataFrame, period: int | None) -> pd.Series:
     return pd.to_numeric(adae["APERIOD"], errors="coerce").eq(period)
 
 
-def period2_population(adsl: pd.DataFrame, adae: pd.DataFrame, *, flag: str = "AP02FL",
-                       pop_flag: str = "SAFFL") -> pd.DataFrame:
+def period2_population(
+    adsl: pd.DataFrame, adae: pd.DataFrame, *, flag: str = "AP02FL", pop_flag: str = "SAFFL"
+) -> pd.DataFrame:
     """ADSL with ``flag`` = "Y" for population subjects followed beyond the end of period 1.
 
     Followed beyond = last known alive/death date (``LSTALVDT``) after ``AP01EDT``, or any
@@ -168,27 +191,43 @@ OVERVIEW: tuple[tuple[str, str, Callable[[pd.DataFrame], pd.Series]], ...] = (
     ("GE3", "Grade ≥3 adverse event", lambda d: pd.to_numeric(d["AETOXGR"]) >= 3),
     ("SER", "Serious adverse event", lambda d: frames.yes(d["AESER"])),
     ("REL", "Treatment-related adverse event", lambda d: d["AEREL"].eq("RELATED")),
-    ("RELGE3", "Treatment-related grade ≥3 adverse event",
-     lambda d: d["AEREL"].eq("RELATED") & (pd.to_numeric(d["AETOXGR"]) >= 3)),
-    ("RELSER", "Treatment-related serious adverse event",
-     lambda d: d["AEREL"].eq("RELATED") & frames.yes(d["AESER"])),
+    (
+        "RELGE3",
+        "Treatment-related grade ≥3 adverse event",
+        lambda d: d["AEREL"].eq("RELATED") & (pd.to_numeric(d["AETOXGR"]) >= 3),
+    ),
+    ("RELSER", "Treatment-related serious adverse event", lambda d: d["AEREL"].eq("RELATED") & frames.yes(d["AESER"])),
     ("DLT", "Dose-limiting toxicity", lambda d: frames.yes(d["AEDLT"])),
     ("GR5", "Grade 5 adverse event", lambda d: pd.to_numeric(d["AETOXGR"]) == 5),
     ("FATAL", "Adverse event with fatal outcome", lambda d: d["AEOUT"].eq("FATAL")),
 )
 
 
-def overview_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, period: int | None = None,
-                 pop_flag: str = "SAFFL", by: str | None = "TRT01A",
-                 by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
+def overview_ard(
+    adsl: pd.DataFrame,
+    adae: pd.DataFrame,
+    *,
+    period: int | None = None,
+    pop_flag: str = "SAFFL",
+    by: str | None = "TRT01A",
+    by_levels: Sequence | None = None,
+    total: bool = True,
+) -> pd.DataFrame:
     """Subjects with >= 1 AE of each :data:`OVERVIEW` kind (and their events), one
     ``ard.ae_ard`` call per kind restricted to ``period``; ``variable = "OVERVIEW"``,
     ``variable_level`` = the kind's key."""
     frames.require_columns(adae, ["AETOXGR", "AESER", "AEREL", "AEDLT", "AEOUT"], "ADAE")
     parts = []
     for key, _, select in OVERVIEW:
-        a = ard_mod.ae_ard(adsl, adae, by=by, pop_flag=pop_flag, by_levels=by_levels, total=total,
-                           where=lambda d, s=select: (period_mask(d, period) & s(d)).to_numpy(bool))
+        a = ard_mod.ae_ard(
+            adsl,
+            adae,
+            by=by,
+            pop_flag=pop_flag,
+            by_levels=by_levels,
+            total=total,
+            where=lambda d, s=select: (period_mask(d, period) & s(d)).to_numpy(bool),
+        )
         a = a[a["variable"] == "ANY"].copy()
         a["variable"], a["variable_level"] = "OVERVIEW", key
         parts.append(a)
@@ -206,13 +245,15 @@ def overview_rows(events_label: str = "Number of adverse events") -> list[RowSpe
 # --------------------------------------------------------------------------------------------
 # AEs of special interest
 
+
 def _aesi(adae: pd.DataFrame, pop: pd.DataFrame, category: str) -> pd.DataFrame:
     ae = _teae(adae, pop, ["AESICAT", "AETOXGR", "ASTDT"])
     return ae[ae["AESICAT"] == category]
 
 
-def _worst_grade_hits(recs: pd.DataFrame, group2: str, group2_level: Any,
-                      grades: Sequence[int], ge: Sequence[int] = (3,)) -> list[Hit]:
+def _worst_grade_hits(
+    recs: pd.DataFrame, group2: str, group2_level: Any, grades: Sequence[int], ge: Sequence[int] = (3,)
+) -> list[Hit]:
     """Hits for 'any', each worst grade and each 'grade >= g' of the records' subjects."""
     worst = recs.groupby(ID)["AETOXGR"].max() if len(recs) else pd.Series(dtype=float)
     hits = [Hit("AESICAT", group2_level, recs)]
@@ -227,9 +268,16 @@ def _first(recs: pd.DataFrame) -> pd.DataFrame:
     return recs.sort_values([ID, *order]).drop_duplicates(ID)
 
 
-def crs_icans_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, categories: Sequence[str] = ("CRS", "ICANS"),
-                  pop_flag: str = "SAFFL", by: str | None = "TRT01A",
-                  by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
+def crs_icans_ard(
+    adsl: pd.DataFrame,
+    adae: pd.DataFrame,
+    *,
+    categories: Sequence[str] = ("CRS", "ICANS"),
+    pop_flag: str = "SAFFL",
+    by: str | None = "TRT01A",
+    by_levels: Sequence | None = None,
+    total: bool = True,
+) -> pd.DataFrame:
     """CRS and ICANS (AESICAT): subjects and episodes, worst ASTCT grade 1-5 and >= 3, onset day
     of the first episode (``ASTDY0``), duration of each episode (``ADURN``), subjects with an
     episode after CD22 CAR-T (start on/after ``CD22DT``), and subjects given tocilizumab
@@ -243,40 +291,56 @@ def crs_icans_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, categories: Sequenc
         recs = _aesi(adae, pop, cat)
         hits = _worst_grade_hits(recs, "AESICAT", cat, grades=(1, 2, 3, 4, 5))
         after = recs[recs["ASTDT"] >= recs[ID].map(cd22)]
-        hits += [Hit("AFTERCD22", "Y", after, "AESICAT", cat),
-                 Hit("CMTOCIFL", "Y", recs[frames.yes(recs["CMTOCIFL"])], "AESICAT", cat),
-                 Hit("CMSTERFL", "Y", recs[frames.yes(recs["CMSTERFL"])], "AESICAT", cat)]
+        hits += [
+            Hit("AFTERCD22", "Y", after, "AESICAT", cat),
+            Hit("CMTOCIFL", "Y", recs[frames.yes(recs["CMTOCIFL"])], "AESICAT", cat),
+            Hit("CMSTERFL", "Y", recs[frames.yes(recs["CMSTERFL"])], "AESICAT", cat),
+        ]
         parts.append(count_ard(pop, hits, **kw))
-        parts.append(value_ard(pop, _first(recs), "ONSETDY0", None, value="ASTDY0",
-                               group2="AESICAT", group2_level=cat, **kw))
-        parts.append(value_ard(pop, recs, "ADURN", None, value="ADURN",
-                               group2="AESICAT", group2_level=cat, **kw))
+        parts.append(
+            value_ard(pop, _first(recs), "ONSETDY0", None, value="ASTDY0", group2="AESICAT", group2_level=cat, **kw)
+        )
+        parts.append(value_ard(pop, recs, "ADURN", None, value="ADURN", group2="AESICAT", group2_level=cat, **kw))
     return pd.concat(parts, ignore_index=True).astype(object)
 
 
-CRS_ICANS_LABELS = {"CRS": "Cytokine release syndrome (CRS)",
-                    "ICANS": "Immune effector cell-associated neurotoxicity syndrome (ICANS)"}
+CRS_ICANS_LABELS = {
+    "CRS": "Cytokine release syndrome (CRS)",
+    "ICANS": "Immune effector cell-associated neurotoxicity syndrome (ICANS)",
+}
 
 
 def crs_icans_rows(labels: Mapping[str, str] = CRS_ICANS_LABELS) -> list[RowSpec]:
     """:func:`summary_table` rows for :func:`crs_icans_ard`, per category in ``labels`` order."""
     rows: list[RowSpec] = []
     for cat, label in labels.items():
-        rows += [(f"{label}, any grade", 0, (None, "AESICAT", cat), "n_pct"),
-                 ("Number of episodes", 1, (None, "AESICAT", cat), "count:events")]
+        rows += [
+            (f"{label}, any grade", 0, (None, "AESICAT", cat), "n_pct"),
+            ("Number of episodes", 1, (None, "AESICAT", cat), "count:events"),
+        ]
         rows += [(f"Worst grade {g}", 1, (cat, "WORSTGR", g), "n_pct") for g in (1, 2, 3, 4, 5)]
-        rows += [("Worst grade ≥3", 1, (cat, "WORSTGRGE", 3), "n_pct"),
-                 ("Onset of first episode, day, median (min, max)", 1, (cat, "ONSETDY0", None), "median_range"),
-                 ("Duration per episode, days, median (min, max)", 1, (cat, "ADURN", None), "median_range"),
-                 ("Episode after CD22 CAR-T", 1, (cat, "AFTERCD22", "Y"), "n_pct"),
-                 ("Tocilizumab given", 1, (cat, "CMTOCIFL", "Y"), "n_pct"),
-                 ("Corticosteroids given", 1, (cat, "CMSTERFL", "Y"), "n_pct")]
+        rows += [
+            ("Worst grade ≥3", 1, (cat, "WORSTGRGE", 3), "n_pct"),
+            ("Onset of first episode, day, median (min, max)", 1, (cat, "ONSETDY0", None), "median_range"),
+            ("Duration per episode, days, median (min, max)", 1, (cat, "ADURN", None), "median_range"),
+            ("Episode after CD22 CAR-T", 1, (cat, "AFTERCD22", "Y"), "n_pct"),
+            ("Tocilizumab given", 1, (cat, "CMTOCIFL", "Y"), "n_pct"),
+            ("Corticosteroids given", 1, (cat, "CMSTERFL", "Y"), "n_pct"),
+        ]
     return rows
 
 
-def gvhd_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, acute: str = "ACUTE GVHD",
-             chronic: str = "CHRONIC GVHD", pop_flag: str = "SAFFL", by: str | None = "TRT01A",
-             by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
+def gvhd_ard(
+    adsl: pd.DataFrame,
+    adae: pd.DataFrame,
+    *,
+    acute: str = "ACUTE GVHD",
+    chronic: str = "CHRONIC GVHD",
+    pop_flag: str = "SAFFL",
+    by: str | None = "TRT01A",
+    by_levels: Sequence | None = None,
+    total: bool = True,
+) -> pd.DataFrame:
     """Acute GVHD (MAGIC: any, worst grade II-IV, III-IV) and chronic GVHD (NIH: any, worst
     mild/moderate/severe = grade 1/2/3), in the population (``group2_level = "SAFETY"``) and
     among its transplanted subjects (``HSCTFL == "Y"``, ``"TRANSPLANTED"``, where N = the
@@ -292,20 +356,32 @@ def gvhd_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *, acute: str = "ACUTE GVHD
         aw = a_recs.groupby(ID)["AETOXGR"].max() if len(a_recs) else pd.Series(dtype=float)
         cw = c_recs.groupby(ID)["AETOXGR"].max() if len(c_recs) else pd.Series(dtype=float)
         hits = [Hit("HSCTFL", "Y", set(hsct[ID]), "POPULATION", block)] if block == "SAFETY" else []
-        hits += [Hit("ACUTE", "ANY", a_recs, "POPULATION", block),
-                Hit("ACUTE", "II-IV", set(aw.index[aw >= 2]), "POPULATION", block),
-                Hit("ACUTE", "III-IV", set(aw.index[aw >= 3]), "POPULATION", block),
-                Hit("CHRONIC", "ANY", c_recs, "POPULATION", block)]
-        hits += [Hit("CHRONIC", sev, set(cw.index[cw == g]), "POPULATION", block)
-                 for g, sev in ((1, "MILD"), (2, "MODERATE"), (3, "SEVERE"))]
+        hits += [
+            Hit("ACUTE", "ANY", a_recs, "POPULATION", block),
+            Hit("ACUTE", "II-IV", set(aw.index[aw >= 2]), "POPULATION", block),
+            Hit("ACUTE", "III-IV", set(aw.index[aw >= 3]), "POPULATION", block),
+            Hit("CHRONIC", "ANY", c_recs, "POPULATION", block),
+        ]
+        hits += [
+            Hit("CHRONIC", sev, set(cw.index[cw == g]), "POPULATION", block)
+            for g, sev in ((1, "MILD"), (2, "MODERATE"), (3, "SEVERE"))
+        ]
         # N per group = the block's own population (safety or transplanted subjects)
         parts.append(count_ard(bpop, hits, **{**kw, "by_levels": _levels_of(pop, by, by_levels)}))
     days = {}
     for name, cat in (("ACUTE", acute), ("CHRONIC", chronic)):
         first = _first(_aesi(adae, hsct, cat))
         first = first.assign(DAYS=(first["ASTDT"] - first[ID].map(hsct.set_index(ID)["HSCTDT"])).dt.days)
-        days[name] = value_ard(hsct, first, "ONSETHSCT", name, value="DAYS", group2="POPULATION",
-                               group2_level="TRANSPLANTED", **{**kw, "by_levels": _levels_of(pop, by, by_levels)})
+        days[name] = value_ard(
+            hsct,
+            first,
+            "ONSETHSCT",
+            name,
+            value="DAYS",
+            group2="POPULATION",
+            group2_level="TRANSPLANTED",
+            **{**kw, "by_levels": _levels_of(pop, by, by_levels)},
+        )
     return pd.concat(parts + list(days.values()), ignore_index=True).astype(object)
 
 
@@ -322,28 +398,49 @@ def gvhd_rows() -> list[RowSpec]:
     for block, head in (("SAFETY", "Safety population"), ("TRANSPLANTED", "Transplanted subjects (allo-HSCT)")):
         rows.append((head, 0, None, "header"))
         if block == "TRANSPLANTED":
-            rows.append(("Transplanted subjects, n (% of safety population)", 1,
-                         ("SAFETY", "HSCTFL", "Y"), "n_pct"))
-        rows += [("Acute GVHD, any grade", 1, (block, "ACUTE", "ANY"), "n_pct"),
-                 ("Grade II-IV", 2, (block, "ACUTE", "II-IV"), "n_pct"),
-                 ("Grade III-IV", 2, (block, "ACUTE", "III-IV"), "n_pct")]
+            rows.append(("Transplanted subjects, n (% of safety population)", 1, ("SAFETY", "HSCTFL", "Y"), "n_pct"))
+        rows += [
+            ("Acute GVHD, any grade", 1, (block, "ACUTE", "ANY"), "n_pct"),
+            ("Grade II-IV", 2, (block, "ACUTE", "II-IV"), "n_pct"),
+            ("Grade III-IV", 2, (block, "ACUTE", "III-IV"), "n_pct"),
+        ]
         if block == "TRANSPLANTED":
-            rows.append(("Onset, days after allo-HSCT, median (min, max)", 2,
-                         ("TRANSPLANTED", "ONSETHSCT", "ACUTE"), "median_range"))
-        rows += [("Chronic GVHD, any severity", 1, (block, "CHRONIC", "ANY"), "n_pct"),
-                 ("Mild", 2, (block, "CHRONIC", "MILD"), "n_pct"),
-                 ("Moderate", 2, (block, "CHRONIC", "MODERATE"), "n_pct"),
-                 ("Severe", 2, (block, "CHRONIC", "SEVERE"), "n_pct")]
+            rows.append(
+                (
+                    "Onset, days after allo-HSCT, median (min, max)",
+                    2,
+                    ("TRANSPLANTED", "ONSETHSCT", "ACUTE"),
+                    "median_range",
+                )
+            )
+        rows += [
+            ("Chronic GVHD, any severity", 1, (block, "CHRONIC", "ANY"), "n_pct"),
+            ("Mild", 2, (block, "CHRONIC", "MILD"), "n_pct"),
+            ("Moderate", 2, (block, "CHRONIC", "MODERATE"), "n_pct"),
+            ("Severe", 2, (block, "CHRONIC", "SEVERE"), "n_pct"),
+        ]
         if block == "TRANSPLANTED":
-            rows.append(("Onset, days after allo-HSCT, median (min, max)", 2,
-                         ("TRANSPLANTED", "ONSETHSCT", "CHRONIC"), "median_range"))
+            rows.append(
+                (
+                    "Onset, days after allo-HSCT, median (min, max)",
+                    2,
+                    ("TRANSPLANTED", "ONSETHSCT", "CHRONIC"),
+                    "median_range",
+                )
+            )
     return rows
 
 
-def aesi_other_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *,
-                   categories: Sequence[str] = ("INFECTION", "CMV REACTIVATION", "PROLONGED CYTOPENIA"),
-                   pop_flag: str = "SAFFL", by: str | None = "TRT01A",
-                   by_levels: Sequence | None = None, total: bool = True) -> pd.DataFrame:
+def aesi_other_ard(
+    adsl: pd.DataFrame,
+    adae: pd.DataFrame,
+    *,
+    categories: Sequence[str] = ("INFECTION", "CMV REACTIVATION", "PROLONGED CYTOPENIA"),
+    pop_flag: str = "SAFFL",
+    by: str | None = "TRT01A",
+    by_levels: Sequence | None = None,
+    total: bool = True,
+) -> pd.DataFrame:
     """Per AESI category: subjects and events (``variable = "AESICAT"``), worst grade >= 3 and
     grade 5, and per preferred term (``variable = "AEDECOD"``, ``group2_level`` = category)."""
     pop = _population(adsl, pop_flag)
@@ -352,8 +449,10 @@ def aesi_other_ard(adsl: pd.DataFrame, adae: pd.DataFrame, *,
         recs = _aesi(adae, pop, cat)
         frames.require_columns(recs, ["AEDECOD"], "ADAE")
         hits = _worst_grade_hits(recs, "AESICAT", cat, grades=(5,), ge=(3,))
-        hits += [Hit("AEDECOD", pt, recs[recs["AEDECOD"] == pt], "AESICAT", cat)
-                 for pt in sorted(recs["AEDECOD"].unique(), key=str)]
+        hits += [
+            Hit("AEDECOD", pt, recs[recs["AEDECOD"] == pt], "AESICAT", cat)
+            for pt in sorted(recs["AEDECOD"].unique(), key=str)
+        ]
         parts.append(count_ard(pop, hits, by=by, by_levels=by_levels, total=total))
     return pd.concat(parts, ignore_index=True).astype(object)
 
@@ -365,9 +464,11 @@ def aesi_other_rows(ard: pd.DataFrame, labels: Mapping[str, str]) -> list[RowSpe
     last = groups[-1] if groups else None
     rows: list[RowSpec] = []
     for cat, label in labels.items():
-        rows += [(f"{label}, any grade", 0, (None, "AESICAT", cat), "n_pct"),
-                 ("Grade ≥3", 1, (cat, "WORSTGRGE", 3), "n_pct"),
-                 ("Grade 5 (fatal)", 1, (cat, "WORSTGR", 5), "n_pct")]
+        rows += [
+            (f"{label}, any grade", 0, (None, "AESICAT", cat), "n_pct"),
+            ("Grade ≥3", 1, (cat, "WORSTGRGE", 3), "n_pct"),
+            ("Grade 5 (fatal)", 1, (cat, "WORSTGR", 5), "n_pct"),
+        ]
         pts = [k for k in keys if k[0] == cat and k[1] == "AEDECOD"]
         pts.sort(key=lambda k: (-int(get(k, last, "n") or 0), str(k[2])))
         if pts:
@@ -379,17 +480,25 @@ def aesi_other_rows(ard: pd.DataFrame, labels: Mapping[str, str]) -> list[RowSpe
 # --------------------------------------------------------------------------------------------
 # deaths
 
+
 def death_window_labels(windows: Sequence[int]) -> list[tuple[str, str]]:
     """[(key, label)]: cumulative 'On or before Day w' per window, then 'After Day <last>'."""
     out = [(f"LE{w}", f"On or before Day {w}") for w in windows]
     return out + [(f"GT{windows[-1]}", f"After Day {windows[-1]}")]
 
 
-def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int], pop_flag: str = "SAFFL",
-               by: str | None = "TRT01A", by_levels: Sequence | None = None,
-               total: bool = True) -> pd.DataFrame:
+def deaths_ard(
+    adsl: pd.DataFrame,
+    *,
+    windows: Sequence[int],
+    pop_flag: str = "SAFFL",
+    by: str | None = "TRT01A",
+    by_levels: Sequence | None = None,
+    total: bool = True,
+) -> pd.DataFrame:
     """Deaths (``DTHFL``) by category — relapse/progression of ALL vs non-relapse mortality
-    (``DTHTRTFL``: any death not due to ALL; not called treatment-related unless coded so), by cause (``DTHCAUS``) — and by timing (``DTHDY0``; cumulative windows
+    (``DTHTRTFL``: any death not due to ALL; not called treatment-related unless coded so), by cause (``DTHCAUS``)
+    — and by timing (``DTHDY0``; cumulative windows
     on or before each Day in ``windows`` and after the last), each split by category.
 
     Rows: ``DTHFL``; ``DTHCAT`` (group2 None); ``DTHCAUS`` (group2 ``DTHCAT``); ``DTHWIN`` and
@@ -400,7 +509,9 @@ def deaths_ard(adsl: pd.DataFrame, *, windows: Sequence[int], pop_flag: str = "S
     dead = pop[frames.yes(pop["DTHFL"])]
     bad = dead["DTHDY0"].isna() | dead["DTHCAUS"].fillna("").astype(str).str.strip().eq("")
     if bad.any():
-        raise ValueError(f"ADSL: subjects with DTHFL = 'Y' need DTHDY0 and DTHCAUS; missing in {frames.rows_where(bad)}")
+        raise ValueError(
+            f"ADSL: subjects with DTHFL = 'Y' need DTHDY0 and DTHCAUS; missing in {frames.rows_where(bad)}"
+        )
     if list(windows) != sorted(windows) or not windows:
         raise ValueError(f"deaths_ard: windows must be increasing days, got {list(windows)}")
     cat = frames.yes(dead["DTHTRTFL"]).map({True: NON_RELAPSE, False: DEATH_FROM_ALL})
@@ -429,8 +540,7 @@ def deaths_rows(ard: pd.DataFrame, windows: Sequence[int]) -> list[RowSpec]:
     rows: list[RowSpec] = [("Deaths, any cause", 0, (None, "DTHFL", "Y"), "n_pct")]
     for c in (DEATH_FROM_ALL, NON_RELAPSE):
         rows.append((labels[c], 1, (None, "DTHCAT", c), "n_pct"))
-        rows += [(cause_label(k[2]), 2, k, "n_pct") for k in keys
-                 if k[0] == c and k[1] == "DTHCAUS"]
+        rows += [(cause_label(k[2]), 2, k, "n_pct") for k in keys if k[0] == c and k[1] == "DTHCAUS"]
     rows.append(("Timing after CD19 CAR-T", 0, None, "header"))
     for key, label in death_window_labels(windows):
         rows.append((label, 1, (None, "DTHWIN", key), "n_pct"))
@@ -441,20 +551,23 @@ def deaths_rows(ard: pd.DataFrame, windows: Sequence[int]) -> list[RowSpec]:
 # --------------------------------------------------------------------------------------------
 # display
 
+
 def _median_range(st: Mapping, digits: int) -> str:
     if not st or not st.get("n"):
         return formats.NE
-    return (f"{formats.fmt_num(st.get('median'), digits)} "
-            f"({formats.fmt_num(st.get('min'), 0)}, {formats.fmt_num(st.get('max'), 0)})")
+    return (
+        f"{formats.fmt_num(st.get('median'), digits)} "
+        f"({formats.fmt_num(st.get('min'), 0)}, {formats.fmt_num(st.get('max'), 0)})"
+    )
 
 
-def summary_table(ard: pd.DataFrame, rows: Sequence[tuple], *, label_col: str = "",
-                  digits: int = 1) -> pd.DataFrame:
+def summary_table(ard: pd.DataFrame, rows: Sequence[tuple], *, label_col: str = "", digits: int = 1) -> pd.DataFrame:
     """Display frame (``formats`` conventions) of chosen ARD rows, one column per group.
 
     ``rows``: ``(label, indent, key, kind)`` with key ``(group2_level, variable,
     variable_level)`` and kind ``"n_pct"`` (n (%) of the row's N), ``"count:<stat>"``,
-    ``"median_range"`` or ``"header"`` (blank cells). A key absent from the ARD is an error (rows are explicit, never silently empty).
+    ``"median_range"`` or ``"header"`` (blank cells). A key absent from the ARD is an error (rows are explicit,
+    never silently empty).
     """
     group_keys, _, table = ard_mod.index(ard)
     groups = [g[0] for g in group_keys]
@@ -492,19 +605,27 @@ def _lookup(ard: pd.DataFrame) -> tuple[list[Any], list[tuple[Any, ...]], Any]:
 
 def _big_n(table: Mapping, group: Any) -> Any:
     """The group's denominator: the first N of any row."""
-    return next((cells[(group,)]["N"] for cells in table.values()
-                 if cells.get((group,), {}).get("N") is not None), None)
+    return next(
+        (cells[(group,)]["N"] for cells in table.values() if cells.get((group,), {}).get("N") is not None), None
+    )
 
 
-def stat(ard: pd.DataFrame, variable: str, level: Any = None, stat_name: str = "n", *,
-         group: Any = TOTAL, group2_level: Any = None) -> Any:
+def stat(
+    ard: pd.DataFrame,
+    variable: str,
+    level: Any = None,
+    stat_name: str = "n",
+    *,
+    group: Any = TOTAL,
+    group2_level: Any = None,
+) -> Any:
     """One statistic of a safety ARD row by its variable/level/group (:func:`ard.stat`)."""
-    return ard_mod.stat(ard, stat_name, group1_level=group, group2_level=group2_level, variable=variable,
-                        variable_level=level)
+    return ard_mod.stat(
+        ard, stat_name, group1_level=group, group2_level=group2_level, variable=variable, variable_level=level
+    )
 
 
-def n_pct(ard: pd.DataFrame, variable: str, level: Any = None, *, group: Any = TOTAL,
-          group2_level: Any = None) -> str:
+def n_pct(ard: pd.DataFrame, variable: str, level: Any = None, *, group: Any = TOTAL, group2_level: Any = None) -> str:
     """'n/N (x.x%)' of one ARD row, for interpretive text."""
     n = stat(ard, variable, level, "n", group=group, group2_level=group2_level)
     N = stat(ard, variable, level, "N", group=group, group2_level=group2_level)
@@ -513,6 +634,7 @@ def n_pct(ard: pd.DataFrame, variable: str, level: Any = None, *, group: Any = T
 
 # --------------------------------------------------------------------------------------------
 # listings
+
 
 def _subject(df: pd.DataFrame) -> pd.Series:
     """Short subject label for listings: SITEID-SUBJID when both are present, else USUBJID."""
@@ -525,8 +647,9 @@ def _day(v: Any) -> str:
     return "" if v is None or pd.isna(v) else str(int(v))
 
 
-def death_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SAFFL",
-                  by: str = "TRT01A") -> pd.DataFrame:
+def death_listing(
+    adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SAFFL", by: str = "TRT01A"
+) -> pd.DataFrame:
     """One row per death: subject, dose level, day, cause, category, HSCT/CD22 days, and the
     AEs with fatal outcome (PT, grade, onset day). A "No deaths" row when there are none."""
     pop = _population(adsl, pop_flag)
@@ -534,64 +657,91 @@ def death_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SA
     frames.require_columns(adae, [ID, "AEDECOD", "AETOXGR", "ASTDY0", "AEOUT"], "ADAE")
     dead = pop[frames.yes(pop["DTHFL"])].sort_values(["DTHDY0", ID])
     fatal = adae[adae["AEOUT"].eq("FATAL") & adae[ID].isin(dead[ID])].sort_values([ID, "ASTDY0", "AEDECOD"])
-    fatal_txt = fatal.groupby(ID).apply(
-        lambda d: "; ".join(f"{r.AEDECOD} (grade {int(r.AETOXGR)}, Day {_day(r.ASTDY0)})" for r in d.itertuples()),
-        include_groups=False) if len(fatal) else pd.Series(dtype=object)
-    cols = ["Subject", "Dose level", "Day of death", "Cause of death", "Category",
-            "Allo-HSCT (day)", "CD22 CAR-T (day)", "AE with fatal outcome (grade, onset day)"]
+    fatal_txt = (
+        fatal.groupby(ID).apply(
+            lambda d: "; ".join(f"{r.AEDECOD} (grade {int(r.AETOXGR)}, Day {_day(r.ASTDY0)})" for r in d.itertuples()),
+            include_groups=False,
+        )
+        if len(fatal)
+        else pd.Series(dtype=object)
+    )
+    cols = [
+        "Subject",
+        "Dose level",
+        "Day of death",
+        "Cause of death",
+        "Category",
+        "Allo-HSCT (day)",
+        "CD22 CAR-T (day)",
+        "AE with fatal outcome (grade, onset day)",
+    ]
     if dead.empty:
         return pd.DataFrame([["No deaths", *[""] * (len(cols) - 1)]], columns=cols)
-    out = pd.DataFrame({
-        "Subject": _subject(dead),
-        "Dose level": dead[by].astype(str),
-        "Day of death": dead["DTHDY0"].map(_day),
-        "Cause of death": dead["DTHCAUS"].map(cause_label),
-        "Category": frames.yes(dead["DTHTRTFL"]).map({True: "Non-relapse mortality", False: "Relapse/progression"}),
-        "Allo-HSCT (day)": dead["HSCTDY0"].map(_day).replace("", "Not done"),
-        "CD22 CAR-T (day)": dead["CD22DY0"].map(_day).replace("", "Not given"),
-        "AE with fatal outcome (grade, onset day)": dead[ID].map(fatal_txt).fillna("–").astype(str),
-    })
+    out = pd.DataFrame(
+        {
+            "Subject": _subject(dead),
+            "Dose level": dead[by].astype(str),
+            "Day of death": dead["DTHDY0"].map(_day),
+            "Cause of death": dead["DTHCAUS"].map(cause_label),
+            "Category": frames.yes(dead["DTHTRTFL"]).map({True: "Non-relapse mortality", False: "Relapse/progression"}),
+            "Allo-HSCT (day)": dead["HSCTDY0"].map(_day).replace("", "Not done"),
+            "CD22 CAR-T (day)": dead["CD22DY0"].map(_day).replace("", "Not given"),
+            "AE with fatal outcome (grade, onset day)": dead[ID].map(fatal_txt).fillna("–").astype(str),
+        }
+    )
     return out.reset_index(drop=True)
 
 
-def sae_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SAFFL",
-                by: str = "TRT01A") -> pd.DataFrame:
+def sae_listing(adsl: pd.DataFrame, adae: pd.DataFrame, *, pop_flag: str = "SAFFL", by: str = "TRT01A") -> pd.DataFrame:
     """One row per treatment-emergent serious AE (whole study), by subject and onset; a
     "No serious adverse events" row when there are none."""
     pop = _population(adsl, pop_flag)
-    need = ["AESEQ", "AEDECOD", "AETOXGR", "AESER", "AEREL", "AEOUT", "AEDLT", "ASTDY0", "AENDY0",
-            "AONGOFL", "ADURN"]
+    need = ["AESEQ", "AEDECOD", "AETOXGR", "AESER", "AEREL", "AEOUT", "AEDLT", "ASTDY0", "AENDY0", "AONGOFL", "ADURN"]
     ae = _teae(adae, pop, need)
     keep = [c for c in (ID, by, "SITEID", "SUBJID") if c in pop.columns]
     ae = ae[frames.yes(ae["AESER"])].drop(columns=[c for c in keep if c != ID and c in ae.columns])
     ae = ae.merge(pop[keep], on=ID, how="left", validate="many_to_one")
     ae = ae.sort_values([ID, "ASTDY0", "AESEQ"])
-    cols = ["Subject", "Dose level", "Preferred term", "Grade", "Onset / end day",
-            "Duration (days)", "Related", "DLT", "Outcome"]
+    cols = [
+        "Subject",
+        "Dose level",
+        "Preferred term",
+        "Grade",
+        "Onset / end day",
+        "Duration (days)",
+        "Related",
+        "DLT",
+        "Outcome",
+    ]
     if ae.empty:
         return pd.DataFrame([["No serious adverse events", *[""] * (len(cols) - 1)]], columns=cols)
     ongoing = frames.yes(ae["AONGOFL"])
-    out = pd.DataFrame({
-        "Subject": _subject(ae),
-        "Dose level": ae[by].astype(str),
-        "Preferred term": ae["AEDECOD"].astype(str),
-        "Grade": ae["AETOXGR"].map(_day),
-        "Onset / end day": ae["ASTDY0"].map(_day) + " / " + ae["AENDY0"].map(_day).where(~ongoing, "ongoing"),
-        "Duration (days)": ae["ADURN"].map(_day) + ongoing.map({True: "+", False: ""}),
-        "Related": ae["AEREL"].eq("RELATED").map({True: "Yes", False: "No"}),
-        "DLT": frames.yes(ae["AEDLT"]).map({True: "Yes", False: "No"}),
-        "Outcome": ae["AEOUT"].astype(str).str.capitalize(),
-    })
+    out = pd.DataFrame(
+        {
+            "Subject": _subject(ae),
+            "Dose level": ae[by].astype(str),
+            "Preferred term": ae["AEDECOD"].astype(str),
+            "Grade": ae["AETOXGR"].map(_day),
+            "Onset / end day": ae["ASTDY0"].map(_day) + " / " + ae["AENDY0"].map(_day).where(~ongoing, "ongoing"),
+            "Duration (days)": ae["ADURN"].map(_day) + ongoing.map({True: "+", False: ""}),
+            "Related": ae["AEREL"].eq("RELATED").map({True: "Yes", False: "No"}),
+            "DLT": frames.yes(ae["AEDLT"]).map({True: "Yes", False: "No"}),
+            "Outcome": ae["AEOUT"].astype(str).str.capitalize(),
+        }
+    )
     return out.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
 # helpers for the chapters
 
-def ae_filter(*, period: int | None = None, min_grade: int | None = None, serious: bool = False,
-              related: bool = False) -> Callable[[pd.DataFrame], Any]:
+
+def ae_filter(
+    *, period: int | None = None, min_grade: int | None = None, serious: bool = False, related: bool = False
+) -> Callable[[pd.DataFrame], Any]:
     """``where=`` callable for ``ard.ae_ard``: AE period, grade >= ``min_grade``, serious
     (``AESER == "Y"``), related (``AEREL == "RELATED"``); a plain boolean mask."""
+
     def select(d: pd.DataFrame):
         m = period_mask(d, period)
         if min_grade is not None:
@@ -601,6 +751,7 @@ def ae_filter(*, period: int | None = None, min_grade: int | None = None, seriou
         if related:
             m &= d["AEREL"].eq("RELATED")
         return m.fillna(False).to_numpy(bool)
+
     return select
 
 
@@ -608,8 +759,13 @@ def ae_filter(*, period: int | None = None, min_grade: int | None = None, seriou
 GRADE_GROUPS = {"1-2": (1, 2), "3-4": (3, 4), "5": (5,)}
 
 
-def with_grade_group(adae: pd.DataFrame, groups: Mapping[str, Sequence[int]] = GRADE_GROUPS,
-                     *, grade: str = "AETOXGR", out: str = "AGRGRP") -> pd.DataFrame:
+def with_grade_group(
+    adae: pd.DataFrame,
+    groups: Mapping[str, Sequence[int]] = GRADE_GROUPS,
+    *,
+    grade: str = "AETOXGR",
+    out: str = "AGRGRP",
+) -> pd.DataFrame:
     """ADAE with ``out`` = the label of the group holding ``grade`` (for ``ae_ard(grade=out,
     grade_levels=list(groups))``: worst grade group per subject, in increasing severity)."""
     frames.require_columns(adae, [grade], "ADAE")
@@ -617,8 +773,10 @@ def with_grade_group(adae: pd.DataFrame, groups: Mapping[str, Sequence[int]] = G
     g = pd.to_numeric(adae[grade], errors="coerce")
     bad = g.isna() | ~g.isin(list(lookup))
     if bad.any():
-        raise ValueError(f"ADAE: column {grade} has value(s) {sorted(map(str, adae.loc[bad, grade].unique()))} "
-                         f"outside the grade groups {dict(groups)} in {frames.rows_where(bad)}")
+        raise ValueError(
+            f"ADAE: column {grade} has value(s) {sorted(map(str, adae.loc[bad, grade].unique()))} "
+            f"outside the grade groups {dict(groups)} in {frames.rows_where(bad)}"
+        )
     return adae.assign(**{out: g.astype(int).map(lookup)})
 
 
@@ -629,7 +787,7 @@ def grade_group_table(ae_ard: pd.DataFrame, *, group: Any = TOTAL, **kw: Any) ->
     sub = ae_ard[ae_ard["group1_level"] == group]
     if sub.empty:
         raise ValueError(f"grade_group_table: no group {group!r} in the ARD (build it with total=True)")
-    keys = [s[len("n_grade_"):] for s in dict.fromkeys(sub["stat_name"]) if s.startswith("n_grade_")]
+    keys = [s[len("n_grade_") :] for s in dict.fromkeys(sub["stat_name"]) if s.startswith("n_grade_")]
     return formats.ae_grade_table(sub, grade_labels={k: f"Grade {k}" for k in keys}, **kw)
 
 

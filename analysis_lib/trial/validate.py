@@ -14,6 +14,7 @@ compared by their earliest/latest possible day (a partial date is "after the cut
 earliest possible day is; an end is "before its start" only if its latest possible day is before
 the start's earliest possible day).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -74,6 +75,7 @@ def format_problems(problems: list[Problem]) -> str:
 
 # ---------------------------------------------------------------- dates shared with derive
 
+
 def date_bounds(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Earliest and latest possible day of each ISO 8601 (possibly partial) date string.
 
@@ -82,16 +84,15 @@ def date_bounds(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """
     s = values.astype("string[pyarrow]").str.strip()
     full = pd.to_datetime(s.where(s.str.fullmatch(_FULL_DATE)), format="%Y-%m-%d", errors="coerce")
-    month = pd.to_datetime(s.where(s.str.fullmatch(r"\d{4}-\d{2}")) + "-01", format="%Y-%m-%d",
-                           errors="coerce")
-    year = pd.to_datetime(s.where(s.str.fullmatch(r"\d{4}")) + "-01-01", format="%Y-%m-%d",
-                          errors="coerce")
+    month = pd.to_datetime(s.where(s.str.fullmatch(r"\d{4}-\d{2}")) + "-01", format="%Y-%m-%d", errors="coerce")
+    year = pd.to_datetime(s.where(s.str.fullmatch(r"\d{4}")) + "-01-01", format="%Y-%m-%d", errors="coerce")
     lo = full.fillna(month).fillna(year)
     hi = full.fillna(month + pd.offsets.MonthEnd(0)).fillna(year + pd.offsets.YearEnd(0))
     return lo, hi
 
 
 # ---------------------------------------------------------------- per-column schema
+
 
 def _blank(s: pd.Series) -> pd.Series:
     """Empty or whitespace only: a missing value (the required-value rule reports it, if any)."""
@@ -120,34 +121,49 @@ def domain_schema(domain: Domain, present: list[str]) -> pa.DataFrameSchema:
             continue
         checks = []
         if col.required and not col.nullable:
-            checks.append(pa.Check(lambda s: ~_blank(s), name="required value",
-                                   error="is empty (a value is required)"))
+            checks.append(pa.Check(lambda s: ~_blank(s), name="required value", error="is empty (a value is required)"))
         if col.kind == "int":
-            checks.append(pa.Check(lambda s: _blank(s) | s.str.fullmatch(_INT), name="type",
-                                   error="is not a whole number"))
+            checks.append(
+                pa.Check(lambda s: _blank(s) | s.str.fullmatch(_INT), name="type", error="is not a whole number")
+            )
         elif col.kind == "float":
             checks.append(pa.Check(_valid_number, name="type", error="is not a number"))
         elif col.kind in ("date", "pdate"):
             partial = col.kind == "pdate"
-            checks.append(pa.Check(lambda s, p=partial: _valid_date(s, p), name="ISO 8601 date",
-                                   error="is not an ISO 8601 date (" +
-                                   ("YYYY-MM-DD, YYYY-MM or YYYY)" if partial else "YYYY-MM-DD)")))
+            checks.append(
+                pa.Check(
+                    lambda s, p=partial: _valid_date(s, p),
+                    name="ISO 8601 date",
+                    error="is not an ISO 8601 date (" + ("YYYY-MM-DD, YYYY-MM or YYYY)" if partial else "YYYY-MM-DD)"),
+                )
+            )
         if col.kind == "cat":
             terms = set(col.terms)
-            checks.append(pa.Check(lambda s, t=terms: _blank(s) | s.isin(t), name="controlled term",
-                                   error="not in the controlled terms (" +
-                                   ", ".join(repr(t) for t in col.terms if t) + ")"))
+            checks.append(
+                pa.Check(
+                    lambda s, t=terms: _blank(s) | s.isin(t),
+                    name="controlled term",
+                    error="not in the controlled terms (" + ", ".join(repr(t) for t in col.terms if t) + ")",
+                )
+            )
         if (domain.name, col.name) in RANGES:
             low, high = RANGES[(domain.name, col.name)]
-            checks.append(pa.Check(
-                lambda s, a=low, b=high: ~s.str.fullmatch(_INT) | pd.to_numeric(s.where(
-                    s.str.fullmatch(_INT)), errors="coerce").between(a, b),
-                name="grade range" if col.name == "AETOXGR" else "range", error=f"not in {low}-{high}"))
+            checks.append(
+                pa.Check(
+                    lambda s, a=low, b=high: (
+                        ~s.str.fullmatch(_INT)
+                        | pd.to_numeric(s.where(s.str.fullmatch(_INT)), errors="coerce").between(a, b)
+                    ),
+                    name="grade range" if col.name == "AETOXGR" else "range",
+                    error=f"not in {low}-{high}",
+                )
+            )
         columns[col.name] = pa.Column(None, checks=checks, nullable=True, required=False)
     return pa.DataFrameSchema(columns, strict=False)
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def _rows(index) -> tuple[int, ...]:
     return tuple(int(i) + 1 for i in list(index)[:MAX_ROWS_SHOWN])
@@ -169,8 +185,11 @@ def _values(values) -> str:
 
 def _column_problems(file: str, domain: Domain, df: pd.DataFrame) -> list[Problem]:
     """Missing required columns, then the pandera per-column checks."""
-    problems = [Problem(file, c.name, (), "required column", "required column is missing")
-                for c in domain.columns if c.required and c.name not in df.columns]
+    problems = [
+        Problem(file, c.name, (), "required column", "required column is missing")
+        for c in domain.columns
+        if c.required and c.name not in df.columns
+    ]
     schema = domain_schema(domain, list(df.columns))
     try:
         schema.validate(df, lazy=True)
@@ -178,14 +197,14 @@ def _column_problems(file: str, domain: Domain, df: pd.DataFrame) -> list[Proble
         fc = exc.failure_cases
         fc = fc[fc["index"].notna()]
         order = {c.name: i for i, c in enumerate(domain.columns)}
-        groups = sorted(fc.groupby(["column", "check"], sort=False),
-                        key=lambda kv: (order.get(kv[0][0], 99), str(kv[0][1])))
+        groups = sorted(
+            fc.groupby(["column", "check"], sort=False), key=lambda kv: (order.get(kv[0][0], 99), str(kv[0][1]))
+        )
         for (column, check), g in groups:
             g = g.sort_values("index")
             rule = next((ch.name for ch in schema.columns[column].checks if ch.error == check), check)
             what = "value" if rule == "required value" else _values(g["failure_case"])
-            problems.append(Problem(file, column, _rows(g["index"]), rule,
-                                    f"{what} {check}{_more(len(g))}"))
+            problems.append(Problem(file, column, _rows(g["index"]), rule, f"{what} {check}{_more(len(g))}"))
     return problems
 
 
@@ -197,11 +216,12 @@ def _dup_problems(file: str, df: pd.DataFrame, key: tuple[str, ...], rule: str, 
     if dup.empty:
         return []
     groups = list(dup.groupby(list(key), sort=False))
-    descs = [", ".join(f"{k}={v}" for k, v in zip(key, vals if isinstance(vals, tuple) else (vals,)))
-             for vals, _ in groups[:3]]
+    descs = [
+        ", ".join(f"{k}={v}" for k, v in zip(key, vals if isinstance(vals, tuple) else (vals,)))
+        for vals, _ in groups[:3]
+    ]
     more = f" ({len(groups)} duplicated in all)" if len(groups) > 3 else ""
-    return [Problem(file, "+".join(key), _rows(sorted(dup.index)), rule,
-                    f"duplicate {what} {'; '.join(descs)}{more}")]
+    return [Problem(file, "+".join(key), _rows(sorted(dup.index)), rule, f"duplicate {what} {'; '.join(descs)}{more}")]
 
 
 # Natural keys the derivations rely on beyond the contract's unique keys:
@@ -220,8 +240,7 @@ def _key_problems(file: str, name: str, df: pd.DataFrame) -> list[Problem]:
     return out
 
 
-def _cross_problems(frames: dict[str, pd.DataFrame], files: dict[str, str],
-                    cut_date: dt.date) -> list[Problem]:
+def _cross_problems(frames: dict[str, pd.DataFrame], files: dict[str, str], cut_date: dt.date) -> list[Problem]:
     """Rules that span rows or domains: known subjects, chronology, cut date, dosing vs consent."""
     out: list[Problem] = []
     dm = frames.get("dm")
@@ -232,9 +251,15 @@ def _cross_problems(frames: dict[str, pd.DataFrame], files: dict[str, str],
         if known is not None and name != "dm" and "USUBJID" in df:
             bad = df[~df["USUBJID"].isin(known) & ~_blank(df["USUBJID"])]
             if len(bad):
-                out.append(Problem(file, "USUBJID", _rows(bad.index), "known subject",
-                                   f"subject {_list(bad['USUBJID'])} not in "
-                                   f"{files['dm']}{_more(len(bad))}"))
+                out.append(
+                    Problem(
+                        file,
+                        "USUBJID",
+                        _rows(bad.index),
+                        "known subject",
+                        f"subject {_list(bad['USUBJID'])} not in {files['dm']}{_more(len(bad))}",
+                    )
+                )
         for start, end in domain.dates:
             if start in df and end in df:
                 s_lo, _ = date_bounds(df[start])
@@ -242,36 +267,57 @@ def _cross_problems(frames: dict[str, pd.DataFrame], files: dict[str, str],
                 bad = e_hi < s_lo
                 if bad.any():
                     first = bad.idxmax()
-                    out.append(Problem(file, end, _rows(df.index[bad]), "end >= start",
-                                       f"{end} {df.at[first, end]} is before {start} "
-                                       f"{df.at[first, start]}{_more(int(bad.sum()))}"))
+                    out.append(
+                        Problem(
+                            file,
+                            end,
+                            _rows(df.index[bad]),
+                            "end >= start",
+                            f"{end} {df.at[first, end]} is before {start} {df.at[first, start]}{_more(int(bad.sum()))}",
+                        )
+                    )
         for col in CUT_DATE_COLUMNS.get(name, ()):
             if col in df:
                 lo, _ = date_bounds(df[col])
                 bad = lo > cut
                 if bad.any():
-                    out.append(Problem(file, col, _rows(df.index[bad]), "not after cut date",
-                                       f"{_values(df.loc[bad, col])} after the data cut date "
-                                       f"{cut_date.isoformat()}{_more(int(bad.sum()))}"))
+                    out.append(
+                        Problem(
+                            file,
+                            col,
+                            _rows(df.index[bad]),
+                            "not after cut date",
+                            f"{_values(df.loc[bad, col])} after the data cut date "
+                            f"{cut_date.isoformat()}{_more(int(bad.sum()))}",
+                        )
+                    )
     ex = frames.get("ex")
-    if dm is not None and ex is not None and {"USUBJID", "RFICDTC"} <= set(dm) and \
-            {"USUBJID", "EXSTDTC"} <= set(ex):
+    if dm is not None and ex is not None and {"USUBJID", "RFICDTC"} <= set(dm) and {"USUBJID", "EXSTDTC"} <= set(ex):
         consent = date_bounds(dm.drop_duplicates("USUBJID").set_index("USUBJID")["RFICDTC"])[0]
         dose = date_bounds(ex["EXSTDTC"])[0]
         bad = dose < ex["USUBJID"].map(consent)
         if bad.any():
             first = bad.idxmax()
-            out.append(Problem(files["ex"], "EXSTDTC", _rows(ex.index[bad]), "no dosing before consent",
-                               f"infusion on {ex.at[first, 'EXSTDTC']} before informed consent "
-                               f"(dm RFICDTC {dm.loc[dm['USUBJID'] == ex.at[first, 'USUBJID'], 'RFICDTC'].iloc[0]}) "
-                               f"for {ex.at[first, 'USUBJID']}{_more(int(bad.sum()))}"))
+            out.append(
+                Problem(
+                    files["ex"],
+                    "EXSTDTC",
+                    _rows(ex.index[bad]),
+                    "no dosing before consent",
+                    f"infusion on {ex.at[first, 'EXSTDTC']} before informed consent "
+                    f"(dm RFICDTC {dm.loc[dm['USUBJID'] == ex.at[first, 'USUBJID'], 'RFICDTC'].iloc[0]}) "
+                    f"for {ex.at[first, 'USUBJID']}{_more(int(bad.sum()))}",
+                )
+            )
     return out
 
 
 # ---------------------------------------------------------------- entry points
 
-def validate_frames(frames: dict[str, pd.DataFrame], cut_date: dt.date,
-                    files: dict[str, str] | None = None) -> list[Problem]:
+
+def validate_frames(
+    frames: dict[str, pd.DataFrame], cut_date: dt.date, files: dict[str, str] | None = None
+) -> list[Problem]:
     """All problems in already-read domain frames (string values as delivered)."""
     files = {n: (files or {}).get(n) or frames[n].attrs.get("file") or f"{n}.csv" for n in frames}
     # Arrow-backed strings make the vectorised string checks several times faster.

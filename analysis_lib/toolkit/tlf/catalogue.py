@@ -5,6 +5,7 @@ The catalogue is the unit of traceability (docs/design.md ยง2a): entry ``id`` โ
 ``context`` mapping the caller builds from the study's parameters, so a protocol value is written
 once (in ``params/``) and never restated by hand in the catalogue.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from analysis_lib.toolkit import files
 
 KINDS = {"Table": "table", "Figure": "figure", "Listing": "listing"}
 _NUMBER_RE = re.compile(r"^(Table|Figure) 14(\.\d+)+$|^Listing 16\.2(\.\d+)+$")
@@ -68,16 +69,16 @@ def _fill(text: str, context: Mapping[str, Any], where: str) -> str:
     unknown = sorted({n for n in names if n not in context})
     if unknown:
         known = ", ".join(sorted(context)) or "none"
-        raise TLFError(f"{where}: unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)} "
-                       f"(known: {known})")
+        raise TLFError(f"{where}: unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)} (known: {known})")
     try:
         return text.format_map(context)
     except (ValueError, IndexError) as exc:
         raise TLFError(f"{where}: malformed placeholder in {text!r} ({exc})") from None
 
 
-def load_catalogue(path: str | Path, *, context: Mapping[str, Any] | None = None,
-                   population_labels: Mapping[str, str] | None = None) -> Catalogue:
+def load_catalogue(
+    path: str | Path, *, context: Mapping[str, Any] | None = None, population_labels: Mapping[str, str] | None = None
+) -> Catalogue:
     """Read the TLF catalogue: ids and numbers unique, numbers ICH E3 style, placeholders in
     titles and footnotes filled from ``context``, population flags labelled from
     ``population_labels`` (``{"SAFFL": "Safety population"}``; the flag itself when absent).
@@ -87,13 +88,8 @@ def load_catalogue(path: str | Path, *, context: Mapping[str, Any] | None = None
     path = Path(path)
     context = dict(context or {})
     labels = dict(population_labels or {})
-    if not path.is_file():
-        raise TLFError(f"{path}: TLF catalogue not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise TLFError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("tlfs"), list):
+    data = files.read_yaml_mapping(path, TLFError)
+    if not isinstance(data.get("tlfs"), list):
         raise TLFError(f"{path}: expected a top-level key 'tlfs' holding a list of entries")
     cat = Catalogue()
     cat.path = path

@@ -1,5 +1,6 @@
 """The emitter: shows a chapter's TLFs and writes, per TLF, its ARD, RTF, figure files and
 metadata for one data cut — the TLF is the unit of traceability (docs/design.md §2a)."""
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,16 @@ class Emitter:
     timestamp or an absolute path. ``furniture`` (study id, report type) heads every RTF page.
     """
 
-    def __init__(self, cut: Any = None, output_dir: str | os.PathLike[str] | None = None, *,
-                 catalogue: Catalogue, display: bool = True, render: bool | None = None,
-                 furniture: Furniture | None = None):
+    def __init__(
+        self,
+        cut: Any = None,
+        output_dir: str | os.PathLike[str] | None = None,
+        *,
+        catalogue: Catalogue,
+        display: bool = True,
+        render: bool | None = None,
+        furniture: Furniture | None = None,
+    ):
         if output_dir is None:
             if cut is None or not hasattr(cut, "output_dir"):
                 raise TLFError("Emitter needs a Cut (with an output_dir) or an output_dir")
@@ -49,26 +57,58 @@ class Emitter:
     # Shortcuts: build the TLF from the catalogue with this emitter's cut and emit it with its ARD.
     # They return nothing: emit() shows the TLF once (a returned object would be shown again as the
     # cell's value); it stays available as ``self.emitted[-1]``.
-    def table(self, entry_id: str, body: pd.DataFrame, *, ard: pd.DataFrame, population_n: int | None,
-              source: SourceLike, footnotes: tuple[str, ...] | list[str] = ()) -> None:
+    def table(
+        self,
+        entry_id: str,
+        body: pd.DataFrame,
+        *,
+        ard: pd.DataFrame,
+        population_n: int | None,
+        source: SourceLike,
+        footnotes: tuple[str, ...] | list[str] = (),
+    ) -> None:
         """Emit catalogue table ``entry_id`` whose numbers are ``ard``."""
-        tlf = Table.from_catalogue(self.catalogue[entry_id], body, population_n=population_n, cut=self.cut,
-                                   source=source, footnotes=footnotes)
+        tlf = Table.from_catalogue(
+            self.catalogue[entry_id], body, population_n=population_n, cut=self.cut, source=source, footnotes=footnotes
+        )
         self.emit(tlf, ard)
 
-    def listing(self, entry_id: str, body: pd.DataFrame, *, population_n: int | None, source: SourceLike,
-                ard: pd.DataFrame | None = None, footnotes: tuple[str, ...] | list[str] = ()) -> None:
+    def listing(
+        self,
+        entry_id: str,
+        body: pd.DataFrame,
+        *,
+        population_n: int | None,
+        source: SourceLike,
+        ard: pd.DataFrame | None = None,
+        footnotes: tuple[str, ...] | list[str] = (),
+    ) -> None:
         """Emit catalogue listing ``entry_id``; its ARD is ``ard`` or, by default, the listed
         records themselves in long form (:func:`ard.listing_ard`)."""
-        tlf = Listing.from_catalogue(self.catalogue[entry_id], body, population_n=population_n, cut=self.cut,
-                                     source=source, footnotes=footnotes)
+        tlf = Listing.from_catalogue(
+            self.catalogue[entry_id], body, population_n=population_n, cut=self.cut, source=source, footnotes=footnotes
+        )
         self.emit(tlf, ardlib.listing_ard(tlf.body, tlf.columns) if ard is None else ard)
 
-    def figure(self, entry_id: str, figure: Any, *, ard: pd.DataFrame, population_n: int | None,
-               source: SourceLike, footnotes: tuple[str, ...] | list[str] = ()) -> None:
+    def figure(
+        self,
+        entry_id: str,
+        figure: Any,
+        *,
+        ard: pd.DataFrame,
+        population_n: int | None,
+        source: SourceLike,
+        footnotes: tuple[str, ...] | list[str] = (),
+    ) -> None:
         """Emit catalogue figure ``entry_id`` (a matplotlib figure) whose plotted numbers are ``ard``."""
-        tlf = Figure.from_catalogue(self.catalogue[entry_id], figure, population_n=population_n, cut=self.cut,
-                                    source=source, footnotes=footnotes)
+        tlf = Figure.from_catalogue(
+            self.catalogue[entry_id],
+            figure,
+            population_n=population_n,
+            cut=self.cut,
+            source=source,
+            footnotes=footnotes,
+        )
         self.emit(tlf, ard)
 
     def emit(self, tlf: TLF, ard: pd.DataFrame | None = None) -> TLF:

@@ -1,4 +1,5 @@
 """HTML renderings of TLFs for the book's site (every text from the data escaped)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -23,8 +24,7 @@ CSS = (
 
 
 def _caption(t: TLF) -> str:
-    cap = (f'<span class="csr-tlf-number">{esc(t.number)}</span> '
-           f'<span class="csr-tlf-title">{esc(t.title)}</span>')
+    cap = f'<span class="csr-tlf-number">{esc(t.number)}</span> <span class="csr-tlf-title">{esc(t.title)}</span>'
     if t.population_text():
         cap += f'<br/><span class="csr-tlf-population">{esc(t.population_text())}</span>'
     return cap
@@ -42,11 +42,16 @@ def _ident(t: TLF) -> str:
 
 def table(t: Table) -> str:
     """A captioned ``<table>`` (header, indented row labels) with footnotes and source below."""
-    out = [CSS, f'<div class="csr-tlf csr-{t.kind}"{_ident(t)}>', f'<table class="csr-{t.kind}-body">',
-           f"<caption>{_caption(t)}</caption>",
-           "<thead><tr>" + "".join(
-               f"<th>{'<br/>'.join(esc(p) for p in c.split(chr(10)))}</th>" for c in t.columns) + "</tr></thead>",
-           "<tbody>"]
+    out = [
+        CSS,
+        f'<div class="csr-tlf csr-{t.kind}"{_ident(t)}>',
+        f'<table class="csr-{t.kind}-body">',
+        f"<caption>{_caption(t)}</caption>",
+        "<thead><tr>"
+        + "".join(f"<th>{'<br/>'.join(esc(p) for p in c.split(chr(10)))}</th>" for c in t.columns)
+        + "</tr></thead>",
+        "<tbody>",
+    ]
     for ind, row in zip(t.indents(), t.rows(), strict=True):
         cells = []
         for j, v in enumerate(row):
@@ -62,9 +67,17 @@ def figure(f: Figure) -> str:
     import re
 
     svg = f.render("svg").decode("utf-8")
-    svg = svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE for inline use
+    svg = svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE for inline use
     svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)  # RDF block naming external URIs
-    return "\n".join([
-        CSS, f'<div class="csr-tlf csr-figure"{_ident(f)}>', "<figure>",
-        f"<figcaption>{_caption(f)}</figcaption>", svg, _notes(f), "</figure>", "</div>",
-    ])
+    return "\n".join(
+        [
+            CSS,
+            f'<div class="csr-tlf csr-figure"{_ident(f)}>',
+            "<figure>",
+            f"<figcaption>{_caption(f)}</figcaption>",
+            svg,
+            _notes(f),
+            "</figure>",
+            "</div>",
+        ]
+    )

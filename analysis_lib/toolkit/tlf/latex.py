@@ -1,5 +1,6 @@
 """LaTeX renderings of TLFs for the PDF: ``longtable`` tables (needs ``longtable``, ``booktabs``
 and ``array`` in the preamble) and figures by bare file name (the renderer sets ``\\graphicspath``)."""
+
 from __future__ import annotations
 
 import re
@@ -21,9 +22,11 @@ def raw_block(tex: str) -> str:
 def _anchor(t: TLF, lst: str, kind: str) -> str:
     """Hyperlink anchor, entry in \\listoftables/\\listoffigures, a PDF bookmark one level below the
     section it sits in (every TLF is in the PDF's outline) and ``\\label{tlf:<id>}``."""
-    out = (r"\ifdefined\phantomsection\phantomsection\fi"
-           rf"\addcontentsline{{{lst}}}{{{kind}}}{{{esc(t.number)}\quad {esc(t.title)}}}"
-           rf"\ifdefined\belowpdfbookmark\belowpdfbookmark{{{esc(t.number)}: {esc(t.title)}}}{{tlfbm:{t.slug}}}\fi")
+    out = (
+        r"\ifdefined\phantomsection\phantomsection\fi"
+        rf"\addcontentsline{{{lst}}}{{{kind}}}{{{esc(t.number)}\quad {esc(t.title)}}}"
+        rf"\ifdefined\belowpdfbookmark\belowpdfbookmark{{{esc(t.number)}: {esc(t.title)}}}{{tlfbm:{t.slug}}}\fi"
+    )
     if t.id:
         out += rf"\label{{tlf:{t.id}}}"
     return out
@@ -51,19 +54,31 @@ def table(t: Table) -> str:
     lines = [
         r"\begingroup\small\setlength{\LTpre}{\bigskipamount}\setlength{\LTpost}{\bigskipamount}",
         rf"\begin{{longtable}}{{@{{}}{''.join(spec)}@{{}}}}",
-        title_block, r"\toprule", header, r"\midrule", r"\endfirsthead",
+        title_block,
+        r"\toprule",
+        header,
+        r"\midrule",
+        r"\endfirsthead",
         rf"{full}{{\centering\textbf{{{number}}} (continued)\par\smallskip}}\\",
-        r"\toprule", header, r"\midrule", r"\endhead",
-        r"\midrule", rf"{full}{{\raggedleft\footnotesize (continued on next page)}}\\", r"\endfoot",
+        r"\toprule",
+        header,
+        r"\midrule",
+        r"\endhead",
+        r"\midrule",
+        rf"{full}{{\raggedleft\footnotesize (continued on next page)}}\\",
+        r"\endfoot",
         r"\bottomrule",
     ]
     lines += [rf"{full}{{\footnotesize {esc(n)}}}\\" for n in t.notes()]
     lines.append(r"\endlastfoot")
-    for ind, row in zip(t.indents(), t.rows(), strict=True):
+    rows = list(zip(t.indents(), t.rows(), strict=True))
+    for i, (ind, row) in enumerate(rows, start=1):
         cells = [latex_lines(v) for v in row]
         if ind:
             cells[0] = rf"\setlength{{\leftskip}}{{{1.5 * ind:.1f}em}}" + cells[0]
-        lines.append(" & ".join(cells) + r" \\")
+        # no page break after the last row: longtable cannot look ahead at the footnotes, so a table
+        # whose rows just fit would put them alone under a "(continued)" header on the next page
+        lines.append(" & ".join(cells) + (r" \\*" if i == len(rows) else r" \\"))
     lines += [r"\end{longtable}", r"\endgroup"]
     return "\n".join(lines) + "\n"
 

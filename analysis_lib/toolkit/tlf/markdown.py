@@ -1,4 +1,5 @@
 """Markdown renderings of TLFs (pipe tables; every text from the data escaped)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -18,8 +19,11 @@ def table(t: Table) -> str:
     out = [f"**{_cell(t.number)}** {_cell(t.title)}"]
     if t.population_text():
         out += ["", _cell(t.population_text())]
-    out += ["", "| " + " | ".join(_cell(c) for c in t.columns) + " |",
-            "|" + "|".join([":---"] + [":---:"] * (len(t.columns) - 1)) + "|"]
+    out += [
+        "",
+        "| " + " | ".join(_cell(c) for c in t.columns) + " |",
+        "|" + "|".join([":---"] + [":---:"] * (len(t.columns) - 1)) + "|",
+    ]
     for ind, row in zip(t.indents(), t.rows(), strict=True):
         vals = [_cell(v) for v in row]
         vals[0] = "\u00a0" * (4 * ind) + vals[0]

@@ -4,6 +4,7 @@ beside this one: ``_repr_html_`` (HTML book), ``_repr_markdown_`` (a MyST ``{raw
 for Jupyter Book's PDF), ``_repr_latex_`` (Quarto), ``to_markdown`` and ``to_rtf``
 (docs/design.md §3).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -161,8 +162,14 @@ class TLF:
     def _entry_kwargs(cls, entry: CatalogueEntry) -> dict[str, Any]:
         if entry.kind != cls.kind:
             raise TLFError(f"catalogue entry '{entry.id}' is a {entry.kind} ({entry.number}), not a {cls.kind}")
-        return dict(number=entry.number, title=entry.title, population=entry.population_label or entry.population,
-                    footnotes=entry.footnotes, id=entry.id, chapter=entry.chapter)
+        return dict(
+            number=entry.number,
+            title=entry.title,
+            population=entry.population_label or entry.population,
+            footnotes=entry.footnotes,
+            id=entry.id,
+            chapter=entry.chapter,
+        )
 
 
 def _check_body(body: pd.DataFrame, number: str) -> pd.DataFrame:
@@ -217,8 +224,16 @@ class Table(TLF):
         self.body = _check_body(self.body, self.number)
 
     @classmethod
-    def from_catalogue(cls, entry: CatalogueEntry, body: pd.DataFrame, *, population_n: int | None, cut: Any,
-                       source: SourceLike, footnotes: Sequence[str] = ()) -> Table:
+    def from_catalogue(
+        cls,
+        entry: CatalogueEntry,
+        body: pd.DataFrame,
+        *,
+        population_n: int | None,
+        cut: Any,
+        source: SourceLike,
+        footnotes: Sequence[str] = (),
+    ) -> Table:
         """Build from a catalogue entry (number, title, population, footnotes, ARD file).
 
         ``cut`` is a cut object with ``cut_date`` or a date; extra ``footnotes`` (data-driven
@@ -302,8 +317,16 @@ class Figure(TLF):
             raise TLFError(f"{self.number}: figure must be a matplotlib Figure")
 
     @classmethod
-    def from_catalogue(cls, entry: CatalogueEntry, figure: Any, *, population_n: int | None, cut: Any,
-                       source: SourceLike, footnotes: Sequence[str] = ()) -> Figure:
+    def from_catalogue(
+        cls,
+        entry: CatalogueEntry,
+        figure: Any,
+        *,
+        population_n: int | None,
+        cut: Any,
+        source: SourceLike,
+        footnotes: Sequence[str] = (),
+    ) -> Figure:
         """Build from a catalogue entry (number, title, population, footnotes, ARD file)."""
         kw = cls._entry_kwargs(entry)
         kw["footnotes"] = tuple(kw["footnotes"]) + tuple(footnotes)
@@ -345,7 +368,11 @@ class Figure(TLF):
     def to_markdown(self) -> str:
         return markdown.figure(self)
 
-    def to_rtf(self, path: str | os.PathLike[str], png: str | os.PathLike[str] | None = None,
-               furniture: rtf.Furniture | None = None) -> Path:
+    def to_rtf(
+        self,
+        path: str | os.PathLike[str],
+        png: str | os.PathLike[str] | None = None,
+        furniture: rtf.Furniture | None = None,
+    ) -> Path:
         """Write the RTF from ``png`` (rendered when not given) with ``furniture``'s running header."""
         return rtf.write_figure(self, Path(path), None if png is None else Path(png), furniture)
