@@ -586,3 +586,16 @@ def test_emitter_without_rendering_writes_nothing(tmp_path, table, monkeypatch):
     em = tlf.Emitter(catalogue=study_catalogue.load(), output_dir=tmp_path, display=False)
     assert em.emit(table) is table and em.emitted == [table]
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("size", "orientation"), [((8, 5), "landscape"), ((6, 7), "portrait")])
+def test_figure_rtf_takes_the_orientation_that_shows_it_larger(tmp_path, size, orientation):
+    fig = MplFigure(figsize=size)
+    fig.add_subplot().plot([0, 1], [1, 0])
+    f = tlf.Figure(number="Figure 14.2.1", title="Kaplan-Meier plot", figure=fig, cut_date=CUT, footnotes=("Note.",))
+    text = f.to_rtf(tmp_path / "f.rtf", furniture=FURNITURE).read_text(encoding="ascii")
+    layout = rtf.LANDSCAPE if orientation == "landscape" else rtf.PORTRAIT
+    assert ("\\lndscpsxn" in text) == (orientation == "landscape")
+    width = int(re.search(r"\\picwgoal(\d+)", text).group(1)) / rtf.TWIPS
+    assert width == pytest.approx(size[0] * rtf.figure_scale(f, layout), abs=0.01) and width <= layout.content_width
+    assert "{\\header" in text and "Page {\\field" in text and text.count("Note.") == 1

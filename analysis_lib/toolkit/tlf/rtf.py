@@ -451,15 +451,22 @@ def write_table(t: Table, path: Path, furniture: Furniture | None = None) -> Pat
 # --------------------------------------------------------------------------------------------------
 # Figures
 # --------------------------------------------------------------------------------------------------
+def figure_scale(f: Figure, layout: PageLayout) -> float:
+    """How much the figure is scaled to fill the room the furniture leaves on a ``layout`` page."""
+    w, h = f.figure.get_size_inches()
+    notes = _notes_height(f.footnotes, layout.content_width)
+    room_h = FILL * (layout.content_height - title_height(f, layout) - notes) - 0.1
+    return float(min(layout.content_width / w, room_h / h))
+
+
 def figure_section(f: Figure, png: Path, furniture: Furniture | None = None) -> tuple[PageLayout, str]:
-    """The RTF section of a figure: one page, the PNG scaled into the room the furniture leaves."""
+    """The RTF section of a figure: one page, portrait or landscape, whichever shows the figure
+    larger, the PNG scaled into the room the furniture leaves."""
     import rtflite as rtf
 
     w, h = f.figure.get_size_inches()
-    layout = LANDSCAPE if w / h > 1.45 else PORTRAIT
-    notes = _notes_height(f.footnotes, layout.content_width)
-    room_h = FILL * (layout.content_height - title_height(f, layout) - notes) - 0.1
-    scale = min(layout.content_width / w, room_h / h)
+    layout = max((PORTRAIT, LANDSCAPE), key=lambda lay: figure_scale(f, lay) - (0.05 if lay is LANDSCAPE else 0.0))
+    scale = figure_scale(f, layout)
     doc = rtf.RTFDocument(
         rtf_page=rtf.RTFPage(
             orientation=layout.orientation, width=layout.width, height=layout.height, margin=list(layout.margin)
