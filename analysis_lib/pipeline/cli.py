@@ -154,6 +154,7 @@ def _cmd_validate(args) -> int:
     from analysis_lib.trial import config
 
     cut = config.load_cut(args.cut)
+    config.load_study(cut.root)  # the study parameters first: a schema problem is a ConfigError
     runner.validate_inputs(cut)  # raises PipelineError naming every problem
     print(f"Data cut '{cut.id}' ({cut.data_dir}): no problems found.")
     return 0
