@@ -360,5 +360,8 @@ def read_and_validate(
 
 
 def validate_cut(cut: Cut, study: Mapping[str, Any] | None = None) -> list[Problem]:
-    """All problems in the inputs of ``cut`` (empty list = valid). Never raises for a data problem."""
-    return read_and_validate(cut.data_dir, study)[1]
+    """All problems in the inputs of ``cut`` (empty list = valid), the data against the study
+    parameters included (``study``, default ``params/study.yml``). Never raises for a data problem."""
+    from analysis_lib.trial.config import load_study
+
+    return read_and_validate(cut.data_dir, load_study(cut.root) if study is None else study)[1]
