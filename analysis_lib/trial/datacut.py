@@ -35,10 +35,10 @@ from analysis_lib.trial.validate import date_bounds
 
 #: The rules, in the order they are applied: id -> what happens to a record (table column header).
 RULES: dict[str, str] = {
-    "subject": "Removed: subject consented after the cut",
+    "subject": "Removed: consent after the cut",
     "date": "Removed: dated after the cut",
-    "ongoing": "Changed: end date after the cut set to ongoing",
-    "dm": "Changed: DM date after the cut cleared",
+    "ongoing": "Changed: end date after the cut, set ongoing",
+    "dm": "Changed: DM date after the cut, cleared",
 }
 #: DM columns cleared when after the cut, with the columns cleared with them (datacutr special_dm_cut).
 DM_CLEARED: dict[str, tuple[str, ...]] = {"RFSTDTC": (), "DTHDTC": ("DTHFL",)}
@@ -224,6 +224,24 @@ def log_table(ard: pd.DataFrame) -> pd.DataFrame:
         row["Analysed"] = str(rec["analysed"])
         body.append(row)
     return pd.DataFrame(body, columns=["Domain", "Delivered", *RULES.values(), "Analysed"])
+
+
+def log_summary(ard: pd.DataFrame, cut_date: dt.date | str) -> str:
+    """One sentence of running text from :func:`log_ard`: what the cut removed and changed."""
+    rules = ard[ard["variable"] == "RULE"]
+    removed = int(rules.loc[rules["variable_level"].isin(["subject", "date"]), "stat_value"].sum())
+    changed = int(rules.loc[rules["variable_level"].isin(["ongoing", "dm"]), "stat_value"].sum())
+    if removed == changed == 0:
+        return f"The delivery holds no record dated after the cut-off date {cut_date}: the data cut changed nothing."
+    per = rules[rules["stat_value"] > 0]
+    parts = [
+        f"{dom} {RULES[rule].split(': ', 1)[1]}: {n}"
+        for dom, rule, n in per[["group1_level", "variable_level", "stat_value"]].values
+    ]
+    return (
+        f"The delivery is a snapshot holding records after the cut-off date {cut_date}: the data cut removed "
+        f"{removed} record{'s' if removed != 1 else ''} and changed {changed} ({'; '.join(parts)})."
+    )
 
 
 def log_frame(log: CutLog) -> pd.DataFrame:
