@@ -256,3 +256,14 @@ def test_the_cut_log_ard_and_table(snapshot):
     assert table.loc["AE"].tolist() == [str(len(domains["ae"])), "0", "2", "1", "-", str(len(domains["ae"]) - 2)]
     assert table.loc["DM"].tolist() == ["49", "1", "-", "-", "0", "48"]
     assert table.loc["BL", datacut.RULES["date"]] == "-"
+    assert datacut.log_summary(result, cut.cut_date) == (
+        "The delivery is a snapshot holding records after the cut-off date 2026-08-18: the data cut removed 11 records "
+        "and changed 1 (DM 1 consent after the cut; BL 1 consent after the cut; AE 2 dated after the cut, "
+        "1 end date after the cut, set ongoing; CM 1 dated after the cut; RS 1 dated after the cut; "
+        "DS 1 consent after the cut, 1 dated after the cut; SV 1 consent after the cut, 1 dated after the cut; "
+        "CK 1 dated after the cut)."
+    )
+    nothing = datacut.log_ard(datacut.CutLog(log.records.iloc[:0], log.delivered))
+    assert datacut.log_summary(nothing, "2026-08-18") == (
+        "The delivery holds no record dated after the cut-off date 2026-08-18: the data cut changed nothing."
+    )

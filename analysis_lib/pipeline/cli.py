@@ -137,7 +137,7 @@ def _cmd_generate(args) -> int:
     if args.out is None and (args.subjects != 48 or args.seed is not None):
         raise config.ConfigError(
             "csr generate with --subjects/--seed needs --out DIR: synthetic_data/ is the committed trial whose "
-            "cut dates params/<cut>.yml fix; another trial there would fail validation (records after the cut)"
+            "cut dates params/<cut>.yml fix; another trial there would be cut at dates that are not its own"
         )
     out = args.out or config.project_root() / "synthetic_data"
     kwargs = {"n_subjects": args.subjects}

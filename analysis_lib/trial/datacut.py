@@ -235,8 +235,9 @@ def log_summary(ard: pd.DataFrame, cut_date: dt.date | str) -> str:
         return f"The delivery holds no record dated after the cut-off date {cut_date}: the data cut changed nothing."
     per = rules[rules["stat_value"] > 0]
     parts = [
-        f"{dom} {RULES[rule].split(': ', 1)[1]}: {n}"
-        for dom, rule, n in per[["group1_level", "variable_level", "stat_value"]].values
+        f"{dom} "
+        + ", ".join(f"{n} {RULES[rule].split(': ', 1)[1]}" for rule, n in g[["variable_level", "stat_value"]].values)
+        for dom, g in per.groupby("group1_level", sort=False)
     ]
     return (
         f"The delivery is a snapshot holding records after the cut-off date {cut_date}: the data cut removed "
