@@ -84,6 +84,13 @@ def test_dm_death_after_the_cut_leaves_no_death_flag():
     assert log[["RULE", "USUBJID", "COLUMN"]].values.tolist() == [["dm", "B", "RFSTDTC"], ["dm", "A", "DTHDTC"]]
 
 
+def test_without_dm_no_record_is_removed_for_its_subject():
+    ae = _frame({"USUBJID": ["A"], "AESEQ": ["1"], "AESTDTC": ["2025-06-01"], "AEENDTC": [""], "AEOUT": ["FATAL"]})
+    out, log = datacut.apply_cut({"ae": ae}, CUT)
+    pd.testing.assert_frame_equal(out["ae"], ae)
+    assert log.records.empty and log.delivered == {"ae": 1}
+
+
 def test_the_rules_follow_the_input_contract():
     assert datacut.start_columns("ae") == ("AESTDTC",) and datacut.end_columns("ae") == ("AEENDTC",)
     assert datacut.start_columns("ds") == ("DSSTDTC",) and datacut.end_columns("ds") == ()

@@ -133,12 +133,13 @@ def _log(df: pd.DataFrame, name: str, rule: str, column: str, hit: pd.Series) ->
 
 
 def cut_domain(
-    df: pd.DataFrame, name: str, subjects: set[str], cut_date: dt.date
+    df: pd.DataFrame, name: str, subjects: set[str] | None, cut_date: dt.date
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """One domain cut: the frame as it stood at the cut (0-based RangeIndex again) and its log rows."""
+    """One domain cut: the frame as it stood at the cut (0-based RangeIndex again) and its log rows.
+    ``subjects`` None (no DM to take them from): no subject rule."""
     logs: list[pd.DataFrame] = []
     out = df.copy()
-    if "USUBJID" in out:
+    if subjects is not None and "USUBJID" in out:
         hit = subject_cut(out, subjects)
         logs.append(_log(out, name, "subject", "RFICDTC" if name == "dm" else "USUBJID", hit))
         out = out[~hit]
@@ -171,7 +172,7 @@ def cut_domain(
 def apply_cut(domains: dict[str, pd.DataFrame], cut_date: dt.date) -> tuple[dict[str, pd.DataFrame], CutLog]:
     """Every domain as it stood at ``cut_date`` (validated string frames in, the same shape out) and
     the cut log. A delivery holding nothing after the cut comes out equal to what went in."""
-    subjects = cut_subjects(domains["dm"], cut_date) if "dm" in domains else set()
+    subjects = cut_subjects(domains["dm"], cut_date) if "dm" in domains else None
     out: dict[str, pd.DataFrame] = {}
     logs: list[pd.DataFrame] = []
     for name, df in domains.items():
