@@ -53,7 +53,7 @@ def make_project(root: Path, cuts=("c1",)) -> Path:
     """A minimal project: params, one data folder per cut, two chapters, book config, lock file."""
     (root / "params").mkdir(parents=True)
     (root / "chapters").mkdir()
-    (root / "params" / "study.yml").write_text("study: {id: TEST}\n")
+    shutil.copyfile(project_root() / "params" / "study.yml", root / "params" / "study.yml")  # a valid study.yml
     previous = None
     for i, cut in enumerate(cuts):
         (root / "params" / f"{cut}.yml").write_text(

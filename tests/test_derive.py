@@ -336,6 +336,7 @@ def test_derive_cut_writes_atomically_and_keeps_old_output_on_failure(tmp_path):
         "adrs.parquet",
         "adsl.parquet",
         "adtte.parquet",
+        "dcutlog.parquet",  # the data-cut log beside the ADaM datasets (datacut.log_frame)
     ]
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     pd.testing.assert_frame_equal(pd.read_parquet(out / "adsl.parquet"), got["adsl"])

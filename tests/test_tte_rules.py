@@ -17,7 +17,7 @@ from analysis_lib.trial.validate import read_and_validate
 @pytest.fixture(scope="module")
 def final_domains():
     cut = load_cut("final")
-    domains, problems = read_and_validate(cut.data_dir, cut.cut_date)
+    domains, problems = read_and_validate(cut.data_dir)
     assert not problems
     return cut, domains
 

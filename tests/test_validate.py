@@ -33,7 +33,7 @@ def find(problems: list[Problem], file: str, column: str, rule: str) -> Problem:
 
 
 def test_mini_study_is_valid():
-    assert validate_frames(mini_domains(), CUT) == []
+    assert validate_frames(mini_domains()) == []
 
 
 def test_csv_parquet_xpt_read_the_same_strings(tmp_path):
@@ -102,8 +102,9 @@ def test_corrupted_copy_reports_every_problem_together(tmp_path):
     ae.loc[3, ["AESTDTC", "AEENDTC"]] = ["2024-03-10", "2024-03-01"]  # ends before start -> row 4
     ae.loc[4, "AESTDTC"] = "2024-13-45"  # unparseable -> row 5
     ae.loc[5, "USUBJID"] = "NOBODY"  # unknown subject -> row 6
-    ae.loc[6, "AEENDTC"] = (cut_date + dt.timedelta(days=3)).isoformat()  # after the cut -> row 7
+    ae.loc[6, "AEENDTC"] = (cut_date + dt.timedelta(days=3)).isoformat()  # after the cut: the cut's job, no problem
     domains["ae"] = ae
+    domains["dm"].loc[2, "DOSELVL"] = "4"  # a dose level params/study.yml does not declare -> row 3
     problems = validate_cut(make_cut(write_cut(domains, tmp_path / "bad"), cut_date))
     text = format_problems(problems)
 
@@ -118,8 +119,9 @@ def test_corrupted_copy_reports_every_problem_together(tmp_path):
     assert p.rows == (5,) and "2024-13-45" in p.message
     p = find(problems, "ae.csv", "USUBJID", "known subject")
     assert p.rows == (6,) and "NOBODY" in p.message
-    p = find(problems, "ae.csv", "AEENDTC", "not after cut date")
-    assert p.rows == (7,) and cut_date.isoformat() in p.message
+    p = find(problems, "dm.csv", "DOSELVL", "dose level in params")
+    assert p.rows == (3,) and p.message == "value 4 not among the dose levels of params/study.yml dose_levels (1, 2, 3)"
+    assert not [p for p in problems if p.rows == (7,)], text  # the AE ending after the cut
     assert len(problems) == 6, text
 
 
@@ -139,7 +141,7 @@ def test_validation_failed_carries_problems():
 def _problems_after(domain: str, change) -> list[Problem]:
     domains = mini_domains()
     change(domains[domain])
-    return validate_frames(domains, CUT)
+    return validate_frames(domains)
 
 
 def test_required_column_and_required_value():
@@ -178,12 +180,12 @@ def test_dates_full_and_partial():
     assert list(hi.dt.strftime("%Y-%m-%d").fillna("")) == ["2024-02-29", "2023-12-31", "2024-03-05", "", ""]
 
 
-def test_partial_dates_in_chronology_and_cut():
-    # an end "2024-01" may be after a start 2024-01-15 (not a problem); a partial start in the cut
-    # month is not after the cut, one in the month after is
+def test_partial_dates_in_chronology_and_records_after_the_cut():
+    # an end "2024-01" may be after a start 2024-01-15 (not a problem); records dated after the cut
+    # are no problem either: a delivery may be a snapshot, the pipeline applies the cut (datacut.py)
     assert _problems_after("ae", lambda df: df.__setitem__("AEENDTC", ["2024-01", *df["AEENDTC"][1:]])) == []
-    ps = _problems_after("cm", lambda df: df.__setitem__("CMSTDTC", ["2025-06", "2025-07", df["CMSTDTC"][2]]))
-    assert [(p.column, p.rows, p.rule) for p in ps] == [("CMSTDTC", (2,), "not after cut date")]
+    assert _problems_after("cm", lambda df: df.__setitem__("CMSTDTC", ["2025-06", "2025-07", df["CMSTDTC"][2]])) == []
+    assert _problems_after("rs", lambda df: df.__setitem__("RSDTC", ["2031-01-01", *df["RSDTC"][1:]])) == []
 
 
 def test_unique_keys_with_two_columns():

@@ -137,7 +137,7 @@ def _cmd_generate(args) -> int:
     if args.out is None and (args.subjects != 48 or args.seed is not None):
         raise config.ConfigError(
             "csr generate with --subjects/--seed needs --out DIR: synthetic_data/ is the committed trial whose "
-            "cut dates params/<cut>.yml fix; another trial there would fail validation (records after the cut)"
+            "cut dates params/<cut>.yml fix; another trial there would be cut at dates that are not its own"
         )
     out = args.out or config.project_root() / "synthetic_data"
     kwargs = {"n_subjects": args.subjects}
@@ -154,6 +154,7 @@ def _cmd_validate(args) -> int:
     from analysis_lib.trial import config
 
     cut = config.load_cut(args.cut)
+    config.load_study(cut.root)  # the study parameters first: a schema problem is a ConfigError
     runner.validate_inputs(cut)  # raises PipelineError naming every problem
     print(f"Data cut '{cut.id}' ({cut.data_dir}): no problems found.")
     return 0

@@ -330,21 +330,23 @@ def validate_inputs(cut: Cut) -> dict:
     """Read and validate the cut's inputs; return the domains read (so derive need not read them again)."""
     from analysis_lib.trial import validate
 
-    domains, problems = validate.read_and_validate(cut.data_dir, cut.cut_date)
+    domains, problems = validate.read_and_validate(cut.data_dir, load_study(cut.root))
     if problems:
         raise PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(problems))
     return domains
 
 
 def _run_derive(cut: Cut, build: Path, domains: dict | None) -> None:
-    """ADaM datasets into ``build/adam``; from the domains validated in this run when there are any."""
+    """The data cut applied, then the ADaM datasets and the cut log into ``build/adam``; from the domains
+    validated in this run when there are any."""
     from analysis_lib.trial import derive, validate
 
     _clear(build / "adam")
     try:
         if domains is None:
             domains = validate_inputs(cut)
-        derive.write_datasets(derive.derive_all(domains, load_study(cut.root), cut.cut_date), build / "adam")
+        datasets, log = derive.derive_at_cut(domains, load_study(cut.root), cut.cut_date)  # the data cut, then ADaM
+        derive.write_datasets(derive.with_cut_log(datasets, log), build / "adam")
     except validate.ValidationFailed as exc:
         raise PipelineError(
             f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(exc.problems)
@@ -552,6 +554,7 @@ def run(
     t_start = time.perf_counter()
     reporter = reporter or Reporter()
     cut = load_cut(cut_id, root or project_root())
+    load_study(cut.root)  # both parameter files are checked against their schema before anything runs
     wanted = STEPS[: STEPS.index(until) + 1]
     result = RunResult(cut.id, cut.output_dir)
 

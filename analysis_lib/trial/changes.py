@@ -60,11 +60,11 @@ _CUT_LEVELS = ("previous", "current", "change")
 def derive_previous(cut, study: Mapping | None = None):
     """``(previous Cut, its ADaM datasets)`` derived in memory, or ``None`` for the first cut.
 
-    The previous cut's inputs are validated like ``csr derive``; problems raise
+    The previous cut's inputs are validated and cut like ``csr derive``; problems raise
     :class:`analysis_lib.trial.validate.ValidationFailed` listing them all.
     """
     from analysis_lib.trial import config
-    from analysis_lib.trial.derive import derive_all
+    from analysis_lib.trial.derive import derive_at_cut
     from analysis_lib.trial.validate import ValidationFailed, read_and_validate
 
     if not cut.previous:
@@ -74,10 +74,11 @@ def derive_previous(cut, study: Mapping | None = None):
         raise config.ConfigError(
             f"{cut.params_file}: previous cut '{prev.id}' ({prev.cut_date}) is not before this cut ({cut.cut_date})"
         )
-    domains, problems = read_and_validate(prev.data_dir, prev.cut_date)
+    params = dict(study) if study is not None else config.load_study(cut.root)
+    domains, problems = read_and_validate(prev.data_dir, params)
     if problems:
         raise ValidationFailed(problems)
-    return prev, derive_all(domains, dict(study) if study is not None else config.load_study(cut.root), prev.cut_date)
+    return prev, derive_at_cut(domains, params, prev.cut_date)[0]
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis_lib.toolkit import files
+from analysis_lib.trial import params_schema
 
 
 class ConfigError(Exception):
@@ -26,13 +27,26 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return files.read_yaml_mapping(path, ConfigError)
 
 
+def _fail(path: Path, problems: list[str]) -> ConfigError:
+    """One error listing every problem of a parameter file (one line each, path first)."""
+    n = len(problems)
+    head = f"{path}: {n} problem{'s' if n != 1 else ''} in the parameters:"
+    return ConfigError("\n".join([head] + [f"  - {p}" for p in problems]))
+
+
 @lru_cache(maxsize=8)
 def _study_cached(path: str) -> dict[str, Any]:
-    return _read_yaml(Path(path))
+    data = _read_yaml(Path(path))
+    problems = params_schema.study_problems(data, Path(path).name)
+    if problems:
+        raise _fail(Path(path), problems)
+    return data
 
 
 def load_study(root: Path | None = None) -> dict[str, Any]:
-    """The study-level parameters as a nested dict."""
+    """The study-level parameters as a nested dict, validated against
+    :class:`~analysis_lib.trial.params_schema.StudyParams` (a :class:`ConfigError` lists every
+    unknown, missing or mistyped key). The mapping is the file's own, unchanged."""
     return _study_cached(str((root or project_root()) / "params" / "study.yml"))
 
 
@@ -67,39 +81,57 @@ class Cut:
         return self.output_dir / "ard"
 
 
+def _cut_params(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The raw mapping of a cut file and its schema problems."""
+    data = _read_yaml(path)
+    return data, params_schema.schema_problems(params_schema.CutParams, data, path.name)
+
+
+def _previous_problems(path: Path, cut: params_schema.CutParams) -> list[str]:
+    """The previous cut must be declared (``params/<previous>.yml``) and cut earlier."""
+    if cut.previous is None:
+        return []
+    prev_path = path.with_name(f"{cut.previous}.yml")
+    if cut.previous == "study" or not prev_path.is_file():
+        return [f"{path.name}: previous: no data cut '{cut.previous}' ({prev_path} not found)"]
+    data, problems = _cut_params(prev_path)
+    if problems:
+        return [f"{path.name}: previous: cut '{cut.previous}' is not valid ({prev_path.name} has problems)"]
+    prev = params_schema.CutParams.model_validate(data)
+    if prev.cut_date >= cut.cut_date:
+        return [
+            f"{path.name}: previous: cut '{cut.previous}' ({prev.cut_date}) is not earlier than this cut "
+            f"({cut.cut_date})"
+        ]
+    return []
+
+
 def load_cut(cut_id: str, root: Path | None = None) -> Cut:
-    """Read ``params/<cut_id>.yml``; raise :class:`ConfigError` naming the file and key on problems."""
+    """Read and validate ``params/<cut_id>.yml`` (:class:`~analysis_lib.trial.params_schema.CutParams`,
+    id = file name, the previous cut declared and earlier); raise :class:`ConfigError` listing every problem."""
     root = root or project_root()
     path = root / "params" / f"{cut_id}.yml"
     if not path.is_file():
         known = sorted(p.stem for p in (root / "params").glob("*.yml") if p.stem != "study")
         raise ConfigError(f"{path}: no such data cut '{cut_id}' (known cuts: {', '.join(known)})")
-    data = _read_yaml(path)
-    for key in ("id", "cut_date", "data_dir", "kind"):
-        if key not in data:
-            raise ConfigError(f"{path}: missing key '{key}'")
-    if data["id"] != cut_id:
-        raise ConfigError(f"{path}: id '{data['id']}' does not match the file name '{cut_id}'")
-    cut_date = data["cut_date"]
-    if isinstance(cut_date, str):
-        try:
-            cut_date = dt.date.fromisoformat(cut_date)
-        except ValueError:
-            raise ConfigError(f"{path}: cut_date '{cut_date}' is not an ISO 8601 date") from None
-    if not isinstance(cut_date, dt.date):
-        raise ConfigError(f"{path}: cut_date must be a date (YYYY-MM-DD)")
-    if data["kind"] not in ("interim", "final"):
-        raise ConfigError(f"{path}: kind must be 'interim' or 'final', not '{data['kind']}'")
-    data_dir = Path(data["data_dir"])
+    data, problems = _cut_params(path)
+    if problems:
+        raise _fail(path, problems)
+    params = params_schema.CutParams.model_validate(data)
+    problems = [] if params.id == cut_id else [f"{path.name}: id: '{params.id}' does not match the file name"]
+    problems += _previous_problems(path, params)
+    if problems:
+        raise _fail(path, problems)
+    data_dir = Path(params.data_dir)
     if not data_dir.is_absolute():
         data_dir = root / data_dir
     return Cut(
         id=cut_id,
-        cut_date=cut_date,
+        cut_date=params.cut_date,
         data_dir=data_dir,
-        kind=data["kind"],
-        label=data.get("label", cut_id),
-        previous=data.get("previous"),
+        kind=params.kind,
+        label=params.label or cut_id,
+        previous=params.previous,
         params_file=path,
         root=root,
     )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from analysis_lib.trial import datacut
 from analysis_lib.trial.sdtm import CUT_DATE_COLUMNS, DOMAINS
 from analysis_lib.trial.validate import ValidationFailed, date_bounds, read_and_validate
 
@@ -948,14 +949,31 @@ def write_datasets(datasets: dict[str, pd.DataFrame], out_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def derive_at_cut(
+    domains: dict[str, pd.DataFrame], study: dict[str, Any], cut_date: dt.date
+) -> tuple[dict[str, pd.DataFrame], datacut.CutLog]:
+    """Apply the data cut to validated domains (a snapshot may hold later records), then derive every
+    ADaM dataset: ``(datasets, cut log)`` (docs/design.md §2: read + validate -> cut -> derive)."""
+    at_cut, log = datacut.apply_cut(domains, cut_date)
+    return derive_all(at_cut, study, cut_date), log
+
+
+def with_cut_log(datasets: dict[str, pd.DataFrame], log: datacut.CutLog) -> dict[str, pd.DataFrame]:
+    """The datasets to write into ``adam/``: the ADaM datasets and the cut log (``dcutlog``, read by the
+    provenance chapter; kept there so the chapters' cache key, which hashes ``adam/``, covers it)."""
+    return {**datasets, datacut.LOG_DATASET: datacut.log_frame(log)}
+
+
 def derive_cut(cut: Cut, out_dir: Path | None = None) -> dict[str, pd.DataFrame]:
-    """Validate the cut's inputs (raise :class:`ValidationFailed` listing every problem), derive all
-    ADaM datasets and write them as Parquet to ``out_dir`` (default ``cut.adam_dir``)."""
+    """Validate the cut's inputs (raise :class:`ValidationFailed` listing every problem), apply the
+    data cut, derive all ADaM datasets and write them with the cut log as Parquet to ``out_dir``
+    (default ``cut.adam_dir``)."""
     from analysis_lib.trial.config import load_study
 
-    domains, problems = read_and_validate(cut.data_dir, cut.cut_date)
+    study = load_study(cut.root)
+    domains, problems = read_and_validate(cut.data_dir, study)
     if problems:
         raise ValidationFailed(problems)
-    datasets = derive_all(domains, load_study(cut.root), cut.cut_date)
-    write_datasets(datasets, Path(out_dir) if out_dir is not None else cut.adam_dir)
+    datasets, log = derive_at_cut(domains, study, cut.cut_date)
+    write_datasets(with_cut_log(datasets, log), Path(out_dir) if out_dir is not None else cut.adam_dir)
     return datasets

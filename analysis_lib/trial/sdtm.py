@@ -265,7 +265,8 @@ DOMAINS: dict[str, Domain] = {
     ),
 }
 
-# Columns holding dates that must not be later than the data cut date.
+# The dates of each domain the data cut compares with the cut date (trial/datacut.py: start or only
+# dates remove a record, end dates set it ongoing); the last known alive date reads them too.
 CUT_DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "dm": ("RFICDTC", "RFSTDTC"),
     "ex": ("EXSTDTC",),

@@ -7,26 +7,27 @@ data row numbers (header not counted) and the rule, in plain words::
 
 Per-column rules (non-empty required values, int/float parse, controlled terms, ISO 8601 dates,
 grade range) are a pandera schema built from the contract and run with ``lazy=True``; the
-cross-row and cross-domain rules (unique keys, subjects known in DM, end >= start, nothing after
-the cut date, no dosing before consent) are plain pandas. Dates: ``date`` columns must be full
+cross-row and cross-domain rules (unique keys, subjects known in DM, end >= start, no dosing before
+consent, dose levels declared in the study parameters) are plain pandas. Records dated after the
+data cut are not a problem: a delivery may be a snapshot, and the pipeline applies the cut after
+validation (:mod:`analysis_lib.trial.datacut`). Dates: ``date`` columns must be full
 ``YYYY-MM-DD`` calendar dates; ``pdate`` columns may also be ``YYYY-MM`` or ``YYYY`` and are
-compared by their earliest/latest possible day (a partial date is "after the cut" only if its
-earliest possible day is; an end is "before its start" only if its latest possible day is before
-the start's earliest possible day).
+compared by their earliest/latest possible day (an end is "before its start" only if its latest
+possible day is before the start's earliest possible day).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pandera.pandas as pa
 
 from analysis_lib.trial.io import ReadError, read_domain
-from analysis_lib.trial.sdtm import CUT_DATE_COLUMNS, DOMAINS, Domain
+from analysis_lib.trial.sdtm import DOMAINS, Domain
 
 if TYPE_CHECKING:
     from analysis_lib.trial.config import Cut
@@ -240,12 +241,11 @@ def _key_problems(file: str, name: str, df: pd.DataFrame) -> list[Problem]:
     return out
 
 
-def _cross_problems(frames: dict[str, pd.DataFrame], files: dict[str, str], cut_date: dt.date) -> list[Problem]:
-    """Rules that span rows or domains: known subjects, chronology, cut date, dosing vs consent."""
+def _cross_problems(frames: dict[str, pd.DataFrame], files: dict[str, str]) -> list[Problem]:
+    """Rules that span rows or domains: known subjects, chronology, dosing vs consent."""
     out: list[Problem] = []
     dm = frames.get("dm")
     known = set(dm["USUBJID"]) if dm is not None and "USUBJID" in dm else None
-    cut = pd.Timestamp(cut_date)
     for name, df in frames.items():
         file, domain = files[name], DOMAINS[name]
         if known is not None and name != "dm" and "USUBJID" in df:
@@ -276,21 +276,6 @@ def _cross_problems(frames: dict[str, pd.DataFrame], files: dict[str, str], cut_
                             f"{end} {df.at[first, end]} is before {start} {df.at[first, start]}{_more(int(bad.sum()))}",
                         )
                     )
-        for col in CUT_DATE_COLUMNS.get(name, ()):
-            if col in df:
-                lo, _ = date_bounds(df[col])
-                bad = lo > cut
-                if bad.any():
-                    out.append(
-                        Problem(
-                            file,
-                            col,
-                            _rows(df.index[bad]),
-                            "not after cut date",
-                            f"{_values(df.loc[bad, col])} after the data cut date "
-                            f"{cut_date.isoformat()}{_more(int(bad.sum()))}",
-                        )
-                    )
     ex = frames.get("ex")
     if dm is not None and ex is not None and {"USUBJID", "RFICDTC"} <= set(dm) and {"USUBJID", "EXSTDTC"} <= set(ex):
         consent = date_bounds(dm.drop_duplicates("USUBJID").set_index("USUBJID")["RFICDTC"])[0]
@@ -315,10 +300,37 @@ def _cross_problems(frames: dict[str, pd.DataFrame], files: dict[str, str], cut_
 # ---------------------------------------------------------------- entry points
 
 
+def param_problems(frames: dict[str, pd.DataFrame], files: dict[str, str], study: Mapping[str, Any]) -> list[Problem]:
+    """The data against ``params/study.yml``: every dose level a subject is assigned (DM.DOSELVL)
+    is declared in ``dose_levels`` (else the subject would silently fall out of every by-level table)."""
+    dm = frames.get("dm")
+    if dm is None or "DOSELVL" not in dm:
+        return []
+    declared = {str(d["level"]) for d in study["dose_levels"]}
+    values = dm["DOSELVL"].str.strip()
+    bad = values.str.fullmatch(_INT).fillna(False).astype(bool) & ~values.isin(declared)
+    if not bad.any():
+        return []
+    return [
+        Problem(
+            files["dm"],
+            "DOSELVL",
+            _rows(dm.index[bad]),
+            "dose level in params",
+            f"{_values(values[bad])} not among the dose levels of params/study.yml dose_levels "
+            f"({', '.join(sorted(declared))}){_more(int(bad.sum()))}",
+        )
+    ]
+
+
 def validate_frames(
-    frames: dict[str, pd.DataFrame], cut_date: dt.date, files: dict[str, str] | None = None
+    frames: dict[str, pd.DataFrame], files: dict[str, str] | None = None, study: Mapping[str, Any] | None = None
 ) -> list[Problem]:
-    """All problems in already-read domain frames (string values as delivered)."""
+    """All problems in already-read domain frames (string values as delivered); with ``study``, also
+    the data against the study parameters (:func:`param_problems`).
+
+    Nothing here depends on the data cut date: a snapshot may hold records after it, and the cut is
+    applied after validation (:mod:`analysis_lib.trial.datacut`)."""
     files = {n: (files or {}).get(n) or frames[n].attrs.get("file") or f"{n}.csv" for n in frames}
     # Arrow-backed strings make the vectorised string checks several times faster.
     frames = {n: df.astype("string[pyarrow]") for n, df in frames.items()}
@@ -326,12 +338,17 @@ def validate_frames(
     for name, df in frames.items():
         problems += _column_problems(files[name], DOMAINS[name], df)
         problems += _key_problems(files[name], name, df)
-    problems += _cross_problems(frames, files, cut_date)
+    problems += _cross_problems(frames, files)
+    if study is not None:
+        problems += param_problems(frames, files, study)
     return problems
 
 
-def read_and_validate(data_dir: Path, cut_date: dt.date) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
-    """Read every domain of a data folder and validate it; unreadable files become problems."""
+def read_and_validate(
+    data_dir: Path, study: Mapping[str, Any] | None = None
+) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
+    """Read every domain of a data folder and validate it (with ``study``: against the study
+    parameters too); unreadable files become problems."""
     frames: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
     for name in DOMAINS:
@@ -339,9 +356,12 @@ def read_and_validate(data_dir: Path, cut_date: dt.date) -> tuple[dict[str, pd.D
             frames[name] = read_domain(data_dir, name)
         except ReadError as exc:
             problems.append(Problem(exc.file, "", (), "file present and readable", exc.message))
-    return frames, problems + validate_frames(frames, cut_date)
+    return frames, problems + validate_frames(frames, study=study)
 
 
-def validate_cut(cut: Cut) -> list[Problem]:
-    """All problems in the inputs of ``cut`` (empty list = valid). Never raises for a data problem."""
-    return read_and_validate(cut.data_dir, cut.cut_date)[1]
+def validate_cut(cut: Cut, study: Mapping[str, Any] | None = None) -> list[Problem]:
+    """All problems in the inputs of ``cut`` (empty list = valid), the data against the study
+    parameters included (``study``, default ``params/study.yml``). Never raises for a data problem."""
+    from analysis_lib.trial.config import load_study
+
+    return read_and_validate(cut.data_dir, load_study(cut.root) if study is None else study)[1]
