@@ -8,8 +8,7 @@ In one run, on a scratch copy of the project (the checkout's ``_output/`` is nev
     then one book build (the same ``render.render_cut``), and the ratio baseline / cold;
 (d) scale: synthetic trials of 48, 480 and 4,800 patients through generate + validate + derive + the
     chapters with ``CSR_RENDER_TLFS=0`` (every ARD and TLF body is computed; no RTF, figure file,
-    notebook display or book rendering), each size in its own process, with wall time, the slowest chapters,
-    and peak memory
+    notebook display or book rendering), each size in its own process, with wall time, the slowest chapters, and peak memory
     (``resource.getrusage`` max RSS of the process and of its largest kernel).
 
 Writes ``benchmarks/results/benchmark.json`` and ``benchmarks/results/benchmark.md``. Parts that

@@ -20,6 +20,7 @@ import pytest
 from helpers import chromium  # shared test helpers (tests/helpers.py)
 
 from analysis_lib.pipeline import provenance, render
+from analysis_lib.toolkit import escape
 from analysis_lib.trial import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -268,8 +269,15 @@ def test_tlf_entries_sorted_by_kind_and_section(tmp_path):
         render.tlf_entries(tmp_path)
 
 
-def test_tex_escape():
-    assert render.tex_escape("r/r B-ALL: 1x10^5 & 50% ≥3") == r"r/r B-ALL: 1x10\textasciicircum{}5 \& 50\% $\geq$3"
+def test_report_strings_go_through_the_one_escaping_path():
+    info = {"CUT_LABEL": "r/r B-ALL: 1x10^5 & 50% ≥3 <b>{x}</b>"}
+    assert render.tex_values(info)["CUT_LABEL"] == escape.latex(info["CUT_LABEL"])
+    label = render.tex_values(info)["CUT_LABEL"]
+    assert r"\&" in label and r"\ensuremath{\geq}" in label
+    banner = render.banner_html(
+        {"STUDY_ID": "S", "REPORT_TYPE": "R", "CUT_DATE": "D", "CUT_LABEL": "<script>alert(1)</script>"}
+    )
+    assert "<script>" not in banner and "&lt;script&gt;" in banner
 
 
 def test_provenance_collect_hashes_inputs_and_is_stable(tmp_path):

@@ -191,8 +191,7 @@ def _levels(values: pd.Series, declared: Sequence | None, what: str, col: str) -
         if len(extra):
             raise ValueError(
                 f"{what}: column {col} has value(s) {sorted(map(str, extra.unique()))} "
-                f"not among the declared levels {declared} "
-                f"({_rows_where(~_is_missing(values) & ~values.isin(declared))})"
+                f"not among the declared levels {declared} ({_rows_where(~_is_missing(values) & ~values.isin(declared))})"
             )
         return declared
     if isinstance(values.dtype, pd.CategoricalDtype):

@@ -5,8 +5,7 @@ column per group (header with the big N, e.g. ``"DL1 1×10⁵/kg\\n(N=3)"``), pl
 ``_indent`` (0, 1, 2) that renderers use for indentation and do not display.
 
 Conventions (docs/design.md §6, issue 3): percentages round half away from zero (SAS) to 1 decimal, a
-zero count is shown as ``"0"`` and 100% as ``"n (100)"``; a median that is not reached is ``"Not reached"``
-and a limit or
+zero count is shown as ``"0"`` and 100% as ``"n (100)"``; a median that is not reached is ``"Not reached"`` and a limit or
 estimate that cannot be estimated is ``"NE"``; estimates with CIs read ``"x.x (x.x, x.x)"``; AE
 rows are SOC then indented PT, by descending frequency (ties alphabetical). Empty inputs format
 cleanly: no cell ever reads "nan" or "None".
@@ -492,13 +491,13 @@ def nca_table(
     return display_frame(recs, label_col, headers)
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> escape.Markup:
     """A Markdown pipe table (renders in Jupyter Book and Quarto); every cell is text, escaped
-    by :func:`escape.markdown` (a cell never becomes markup)."""
+    by :func:`escape.markdown` (a cell never becomes markup), the table itself is Markup."""
 
     def cell(v: Any) -> str:
         return escape.markdown(str(v).replace("\n", " "))
 
     lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     lines += ["| " + " | ".join(map(cell, r)) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    return escape.Markup("\n".join(lines) + "\n")

@@ -328,8 +328,7 @@ def new_items(prev_datasets: Mapping[str, pd.DataFrame], curr_datasets: Mapping[
     New: subjects enrolled, infused with CD19 CAR-T (SAFFL), transplanted (HSCTFL), given CD22
     CAR-T (CD22FL), dead (DTHFL); DLTs (AEDLT = Y starting in the DLT window, DLTWINFL) and SAEs
     (AESER = Y) by USUBJID + AESEQ, including an AE that became serious or a DLT. ``changed``: for
-    subjects of the previous cut (a subject missing now shows "No record"), each item of study status, HSCT,
-    CD22 CAR-T, best overall response,
+    subjects of the previous cut (a subject missing now shows "No record"), each item of study status, HSCT, CD22 CAR-T, best overall response,
     response at each Day-nn window and latest response whose value differs, in subject order.
     """
     for label, ds in (("previous", prev_datasets), ("current", curr_datasets)):

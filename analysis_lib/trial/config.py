@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +30,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except ValueError as exc:  # YAML's own date parsing: 2026-02-30 is well-formed but impossible
+        raise ConfigError(
+            f"{path}: a value is not valid ({exc}); dates must be real calendar dates (YYYY-MM-DD)"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at top level")
     return data
@@ -70,9 +77,24 @@ class Cut:
         return self.output_dir / "ard"
 
 
+_CUT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_cut_name(cut_id: object) -> str:
+    """A cut name names ``params/<cut>.yml`` and ``_output/<cut>/``: letters, digits, ``-`` and ``_``
+    only (no ``..``, ``/`` or spaces), so it can never point outside those folders."""
+    if not isinstance(cut_id, str) or not _CUT_NAME.fullmatch(cut_id):
+        raise ConfigError(
+            f"'{cut_id}' is not a valid data cut name: use letters, digits, '-' and '_' "
+            "(it names params/<cut>.yml and _output/<cut>/)"
+        )
+    return cut_id
+
+
 def load_cut(cut_id: str, root: Path | None = None) -> Cut:
     """Read ``params/<cut_id>.yml``; raise :class:`ConfigError` naming the file and key on problems."""
     root = root or project_root()
+    check_cut_name(cut_id)
     path = root / "params" / f"{cut_id}.yml"
     if not path.is_file():
         known = sorted(p.stem for p in (root / "params").glob("*.yml") if p.stem != "study")
@@ -102,7 +124,7 @@ def load_cut(cut_id: str, root: Path | None = None) -> Cut:
         data_dir=data_dir,
         kind=data["kind"],
         label=data.get("label", cut_id),
-        previous=data.get("previous"),
+        previous=check_cut_name(data["previous"]) if data.get("previous") else None,
         params_file=path,
         root=root,
     )

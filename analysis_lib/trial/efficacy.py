@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-from analysis_lib.toolkit import ard, formats, frames, stats
+from analysis_lib.toolkit import ard, escape, formats, frames, stats
 from analysis_lib.toolkit.figures import STYLE
 
 RESPONDER = ("CR", "CRI")
@@ -421,9 +421,10 @@ def km_figure(
     )
 
 
+@escape.returns_markup
 def tte_methods(study: Mapping) -> str:
     """The time-to-event rules of the methods chapter, each with the parameter it comes from
-    (``params/study.yml``), as Markdown."""
+    (``params/study.yml``), as Markdown (parameter text escaped)."""
     t, r, tl = study["time_to_event"], study["response"], study["timeline"]
     efs = t["efs"]
     end, win = int(tl["end_of_follow_up"]), int(t["final_visit_window"])
@@ -444,37 +445,32 @@ def tte_methods(study: Mapping) -> str:
             )
         )
 
-    lm = ", ".join(f"{x['label']} = Day {x['day']}" for x in t["landmarks"])
-    dor = ", ".join(f"{x['label']} = Day {x['day']}" for x in t["dor_landmarks"])
+    lm = ", ".join(f"{escape.markdown(x['label'])} = Day {x['day']}" for x in t["landmarks"])
+    dor = ", ".join(f"{escape.markdown(x['label'])} = Day {x['day']}" for x in t["dor_landmarks"])
     reach = end - (int(r["visits"][0]) - int(r["window"]))
     return "\n".join(
         [
-            f"- **End of protocol follow-up** (`timeline.end_of_follow_up` = Day {end}): every endpoint is "
-            f"censored administratively there, consistently: an event after Day {end} is censored at Day {end}, "
-            f"and a subject who completed the study whose last assessment or contact lies within {win} days of it "
-            "(the visit window, "
+            f"- **End of protocol follow-up** (`timeline.end_of_follow_up` = Day {end}): every endpoint is censored "
+            f"administratively there, consistently: an event after Day {end} is censored at Day {end}, and a subject who "
+            f"completed the study whose last assessment or contact lies within {win} days of it (the visit window, "
             f"`time_to_event.final_visit_window`) is censored at Day {end}.",
             f"- **Landmarks** are study days the schedule reaches (`time_to_event.landmarks`: {lm}); 24 months is "
             f"Day {end}, not {24 * float(t['days_per_month']):g}. Months for medians and axes = days / "
             f"{t['days_per_month']} (`time_to_event.days_per_month`).",
-            "- **Overall survival (OS)**: CD19 CAR-T to death from any cause; alive: censored at the last date "
-            "known alive.",
-            f"- **Event-free survival (EFS)**, primary (`time_to_event.efs.primary`): {choice(efs['primary'])}. "
-            f"Induction failure is no CR/CRi by Day {limit} (`time_to_event.efs.induction_assessment_day` = "
-            f"{efs['induction_assessment_day']} + `response.window` = {r['window']}) in a subject alive and "
-            "followed to then; relapse/progression and death are events; a subject without an event is censored "
-            "at the last disease "
+            "- **Overall survival (OS)**: CD19 CAR-T to death from any cause; alive: censored at the last date known alive.",
+            f"- **Event-free survival (EFS)**, primary (`time_to_event.efs.primary`): {choice(efs['primary'])}. Induction "
+            f"failure is no CR/CRi by Day {limit} (`time_to_event.efs.induction_assessment_day` = "
+            f"{efs['induction_assessment_day']} + `response.window` = {r['window']}) in a subject alive and followed to "
+            "then; relapse/progression and death are events; a subject without an event is censored at the last disease "
             "assessment. Sensitivity analysis (`time_to_event.efs.sensitivity`), in the same table: "
             f"{choice(efs['sensitivity'])}.",
-            "- **Duration of response (DOR)**: first CR/CRi to relapse/progression or death from ALL; death from "
-            f"another cause censors. DOR landmarks are those a responder can reach (`time_to_event.dor_landmarks`: "
-            f"{dor}; at "
+            f"- **Duration of response (DOR)**: first CR/CRi to relapse/progression or death from ALL; death from another "
+            f"cause censors. DOR landmarks are those a responder can reach (`time_to_event.dor_landmarks`: {dor}; at "
             f"most Day {reach}, the end of follow-up less the earliest first CR/CRi).",
             "- Allo-HSCT and CD22 CAR-T are protocol treatment and censor no endpoint.",
             f"- Kaplan-Meier estimates with Greenwood variance and {t['conf_type']} 95% confidence intervals "
-            "(`time_to_event.conf_type`). Medians and their confidence limits follow R survival's "
-            "quantile.survfit(): the first time the curve (or its limit) is at or below 0.5, the midpoint of a flat "
-            "stretch exactly at 0.5, "
+            "(`time_to_event.conf_type`). Medians and their confidence limits follow R survival's quantile.survfit(): "
+            "the first time the curve (or its limit) is at or below 0.5, the midpoint of a flat stretch exactly at 0.5, "
             "and 'Not reached' / NE when it never gets there. A landmark rate is NE only when nobody remains at risk.",
         ]
     )

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from analysis_lib.toolkit import ard as ard_mod
-from analysis_lib.toolkit import escape, formats, frames, stats
+from analysis_lib.toolkit import formats, frames, stats
 
 #: One row of :func:`summary_table`: (label, indent, ARD key (group2_level, variable, variable_level)
 #: or None, kind).
@@ -497,8 +497,7 @@ def deaths_ard(
     total: bool = True,
 ) -> pd.DataFrame:
     """Deaths (``DTHFL``) by category — relapse/progression of ALL vs non-relapse mortality
-    (``DTHTRTFL``: any death not due to ALL; not called treatment-related unless coded so), by cause (``DTHCAUS``)
-    — and by timing (``DTHDY0``; cumulative windows
+    (``DTHTRTFL``: any death not due to ALL; not called treatment-related unless coded so), by cause (``DTHCAUS``) — and by timing (``DTHDY0``; cumulative windows
     on or before each Day in ``windows`` and after the last), each split by category.
 
     Rows: ``DTHFL``; ``DTHCAT`` (group2 None); ``DTHCAUS`` (group2 ``DTHCAT``); ``DTHWIN`` and
@@ -566,8 +565,7 @@ def summary_table(ard: pd.DataFrame, rows: Sequence[tuple], *, label_col: str = 
 
     ``rows``: ``(label, indent, key, kind)`` with key ``(group2_level, variable,
     variable_level)`` and kind ``"n_pct"`` (n (%) of the row's N), ``"count:<stat>"``,
-    ``"median_range"`` or ``"header"`` (blank cells). A key absent from the ARD is an error (rows are explicit,
-    never silently empty).
+    ``"median_range"`` or ``"header"`` (blank cells). A key absent from the ARD is an error (rows are explicit, never silently empty).
     """
     group_keys, _, table = ard_mod.index(ard)
     groups = [g[0] for g in group_keys]
@@ -801,7 +799,7 @@ def top_terms(ae_ard: pd.DataFrame, k: int = 3, *, group: Any = TOTAL) -> list[t
 
 
 def terms_text(ae_ard: pd.DataFrame, k: int = 3, *, group: Any = TOTAL) -> str:
-    """'Pyrexia 20/46 (43.5%), Nausea ...' for interpretive Markdown text (terms escaped: they
-    are data); 'none' when empty."""
+    """'Pyrexia 20/46 (43.5%), Nausea ...' for interpretive text: plain text (the terms are data;
+    ``chapter.text`` escapes it as a whole); 'none' when empty."""
     terms = top_terms(ae_ard, k, group=group)
-    return ", ".join(f"{escape.markdown(t)} {formats.n_of_N(n, N)}" for t, n, N in terms) or "none"
+    return ", ".join(f"{t} {formats.n_of_N(n, N)}" for t, n, N in terms) or "none"

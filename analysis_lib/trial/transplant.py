@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis_lib.toolkit import ard, formats, stats
+from analysis_lib.toolkit import ard, escape, formats, stats
 from analysis_lib.toolkit.figures import cif_plot, km_plot
 
 ACUTE, CHRONIC = "ACUTE GVHD", "CHRONIC GVHD"  # ADAE AESICAT categories (params `aesi` keys)
@@ -437,14 +437,16 @@ def select_groups(ard_df: pd.DataFrame, shown: Sequence[str]) -> pd.DataFrame:
     return ard_df[ard_df["group1_level"].isin([*shown, ard.TOTAL])].reset_index(drop=True)
 
 
+@escape.returns_markup
 def methods_text(study: Mapping[str, Any]) -> str:
-    """The transplant-outcome rules of the methods chapter, each with its parameter, as Markdown."""
+    """The transplant-outcome rules of the methods chapter, each with its parameter, as Markdown
+    (parameter text escaped)."""
     cfg = study["transplant"]
     by_day = int(cfg["agvhd"]["by_day"])
-    grades = ", ".join(f"{k}: grade >= {v}" for k, v in cfg["agvhd"]["grades"].items())
+    grades = ", ".join(f"{escape.markdown(k)}: grade >= {v}" for k, v in cfg["agvhd"]["grades"].items())
 
     def lms(spec):
-        return ", ".join(f"{x['label']} = Day {x['day']}" for x in spec)
+        return ", ".join(f"{escape.markdown(x['label'])} = Day {x['day']}" for x in spec)
 
     return "\n".join(
         [
@@ -455,8 +457,7 @@ def methods_text(study: Mapping[str, Any]) -> str:
             "- **Cumulative incidence of relapse (CIR) and non-relapse mortality (NRM)**, from CD19 CAR-T, subjects "
             "who reached CR/CRi: relapse or progression (or death from ALL without documented relapse) versus death "
             "without relapse from any other cause. Deaths not due to ALL are called non-relapse mortality, never "
-            f"treatment-related unless coded so. Landmarks `transplant.cir_nrm.landmarks`: "
-            f"{lms(cfg['cir_nrm']['landmarks'])}.",
+            f"treatment-related unless coded so. Landmarks `transplant.cir_nrm.landmarks`: {lms(cfg['cir_nrm']['landmarks'])}.",
             f"- **Acute GVHD** (MAGIC; {grades}; `transplant.agvhd.grades`) by Day {by_day} after allo-HSCT "
             "(`transplant.agvhd.by_day`), from the HSCT date in transplanted subjects; relapse and death without acute "
             "GVHD compete; later onsets are not counted.",
