@@ -109,7 +109,12 @@ def fake_modules(calls: list[str]) -> dict[str, types.SimpleNamespace]:
         return {"html": html / "index.html", "pdf": pdf}
 
     def write_manifest(cut, build_dir, engine, timings):
-        (build_dir / "manifest.json").write_text(json.dumps({"cut": cut.id, "engine": engine}) + "\n")
+        from analysis_lib.pipeline import provenance
+
+        outputs = provenance.deliverables(build_dir)
+        (build_dir / "manifest.json").write_text(
+            json.dumps({"cut": cut.id, "engine": engine, "outputs": outputs}) + "\n"
+        )
         return build_dir / "manifest.json"
 
     return {
@@ -128,7 +133,7 @@ def install_fakes(monkeypatch, fakes: dict[str, types.SimpleNamespace]) -> None:
 
     validate, derive = fakes["validate"], fakes["derive"]
 
-    def run_validate(cut):
+    def run_validate(cut, reporter=None):
         problems = validate.validate_cut(cut)
         if problems:
             raise pipeline.PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(problems))

@@ -20,7 +20,7 @@ CSR = Path(sys.executable).with_name("csr")
 def test_help_is_fast_and_lists_every_subcommand():
     proc = subprocess.run([str(CSR), "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
-    for sub in ("generate", "validate", "derive", "execute", "render", "report"):
+    for sub in ("generate", "validate", "derive", "execute", "render", "report", "verify"):
         assert sub in proc.stdout
     # --help must not import the heavy modules (papermill, pandas, the analysis code)
     probe = (
@@ -152,3 +152,58 @@ def test_concurrent_run_is_refused_with_exit_3(project, capsys, cut_lock_holder)
 def test_generate_refuses_to_overwrite_the_committed_trial_with_another_size(capsys):
     assert cli.main(["generate", "--subjects", "480"]) == 1
     assert "needs --out DIR" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- issue 14
+
+
+@pytest.mark.parametrize("name", ["../c1", "c1/../c2", "a/b", "..", "c 1", "", "_x", "c1\n"])
+def test_bad_cut_names_are_one_sentence(project, capsys, name):
+    root, calls = project
+    assert cli.main(["report", "--cut", name]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"csr report failed: '{name}' is not a valid data cut name: use letters, digits, '-' and '_' "
+        "(it names params/<cut>.yml and _output/<cut>/)\n"
+    )
+    assert calls == [] and not (root / "_output" / "c1").exists()
+
+
+def test_an_impossible_cut_date_is_one_sentence(project, capsys):
+    root, _ = project
+    params = root / "params" / "c1.yml"
+    params.write_text(params.read_text().replace("cut_date: ", "cut_date: 2025-02-30 #"))
+    assert cli.main(["validate", "--cut", "c1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"csr validate failed: {params}: not valid YAML: ") and "real calendar dates" in err
+    assert "unexpectedly" not in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_verify_a_fresh_report_then_one_edited_ard_byte(project, capfd):
+    root, _ = project
+    assert cli.main(["report", "--cut", "c1"]) == 0
+    captured = capfd.readouterr()
+    assert "IPKernelApp" not in captured.out + captured.err and "KeyboardInterrupt" not in captured.out + captured.err
+    assert cli.main(["verify", "--cut", "c1"]) == 0
+    assert "deliverables match manifest.json" in capfd.readouterr().out
+    ard = root / "_output" / "c1" / "ard" / "01-alpha.csv"
+    data = bytearray(ard.read_bytes())
+    data[-2] ^= 1  # one byte of the ARD
+    ard.write_bytes(bytes(data))
+    assert cli.main(["verify", "--cut", "c1"]) == 1
+    err = capfd.readouterr().err
+    assert "does not match its manifest.json (1 difference)" in err
+    assert "ard/01-alpha.csv: edited (sha256 differs from manifest.json)" in err
+    delivered = root / "sent"
+    import shutil
+
+    shutil.copytree(root / "_output" / "c1", delivered)
+    (delivered / "ard" / "01-alpha.csv").unlink()
+    assert cli.main(["verify", "--cut", "c1", "--dir", str(delivered)]) == 1
+    assert "ard/01-alpha.csv: missing" in capfd.readouterr().err
+
+
+def test_verify_without_a_manifest_is_one_sentence(project, capsys):
+    assert cli.main(["verify", "--cut", "c1"]) == 1
+    assert "manifest.json: not found; run `csr report` for this cut first" in capsys.readouterr().err

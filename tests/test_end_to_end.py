@@ -1,6 +1,10 @@
 """End to end on the real project (a scratch copy): `csr report` for the reference cut gives the
 HTML book, the PDF and the RTF package with every TLF of the catalogue, offline and fonts embedded;
-a corrupted copy of the data is refused and leaves that report untouched."""
+a corrupted copy of the data is refused and leaves that report untouched.
+
+The copy carries hostile and unlucky text (issue 14): a script payload and a LaTeX payload as AE
+terms, emoji/CJK/Arabic in an AE term, a ``$...$`` mathtext payload in a subject id and a script in
+the cut's label. The report must still build, show all of it as text and run none of it."""
 
 from __future__ import annotations
 
@@ -40,15 +44,66 @@ def _digest(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+SECRET = "LEAKED-FILE-CONTENT-7f3a"
+RUN_LOG: dict[str, str] = {}
+XSS_TERM = "<img src=x onerror=\"document.body.dataset.pwned='yes'\">"
+UNICODE_TERM = "Anaemia 😷 贫血 فقر الدم"
+LABEL = "Final <script>document.body.dataset.label='ran'</script> 🎉"
+SUBJID = ("01-001", r"01-$\foo{x}$")
+
+
+def _latex_term(secret: Path) -> str:
+    return f"Rash {{math}}`\\input{{{secret}}}` ```{{raw}} latex\n\\input{{{secret}}}\n``` $\\input{{{secret}}}$"
+
+
+def _plant_payloads(root: Path) -> None:
+    """Frequent AE terms become payloads (so they reach the running text), consistently in every cut
+    and in the AESI definitions; one subject id a mathtext payload; the cut's label a script."""
+    import pandas as pd
+    import yaml
+
+    secret = root / "secret.tex"
+    secret.write_text(SECRET + "\n")
+    terms = {"Neutropenia": XSS_TERM, "Thrombocytopenia": _latex_term(secret), "Anaemia": UNICODE_TERM}
+    for folder in (root / "synthetic_data").iterdir():
+        for name, cols in (("ae", ("AETERM", "AEDECOD")), ("dm", ("SUBJID",))):
+            path = folder / f"{name}.csv"
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+            for col in cols:
+                df[col] = df[col].replace(terms if name == "ae" else dict([SUBJID]))
+            df.to_csv(path, index=False)
+    study = root / "params" / "study.yml"
+    data = yaml.safe_load(study.read_text(encoding="utf-8"))
+    aesi = data["aesi"]["PROLONGED CYTOPENIA"]
+    aesi["decod"] = [terms.get(t, t) for t in aesi["decod"]]
+    study.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    params = root / "params" / f"{CUT}.yml"
+    cut = yaml.safe_load(params.read_text(encoding="utf-8"))
+    params.write_text(yaml.safe_dump({**cut, "label": LABEL}, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
     for name in PROJECT:
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, root / name)
+    _plant_payloads(root)
     proc = _csr(root, "report", "--cut", CUT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    RUN_LOG["report"] = proc.stdout + proc.stderr
     return root, root / "_output" / CUT
+
+
+def _comparable(folder: Path) -> dict[str, bytes]:
+    """Every file's bytes; the manifest without its run time and the cache without its timings (the
+    only places with a clock, by design)."""
+    files = _digest(folder)
+    for name, volatile in (("manifest.json", "run"), (".cache.json", "last_run")):
+        data = json.loads(files[name])
+        data.pop(volatile)
+        files[name] = json.dumps(data, sort_keys=True).encode()
+    return files
 
 
 def test_report_has_every_deliverable(report):
@@ -58,6 +113,12 @@ def test_report_has_every_deliverable(report):
     assert {"study", "cut", "inputs", "params", "definitions", "git", "packages", "run"} <= set(manifest)
     assert manifest["cut"]["id"] == CUT and manifest["inputs"]  # every input file with its hash
     assert len(list((out / "notebooks").glob("*.ipynb"))) == len(list((ROOT / "chapters").glob("*.ipynb")))
+    assert set(manifest["outputs"]) == {
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and not p.relative_to(out).as_posix().startswith(".")
+    } - {"manifest.json"}
+    assert "IPKernelApp" not in RUN_LOG["report"] and "KeyboardInterrupt" not in RUN_LOG["report"]  # quiet kernels
 
 
 def test_pdf_has_every_catalogue_tlf_and_embedded_fonts(report):
@@ -206,3 +267,77 @@ def test_libreoffice_shows_furniture_on_every_page_and_the_volume_has_a_working_
         assert number in "\n".join(vol[page_no - 1].splitlines()[:8]), (number, page_no)
     toc_pages = sum(1 for p in vol if "...." in p)
     assert len(vol) == toc_pages + sum(len(pages[r.stem]) for r in rtfs)
+
+
+# ---------------------------------------------------------------- issue 14: trustworthy outputs
+
+
+def test_script_payloads_run_no_script_in_chromium(report, tmp_path):
+    from helpers import chromium
+
+    _, out = report
+    for page in (
+        "index.html",
+        "notebooks/adverse_events.html",
+        "notebooks/deaths_saes.html",
+        "notebooks/changes.html",
+        "notebooks/methods.html",
+    ):
+        proc = chromium(["--virtual-time-budget=5000", "--dump-dom", (out / "html" / page).as_uri()], tmp_path / "p")
+        dom = proc.stdout
+        body = re.search(r"<body[^>]*>", dom)
+        assert body and "CART-19-22-ALL" in dom, page
+        assert "data-pwned" not in body.group(0) and "data-label" not in body.group(0), f"{page}: a script ran"
+        assert '<img src="x"' not in dom and "<script>document" not in dom, f"{page}: payload became markup"
+    ae = (out / "html" / "notebooks" / "adverse_events.html").read_text(encoding="utf-8")
+    assert "&lt;img src=x onerror=" in ae  # shown as text in the running text and the tables
+    assert "&lt;script&gt;document.body.dataset.label" in (out / "html" / "index.html").read_text(encoding="utf-8")
+
+
+def test_latex_payload_is_text_in_the_pdf_and_unicode_is_marked(report):
+    root, out = report
+    text = subprocess.run(
+        ["pdftotext", str(out / f"csr-{CUT}.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    secret = str(root / "secret.tex")
+    assert SECRET not in text, "a LaTeX payload in the data typeset a file"
+    assert f"\\input{{{secret}}}" in text.replace("\n", "") and "{raw} latex" in text
+    assert "[U+1F637]" in text and "[U+8D2B][U+8840]" in text and "[U+1F389]" in text  # emoji, CJK, in the label
+    assert "<script>document.body.dataset.label" in text  # the label as text on the title page
+    html = (out / "html" / "notebooks" / "adverse_events.html").read_text(encoding="utf-8")
+    assert UNICODE_TERM in html  # the browser sets it with its own fonts
+    log = RUN_LOG["report"]  # the run warned, naming the records
+    assert re.search(
+        r"warning: ae\.csv, column AEDECOD, rows? [\d, ]+: .*\[U\+[0-9A-F]+\].* cannot be set in the "
+        r"PDF's fonts",
+        log,
+    ), log
+    assert "warning: final.yml, key label: [U+1F389]" in log
+
+
+def test_two_force_runs_in_different_folders_give_byte_identical_outputs(report, tmp_path):
+    root, out = report
+    other = tmp_path / "elsewhere" / "project"
+    shutil.copytree(root, other, ignore=shutil.ignore_patterns("_output"))
+    proc = _csr(other, "report", "--cut", CUT, "--force")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    first, second = _comparable(out), _comparable(other / "_output" / CUT)
+    assert sorted(first) == sorted(second)
+    differ = [name for name in first if first[name] != second[name]]
+    assert not differ, f"differ between two --force runs in different folders: {differ}"
+    everything = b"".join(first.values()).replace(str(root / "secret.tex").encode(), b"")  # the payload names it
+    assert str(root).encode() not in everything, "a build path inside the outputs"
+
+
+def test_verify_the_report_then_one_edited_ard_byte(report, tmp_path):
+    root, out = report
+    package = tmp_path / "sent"
+    shutil.copytree(out, package)
+    proc = _csr(root, "verify", "--cut", CUT, "--dir", str(package))
+    assert proc.returncode == 0 and "deliverables match manifest.json" in proc.stdout, proc.stderr
+    ard = package / "ard" / "t-orr.csv"
+    data = bytearray(ard.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    ard.write_bytes(bytes(data))
+    proc = _csr(root, "verify", "--cut", CUT, "--dir", str(package))
+    assert proc.returncode == 1 and "ard/t-orr.csv: edited" in proc.stderr, proc.stderr

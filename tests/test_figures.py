@@ -95,6 +95,25 @@ def test_swimmer_plot():
     np.testing.assert_allclose(death.get_ydata(), [2])
 
 
+def test_dollar_signs_in_subject_ids_are_text_not_mathtext():
+    rec = _swimmer_records()
+    rec.loc[0, "subject"] = r"01-$\foo{x}$"  # mathtext would raise "Unknown symbol: \foo"
+    fig = figures.swimmer_plot(rec)
+    import io
+
+    fig.savefig(io.BytesIO(), format="png")
+    assert r"01-$\foo{x}$" in [t.get_text() for t in fig.axes[0].get_yticklabels()]
+
+
+def test_text_the_figure_font_cannot_draw_becomes_a_marker():
+    rec = _swimmer_records()
+    rec.loc[0, "subject"] = "01-贫血"  # CJK: not in DejaVu Sans
+    fig = figures.swimmer_plot(rec)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "01-[U+8D2B][U+8840]" in labels
+    assert figures.plain("Ä ≥ µ é") == "Ä ≥ µ é"  # what DejaVu Sans has stays
+
+
 def test_swimmer_plot_errors():
     rec = _swimmer_records()
     with pytest.raises(figures.FigureDataError, match=r"missing required column\(s\) \[.end.\]"):

@@ -41,7 +41,8 @@ def test_report_builds_everything_then_a_no_change_rerun_skips_all_work(project)
     assert (out / "html" / "index.html").is_file() and (out / "manifest.json").is_file()
     # executed notebooks: the kernel got the fixed hash seed; no staging path or wall-clock time remains
     nb_text = (out / "notebooks" / "01-alpha.ipynb").read_text()
-    assert "hashseed 0 in chapters" in nb_text and ".staging-" not in nb_text and str(out) in nb_text
+    assert "hashseed 0 in chapters" in nb_text and ".staging-" not in nb_text and str(root) not in nb_text
+    assert '"output_dir": "_output/c1"' in nb_text  # relative to the project: the same bytes wherever it lives
     assert '"start_time": "' not in nb_text and '"end_time": "' not in nb_text
     before = tree_hashes(out)
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
@@ -306,3 +307,158 @@ def test_the_first_failure_stops_the_other_running_chapters(project):
         pipeline.run("c1", jobs=2)
     assert time.perf_counter() - t0 < 60  # the sleeping kernel was killed, not waited for
     assert not (root / "_output" / "c1").exists() and leftovers(root) == []
+
+
+# ---------------------------------------------------------------- trustworthy outputs (issue 14)
+
+
+class Notes(pipeline.Reporter):
+    """Collects the runner's one-line messages."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def message(self, cut, text):
+        self.lines.append(text)
+
+
+@pytest.mark.slow
+def test_missing_or_edited_outputs_are_rebuilt_and_named(project):
+    from analysis_lib.pipeline import provenance
+
+    root, _ = project
+    pipeline.run("c1")
+    out = root / "_output" / "c1"
+    good = tree_hashes(out)
+    assert provenance.verify(out) == []
+    (out / "ard" / "01-alpha.csv").unlink()
+    with (out / "html" / "index.html").open("a") as fh:
+        fh.write("edited\n")
+    (out / "notebooks" / "02-beta.ipynb").unlink()
+    notes = Notes()
+    again = pipeline.run("c1", reporter=notes)
+    assert any(
+        "3 output(s) missing or edited" in n
+        and "ard/01-alpha.csv (missing)" in n
+        and "html/index.html (edited)" in n
+        and "notebooks/02-beta.ipynb (missing)" in n
+        for n in notes.lines
+    ), notes.lines
+    assert again.steps["render"] == "done" and set(again.chapters.values()) == {"done"}
+    assert {k: v for k, v in tree_hashes(out).items() if k != "manifest.json" and k != ".cache.json"} == {
+        k: v for k, v in good.items() if k != "manifest.json" and k != ".cache.json"
+    }
+    assert provenance.verify(out) == [] and pipeline.run("c1").all_cached
+
+
+@pytest.mark.slow
+def test_only_the_chapter_that_wrote_a_missing_notebook_reruns(project):
+    root, _ = project
+    pipeline.run("c1")
+    (root / "_output" / "c1" / "notebooks" / "02-beta.ipynb").unlink()
+    again = pipeline.run("c1")
+    assert again.chapters == {"01-alpha": "cached", "02-beta": "done"}
+
+
+@pytest.mark.slow
+def test_derive_after_a_report_marks_the_deliverables_stale_until_the_next_report(project):
+    from analysis_lib.pipeline import provenance
+
+    root, _ = project
+    pipeline.run("c1")
+    out = root / "_output" / "c1"
+    with (root / "synthetic_data" / "c1" / "dm.csv").open("a") as fh:
+        fh.write("S99\n")
+    notes = Notes()
+    pipeline.run("c1", until="derive", reporter=notes)
+    marker = out / provenance.STALE_MARKER
+    assert marker.is_file() and "stale until `csr report --cut c1`" in marker.read_text()
+    assert any("stale" in n for n in notes.lines)
+    problems = provenance.verify(out)
+    assert problems[0].startswith("STALE.txt: csr derive re-ran") and "adam/adsl.csv: edited" in " ".join(problems)
+    pipeline.run("c1")
+    assert not marker.exists() and provenance.verify(out) == []
+
+
+@pytest.mark.parametrize(
+    "cache",
+    [
+        '{"version": 1, "chapters": []}',
+        '{"version": 1, "chapters": {"a": 1}}',
+        "[1, 2]",
+        '{"version": 1, "produced": "x", "derive": 5}',
+        "not json",
+    ],
+)
+def test_a_wrong_shaped_cache_is_ignored_with_one_sentence(project, cache):
+    root, _ = project
+    out = root / "_output" / "c1"
+    out.mkdir(parents=True)
+    (out / pipeline.CACHE_FILE).write_text(cache)
+    notes = Notes()
+    assert pipeline.read_cache(out, notes, "c1") == {}
+    assert len(notes.lines) == 1 and "is not one this version wrote" in notes.lines[0]
+    assert "ignoring it, so every step runs" in notes.lines[0]
+
+
+def test_read_only_output_is_refused_before_any_copy(project, monkeypatch):
+    root, calls = project
+    pipeline.run("c1", until="derive")
+    out = root / "_output" / "c1"
+    before = tree_hashes(out)
+    real_access = os.access
+    monkeypatch.setattr(pipeline.os, "access", lambda p, mode: False if Path(p) == out else real_access(p, mode))
+    with pytest.raises(pipeline.PipelineError, match=r"c1 is not writable.*chmod -R u\+w.*Nothing was written"):
+        pipeline.run("c1", until="derive", force=True)
+    assert leftovers(root) == [] and tree_hashes(out) == before
+
+
+def test_read_only_copy_is_made_writable_and_removed_on_failure(project, monkeypatch):
+    root, calls = project
+    pipeline.run("c1", until="derive")
+    out = root / "_output" / "c1"
+    for path in [out, *out.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        monkeypatch.setattr(pipeline, "_check_writable", lambda final: None)  # as if the parent allowed it
+
+        def fail(cut, build, domains):
+            assert os.access(build / "adam", os.W_OK)  # the staging copy is writable
+            raise pipeline.PipelineError("planted")
+
+        monkeypatch.setattr(pipeline, "_run_derive", fail)
+        with pytest.raises(pipeline.PipelineError, match="planted"):
+            pipeline.run("c1", until="derive", force=True)
+        assert leftovers(root) == []
+    finally:
+        for path in [out, *out.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_a_staging_folder_that_cannot_be_removed_is_named(project, monkeypatch):
+    root, _ = project
+    monkeypatch.setattr(
+        pipeline, "remove_tree", lambda p: f"could not remove {p} (Permission denied); remove it by hand"
+    )
+    monkeypatch.setattr(pipeline, "_run_derive", lambda *a: (_ for _ in ()).throw(pipeline.PipelineError("planted.")))
+    with pytest.raises(pipeline.PipelineError, match=r"planted\. Also: could not remove .*\.staging-c1-.*by hand"):
+        pipeline.run("c1", until="derive")
+
+
+@pytest.mark.slow
+def test_notebooks_without_cell_ids_give_identical_outputs_run_to_run(project):
+    import nbformat
+
+    root, _ = project
+    path = root / "chapters" / "01-alpha.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.nbformat_minor = 4
+    for cell in nb.cells:
+        cell.pop("id", None)
+    path.write_text(json.dumps(nb, indent=1))
+    pipeline.run("c1", until="execute")
+    first = tree_hashes(root / "_output" / "c1" / "notebooks")
+    pipeline.run("c1", until="execute", force=True)
+    assert tree_hashes(root / "_output" / "c1" / "notebooks") == first
+    ids = [c["id"] for c in json.loads((root / "_output" / "c1" / "notebooks" / "01-alpha.ipynb").read_text())["cells"]]
+    assert ids == ["cell-0", "cell-1", "injected-parameters", "cell-3"]

@@ -278,6 +278,17 @@ def test_title_page_text_goes_through_the_one_latex_escaper():
     assert escape.latex("r/r B-ALL: 1x10^5 & 50% ≥3") == expected
 
 
+def test_report_strings_go_through_the_one_escaping_path():
+    info = {"CUT_LABEL": "r/r B-ALL: 1x10^5 & 50% ≥3 <b>{x}</b>"}
+    assert render.tex_values(info)["CUT_LABEL"] == escape.latex(info["CUT_LABEL"])
+    label = render.tex_values(info)["CUT_LABEL"]
+    assert r"\&" in label and r"\ensuremath{\geq}" in label
+    banner = render.banner_html(
+        {"STUDY_ID": "S", "REPORT_TYPE": "R", "CUT_DATE": "D", "CUT_LABEL": "<script>alert(1)</script>"}
+    )
+    assert "<script>" not in banner and "&lt;script&gt;" in banner
+
+
 def test_provenance_collect_hashes_inputs_and_is_stable(tmp_path):
     cut, _, _ = make_sample_build(tmp_path)
     first = provenance.collect(cut)

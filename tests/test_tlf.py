@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure as MplFigure
 
-from analysis_lib.toolkit import ard, escape, tlf
+from analysis_lib.toolkit import ard, escape, formats, tlf
 from analysis_lib.toolkit.tlf import rtf
 from analysis_lib.trial import catalogue as study_catalogue
 
@@ -599,3 +599,49 @@ def test_figure_rtf_takes_the_orientation_that_shows_it_larger(tmp_path, size, o
     width = int(re.search(r"\\picwgoal(\d+)", text).group(1)) / rtf.TWIPS
     assert width == pytest.approx(size[0] * rtf.figure_scale(f, layout), abs=0.01) and width <= layout.content_width
     assert "{\\header" in text and "Page {\\field" in text and text.count("Note.") == 1
+
+
+# ---------------------------------------------------------------- text from the data is data (issue 14)
+
+PAYLOADS = [
+    "<img src=x onerror=\"document.body.dataset.pwned='yes'\">",
+    "{math}`\\input{/etc/passwd}`",
+    "```{raw} latex\n\\input{/etc/passwd}\n```",
+    "$\\input{/etc/passwd}$",
+    "# heading",
+    "- item",
+    "1. item",
+    "% comment",
+    "(target)=",
+    ":::{note}\nx\n:::",
+    "[link](javascript:alert(1))",
+    "a | b",
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_plain_text_is_never_markdown(payload):
+    from markdown_it import MarkdownIt
+
+    shown = escape.to_markdown(payload)
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(shown)  # raw HTML allowed
+    assert html.startswith("<p>") and html.count("<p>") == 1 and "<img" not in html and "<a " not in html
+    assert "<h1>" not in html and "<li>" not in html and "<table>" not in html
+    text = html.removeprefix("<p>").removesuffix("</p>\n")
+    assert __import__("html").unescape(text) == "\n".join(payload.splitlines())  # shown as itself
+
+
+def test_markup_passes_and_its_data_is_escaped():
+    table = formats.markdown_table(["Term"], [["<b>x</b>"]])
+    assert isinstance(table, escape.Markup) and escape.to_markdown(table) == table
+    assert escape.markup("**{}**", "<i>") == "**\\<i\\>**"
+    joined = escape.Markup("*a* ") + "<b>"
+    assert isinstance(joined, escape.Markup) and joined == "*a* \\<b\\>"
+    prose = "Datasets (v1.2):\n\n" + table  # a paragraph of text, then the table: both survive
+    assert isinstance(prose, escape.Markup) and prose == "Datasets (v1.2):\n\n" + str(table)
+
+
+def test_characters_the_pdf_cannot_set_are_named():
+    assert escape.unsettable("Anaemia 😷 贫血 ≥ é µ") == sorted("贫血😷")
+    assert escape.marker("😷") == "[U+1F637]"
+    assert escape.latex("`x`") == r"\textasciigrave{}x\textasciigrave{}"

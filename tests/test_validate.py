@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pyreadstat
 import pytest
-from fixtures.mini_study import CUT, mini_domains
+from fixtures.mini_study import CUT, DAY0, d, mini_domains
 from helpers import make_cut, write_cut  # shared test helpers (tests/helpers.py)
 
 from analysis_lib.trial import io
@@ -237,3 +237,80 @@ def test_many_duplicates_are_one_problem():
     assert ps[0].message == (
         "duplicate key USUBJID=S01, AESEQ=1; USUBJID=S01, AESEQ=2; USUBJID=S03, AESEQ=1 (6 duplicated in all)"
     )
+
+
+# ---------------------------------------------------------------- clinical consistency (issue 14, item 5)
+
+
+def _one(ps: list[Problem]) -> tuple:
+    assert len(ps) == 1, format_problems(ps)
+    return ps[0].file, ps[0].column, ps[0].rows, ps[0].rule
+
+
+def test_negative_kinetic_values_are_refused():
+    def negative(df):
+        df.loc[1, ["CKORRES", "CKSTRESN"]] = ["-5000", "-5000"]
+
+    assert _one(_problems_after("ck", negative)) == ("ck.csv", "CKSTRESN", (2,), "not negative")
+
+
+def test_ckorres_and_ckstresn_must_agree():
+    ps = _problems_after("ck", lambda df: df.__setitem__("CKSTRESN", ["", "5000", "80", "0.5"]))
+    assert _one(ps) == ("ck.csv", "CKSTRESN", (3,), "CKSTRESN agrees with CKORRES")
+    assert "800" in ps[0].message and "80" in ps[0].message
+    ps = _problems_after("ck", lambda df: df.__setitem__("CKSTRESN", ["3", "5000", "800", "0.5"]))  # <LLOQ with a value
+    assert _one(ps)[2:] == ((1,), "CKSTRESN agrees with CKORRES")
+    ps = _problems_after("ck", lambda df: df.__setitem__("CKORRES", ["<LLOQ", "lots", "800", "0.5"]))
+    assert _one(ps) == ("ck.csv", "CKORRES", (2,), "numeric or <LLOQ")
+
+
+def test_cd22_infusion_before_cd19_is_refused():
+    def early(df):
+        df.loc[df["EXTRT"] == "CD22 CAR-T", "EXSTDTC"] = [d(-3), d(95)]
+
+    ps = _problems_after("ex", early)
+    assert _one(ps) == ("ex.csv", "EXSTDTC", (6,), "CD19 before CD22 CAR-T")
+    assert "S01" in ps[0].message and d(-3) in ps[0].message and DAY0.isoformat() in ps[0].message
+
+
+def test_infusion_date_without_exposure_record_is_refused():
+    ps = _problems_after("ex", lambda df: df.drop(index=df.index[df["USUBJID"] == "S03"], inplace=True))
+    assert _one(ps) == ("dm.csv", "RFSTDTC", (3,), "infusion has an exposure record")
+    assert "S03" in ps[0].message
+
+
+def test_lymphodepletion_before_consent_is_refused():
+    ps = _problems_after("pr", lambda df: df.__setitem__("PRSTDTC", [d(-30), *df["PRSTDTC"][1:]]))
+    assert _one(ps) == ("pr.csv", "PRSTDTC", (1,), "no procedure before consent")
+    assert "lymphodepletion" in ps[0].message and "S01" in ps[0].message
+
+
+def test_header_only_ae_file_is_refused():
+    ps = _problems_after("ae", lambda df: df.drop(index=df.index, inplace=True))
+    assert _one(ps) == ("ae.csv", "", (), "records present")
+
+
+def test_death_before_infusion_is_refused():
+    ps = _problems_after("ds", lambda df: df.__setitem__("DSSTDTC", [*df["DSSTDTC"][:6], d(-2), *df["DSSTDTC"][7:]]))
+    assert _one(ps) == ("ds.csv", "DSSTDTC", (7,), "no death before infusion")
+    assert "S02" in ps[0].message
+
+
+def test_latin1_bytes_name_the_row(tmp_path):
+    folder = write_cut(mini_domains(), tmp_path / "data")
+    ae = folder / "ae.csv"
+    lines = ae.read_bytes().split(b"\n")
+    lines[3] = lines[3].replace(b"term", "Fi\xe8vre".encode("latin-1"), 1)
+    ae.write_bytes(b"\n".join(lines))
+    with pytest.raises(io.ReadError) as err:
+        io.read_domain(folder, "ae")
+    assert err.value.file == "ae.csv" and "row 3" in err.value.message and "UTF-8" in err.value.message
+
+
+def test_xpt_bytes_in_a_csv_are_one_clear_problem(tmp_path):
+    folder = write_cut(mini_domains(), tmp_path / "data")
+    pyreadstat.write_xport(mini_domains()["ae"], str(tmp_path / "ae.xpt"), table_name="AE")
+    (folder / "ae.csv").write_bytes((tmp_path / "ae.xpt").read_bytes())
+    problems = validate_cut(make_cut(folder))
+    assert [(p.file, p.rule) for p in problems] == [("ae.csv", "file present and readable")]
+    assert "SAS XPT" in problems[0].message

@@ -4,7 +4,8 @@ Subcommands import their modules lazily so ``csr --help`` is fast. Every failure
 (configuration, data, a failing chapter, a held lock) ends with one readable paragraph on stderr and a
 non-zero exit status, never a traceback (``--debug`` shows it).
 
-Exit status: 0 success; 1 data, configuration or chapter failure; 2 usage error (argparse);
+Exit status: 0 success; 1 data, configuration or chapter failure (``verify``: the package differs from
+its manifest); 2 usage error (argparse);
 3 another run holds the cut's lock; 130 interrupted.
 """
 
@@ -32,6 +33,15 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="read + validate the cut's inputs, report all problems")
     v.add_argument("--cut", required=True, metavar="CUT")
+
+    c = sub.add_parser(
+        "verify",
+        help="check a delivered package against its manifest.json",
+        description="Check every deliverable of a cut's output folder (or a copy of it that was "
+        "sent out, --dir) against the sha256 in its manifest.json; name what differs.",
+    )
+    c.add_argument("--cut", required=True, metavar="CUT")
+    c.add_argument("--dir", type=Path, default=None, metavar="DIR", help="the package folder (default _output/CUT)")
 
     for name, text in (
         ("derive", "data cut + ADaM datasets -> _output/CUT/adam/"),
@@ -105,7 +115,7 @@ class RichReporter:
 
     def message(self, cut, text):
         with self.lock:
-            self.console.print(f"{cut}: {text}", highlight=False, markup=False)
+            self.console.print(f"{cut}: {text}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _summary(console, results) -> None:
@@ -155,8 +165,37 @@ def _cmd_validate(args) -> int:
 
     cut = config.load_cut(args.cut)
     config.load_study(cut.root)  # the study parameters first: a schema problem is a ConfigError
-    runner.validate_inputs(cut)  # raises PipelineError naming every problem
+
+    class Warnings(runner.Reporter):
+        def message(self, cut: str, text: str) -> None:
+            print(f"{cut}: {text}", file=sys.stderr)
+
+    runner.validate_inputs(cut, Warnings())  # raises PipelineError naming every problem
     print(f"Data cut '{cut.id}' ({cut.data_dir}): no problems found.")
+    return 0
+
+
+def _cmd_verify(args) -> int:
+    from analysis_lib.pipeline import provenance
+    from analysis_lib.trial import config
+
+    folder = args.dir or config.load_cut(args.cut).output_dir
+    try:
+        diffs = provenance.verify(folder)
+    except provenance.VerifyError as exc:
+        print(f"csr verify failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if diffs:
+        print(
+            f"csr verify: {folder} does not match its manifest.json ({len(diffs)} difference"
+            f"{'s' if len(diffs) != 1 else ''}):",
+            file=sys.stderr,
+        )
+        for line in diffs:
+            print(f"  - {line}", file=sys.stderr)
+        return EXIT_FAILED
+    n = len(provenance.deliverables(folder))
+    print(f"csr verify: {folder}: all {n} deliverables match manifest.json")
     return 0
 
 
@@ -197,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     from analysis_lib.pipeline.runner import LockHeld, PipelineError
     from analysis_lib.trial.config import ConfigError
 
-    handlers = {"generate": _cmd_generate, "validate": _cmd_validate}
+    handlers = {"generate": _cmd_generate, "validate": _cmd_validate, "verify": _cmd_verify}
     started = time.perf_counter()
     try:
         return handlers.get(args.command, _cmd_pipeline)(args)

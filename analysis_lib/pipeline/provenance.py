@@ -7,6 +7,7 @@ provenance chapter shows it); :func:`analysis_lib.pipeline.render.write_manifest
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import subprocess
 from importlib import metadata
@@ -92,6 +93,64 @@ def _tool_version(cmd: list[str]) -> str | None:
         return None
     first = (proc.stdout or proc.stderr).strip().splitlines()
     return first[0] if proc.returncode == 0 and first else None
+
+
+#: Files in a cut's output folder that are not deliverables: the manifest itself, and hidden entries at
+#: its top (the runner's ``.cache.json``, build scratch folders); the stale marker is reported on its own.
+MANIFEST = "manifest.json"
+STALE_MARKER = "STALE.txt"
+
+
+def deliverables(folder: Path) -> dict[str, str]:
+    """``{path relative to folder: sha256}`` of every deliverable under ``folder`` (sorted), i.e.
+    every file but the manifest, the stale marker and hidden files or folders at the top."""
+    folder = Path(folder)
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and not rel.parts[0].startswith(".") and rel.as_posix() not in (MANIFEST, STALE_MARKER):
+            out[rel.as_posix()] = sha256(path)
+    return out
+
+
+def compare(folder: Path, recorded: dict[str, str]) -> list[tuple[str, str]]:
+    """How ``folder`` differs from the ``recorded`` deliverable hashes: ``(path, "missing" |
+    "edited" | "not in the manifest")`` sorted by path; empty when every file matches."""
+    found = deliverables(folder)
+    diffs = [(p, "missing") for p in recorded if p not in found]
+    diffs += [(p, "edited") for p, h in recorded.items() if p in found and found[p] != h]
+    diffs += [(p, "not in the manifest") for p in found if p not in recorded]
+    return sorted(diffs)
+
+
+class VerifyError(Exception):
+    """The folder has no readable manifest to check against."""
+
+
+def verify(folder: Path) -> list[str]:
+    """Check a delivered package (a cut's output folder) against its ``manifest.json``: one line per
+    difference naming the file (missing, edited, not in the manifest) and the stale marker if a
+    partial step ran after the report; empty when the package is exactly what the manifest lists."""
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VerifyError(f"{folder / MANIFEST}: not found; run `csr report` for this cut first") from None
+    except (OSError, ValueError) as exc:
+        raise VerifyError(f"{folder / MANIFEST}: not readable JSON ({exc})") from None
+    recorded = manifest.get("outputs") if isinstance(manifest, dict) else None
+    if not isinstance(recorded, dict):
+        raise VerifyError(
+            f"{folder / MANIFEST}: lists no deliverables (key 'outputs'); it was written by an older "
+            "version of the pipeline: re-run `csr report --force`"
+        )
+    lines = [
+        f"{path}: {what}" + (" (sha256 differs from manifest.json)" if what == "edited" else "")
+        for path, what in compare(folder, recorded)
+    ]
+    if (folder / STALE_MARKER).is_file():
+        lines.insert(0, f"{STALE_MARKER}: " + (folder / STALE_MARKER).read_text(encoding="utf-8").strip())
+    return lines
 
 
 def collect(cut: str | config.Cut, engine: str = "jupyter-book") -> dict[str, Any]:

@@ -98,6 +98,17 @@ def banner_text(info: dict[str, str]) -> str:
     return f"{info['STUDY_ID']} · {info['REPORT_TYPE']} · Data cut {info['CUT_DATE']} ({info['CUT_LABEL']})"
 
 
+def banner_html(info: dict[str, str]) -> str:
+    """:func:`banner_text` for the theme's announcement bar, which inserts it as raw HTML: escaped."""
+    return escape.html(banner_text(info))
+
+
+def tex_values(info: dict[str, str]) -> dict[str, str]:
+    """The report strings as LaTeX text for the title page, running header and PDF metadata
+    (:func:`analysis_lib.toolkit.escape.latex`: data, never markup)."""
+    return {k: escape.latex(v) for k, v in info.items()}
+
+
 def _fill(template: str, values: dict[str, str]) -> str:
     """Replace ``@@KEY@@`` placeholders; a placeholder without a value is an error, not left in."""
 
@@ -159,6 +170,11 @@ def tlf_entries(build_dir: Path, catalogue: Path | None = None) -> list[dict[str
     return sorted(entries, key=lambda e: _tlf_sort_key(e["number"]))
 
 
+def _label_id(tlf_id: str) -> str:
+    """A TLF id as it may appear inside ``\\pageref``/``\\label`` (letters, digits, ``-``, ``.``)."""
+    return re.sub(r"[^A-Za-z0-9.-]", "", tlf_id)
+
+
 def _tlf_lists_latex(entries: list[dict[str, str]]) -> str:
     """LaTeX chapter listing tables, figures and listings (page numbers where a TLF has a label)."""
     if not entries:
@@ -183,7 +199,7 @@ def _tlf_lists_latex(entries: list[dict[str, str]]) -> str:
             r"\toprule Number & Title & Page \\ \midrule \endhead \bottomrule \endfoot",
         ]
         tex = escape.latex
-        out += [rf"{tex(e['number'])} & {tex(e['title'])} & \csrtlfpage{{{e['id']}}} \\" for e in rows]
+        out += [rf"{tex(e['number'])} & {tex(e['title'])} & \csrtlfpage{{{_label_id(e['id'])}}} \\" for e in rows]
         out.append(r"\end{longtable}")
     return "\n".join(out) + "\n"
 
@@ -191,7 +207,7 @@ def _tlf_lists_latex(entries: list[dict[str, str]]) -> str:
 def _tlf_list_markdown(entries: list[dict[str, str]]) -> str:
     if not entries:
         return ""
-    rows = "\n".join(f"| {e['number']} | {e['title'].replace('|', '/')} |" for e in entries)
+    rows = "\n".join(f"| {escape.markdown(e['number'])} | {escape.markdown(e['title'])} |" for e in entries)
     return f"\n**Tables, figures and listings**\n\n| Number | Title |\n|---|---|\n{rows}\n"
 
 
@@ -222,7 +238,7 @@ def _write_sources(
 ) -> None:
     """Front page, executed notebooks and static files into the (fresh) source folder."""
     (src / "notebooks").mkdir(parents=True)
-    front = _fill(_template("index.md"), {k: v.replace("|", "/") for k, v in info.items()})
+    front = _fill(_template("index.md"), {k: escape.markdown(v) for k, v in info.items()})
     title, _, body = front.partition("\n")
     body += _tlf_list_markdown(entries)
     if only_html:  # the PDF has the title page and a typeset TLF list with page numbers instead
@@ -235,11 +251,14 @@ def _write_sources(
 
 
 def jupyter_book_config(
-    book: dict[str, Any], info: dict[str, str], figures_dir: Path, entries: list[dict[str, str]]
+    book: dict[str, Any], info: dict[str, str], figures_dir: str, entries: list[dict[str, str]]
 ) -> dict[str, Any]:
-    """The generated Jupyter Book ``_config.yml`` content (offline, no execution, code hidden)."""
-    tex_info = {k: escape.latex(v) for k, v in info.items()}
-    tex_info["FIGURES_DIR"] = figures_dir.resolve().as_posix()
+    """The generated Jupyter Book ``_config.yml`` content (offline, no execution, code hidden).
+
+    ``figures_dir`` is the figures folder relative to the LaTeX build folder: a relative path, so
+    the ``.tex`` does not name the (random) staging folder and two runs give the same bytes."""
+    tex_info = tex_values(info)
+    tex_info["FIGURES_DIR"] = figures_dir
     tex_name = f"csr-{info['CUT_ID']}.tex"
     return {
         "title": info["STUDY_ID"] + " " + book["title"],
@@ -252,7 +271,7 @@ def jupyter_book_config(
         "html": {
             "use_multitoc_numbering": False,
             "home_page_in_navbar": True,
-            "announcement": banner_text(info),
+            "announcement": banner_html(info),
             "extra_footer": "",
             "baseurl": "",
         },
@@ -277,7 +296,7 @@ def jupyter_book_config(
                 "html_show_search_summary": False,  # its fetch() of pages fails under file:// (offline use)
                 "html_last_updated_fmt": None,
                 "html_theme_options": {
-                    "announcement": banner_text(info),
+                    "announcement": banner_html(info),
                     "use_download_button": False,
                     "use_fullscreen_button": False,
                     "search_bar_text": "Search this report...",
@@ -503,7 +522,8 @@ def render_cut(
 def _render_jupyter_book(cut, build_dir, bk, info, notebooks, entries, src, work):
     _write_sources(src, notebooks, info, entries)
     tex_name = f"csr-{cut.id}.tex"
-    _write_sphinx_conf(src, jupyter_book_config(bk, info, build_dir / "figures", entries), bk["chapters"])
+    figures = os.path.relpath(build_dir / "figures", work / "latex")  # where latexmk runs
+    _write_sphinx_conf(src, jupyter_book_config(bk, info, Path(figures).as_posix(), entries), bk["chapters"])
     env = _build_env(cut)
     with ThreadPoolExecutor(max_workers=2) as pool:
         html_job = pool.submit(_build_html, src, work / "html", env)
@@ -516,8 +536,10 @@ def _render_jupyter_book(cut, build_dir, bk, info, notebooks, entries, src, work
     shutil.copyfile(work / "latex" / tex_name, tex)
     os.replace(work / "latex" / f"csr-{cut.id}.pdf", pdf)
     _replace_dir(work / "html", build_dir / "html")
+    text = f"# Sphinx warnings, HTML build\n{warn_html}\n# Sphinx warnings, LaTeX build\n{warn_pdf}\n"
+    # no build folder in a deliverable: the same inputs give the same bytes wherever the build ran
     log.write_text(
-        f"# Sphinx warnings, HTML build\n{warn_html}\n# Sphinx warnings, LaTeX build\n{warn_pdf}\n", encoding="utf-8"
+        text.replace(str(src), "<book sources>").replace(str(build_dir), "<output folder>"), encoding="utf-8"
     )
     paths = {"html": build_dir / "html", "index": build_dir / "html" / "index.html", "pdf": pdf, "tex": tex, "log": log}
     return paths, {"html_s": t_html, "pdf_s": t_pdf}
@@ -536,7 +558,7 @@ def _render_quarto(cut, build_dir, bk, info, notebooks, entries, src, work):
     project["book"]["chapters"] = ["index.md"] + [f"notebooks/{nb.name}" for nb in notebooks]
     fmt = project.setdefault("format", {})
     fmt.setdefault("html", {})["css"] = "_static/csr.css"
-    tex_info = {k: escape.latex(v) for k, v in info.items()}
+    tex_info = tex_values(info)
     tex_info["FIGURES_DIR"] = (build_dir / "figures").resolve().as_posix()
     (src / "preamble.tex").write_text(_fill(_template("preamble.tex"), tex_info), encoding="utf-8")
     fmt.setdefault("pdf", {})["include-in-header"] = "preamble.tex"
@@ -646,9 +668,11 @@ def write_tlf_volume(cut: config.Cut, build_dir: Path, info: dict[str, str]) -> 
 
 
 def write_manifest(cut: str | config.Cut, build_dir: Path, engine: str, timings: dict[str, float]) -> Path:
-    """Write ``build_dir/manifest.json``: provenance of the cut plus the run time (only place with a clock)."""
+    """Write ``build_dir/manifest.json``: provenance of the cut, every deliverable with its sha256
+    (``outputs``: what ``csr verify`` checks) and the run time (the only place with a clock)."""
     cut = config.load_cut(cut) if isinstance(cut, str) else cut
     manifest = provenance.collect(cut, engine=engine)
+    manifest["outputs"] = provenance.deliverables(Path(build_dir))  # every deliverable with its sha256
     manifest["run"] = {
         "finished_utc": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "timings_s": {k: round(v, 2) for k, v in sorted(timings.items())},

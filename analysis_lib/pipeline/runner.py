@@ -29,6 +29,7 @@ import os
 import secrets
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -293,9 +294,9 @@ def _recover_interrupted_swap(cut: Cut) -> None:
         asides[-1].rename(final)
         asides = asides[:-1]
     for old in asides:
-        shutil.rmtree(old, ignore_errors=True)
+        remove_tree(old)
     for stale in final.parent.glob(f".staging-{cut.id}-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        remove_tree(stale)
 
 
 def _swap_in(staging: Path, final: Path) -> None:
@@ -306,16 +307,69 @@ def _swap_in(staging: Path, final: Path) -> None:
         final.rename(aside)
     staging.rename(final)
     if aside is not None:
-        shutil.rmtree(aside)
+        remove_tree(aside)  # a leftover is removed by the next run (_recover_interrupted_swap)
 
 
-def read_cache(output_dir: Path) -> dict:
-    """The step keys of the last good run (empty when absent or unreadable)."""
+_CACHE_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "version": int,
+    "validate": str,
+    "derive": str,
+    "adam": str,
+    "chapters": dict,
+    "render": str,
+    "engine": str,
+    "produced": list,
+    "last_run": dict,
+}
+
+
+def read_cache(output_dir: Path, reporter: Reporter | None = None, cut_id: str = "") -> dict:
+    """The step keys of the last good run; empty (everything re-runs) when absent, unreadable, of
+    another version or of the wrong shape — the last two said in one sentence to ``reporter``."""
+    path = output_dir / CACHE_FILE
     try:
-        data = json.loads((output_dir / CACHE_FILE).read_text())
-    except (OSError, ValueError):
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) and data.get("version") == CACHE_VERSION else {}
+    except (OSError, ValueError):
+        data = None
+    wrong = [k for k, t in _CACHE_SHAPE.items() if isinstance(data, dict) and k in data and not isinstance(data[k], t)]
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("chapters"), dict)
+        and not all(isinstance(v, str) for v in data["chapters"].values())
+    ):
+        wrong.append("chapters")
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or wrong:
+        if reporter is not None:
+            reporter.message(
+                cut_id,
+                f"the cache file {path} is not one this version wrote"
+                f"{' (wrong type of ' + ', '.join(wrong) + ')' if wrong else ''}; "
+                "ignoring it, so every step runs",
+            )
+        return {}
+    return data
+
+
+def remove_tree(path: Path) -> str | None:
+    """Delete ``path`` (a folder or file), making read-only folders writable first; ``None`` when it
+    is gone, else one sentence saying what could not be removed and why."""
+
+    def writable(func, target, _exc):
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(target), 0o700)
+            os.chmod(target, 0o700)
+        func(target)
+
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, onerror=writable)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    except OSError as exc:
+        return f"could not remove {path} ({exc.strerror or exc}); remove it by hand"
+    return None
 
 
 def _clear(path: Path) -> None:
@@ -326,13 +380,28 @@ def _clear(path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------- the steps
-def validate_inputs(cut: Cut) -> dict:
-    """Read and validate the cut's inputs; return the domains read (so derive need not read them again)."""
+def validate_inputs(cut: Cut, reporter: Reporter | None = None) -> dict:
+    """Read and validate the cut's inputs; return the domains read (so derive need not read them again).
+
+    Warnings (text the PDF cannot set, in the data or the cut's label) go to ``reporter.message``,
+    each naming its record; they do not stop the run."""
+    from analysis_lib.toolkit import escape
     from analysis_lib.trial import validate
 
     domains, problems = validate.read_and_validate(cut.data_dir, load_study(cut.root))
     if problems:
         raise PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(problems))
+    reporter = reporter or Reporter()
+    for warning in validate.font_warnings(domains):
+        reporter.message(cut.id, f"warning: {warning}")
+    odd = escape.unsettable(cut.label)
+    if odd:
+        reporter.message(
+            cut.id,
+            f"warning: {cut.params_file.name}, key label: "
+            f"{', '.join(escape.marker(c) for c in odd)} cannot be set in the PDF's fonts; "
+            "the PDF shows the marker instead",
+        )
     return domains
 
 
@@ -379,6 +448,8 @@ def kernel_manager_class(env: dict[str, str], cwd: Path | None = None):
 
     class CsrKernelManager(AsyncKernelManager):
         instances: ClassVar[list[Any]] = []
+        #: thread id -> the file that kernel's stderr goes to (silent on success; see kernel_log)
+        stderr_files: ClassVar[dict[int, Any]] = {}
 
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
@@ -391,11 +462,29 @@ def kernel_manager_class(env: dict[str, str], cwd: Path | None = None):
 
         async def _async_pre_start_kernel(self, **kw):
             kw["env"] = {**os.environ, **kw.get("env", {}), **env}
+            # the kernel's own log (e.g. "KeyboardInterrupt caught in kernel" at shutdown) is not the
+            # user's business on success; on failure it follows the chapter's real error
+            log = tempfile.TemporaryFile(prefix="csr-kernel-")  # noqa: SIM115 (closed by kernel_log)
+            CsrKernelManager.stderr_files[threading.get_ident()] = log
+            kw["stderr"] = log
             if cwd is not None:  # per kernel, not papermill's process-wide chdir (unsafe across threads)
                 kw["cwd"] = str(cwd)
             return await super()._async_pre_start_kernel(**kw)
 
     return CsrKernelManager
+
+
+def kernel_log(km_class, keep: bool) -> str:
+    """Close this thread's kernel stderr file; its last lines when ``keep`` (a failure), else ""."""
+    log = km_class.stderr_files.pop(threading.get_ident(), None)
+    if log is None:
+        return ""
+    try:
+        log.seek(0)
+        lines = log.read().decode("utf-8", "replace").strip().splitlines() if keep else []
+    finally:
+        log.close()
+    return "\n".join(lines[-8:])
 
 
 def _kill_kernels(km_class) -> None:
@@ -407,15 +496,33 @@ def _kill_kernels(km_class) -> None:
 _VOLATILE_META = ("start_time", "end_time", "duration")
 
 
-def _sanitise_notebook(path: Path, staging: Path, final: Path) -> None:
-    """Drop papermill's timestamps and random cell id, and put the final path for the staging one.
+def _has_cell_ids(notebook: Path) -> bool:
+    """True when every cell of the source notebook has an id (nbformat >= 4.5)."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return False
+    return all("id" in c for c in cells)
 
-    Why: executed notebooks are outputs and must be identical run to run (docs/design.md §2).
+
+def _sanitise_notebook(
+    path: Path, staging: Path, final: Path, root: Path | None = None, source_ids: bool = True
+) -> None:
+    """Drop papermill's timestamps and random cell ids, and put the output folder relative to the project
+    (``_output/<cut>``) for the staging path.
+
+    Why: executed notebooks are outputs and must be identical run to run and wherever the project lives
+    (docs/design.md §2); a source notebook without cell ids (nbformat 4.4) gets random ones when
+    upgraded, so its cells are numbered instead.
     """
     import nbformat
 
-    text = path.read_text(encoding="utf-8").replace(str(staging), str(final))
+    shown = final.relative_to(root).as_posix() if root is not None and final.is_relative_to(root) else str(final)
+    text = path.read_text(encoding="utf-8").replace(str(staging), shown).replace(str(final), shown)
     nb = nbformat.reads(text, as_version=4)
+    if not source_ids:
+        for i, cell in enumerate(nb.cells):
+            cell.id = f"cell-{i}"
     pm = nb.metadata.get("papermill", {})
     for key in _VOLATILE_META:
         pm.pop(key, None)
@@ -483,16 +590,19 @@ def execute_chapters(
                     report_mode=False,
                 )
             except BaseException as exc:
+                log = kernel_log(km_class, keep=True)
                 if stop.is_set():  # killed because another chapter failed first
                     return
                 stop.set()
                 reporter.chapter(cut.id, name, "failed", time.perf_counter() - t0)
+                tail = f"\nKernel log (after the error above):\n{log}" if log else ""
                 raise ChapterFailed(
                     name,
                     f"Chapter {name} failed for data cut '{cut.id}': {_error_text(exc)}. "
-                    f"The previous outputs in {final_dir} are unchanged.",
+                    f"The previous outputs in {final_dir} are unchanged.{tail}",
                 ) from None
-            _sanitise_notebook(out, build, final_dir)
+            kernel_log(km_class, keep=False)
+            _sanitise_notebook(out, build, final_dir, cut.root, _has_cell_ids(cut.root / "chapters" / f"{name}.ipynb"))
             seconds[name] = time.perf_counter() - t0
             reporter.chapter(cut.id, name, "done", seconds[name])
 
@@ -561,7 +671,9 @@ def run(
     with cut_lock(cut):
         _recover_interrupted_swap(cut)
         final = cut.output_dir
-        old = {} if force else read_cache(final)
+        old = {} if force else read_cache(final, reporter, cut.id)
+        if old:
+            old = _invalidate_damaged(old, final, cut.id, reporter)
         inputs = Inputs.of(cut, need_chapters="execute" in wanted)
         names = list(inputs.chapters)
         if "execute" in wanted and not names:
@@ -579,10 +691,12 @@ def run(
             reporter.message(cut.id, f"nothing changed; {final} left as it is")
             return result
 
+        _check_writable(final)
         staging = final.parent / f".staging-{cut.id}-{secrets.token_hex(4)}"
         try:
             if final.exists():
                 shutil.copytree(final, staging, symlinks=True)
+                _make_writable(staging)  # a read-only copy could be neither built in nor removed
             else:
                 staging.mkdir(parents=True)
             cache = {k: v for k, v in old.items() if k not in ("version",)}
@@ -597,7 +711,7 @@ def run(
                 t0 = time.perf_counter()
                 try:
                     if step == "validate":
-                        domains = validate_inputs(cut)
+                        domains = validate_inputs(cut, reporter)
                         cache["validate"] = keys["validate"]
                     elif step == "derive":
                         _run_derive(cut, staging, domains)
@@ -653,13 +767,115 @@ def run(
                 result.seconds[step] = time.perf_counter() - t0
                 reporter.step(cut.id, step, "done", result.seconds[step])
             cache["last_run"] = {s: round(v, 3) for s, v in result.seconds.items()}
+            _mark_stale(cut, staging, result, wanted, reporter)
             (staging / CACHE_FILE).write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
             _swap_in(staging, final)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+        except BaseException as exc:
+            left = remove_tree(staging)
+            if left and isinstance(exc, PipelineError):
+                raise type(exc)(f"{exc} Also: {left}.") from None
+            if left:
+                reporter.message(cut.id, left)
             raise
     result.total_seconds = time.perf_counter() - t_start
     return result
+
+
+def _check_writable(final: Path) -> None:
+    """Refuse at once (before copying anything) when the outputs cannot be replaced."""
+    for folder in (final.parent, final):
+        if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
+            raise PipelineError(
+                f"{folder} is not writable, so the outputs cannot be replaced; make it writable "
+                f"(chmod -R u+w {folder}) or remove it. Nothing was written."
+            )
+
+
+def _make_writable(tree: Path) -> None:
+    """Give the owner write permission on every folder and file of ``tree`` (a copied read-only output)."""
+    for path in [tree, *tree.rglob("*")]:
+        if not path.is_symlink():
+            mode = path.stat().st_mode
+            if not mode & 0o200:
+                os.chmod(path, mode | 0o200 | (0o100 if path.is_dir() else 0))
+
+
+def _owner(rel: str, tlf_chapters: dict[str, str]) -> tuple[str, str | None]:
+    """Which step (and chapter) writes the output file ``rel`` (a path relative to the cut's folder)."""
+    top = rel.split("/", 1)[0]
+    if top == "adam":
+        return "derive", None
+    if top == "notebooks":
+        return "execute", Path(rel).stem
+    if top in CHAPTER_OUTPUT_DIRS:
+        return "execute", tlf_chapters.get(rel)  # None: not known, every chapter re-runs
+    return "render", None
+
+
+def _tlf_chapters(final: Path) -> dict[str, str]:
+    """``{output file: chapter}`` from the TLF metadata the chapters wrote (``tlf/<id>.json``)."""
+    out: dict[str, str] = {}
+    for meta_file in sorted((final / "tlf").glob("*.json")):
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            chapter = str(meta["chapter"])
+            files = [str(f) for f in (meta.get("files") or {}).values()]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        for rel in [f"tlf/{meta_file.name}", *files]:
+            out[rel] = chapter
+    return out
+
+
+def _invalidate_damaged(old: dict, final: Path, cut_id: str, reporter: Reporter) -> dict:
+    """Outputs missing or edited since the last good run (against the manifest's sha256 of every
+    deliverable): drop the cache entries of the steps (chapters) that write them, so they are rebuilt,
+    and say which. After a partial step (``STALE.txt``) the manifest is known to be behind: the step
+    keys decide alone."""
+    from analysis_lib.pipeline import provenance
+
+    if (final / provenance.STALE_MARKER).is_file():
+        return old
+    try:
+        recorded = json.loads((final / provenance.MANIFEST).read_text(encoding="utf-8")).get("outputs")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if not isinstance(recorded, dict):
+        return old
+    damaged = [(p, what) for p, what in provenance.compare(final, recorded) if what != "not in the manifest"]
+    if not damaged:
+        return old
+    old = {**old, "chapters": dict(old.get("chapters", {}))}
+    owners = _tlf_chapters(final)
+    for rel, _ in damaged:
+        step, chapter = _owner(rel, owners)
+        if step == "execute" and chapter is None:
+            old["chapters"] = {}
+        elif step == "execute":
+            old["chapters"].pop(chapter, None)
+        old.pop(step, None)  # derive -> everything after it; render -> the book again
+    shown = ", ".join(f"{p} ({what})" for p, what in damaged[:8]) + (" ..." if len(damaged) > 8 else "")
+    reporter.message(cut_id, f"{len(damaged)} output(s) missing or edited since the last run: {shown}; rebuilding them")
+    return old
+
+
+def _mark_stale(cut: Cut, staging: Path, result: RunResult, wanted: tuple[str, ...], reporter: Reporter) -> None:
+    """A partial step (``csr derive`` / ``csr execute``) after a report changes what the book, PDF, RTFs,
+    ARDs and manifest were made from: put ``STALE.txt`` beside them until ``csr report`` runs again."""
+    from analysis_lib.pipeline import provenance
+
+    marker = staging / provenance.STALE_MARKER
+    if "render" in wanted:
+        marker.unlink(missing_ok=True)
+        return
+    ran = [s for s in ("derive", "execute") if result.steps.get(s) == "done"]
+    if ran and (staging / provenance.MANIFEST).is_file():
+        text = (
+            f"csr {' and '.join(ran)} re-ran after the report: the HTML book, PDF, RTF package, ARDs and "
+            f"manifest.json in this folder are stale until `csr report --cut {cut.id}` runs again.\n"
+        )
+        marker.write_text(text, encoding="utf-8")
+        reporter.message(cut.id, text.strip())
 
 
 def _plan(

@@ -8,6 +8,7 @@ and title and to save it as SVG/PDF/PNG.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,7 +19,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analysis_lib.toolkit import frames
+from analysis_lib.toolkit import escape, frames
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies and in greyscale print.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
@@ -39,7 +40,25 @@ STYLE: dict[Any, Any] = {  # matplotlib rcParams used by every figure
     "legend.frameon": False,
     "svg.fonttype": "path",
     "pdf.fonttype": 42,
+    # Text from the data (subject ids, terms) is text: "$...$" must not switch to mathtext (issue 14).
+    "text.parse_math": False,
 }
+
+
+@functools.cache
+def _glyphs(family: str) -> frozenset[int]:
+    """Code points the figure font has (matplotlib draws an empty box for any other)."""
+    from matplotlib import font_manager, ft2font
+
+    path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=True)
+    return frozenset(ft2font.FT2Font(path).get_charmap())
+
+
+def plain(text: object) -> str:
+    """Text from the data for a figure: characters the figure font cannot draw (emoji, CJK, ...) become
+    the visible marker ``[U+XXXX]`` the PDF uses too (``escape.marker``), not an empty box and a warning."""
+    glyphs = _glyphs(STYLE["font.family"])
+    return "".join(ch if ord(ch) in glyphs or ch in "\n\t" else escape.marker(ch) for ch in str(text))
 
 
 class FigureDataError(ValueError):
@@ -413,9 +432,9 @@ def swimmer_plot(
         if df["_ongoing"].any():
             handles.append(Line2D([], [], color="#444444", marker=">", ms=4, lw=1.0, label="In follow-up"))
         if has_group:
-            handles = [Line2D([], [], color=colours[g], lw=6, alpha=0.5, label=str(g)) for g in groups] + handles
+            handles = [Line2D([], [], color=colours[g], lw=6, alpha=0.5, label=plain(g)) for g in groups] + handles
         ax.set_yticks(y)
-        ax.set_yticklabels(df["subject"].astype(str), fontsize=7 if n > 25 else 8)
+        ax.set_yticklabels([plain(v) for v in df["subject"]], fontsize=7 if n > 25 else 8)
         ax.set_ylim(n - 0.4, -0.6)
         ax.set_xlim(0, xmax * 1.08)
         ax.set_xlabel(xlabel)

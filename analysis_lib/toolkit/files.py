@@ -26,8 +26,10 @@ def read_yaml_mapping(path: Path, error: type[Exception]) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML: {exc}") from None
-    except ValueError as exc:  # PyYAML's own date constructor: an unquoted 2026-18-01
-        raise error(f"{path}: not valid YAML: {exc} (a date must be YYYY-MM-DD)") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except ValueError as exc:  # PyYAML's own date constructor: an unquoted 2026-18-01 or 2026-02-30
+        raise error(f"{path}: not valid YAML: {exc}; dates must be real calendar dates (YYYY-MM-DD)") from None
     if not isinstance(data, dict):
         raise error(f"{path}: expected a mapping at top level")
     return data

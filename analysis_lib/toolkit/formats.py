@@ -492,13 +492,13 @@ def nca_table(
     return display_frame(recs, label_col, headers)
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> escape.Markup:
     """A Markdown pipe table (renders in Jupyter Book and Quarto); every cell is text, escaped
-    by :func:`escape.markdown` (a cell never becomes markup)."""
+    by :func:`escape.markdown` (a cell never becomes markup), the table itself is Markup."""
 
     def cell(v: Any) -> str:
         return escape.markdown(str(v).replace("\n", " "))
 
     lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     lines += ["| " + " | ".join(map(cell, r)) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    return escape.Markup("\n".join(lines) + "\n")

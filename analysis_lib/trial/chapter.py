@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis_lib.toolkit import escape
 from analysis_lib.toolkit.tlf import Emitter, RTFFurniture, Source
 from analysis_lib.trial import catalogue, config
 
@@ -76,24 +77,23 @@ class Chapter:
         return Source(datasets=tuple(d.upper() for d in datasets), program=f"chapters/{self.name}.ipynb")
 
     # ------------------------------------------------------------------ outputs
-    def text(self, markdown: str) -> None:
-        """Show interpretive text: Markdown for the PDF, the same rendered as HTML for the site."""
-        show_markdown(markdown)
+    def text(self, text: str) -> None:
+        """Show interpretive text. A plain ``str`` (an f-string with AE terms, ids, labels) is text,
+        shown literally; only :class:`~analysis_lib.toolkit.escape.Markup` (tables, method lists
+        the library wrote with escaped data) is Markdown. See :func:`show_markdown`."""
+        show_markdown(text)
 
 
-def show_markdown(markdown: str) -> None:
-    """Display Markdown as a bundle both book builders understand (html and markdown)."""
+def show_markdown(text: str) -> None:
+    """Display ``text`` as a bundle both book builders understand (html and markdown), through the
+    one escaping rule (:func:`analysis_lib.toolkit.escape.to_markdown`): data is never markup, and
+    the HTML is rendered with raw HTML off as a second guard."""
     from IPython.display import display
     from markdown_it import MarkdownIt
 
-    display(
-        {
-            "text/markdown": markdown,
-            "text/html": MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown),
-            "text/plain": markdown,
-        },
-        raw=True,
-    )
+    markdown = escape.to_markdown(text)
+    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    display({"text/markdown": markdown, "text/html": html, "text/plain": str(text)}, raw=True)
 
 
 def start(name: str, cut: str, output_dir: str | os.PathLike | None = None) -> Chapter:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -106,10 +107,25 @@ def _previous_problems(path: Path, cut: params_schema.CutParams) -> list[str]:
     return []
 
 
+_CUT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_cut_name(cut_id: object) -> str:
+    """A cut name names ``params/<cut>.yml`` and ``_output/<cut>/``: letters, digits, ``-`` and ``_``
+    only (no ``..``, ``/`` or spaces), so it can never point outside those folders."""
+    if not isinstance(cut_id, str) or not _CUT_NAME.fullmatch(cut_id):
+        raise ConfigError(
+            f"'{cut_id}' is not a valid data cut name: use letters, digits, '-' and '_' "
+            "(it names params/<cut>.yml and _output/<cut>/)"
+        )
+    return cut_id
+
+
 def load_cut(cut_id: str, root: Path | None = None) -> Cut:
     """Read and validate ``params/<cut_id>.yml`` (:class:`~analysis_lib.trial.params_schema.CutParams`,
     id = file name, the previous cut declared and earlier); raise :class:`ConfigError` listing every problem."""
     root = root or project_root()
+    check_cut_name(cut_id)
     path = root / "params" / f"{cut_id}.yml"
     if not path.is_file():
         known = sorted(p.stem for p in (root / "params").glob("*.yml") if p.stem != "study")
@@ -131,7 +147,7 @@ def load_cut(cut_id: str, root: Path | None = None) -> Cut:
         data_dir=data_dir,
         kind=params.kind,
         label=params.label or cut_id,
-        previous=params.previous,
+        previous=check_cut_name(params.previous) if params.previous else None,
         params_file=path,
         root=root,
     )

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-from analysis_lib.toolkit import ard, formats, frames, stats
+from analysis_lib.toolkit import ard, escape, formats, frames, stats
 from analysis_lib.toolkit.figures import STYLE
 
 RESPONDER = ("CR", "CRI")
@@ -421,9 +421,10 @@ def km_figure(
     )
 
 
+@escape.returns_markup
 def tte_methods(study: Mapping) -> str:
     """The time-to-event rules of the methods chapter, each with the parameter it comes from
-    (``params/study.yml``), as Markdown."""
+    (``params/study.yml``), as Markdown (parameter text escaped)."""
     t, r, tl = study["time_to_event"], study["response"], study["timeline"]
     efs = t["efs"]
     end, win = int(tl["end_of_follow_up"]), int(t["final_visit_window"])
@@ -444,8 +445,8 @@ def tte_methods(study: Mapping) -> str:
             )
         )
 
-    lm = ", ".join(f"{x['label']} = Day {x['day']}" for x in t["landmarks"])
-    dor = ", ".join(f"{x['label']} = Day {x['day']}" for x in t["dor_landmarks"])
+    lm = ", ".join(f"{escape.markdown(x['label'])} = Day {x['day']}" for x in t["landmarks"])
+    dor = ", ".join(f"{escape.markdown(x['label'])} = Day {x['day']}" for x in t["dor_landmarks"])
     reach = end - (int(r["visits"][0]) - int(r["window"]))
     return "\n".join(
         [

@@ -91,12 +91,35 @@ def _to_strings(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
 
 
+def _check_csv_text(path: Path) -> None:
+    """Refuse what is not UTF-8 text before pandas sees it, naming the row: binary data (e.g. a SAS
+    XPT file saved as ``.csv``) and bytes of another encoding (latin-1, cp1252)."""
+    data = path.read_bytes()
+    head = data[:80]
+    if head.startswith(b"HEADER RECORD*******LIBRARY HEADER RECORD") or b"\0" in data[:4096]:
+        kind = "a SAS XPT transport file" if head.startswith(b"HEADER RECORD") else "binary data"
+        raise ReadError(
+            path.name, f"is {kind}, not CSV text; deliver it as {path.stem}.xpt (SAS XPT) or export it as UTF-8 CSV"
+        )
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n")  # 0 = the header line
+        where = "the header line" if line == 0 else f"row {line}"
+        raise ReadError(
+            path.name,
+            f"{where} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+            "save the file as UTF-8 (it looks like latin-1 or cp1252)",
+        ) from None
+
+
 def read_file(path: Path | str) -> pd.DataFrame:
     """Read one CSV / Parquet / XPT file into a frame of strings; :class:`ReadError` if unreadable."""
     path = Path(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
+            _check_csv_text(path)
             df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
             return df.reset_index(drop=True)
         if suffix == ".parquet":

@@ -1,7 +1,8 @@
 """The statistical methods chapter as text: every rule stated with the parameter it comes from
 (``params/study.yml``), so the methods follow the parameters and never restate them by hand.
 
-Each function returns Markdown; values from the parameters are escaped (they are data, not markup).
+Each public function returns :class:`~analysis_lib.toolkit.escape.Markup` (Markdown it wrote); values from
+the parameters are escaped (they are data, not markup).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from typing import Any
 
 from analysis_lib.toolkit import stats
 from analysis_lib.toolkit.escape import markdown as md
+from analysis_lib.toolkit.escape import returns_markup
 from analysis_lib.toolkit.formats import markdown_table
 from analysis_lib.trial.catalogue import join_days
 
 
+@returns_markup
 def study_text(study: Mapping[str, Any], cut_id: str, cut_label: str, cut_date: Any) -> str:
     s = study["study"]
     return (
@@ -23,6 +26,7 @@ def study_text(study: Mapping[str, Any], cut_id: str, cut_label: str, cut_date: 
     )
 
 
+@returns_markup
 def parameters_table(study: Mapping[str, Any]) -> str:
     """The parameters this report used, with their meaning."""
     s = study
@@ -72,6 +76,7 @@ def parameters_table(study: Mapping[str, Any]) -> str:
     return markdown_table(["Parameter", "Value", "Meaning"], rows)
 
 
+@returns_markup
 def populations_table(study: Mapping[str, Any], counts: Mapping[str, int]) -> str:
     """Each analysis population's flag, name, definition and N at this data cut."""
     rows = [
@@ -81,6 +86,7 @@ def populations_table(study: Mapping[str, Any], counts: Mapping[str, int]) -> st
     return markdown_table(["Flag", "Population", "Definition", "N at this data cut"], rows)
 
 
+@returns_markup
 def treatment_text(study: Mapping[str, Any]) -> str:
     tl = study["timeline"]
     ld = tl["lymphodepletion"]
@@ -93,6 +99,7 @@ def treatment_text(study: Mapping[str, Any]) -> str:
     )
 
 
+@returns_markup
 def dose_levels_table(study: Mapping[str, Any]) -> str:
     return markdown_table(
         ["Dose level", "CD19 CAR-T dose (CAR+ cells/kg)"],
@@ -100,6 +107,7 @@ def dose_levels_table(study: Mapping[str, Any]) -> str:
     )
 
 
+@returns_markup
 def dlt_text(study: Mapping[str, Any]) -> str:
     w, esc = study["dlt"]["window"], study["dlt"]["escalation"]
     return (
@@ -112,6 +120,7 @@ def dlt_text(study: Mapping[str, Any]) -> str:
     )
 
 
+@returns_markup
 def ae_text(study: Mapping[str, Any]) -> str:
     p1, p2 = study["ae_periods"]
     eofu = study["timeline"]["end_of_follow_up"]
@@ -126,6 +135,7 @@ def ae_text(study: Mapping[str, Any]) -> str:
     )
 
 
+@returns_markup
 def grading_table(study: Mapping[str, Any]) -> str:
     return markdown_table(
         ["Adverse event", "Grading scale"],
@@ -142,12 +152,14 @@ def _aesi_rule(spec: Mapping[str, Any]) -> str:
     return terms + (f"; lasting at least {spec['min_duration_days']} days" if "min_duration_days" in spec else "")
 
 
+@returns_markup
 def aesi_text(study: Mapping[str, Any]) -> str:
     return "Adverse events of special interest (first matching category in this order):\n\n" + markdown_table(
         ["Category", "Definition"], [(c, _aesi_rule(v)) for c, v in study["aesi"].items()]
     )
 
 
+@returns_markup
 def response_text(study: Mapping[str, Any]) -> str:
     r = study["response"]
     return (
@@ -162,6 +174,7 @@ def response_text(study: Mapping[str, Any]) -> str:
     )
 
 
+@returns_markup
 def kinetics_text(study: Mapping[str, Any]) -> str:
     k = study["kinetics"]
     return (
@@ -184,6 +197,7 @@ def kinetics_text(study: Mapping[str, Any]) -> str:
     )
 
 
+@returns_markup
 def conventions_text() -> str:
     return (
         "Percentages are rounded half away from zero (as SAS ROUND; e.g. 12.25 becomes 12.3) to one decimal; a "

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from analysis_lib.toolkit import ard as ard_mod
-from analysis_lib.toolkit import escape, formats, frames, stats
+from analysis_lib.toolkit import formats, frames, stats
 
 #: One row of :func:`summary_table`: (label, indent, ARD key (group2_level, variable, variable_level)
 #: or None, kind).
@@ -801,7 +801,7 @@ def top_terms(ae_ard: pd.DataFrame, k: int = 3, *, group: Any = TOTAL) -> list[t
 
 
 def terms_text(ae_ard: pd.DataFrame, k: int = 3, *, group: Any = TOTAL) -> str:
-    """'Pyrexia 20/46 (43.5%), Nausea ...' for interpretive Markdown text (terms escaped: they
-    are data); 'none' when empty."""
+    """'Pyrexia 20/46 (43.5%), Nausea ...' for interpretive text: plain text (the terms are data;
+    ``chapter.text`` escapes it as a whole); 'none' when empty."""
     terms = top_terms(ae_ard, k, group=group)
-    return ", ".join(f"{escape.markdown(t)} {formats.n_of_N(n, N)}" for t, n, N in terms) or "none"
+    return ", ".join(f"{t} {formats.n_of_N(n, N)}" for t, n, N in terms) or "none"

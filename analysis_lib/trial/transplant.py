@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis_lib.toolkit import ard, formats, stats
+from analysis_lib.toolkit import ard, escape, formats, stats
 from analysis_lib.toolkit.figures import cif_plot, km_plot
 
 ACUTE, CHRONIC = "ACUTE GVHD", "CHRONIC GVHD"  # ADAE AESICAT categories (params `aesi` keys)
@@ -440,14 +440,16 @@ def select_groups(ard_df: pd.DataFrame, shown: Sequence[str]) -> pd.DataFrame:
     return ard_df[ard_df["group1_level"].isin([*shown, ard.TOTAL])].reset_index(drop=True)
 
 
+@escape.returns_markup
 def methods_text(study: Mapping[str, Any]) -> str:
-    """The transplant-outcome rules of the methods chapter, each with its parameter, as Markdown."""
+    """The transplant-outcome rules of the methods chapter, each with its parameter, as Markdown
+    (parameter text escaped)."""
     cfg = study["transplant"]
     by_day = int(cfg["agvhd"]["by_day"])
-    grades = ", ".join(f"{k}: grade >= {v}" for k, v in cfg["agvhd"]["grades"].items())
+    grades = ", ".join(f"{escape.markdown(k)}: grade >= {v}" for k, v in cfg["agvhd"]["grades"].items())
 
     def lms(spec):
-        return ", ".join(f"{x['label']} = Day {x['day']}" for x in spec)
+        return ", ".join(f"{escape.markdown(x['label'])} = Day {x['day']}" for x in spec)
 
     return "\n".join(
         [

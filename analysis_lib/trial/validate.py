@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import pandas as pd
 import pandera.pandas as pa
 
+from analysis_lib.toolkit import escape
 from analysis_lib.trial.io import ReadError, read_domain
 from analysis_lib.trial.sdtm import DOMAINS, Domain
 
@@ -294,6 +295,149 @@ def _cross_problems(frames: dict[str, pd.DataFrame], files: dict[str, str]) -> l
                     f"for {ex.at[first, 'USUBJID']}{_more(int(bad.sum()))}",
                 )
             )
+    return out + _consistency_problems(frames, files)
+
+
+# ---------------------------------------------------------------- clinical consistency
+
+
+def _has(df: pd.DataFrame | None, *cols: str) -> TypeGuard[pd.DataFrame]:
+    return df is not None and set(cols) <= set(df.columns)
+
+
+def _subject_date(dm: pd.DataFrame, col: str) -> pd.Series:
+    """``dm[col]`` as the earliest possible day, indexed by USUBJID (first row per subject)."""
+    return date_bounds(dm.drop_duplicates("USUBJID").set_index("USUBJID")[col])[0]
+
+
+def _before(
+    file: str, df: pd.DataFrame, col: str, mask: pd.Series, rule: str, what: str, ref: pd.Series
+) -> list[Problem]:
+    """One problem for the rows in ``mask``: ``df[col]`` is before the subject's ``ref`` date."""
+    if not mask.any():
+        return []
+    first = mask.idxmax()
+    subj = df.at[first, "USUBJID"]
+    ref_day = ref.get(subj)
+    shown = ref_day.date().isoformat() if isinstance(ref_day, pd.Timestamp) else str(ref_day)
+    return [
+        Problem(
+            file,
+            col,
+            _rows(df.index[mask]),
+            rule,
+            f"{what} on {df.at[first, col]} for {subj} is before {shown}{_more(int(mask.sum()))}",
+        )
+    ]
+
+
+def _kinetics_problems(file: str, ck: pd.DataFrame) -> list[Problem]:
+    """Kinetic results are amounts (never negative), and CKSTRESN is CKORRES as a number."""
+    out: list[Problem] = []
+    if not _has(ck, "CKSTRESN"):
+        return out
+    num = pd.to_numeric(ck["CKSTRESN"].where(~_blank(ck["CKSTRESN"])), errors="coerce")
+    for col, values in (("CKSTRESN", num), ("CKLLOQ", pd.to_numeric(ck.get("CKLLOQ"), errors="coerce"))):
+        if values is None:
+            continue
+        bad = values < 0
+        if bad.any():
+            out.append(
+                Problem(
+                    file,
+                    col,
+                    _rows(ck.index[bad]),
+                    "not negative",
+                    f"{_values(ck.loc[bad, col])} below 0 (cell counts and copy numbers cannot be "
+                    f"negative){_more(int(bad.sum()))}",
+                )
+            )
+    if "CKORRES" in ck:
+        orres = ck["CKORRES"].str.strip()
+        blq = orres.str.startswith("<")
+        as_num = pd.to_numeric(orres.where(~blq & ~_blank(ck["CKORRES"])), errors="coerce")
+        agree = (blq & num.isna()) | (
+            ~blq & as_num.notna() & num.notna() & ((as_num - num).abs() <= 1e-9 * num.abs().clip(lower=1))
+        )
+        bad = ~agree & ~_blank(ck["CKORRES"]) & ~(~blq & as_num.isna())  # unparsable text: own rule below
+        if bad.any():
+            first = bad.idxmax()
+            out.append(
+                Problem(
+                    file,
+                    "CKSTRESN",
+                    _rows(ck.index[bad]),
+                    "CKSTRESN agrees with CKORRES",
+                    f"CKSTRESN {ck.at[first, 'CKSTRESN'] or 'empty'} does not match CKORRES "
+                    f"{ck.at[first, 'CKORRES']} (a number is the same number; '<LLOQ' has no "
+                    f"CKSTRESN){_more(int(bad.sum()))}",
+                )
+            )
+        text = ~blq & as_num.isna() & ~_blank(ck["CKORRES"])
+        if text.any():
+            out.append(
+                Problem(
+                    file,
+                    "CKORRES",
+                    _rows(ck.index[text]),
+                    "numeric or <LLOQ",
+                    f"{_values(ck.loc[text, 'CKORRES'])} is neither a number nor '<LLOQ'{_more(int(text.sum()))}",
+                )
+            )
+    return out
+
+
+def _consistency_problems(frames: dict[str, pd.DataFrame], files: dict[str, str]) -> list[Problem]:
+    """Clinical order and completeness a report relies on (issue 14, item 5): kinetic values,
+    CD19 before CD22, an infusion date backed by an exposure record, nothing done before consent,
+    no death before the infusion, no empty domain where the trial cannot have none."""
+    out: list[Problem] = []
+    dm, ex, pr, ds, ck = (frames.get(n) for n in ("dm", "ex", "pr", "ds", "ck"))
+    if ck is not None:
+        out += _kinetics_problems(files["ck"], ck)
+    treated = dm is not None and _has(dm, "RFSTDTC") and bool((~_blank(dm["RFSTDTC"])).any())
+    for name in ("dm", "ex", "ae") if treated else ("dm",):
+        df = frames.get(name)
+        if df is not None and len(df) == 0:
+            why = "no subjects" if name == "dm" else "subjects with a CD19 CAR-T infusion date in dm but none here"
+            out.append(Problem(files[name], "", (), "records present", f"the file has a header but no records ({why})"))
+    if _has(ex, "USUBJID", "EXTRT", "EXSTDTC"):
+        day = date_bounds(ex["EXSTDTC"])[0]
+        first19 = day[ex["EXTRT"] == "CD19 CAR-T"].groupby(ex["USUBJID"]).min()
+        cd22 = ex["EXTRT"] == "CD22 CAR-T"
+        out += _before(
+            files["ex"],
+            ex,
+            "EXSTDTC",
+            cd22 & (day < ex["USUBJID"].map(first19)),
+            "CD19 before CD22 CAR-T",
+            "CD22 CAR-T infusion",
+            first19.rename("CD19 CAR-T infusion"),
+        )
+        if _has(dm, "USUBJID", "RFSTDTC"):
+            infused = dm[~_blank(dm["RFSTDTC"])]
+            missing = infused[~infused["USUBJID"].isin(set(ex.loc[ex["EXTRT"] == "CD19 CAR-T", "USUBJID"]))]
+            if len(missing):
+                out.append(
+                    Problem(
+                        files["dm"],
+                        "RFSTDTC",
+                        _rows(missing.index),
+                        "infusion has an exposure record",
+                        f"subject {_list(missing['USUBJID'])} has a CD19 CAR-T infusion date but no "
+                        f"CD19 CAR-T record in {files['ex']}{_more(len(missing))}",
+                    )
+                )
+    if _has(dm, "USUBJID", "RFICDTC") and _has(pr, "USUBJID", "PRSTDTC"):
+        consent = _subject_date(dm, "RFICDTC")
+        day = date_bounds(pr["PRSTDTC"])[0]
+        mask = day < pr["USUBJID"].map(consent)
+        what = str(pr.loc[mask, "PRCAT"].iloc[0]).lower() if mask.any() and "PRCAT" in pr else "procedure"
+        out += _before(files["pr"], pr, "PRSTDTC", mask, "no procedure before consent", what, consent)
+    if _has(dm, "USUBJID", "RFSTDTC") and _has(ds, "USUBJID", "DSDECOD", "DSSTDTC"):
+        infusion = _subject_date(dm, "RFSTDTC")
+        mask = (ds["DSDECOD"] == "DEATH") & (date_bounds(ds["DSSTDTC"])[0] < ds["USUBJID"].map(infusion))
+        out += _before(files["ds"], ds, "DSSTDTC", mask, "no death before infusion", "death", infusion)
     return out
 
 
@@ -357,6 +501,32 @@ def read_and_validate(
         except ReadError as exc:
             problems.append(Problem(exc.file, "", (), "file present and readable", exc.message))
     return frames, problems + validate_frames(frames, study=study)
+
+
+def font_warnings(frames: dict[str, pd.DataFrame]) -> list[Problem]:
+    """Text the PDF's fonts cannot set (emoji, CJK, right-to-left scripts), one warning per file and
+    column naming the rows: the report is still built, showing each such character in the PDF as a
+    marker ``[U+XXXX]`` (:func:`analysis_lib.toolkit.escape.unsettable`); the HTML shows it as it is."""
+    out: list[Problem] = []
+    for name, df in frames.items():
+        file = df.attrs.get("file") or f"{name}.csv"
+        for col in df.columns:
+            values = df[col].astype(str)
+            odd = values.map(lambda v: bool(escape.unsettable(v)))
+            if odd.any():
+                chars = sorted({c for v in values[odd] for c in escape.unsettable(v)})
+                shown = ", ".join(f"{c} {escape.marker(c)}" for c in chars[:MAX_ROWS_SHOWN])
+                out.append(
+                    Problem(
+                        file,
+                        str(col),
+                        _rows(df.index[odd]),
+                        "characters the PDF can set",
+                        f"{shown}{', ...' if len(chars) > MAX_ROWS_SHOWN else ''} cannot be set in the "
+                        f"PDF's fonts; the PDF shows the marker instead{_more(int(odd.sum()))}",
+                    )
+                )
+    return out
 
 
 def validate_cut(cut: Cut, study: Mapping[str, Any] | None = None) -> list[Problem]:

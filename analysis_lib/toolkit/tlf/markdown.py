@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 
 
 def _cell(text: str) -> str:
-    return esc(text).replace("\n", " ")
+    """One table cell or caption line: on one line, escaped."""
+    return esc(str(text).replace("\n", " "))
 
 
 def table(t: Table) -> str:
