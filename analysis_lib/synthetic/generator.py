@@ -142,7 +142,7 @@ LB_BASELINE = {  # median, log-SD, clip range of the baseline value (standard un
 LB_TARGET = {"NEUT": (3.2, 0.3), "PLAT": (200.0, 0.3), "HGB": (128.0, 0.08)}  # recovered level after CAR-T
 LB_RECOVERY_DAYS = 21  # baseline -> recovered level (CAR-T phase, outside cytopenia AEs)
 ANC_ENGRAFT = (10.0, 2.0, 2.0)  # days after HSCT: offset + gamma(shape, scale) (median ~13)
-PLT_AFTER_ANC = (2.0, 2.0, 3.0)  # platelet after neutrophil engraftment: offset + gamma (median ~7)
+PLT_AFTER_ANC = (0.0, 2.0, 1.5)  # platelet after neutrophil engraftment: offset + gamma (median ~2.5)
 PLT_POOR_GRAFT_P = 0.05  # no platelet engraftment within the daily sampling
 ANC_FALSE_START_P = 0.15  # one day >= threshold a few days before the sustained rise
 PLT_TRANSFUSE_BELOW = 15.0  # prophylactic platelet transfusion below this count (10^9/L)
@@ -894,6 +894,8 @@ def _laboratory(s: _Subject, rng: np.random.Generator, study: dict) -> None:
                 if d <= hsct + 5:
                     f = (d - phase_end) / (hsct + 5 - phase_end)
                     x = math.exp(math.log(pre) + f * (math.log(12.0) - math.log(pre)))
+                elif plt_eng is not None and plt_eng - 4 <= d < plt_eng:
+                    x = rng.uniform(15.5, 19.4)  # rising through the transfusion threshold
                 elif plt_eng is None or d < plt_eng:
                     x = min(18.4, 9.0 * math.exp(0.3 * rng.standard_normal()))
                 else:
