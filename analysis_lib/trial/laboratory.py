@@ -57,6 +57,7 @@ TTE_LABELS = {
     "CARTPERS": "CAR-T cells detectable in blood",
 }
 ALL = "All subjects"
+KM_SHORT = {"BCAPL": "B-cell aplasia", "CARTPERS": "CAR-T detectable"}
 ADLB_KEYS = ["STUDYID", "USUBJID", "TRT01A", "TRT01AN", "PHASE", "COHORT", "DOSELVL", "SAFFL", "HSCTFL"]
 
 
@@ -413,11 +414,18 @@ def shift_table(shift: pd.DataFrame) -> pd.DataFrame:
 def cif_summary_ard(adlbtte: pd.DataFrame, params: Sequence[str], landmarks: Sequence[float]) -> pd.DataFrame:
     """Cumulative incidence ARD (``ard.cif_ard``, all subjects) of each onset parameter, plus the
     median and range of the onset day among subjects with the event (stat_name event_median,
-    event_min, event_max)."""
+    event_min, event_max). When no subject is censored, the estimate after the last observation
+    is the final incidence (its CI stays not estimable)."""
     blocks = []
     for p in params:
         d = adlbtte[adlbtte["PARAMCD"] == p].assign(ALLSUBJ=ALL)
-        blocks.append(ard.cif_ard(d, p, "ALLSUBJ", landmarks=list(landmarks), by_levels=[ALL]))
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # CI at an incidence of 1
+            blocks.append(ard.cif_ard(d, p, "ALLSUBJ", landmarks=list(landmarks), by_levels=[ALL]))
+        if len(d) and not (ard.cr_status(d) == 0).any():
+            # nobody censored: the incidence stays at its final value after the last event
+            blk = blocks[-1]
+            late = (blk["stat_name"] == "estimate") & blk["stat_value"].map(_nan) & blk["variable_level"].notna()
+            blk.loc[late, "stat_value"] = float((ard.cr_status(d) == 1).mean())
         ev = d.loc[d["CNSR"] == 0, "AVAL"].astype(float)
         extra = [
             (name, float(f(ev)) if len(ev) else math.nan)
@@ -473,25 +481,29 @@ def _nan(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
-def cif_text(summary: pd.DataFrame, paramcd: str, landmark: float, unit: str) -> str:
-    """'Neutrophil engraftment: 40 of 40 subjects, median Day 13 (range 11-20); cumulative
-    incidence by day 28 100.0% (95% CI ...)' from :func:`cif_summary_ard`."""
+def cif_text(summary: pd.DataFrame, paramcd: str, unit: str) -> str:
+    """'Neutrophil engraftment: 40/40 (100%), median day 13 (range 11 to 20); cumulative incidence
+    by day 14 ...' from :func:`cif_summary_ard` (landmarks beyond the last follow-up are left out)."""
     s = summary[(summary["variable"] == paramcd) & (summary["group1_level"] == ALL)]
     n = ard.stat(s, "n", variable_level=None)
     ev = ard.stat(s, "events", variable_level=None)
     cmp_ = ard.stat(s, "competing", variable_level=None)
     med = ard.stat(s, "event_median")
     lo, hi = ard.stat(s, "event_min"), ard.stat(s, "event_max")
-    est = ard.stat(s, "estimate", variable_level=float(landmark))
-    ci = (ard.stat(s, "ci_low", variable_level=float(landmark)), ard.stat(s, "ci_high", variable_level=float(landmark)))
     txt = f"{TTE_LABELS[paramcd]}: {formats.n_of_N(ev, n)}"
     if not _nan(med):
-        txt += f", on {unit} {formats.fmt_num(med, 1)} (median; range {formats.fmt_num(lo, 0)} to {formats.fmt_num(hi, 0)})"
-    if not _nan(est):
-        txt += (
-            f"; cumulative incidence by {unit} {landmark:g} {formats.fmt_num(100 * float(est), 1)}% "
-            f"(95% CI {formats.fmt_num(100 * float(ci[0]), 1)}% to {formats.fmt_num(100 * float(ci[1]), 1)}%)"
+        txt += f", median {unit} {formats.fmt_num(med, 0 if float(med).is_integer() else 1)} (range {formats.fmt_num(lo, 0)} to {formats.fmt_num(hi, 0)})"
+    for lm in dict.fromkeys(v for v in s["variable_level"] if not _nan(v)):
+        est = ard.stat(s, "estimate", variable_level=lm)
+        if _nan(est):
+            continue
+        ci = [ard.stat(s, k, variable_level=lm) for k in ("ci_low", "ci_high")]
+        ci_txt = (
+            ""
+            if any(_nan(c) for c in ci)
+            else (f" (95% CI {formats.fmt_num(100 * float(ci[0]), 1)}% to {formats.fmt_num(100 * float(ci[1]), 1)}%)")
         )
+        txt += f"; by {unit} {float(lm):g}: {formats.fmt_num(100 * float(est), 1)}%{ci_txt}"
     return txt + f"; {int(cmp_)} died before the event"
 
 
@@ -758,8 +770,8 @@ def crs_peak_ard(pk: pd.DataFrame, tests: Sequence[str]) -> pd.DataFrame:
 def crs_peak_figure(pk: pd.DataFrame, tests: Sequence[str]) -> Figure:
     from analysis_lib.toolkit.figures import values_by_group_plot
 
-    groups = [crs_group(int(g)) for g in sorted(pk["CRSGR"].unique())]
-    data = pk.assign(panel=pk["PARAMCD"], group=pk["CRSGR"].map(lambda g: crs_group(int(g))), value=pk["AVAL"])
+    groups = [str(int(g)) for g in sorted(pk["CRSGR"].unique())]
+    data = pk.assign(panel=pk["PARAMCD"], group=pk["CRSGR"].astype(int).astype(str), value=pk["AVAL"])
     return values_by_group_plot(
         data,
         list(tests),
@@ -775,7 +787,7 @@ def crs_peak_text(pa: pd.DataFrame, test: str) -> str:
     for g in dict.fromkeys(pa["group1_level"]):
         s = pa[(pa["group1_level"] == g) & (pa["variable"] == test)]
         med = ard.stat(s, "median")
-        parts.append(f"{g.lower() if g == 'No CRS' else g} {formats.fmt_sig(med, 3)} (n={int(ard.stat(s, 'n'))})")
+        parts.append(f"{g.lower() if g != 'No CRS' else g} {formats.fmt_sig(med, 3)} (n={int(ard.stat(s, 'n'))})")
     return f"Median peak {SHORT[test]} ({LB_TESTS[test].unit}) by worst CRS grade: " + "; ".join(parts)
 
 
@@ -785,7 +797,7 @@ def bcell_figure(adlbtte: pd.DataFrame, ticks: Sequence[int], conf_type: str = "
     for p in ("BCAPL", "CARTPERS"):
         d = adlbtte[adlbtte["PARAMCD"] == p]
         if len(d):
-            fits[TTE_LABELS[p]] = stats.kaplan_meier(d["AVAL"], 1 - d["CNSR"].astype(int), conf_type=conf_type)
+            fits[KM_SHORT[p]] = stats.kaplan_meier(d["AVAL"], 1 - d["CNSR"].astype(int), conf_type=conf_type)
     if not fits:
         from analysis_lib.trial.efficacy import no_data_figure
 
@@ -802,19 +814,21 @@ def bcell_figure(adlbtte: pd.DataFrame, ticks: Sequence[int], conf_type: str = "
 
 
 def engraftment_figure(adlbtte: pd.DataFrame, params: Sequence[str], ticks: Sequence[int], xlabel: str) -> Figure:
+    """Cumulative incidence curves of the onset parameters (e.g. NEUTENG, PLATENG) with numbers at risk."""
     fits, short = {}, {}
-    for p in params:
-        d = adlbtte[adlbtte["PARAMCD"] == p]
-        if len(d):
-            fits[TTE_LABELS[p]] = stats.cumulative_incidence(d["AVAL"], ard.cr_status(d), cause=1)
-            short[TTE_LABELS[p]] = SHORT.get(p[:4], p)
-    if not fits:
-        from analysis_lib.trial.efficacy import no_data_figure
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # CI at an incidence of 1
+        for p in params:
+            d = adlbtte[adlbtte["PARAMCD"] == p]
+            if len(d):
+                fits[TTE_LABELS[p]] = stats.cumulative_incidence(d["AVAL"], ard.cr_status(d), cause=1)
+                short[TTE_LABELS[p]] = SHORT.get(p[:4], p)
+        if not fits:
+            from analysis_lib.trial.efficacy import no_data_figure
 
-        return no_data_figure("No subjects at this data cut")
-    return cif_plot(
-        fits, list(ticks), xmax=ticks[-1], ymax=1.0, xlabel=xlabel, ylabel="Cumulative incidence", risk_labels=short
-    )
+            return no_data_figure("No subjects at this data cut")
+        return cif_plot(
+            fits, list(ticks), xmax=ticks[-1], ymax=1.0, xlabel=xlabel, ylabel="Cumulative incidence", risk_labels=short
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -963,9 +977,8 @@ def engraftment_ticks(study: Mapping[str, Any]) -> list[int]:
 
 
 def bcell_ticks(study: Mapping[str, Any]) -> list[int]:
-    """Ticks of the B-cell figure: every 90 days to the end of protocol follow-up."""
-    end = int(study["timeline"]["end_of_follow_up"])
-    return list(range(0, end + 1, 90)) + ([end] if end % 90 else [])
+    """Ticks of the B-cell figure: every 90 days up to the end of protocol follow-up."""
+    return list(range(0, int(study["timeline"]["end_of_follow_up"]) + 1, 90))
 
 
 def heme_ref_lines(study: Mapping[str, Any]) -> dict[str, list[tuple[float, str]]]:
