@@ -73,10 +73,14 @@ def grade_limits(study: Mapping[str, Any], paramcd: str, lln: float) -> list[flo
 
 def ctcae_grade(value: Any, limits: Sequence[float]) -> float:
     """CTCAE grade of a "decreased" test: the number of limits the value is strictly below
-    (grade 1 below the LLN, ...); a value on a limit has the milder grade; nan for no value."""
+    (grade 1 below the LLN, ...) -- 0 at or above the LLN, even if a lower record-specific LLN
+    lies below a grade-2 limit; a value on a limit has the milder grade; nan for no value."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
         return math.nan
-    return float(sum(float(value) < lim for lim in limits))
+    v = float(value)
+    if v >= limits[0]:  # at or above the lower limit of normal: not decreased
+        return 0.0
+    return float(sum(v < lim for lim in limits))
 
 
 def grades(adlb: pd.DataFrame, study: Mapping[str, Any], value: str = "AVAL") -> pd.Series:
@@ -285,8 +289,10 @@ def derive_adlbtte(
     hsct = ((saf["HSCTDT"] - cd19).dt.days).astype("float64")
     cond = adlb.groupby("USUBJID")["CONDDY0"].first()
     plt_tx = xt[xt["XTTRT"] == "PLATELETS"]
-    tx_day = (plt_tx["XTSTDTC"] - plt_tx["USUBJID"].map(cd19)).dt.days
-    tx_by = tx_day.groupby(plt_tx["USUBJID"]).apply(list).to_dict() if len(plt_tx) else {}
+    tx_by: dict[str, list] = {}
+    if len(plt_tx):
+        tx_day = (pd.to_datetime(plt_tx["XTSTDTC"]) - plt_tx["USUBJID"].map(cd19)).dt.days
+        tx_by = tx_day.groupby(plt_tx["USUBJID"]).apply(list).to_dict()
     rows: list[dict] = []
     by = {k: g for k, g in adlb.groupby(["USUBJID", "PARAMCD"])}
     for u in saf.index:
