@@ -754,7 +754,7 @@ def _cellular_kinetics(c: _Course) -> None:
 # ================================================================================================
 def _grade_limits(study: dict, testcd: str) -> list[float]:
     """CTCAE limits of a graded count (params ``laboratory.ctcae``), grade 1 at the LLN."""
-    lln = sdtm.LB_TESTS[testcd].low
+    lln = sdtm.LB_TESTS[testcd].low or 0.0
     return [float(lln if x == "LLN" else x) for x in study["laboratory"]["ctcae"][testcd]["limits"]]
 
 
@@ -940,7 +940,7 @@ def _laboratory(s: _Subject, rng: np.random.Generator, study: dict) -> None:
     # lymphocytes: lymphodepletion, CAR-T expansion, conditioning, slow reconstitution
     med, sd, (lo, hi) = LB_BASELINE["LYM"]
     lym0 = float(np.clip(_lognorm(rng, med, sd), lo, hi))
-    car = {}
+    car: dict[int, float] = {}
     for _prod, spec, method, val, _, day in s.ck:
         if spec == "PERIPHERAL BLOOD" and method == "FLOW CYTOMETRY" and val is not None:
             car[day] = car.get(day, 0.0) + val
@@ -1061,9 +1061,9 @@ def _laboratory(s: _Subject, rng: np.random.Generator, study: dict) -> None:
         igg[d] = x
     values["IGG"] = igg
     if hsct is not None:
-        post = [d for d in days if d >= hsct + 12]
-        picks = {next((d for d in post if d >= hsct + k), None) for k in (14, 28)}
-        picks |= {d for d in post if d in named and d > hsct + 28}
+        after = [d for d in days if d >= hsct + 12]
+        picks = {next((d for d in after if d >= hsct + k), None) for k in (14, 28)}
+        picks |= {d for d in after if d in named and d > hsct + 28}
         mixed = rng.random() < MIXED_CHIMERISM_P
         ch = {}
         for d in sorted(x for x in picks if x is not None):

@@ -32,7 +32,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis_lib.toolkit import ard, formats, stats
-from analysis_lib.toolkit.figures import STYLE, cif_plot, km_plot
+from analysis_lib.toolkit.figures import cif_plot, km_plot
 from analysis_lib.trial.sdtm import LB_TESTS
 
 GRADED_ORDER = ("NEUT", "PLAT", "HGB", "LYM")
@@ -294,7 +294,7 @@ def derive_adlbtte(
         tx_day = (pd.to_datetime(plt_tx["XTSTDTC"]) - plt_tx["USUBJID"].map(cd19)).dt.days
         tx_by = tx_day.groupby(plt_tx["USUBJID"]).apply(list).to_dict()
     rows: list[dict] = []
-    by = {k: g for k, g in adlb.groupby(["USUBJID", "PARAMCD"])}
+    by = dict(list(adlb.groupby(["USUBJID", "PARAMCD"])))
     for u in saf.index:
         dth = None if math.isnan(death.get(u, math.nan)) else float(death[u])
         for code, pre in (("neutrophil", "NEUT"), ("platelet", "PLAT")):
@@ -457,7 +457,7 @@ def cif_summary_table(summary: pd.DataFrame, params: Sequence[str], origin: str,
         params=list(params),
         endpoint_labels=TTE_LABELS,
         landmark_labels=labels,
-        origin={p: origin for p in params},
+        origin=dict.fromkeys(params, origin),
         overall="All subjects",
     )
     out = []
@@ -475,8 +475,8 @@ def cif_summary_table(summary: pd.DataFrame, params: Sequence[str], origin: str,
                 )
                 out.append(
                     {
-                        label_col: f"Day of onset among subjects with the event, median (range)",
-                        **{c: cell for c in body.columns[1:-1]},
+                        label_col: "Day of onset among subjects with the event, median (range)",
+                        **dict.fromkeys(body.columns[1:-1], cell),
                         formats.INDENT: 1,
                     }
                 )
@@ -498,7 +498,8 @@ def cif_text(summary: pd.DataFrame, paramcd: str, unit: str) -> str:
     lo, hi = ard.stat(s, "event_min"), ard.stat(s, "event_max")
     txt = f"{TTE_LABELS[paramcd]}: {formats.n_of_N(ev, n)}"
     if not _nan(med):
-        txt += f", median {unit} {formats.fmt_num(med, 0 if float(med).is_integer() else 1)} (range {formats.fmt_num(lo, 0)} to {formats.fmt_num(hi, 0)})"
+        m = formats.fmt_num(med, 0 if float(med).is_integer() else 1)
+        txt += f", median {unit} {m} (range {formats.fmt_num(lo, 0)} to {formats.fmt_num(hi, 0)})"
     for lm in dict.fromkeys(v for v in s["variable_level"] if not _nan(v)):
         est = ard.stat(s, "estimate", variable_level=lm)
         if _nan(est):
@@ -931,31 +932,45 @@ def methods_text(study: Mapping[str, Any]) -> str:
         [
             f"- **Baseline** (`laboratory.baseline`): the {lab['baseline']}. Lymphocytes and sometimes counts on Day 0 "
             "follow lymphodepletion.",
-            f"- **CTCAE v5.0 grades** (`laboratory.ctcae`): {ct}; LLN = the record's lower limit of normal; a value on a "
-            "limit takes the milder grade. CRP, ferritin, IL-6, IgG, CD19+ B cells and chimerism are not graded on a value "
+            f"- **CTCAE v5.0 grades** (`laboratory.ctcae`): {ct}; LLN = the record's lower limit of normal; a value "
+            "on a "
+            "limit takes the milder grade. CRP, ferritin, IL-6, IgG, CD19+ B cells and chimerism are not graded on a "
+            "value "
             "(CTCAE has no value-based term for them); they are summarised as values.",
-            f"- **Neutrophil engraftment** (`laboratory.engraftment.neutrophil`): first of {e['neutrophil']['consecutive']} "
+            "- **Neutrophil engraftment** (`laboratory.engraftment.neutrophil`): first of "
+            f"{e['neutrophil']['consecutive']} "
             f"successive samples on different days with ANC >= {e['neutrophil']['threshold']} x10^9/L after the "
-            f"post-transplant nadir; **platelet engraftment**: first of {e['platelet']['consecutive']} successive samples "
+            f"post-transplant nadir; **platelet engraftment**: first of {e['platelet']['consecutive']} successive "
+            "samples "
             f">= {e['platelet']['threshold']} x10^9/L with no platelet transfusion (XT) from "
-            f"{e['platelet']['transfusion_free_days']} days before the first to the last of them. Days from the allo-HSCT "
-            "date; cumulative incidence (Aalen-Johansen) with death before engraftment as the competing event, censored at "
+            f"{e['platelet']['transfusion_free_days']} days before the first to the last of them. Days from the "
+            "allo-HSCT "
+            "date; cumulative incidence (Aalen-Johansen) with death before engraftment as the competing event, "
+            "censored at "
             "the last sample.",
-            f"- **Count recovery after CD19 CAR-T** (`laboratory.recovery`): the same rules from Day 0 in subjects whose "
-            f"count fell below the threshold ({r['neutrophil']['threshold']} / {r['platelet']['threshold']} x10^9/L) before "
+            "- **Count recovery after CD19 CAR-T** (`laboratory.recovery`): the same rules from Day 0 in subjects "
+            "whose "
+            f"count fell below the threshold ({r['neutrophil']['threshold']} / {r['platelet']['threshold']} x10^9/L) "
+            "before "
             "conditioning; censored at the start of transplant conditioning; death competes.",
-            f"- **Cytopenia at Day {pc['day']}** (`laboratory.prolonged_cytopenia`): grade >= {pc['min_grade']} neutropenia "
-            f"or thrombocytopenia on the sample nearest Day {pc['day']} (+/- {pc['window']} days), shown separately for "
+            f"- **Cytopenia at Day {pc['day']}** (`laboratory.prolonged_cytopenia`): grade >= {pc['min_grade']} "
+            "neutropenia "
+            f"or thrombocytopenia on the sample nearest Day {pc['day']} (+/- {pc['window']} days), shown separately "
+            "for "
             "subjects transplanted by then (whose counts reflect the conditioning aplasia).",
             f"- **B-cell aplasia** (`laboratory.b_cell_aplasia_below`): CD19+ B cells < {lab['b_cell_aplasia_below']} "
-            "cells/uL; duration from the first such sample after Day 0 to the first later sample at or above it (Kaplan-Meier; "
-            "censored at the last sample). **CAR-T persistence**: Day 0 to the first blood sample (flow cytometry, either "
+            "cells/uL; duration from the first such sample after Day 0 to the first later sample at or above it "
+            "(Kaplan-Meier; "
+            "censored at the last sample). **CAR-T persistence**: Day 0 to the first blood sample (flow cytometry, "
+            "either "
             "product) after the last detectable one; censored at the last sample if still detectable.",
             f"- **Hypogammaglobulinaemia** (`laboratory.hypogammaglobulinaemia_below`): IgG < "
             f"{lab['hypogammaglobulinaemia_below']} g/L.",
-            f"- **CRS biomarkers** (`laboratory.crs_markers`): peak value from Day {lab['crs_markers']['window'][0]} to Day "
+            f"- **CRS biomarkers** (`laboratory.crs_markers`): peak value from Day {lab['crs_markers']['window'][0]} "
+            "to Day "
             f"{lab['crs_markers']['window'][1]} by the worst CRS grade (ASTCT) with onset in that window.",
-            "- **Over-time figures**: the sample nearest each nominal day (`laboratory.figure_days`) within max(2 days, 15% "
+            "- **Over-time figures**: the sample nearest each nominal day (`laboratory.figure_days`) within max(2 "
+            "days, 15% "
             "of the day), one per subject; median and interquartile range; log scales for counts and markers.",
         ]
     )
