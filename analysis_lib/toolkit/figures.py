@@ -648,7 +648,7 @@ def summary_over_time_plot(
 
     ``summary``: columns panel, day, n, median, q1, q3 (one row per panel and day)."""
     frames.require_columns(summary, ["panel", "day", "n", "median", "q1", "q3"], "summary_over_time_plot")
-    days = sorted(summary["day"].unique())
+    days = sorted(summary.loc[summary["n"] > 0, "day"].unique())  # time points with data
     pos = {d: i for i, d in enumerate(days)}
     nrows = max(1, math.ceil(len(panels) / ncols))
     with rc_context(STYLE):

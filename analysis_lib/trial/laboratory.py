@@ -407,9 +407,9 @@ def shift_table(shift: pd.DataFrame) -> pd.DataFrame:
             cells = []
             for w in [0, 1, 2, 3, 4, "Total"]:
                 n = ard.stat(s, "n", group2_level=bl, variable_level=w)
-                cells.append(formats.fmt_n_pct(n, n_all))
+                cells.append(str(int(n)) if w == "Total" else formats.fmt_n_pct(n, n_all))
             recs.append((f"Baseline grade {bl}" if bl != "Missing" else "Baseline missing", 1, cells))
-    headers = [f"Worst grade {g}" for g in range(5)] + ["Total"]
+    headers = [f"Worst grade {g}" for g in range(5)] + ["Total, n"]
     return formats.display_frame(recs, "Test\nBaseline CTCAE grade", headers)
 
 
@@ -462,25 +462,23 @@ def cif_summary_table(summary: pd.DataFrame, params: Sequence[str], origin: str,
     )
     out = []
     label_col = body.columns[0]
+    current = None
     for rec in body.to_dict("records"):
         out.append(rec)
-        for p in params:
-            if rec[label_col].startswith(TTE_LABELS[p]) and rec[formats.INDENT] == 0:
-                med = ard.stat(summary, "event_median", variable=p)
-                lo, hi = ard.stat(summary, "event_min", variable=p), ard.stat(summary, "event_max", variable=p)
-                cell = (
-                    formats.NE
-                    if _nan(med)
-                    else f"{formats.fmt_num(med, 1)} ({formats.fmt_num(lo, 0)}-{formats.fmt_num(hi, 0)})"
-                )
-                out.append(
-                    {
-                        label_col: "Day of onset among subjects with the event, median (range)",
-                        **dict.fromkeys(body.columns[1:-1], cell),
-                        formats.INDENT: 1,
-                    }
-                )
+        if rec[formats.INDENT] == 0:
+            current = next((p for p in params if rec[label_col].startswith(TTE_LABELS[p])), None)
+        if current is not None and rec[label_col].startswith("Censored"):
+            med = ard.stat(summary, "event_median", variable=current)
+            lo, hi = ard.stat(summary, "event_min", variable=current), ard.stat(summary, "event_max", variable=current)
+            cell = formats.NE if _nan(med) else f"{_num(med)} ({_num(lo)}-{_num(hi)})"
+            label = f"Days to the event ({origin}), median (range)"
+            out.append({label_col: label, **dict.fromkeys(body.columns[1:-1], cell), formats.INDENT: 1})
     return pd.DataFrame(out, columns=body.columns)
+
+
+def _num(x: Any) -> str:
+    """A day count as text: whole numbers without decimals, else one decimal."""
+    return formats.fmt_num(x, 0 if float(x).is_integer() else 1)
 
 
 def _nan(x: Any) -> bool:
@@ -502,7 +500,7 @@ def cif_text(summary: pd.DataFrame, paramcd: str, unit: str) -> str:
         txt += f", median {unit} {m} (range {formats.fmt_num(lo, 0)} to {formats.fmt_num(hi, 0)})"
     for lm in dict.fromkeys(v for v in s["variable_level"] if not _nan(v)):
         est = ard.stat(s, "estimate", variable_level=lm)
-        if _nan(est):
+        if _nan(est) or float(est) == 0:
             continue
         ci = [ard.stat(s, k, variable_level=lm) for k in ("ci_low", "ci_high")]
         ci_txt = (
@@ -785,7 +783,7 @@ def crs_peak_figure(pk: pd.DataFrame, tests: Sequence[str]) -> Figure:
         groups,
         titles={t: f"Peak {_label(t)}" for t in tests},
         log=True,
-        xlabel="Worst CRS grade (ASTCT)",
+        xlabel="Worst CRS grade (ASTCT 2019; 0: no CRS)",
     )
 
 
@@ -884,22 +882,21 @@ def grade3_episodes(adlb: pd.DataFrame, min_grade: int) -> pd.DataFrame:
 
 
 def grade3_listing(ep: pd.DataFrame) -> pd.DataFrame:
+    """Display of :func:`grade3_episodes`, by subject and onset day."""
     order = {c: i for i, c in enumerate(GRADED_ORDER)}
     ep = ep.assign(_O=ep["PARAMCD"].map(order)).sort_values(["USUBJID", "START", "_O"], kind="stable")
+    phase = {"CD19 CAR-T": "CD19 CAR-T", "ALLO-HSCT": "Allo-HSCT", "CD22 CAR-T": "CD22 CAR-T"}
     return pd.DataFrame(
         {
-            "Subject": ep["USUBJID"],
-            "Dose level": ep["TRT01A"],
-            "Test": ep["PARAMCD"].map(SHORT),
-            "Phase at onset": ep["APHASE"]
-            .str.title()
-            .str.replace("Car-T", "CAR-T")
-            .str.replace("Allo-Hsct", "Allo-HSCT"),
+            "Subject": ep["USUBJID"].str.extract(r"(\d+-\d+)$", expand=False).fillna(ep["USUBJID"]),
+            "Dose level": ep["TRT01A"].str.split(" ").str[0],
+            "Test (unit)": [f"{SHORT[c]} ({u})" for c, u in zip(ep["PARAMCD"], ep["AVALU"])],
+            "Phase at onset": ep["APHASE"].map(phase).fillna(ep["APHASE"]),
             "First day": ep["START"].astype(int).astype(str),
             "Last day": ep["END"].astype(int).astype(str),
             "Samples": ep["SAMPLES"].astype(int).astype(str),
             "Worst grade": ep["WORST"].astype(int).astype(str),
-            "Nadir": [f"{formats.fmt_sig(v, 3)} {u}" for v, u in zip(ep["NADIR"], ep["AVALU"])],
+            "Nadir": [f"{v:g}" for v in ep["NADIR"]],
             "Baseline grade": ep["BTOXGR"].map(lambda g: "" if _nan(g) or pd.isna(g) else str(int(g))),
         }
     ).reset_index(drop=True)
