@@ -193,3 +193,23 @@ def test_adlb_of_the_mini_study():
     assert s01.loc[14, "HSCTDY"] == -1  # HSCT on Day 15
     assert s01.loc[-5, "APHASE"] == "PRE-INFUSION" and s01.loc[5, "APHASE"] == "CD19 CAR-T"
     assert set(adam["adlbtte"]["PARAMCD"]) <= set(lab.TTE_LABELS)
+
+
+def test_shift_ard_counts_baseline_by_worst_grade():
+    adlb = pd.DataFrame(
+        {
+            "USUBJID": ["A", "A", "A", "B", "B", "C"],
+            "PARAMCD": ["NEUT"] * 6,
+            "ABLFL": ["Y", "", "", "Y", "", ""],
+            "ONTRTFL": ["", "Y", "Y", "", "Y", "Y"],
+            "ATOXGR": [0.0, 4.0, 2.0, 1.0, 1.0, 3.0],
+        }
+    )
+    sh = lab.shift_ard(adlb, ["NEUT"])
+    from analysis_lib.toolkit import ard
+
+    assert ard.stat(sh, "N", group1_level="NEUT") == 3
+    assert ard.stat(sh, "n", group2_level="0", variable_level=4) == 1  # A: 0 -> 4
+    assert ard.stat(sh, "n", group2_level="1", variable_level=1) == 1  # B: 1 -> 1
+    assert ard.stat(sh, "n", group2_level="Missing", variable_level=3) == 1  # C: no baseline
+    assert lab.shift_text(sh, 3) == "Worst grade >= 3 in the window: ANC 2/3 (66.7%)."

@@ -413,6 +413,18 @@ def shift_table(shift: pd.DataFrame) -> pd.DataFrame:
     return formats.display_frame(recs, "Test\nBaseline CTCAE grade", headers)
 
 
+def shift_text(shift: pd.DataFrame, min_grade: int) -> str:
+    """'Worst post-baseline grade >= 3: ANC 44/46 (95.7%), ...' from :func:`shift_ard`."""
+    parts = []
+    for code in dict.fromkeys(shift["group1_level"]):
+        s = shift[(shift["group1_level"] == code) & (shift["stat_name"] == "n")]
+        hit = s[s["variable_level"].map(lambda v: isinstance(v, (int, float)) and not _nan(v) and v >= min_grade)]
+        parts.append(
+            f"{SHORT[code]} {formats.n_of_N(int(hit['stat_value'].sum()), ard.stat(shift, 'N', group1_level=code))}"
+        )
+    return f"Worst grade >= {min_grade} in the window: " + ", ".join(parts) + "."
+
+
 # --------------------------------------------------------------------------------------------
 # analysis: recovery, engraftment, prolonged cytopenia
 
@@ -1022,6 +1034,7 @@ __all__ = [
     "prolonged_text",
     "shift_ard",
     "shift_table",
+    "shift_text",
 ]
 
 
