@@ -331,6 +331,8 @@ def test_derive_cut_writes_atomically_and_keeps_old_output_on_failure(tmp_path):
     assert files == [
         "adae.parquet",
         "adck.parquet",
+        "adlb.parquet",
+        "adlbtte.parquet",
         "adpp.parquet",
         "adpr.parquet",
         "adrs.parquet",
@@ -394,7 +396,7 @@ def test_derive_synthetic_cut(cut_id, tmp_path):
 
 def test_empty_domains_derive(study):
     raw = mini_domains()
-    for name in ("cm", "ck", "rs", "ae", "pr", "sv"):
+    for name in ("cm", "ck", "rs", "ae", "pr", "sv", "lb", "xt"):
         raw[name] = raw[name].iloc[0:0]
     raw["ds"] = raw["ds"][raw["ds"]["DSDECOD"] == "INFORMED CONSENT"]
     out = derive.derive_all(raw, study, CUT)
@@ -406,6 +408,8 @@ def test_empty_domains_derive(study):
         "adck": 0,
         "adpp": 0,
         "adpr": 0,
+        "adlb": 0,
+        "adlbtte": 0,
     }
     assert set(out["adrs"].loc[out["adrs"]["PARAMCD"] == "RSPD30", "AVALC"]) == {"MISSING", "NOT DUE"}
     # only S01 is known alive past Day 43 (CD22 infusion on Day 85); the others' last record is Day 0

@@ -170,3 +170,82 @@ def test_scaling_to_480_subjects(tmp_path):
     assert len(dm) == 480 and dm["USUBJID"].is_unique
     got = synth.calibration(tmp_path / "final")
     assert {k: got[k] for k, (lo, hi) in RANGES.items() if not lo <= got[k] <= hi} == {}, got
+
+
+# ---------------------------------------------------------------- laboratory (LB, XT)
+
+
+def _lb_days(cut: str = "final") -> pd.DataFrame:
+    lb, dm = read(cut, "lb"), read(cut, "dm")
+    d0 = pd.to_datetime(dm.set_index("USUBJID")["RFSTDTC"].replace("", None))
+    lb["DAY"] = (pd.to_datetime(lb["LBDTC"]) - lb["USUBJID"].map(d0)).dt.days
+    lb["VAL"] = lb["LBSTRESN"].astype(float)
+    return lb
+
+
+def _day(frame: pd.DataFrame, col: str, d0: pd.Series) -> pd.Series:
+    return (pd.to_datetime(frame[col]) - frame["USUBJID"].map(d0)).dt.days
+
+
+def test_cytopenia_aes_agree_with_the_counts_before_conditioning():
+    """Inside a Neutropenia/Thrombocytopenia AE starting before conditioning (nadir the day after
+    onset), the worst CTCAE grade of the count is the AE's grade."""
+    from analysis_lib.trial import laboratory
+
+    study = config.load_study(ROOT)
+    lb, ae, pr, dm = _lb_days(), read("final", "ae"), read("final", "pr"), read("final", "dm")
+    d0 = pd.to_datetime(dm.set_index("USUBJID")["RFSTDTC"].replace("", None))
+    cond = _day(pr[pr["PRCAT"] == "CONDITIONING"], "PRSTDTC", d0).groupby(pr["USUBJID"]).min()
+    ae = ae[ae["AEDECOD"].isin(["Neutropenia", "Thrombocytopenia"]) & (ae["AESTDTC"].str.len() == 10)].copy()
+    ae["ST"] = _day(ae, "AESTDTC", d0)
+    checked = 0
+    for _, a in ae.iterrows():
+        code = "NEUT" if a["AEDECOD"] == "Neutropenia" else "PLAT"
+        end = cond.get(a["USUBJID"], 10**6)
+        if a["ST"] + 2 >= end or a["ST"] > 60:
+            continue
+        v = lb[
+            (lb["USUBJID"] == a["USUBJID"])
+            & (lb["LBTESTCD"] == code)
+            & lb["DAY"].between(a["ST"], min(a["ST"] + 3, end - 1))
+        ]
+        limits = laboratory.grade_limits(study, code, float(v["LBSTNRLO"].iloc[0]))
+        worst = max(laboratory.ctcae_grade(x, limits) for x in v["VAL"])
+        assert worst == int(a["AETOXGR"]), (a["USUBJID"], code, a["ST"], worst, a["AETOXGR"])
+        checked += 1
+    assert checked >= 20
+
+
+def test_il6_peaks_rise_with_crs_grade_and_chimerism_falls_at_relapse():
+    lb, ae, dm = _lb_days(), read("final", "ae"), read("final", "dm")
+    d0 = pd.to_datetime(dm.set_index("USUBJID")["RFSTDTC"].replace("", None))
+    crs = ae[ae["AEDECOD"] == "Cytokine release syndrome"].copy()
+    crs = crs[_day(crs, "AESTDTC", d0) <= 28]
+    grade = crs.groupby("USUBJID")["AETOXGR"].max().astype(int)
+    il6 = lb[(lb["LBTESTCD"] == "IL6") & lb["DAY"].between(0, 28)].groupby("USUBJID")["VAL"].max()
+    med = il6.groupby(grade.reindex(il6.index).fillna(0).astype(int)).median()
+    assert med.loc[[0, 1, 2, 3]].is_monotonic_increasing
+    rs = read("final", "rs")
+    rel = rs[(rs["RSSTRESC"] == "RELAPSE")].set_index("USUBJID")["RSDTC"]
+    ch = lb[lb["LBTESTCD"] == "CHIMER"]
+    after = ch[ch["USUBJID"].isin(rel.index) & (ch["LBDTC"] >= ch["USUBJID"].map(rel))]
+    before = ch[~ch.index.isin(after.index)]
+    assert len(after) and after["VAL"].max() < 90 < before["VAL"].median()
+
+
+def test_lb_is_dated_within_each_subjects_other_records():
+    """LB adds no later date than the other domains (the last known alive date is unchanged)."""
+    lb, sv, ds = read("final", "lb"), read("final", "sv"), read("final", "ds")
+    last = (
+        pd.concat(
+            [
+                sv[["USUBJID", "SVSTDTC"]].set_axis(["USUBJID", "D"], axis=1),
+                ds[["USUBJID", "DSSTDTC"]].set_axis(["USUBJID", "D"], axis=1),
+            ]
+        )
+        .groupby("USUBJID")["D"]
+        .max()
+    )
+    assert (lb["LBDTC"] <= lb["USUBJID"].map(last)).all()
+    xt = read("final", "xt")
+    assert (xt["XTSTDTC"] <= xt["USUBJID"].map(last)).all()

@@ -314,3 +314,41 @@ def test_xpt_bytes_in_a_csv_are_one_clear_problem(tmp_path):
     problems = validate_cut(make_cut(folder))
     assert [(p.file, p.rule) for p in problems] == [("ae.csv", "file present and readable")]
     assert "SAS XPT" in problems[0].message
+
+
+# ---------------------------------------------------------------- laboratory (LB)
+
+
+def test_lb_rules_each_a_clear_problem():
+    domains = mini_domains()
+    lb = domains["lb"].copy()
+    lb.loc[0, "LBTESTCD"] = "ANCX"  # unknown test code
+    lb.loc[1, "LBSTRESU"] = "g/L"  # not the unit of NEUT
+    lb.loc[2, ["LBORRES", "LBSTRESN"]] = ["abc", "abc"]  # non-numeric
+    lb.loc[3, ["LBORRES", "LBSTRESN"]] = ["-0.5", "-0.5"]  # negative
+    lb.loc[4, "LBORRES"] = "<LLOQ"  # censored string
+    lb.loc[5, ["LBSTNRLO", "LBSTNRHI"]] = ["400", "150"]  # low > high
+    domains["lb"] = lb
+    problems = validate_frames(domains)
+    p = find(problems, "lb.csv", "LBTESTCD", "known test code")
+    assert p.rows == (1,) and "ANCX" in p.message
+    p = find(problems, "lb.csv", "LBSTRESU", "unit of the test")
+    assert p.rows == (2,) and "NEUT is in 10^9/L" in p.message
+    assert find(problems, "lb.csv", "LBORRES", "numeric result").rows == (3,)
+    assert find(problems, "lb.csv", "LBSTRESN", "type").rows == (3,)
+    assert find(problems, "lb.csv", "LBORRES", "non-negative result").rows == (4,)
+    assert find(problems, "lb.csv", "LBSTRESN", "non-negative result").rows == (4,)
+    p = find(problems, "lb.csv", "LBORRES", "no '<x' results")
+    assert p.rows == (5,) and "<LLOQ" in p.message
+    p = find(problems, "lb.csv", "LBSTNRLO", "normal range low <= high")
+    assert p.rows == (6,) and "400" in p.message
+    assert "lb.csv, column LBSTNRLO, row 6:" in format_problems(problems)
+
+
+def test_lb_one_result_per_test_per_day():
+    domains = mini_domains()
+    lb = domains["lb"]
+    extra = lb.iloc[[1]].assign(LBSEQ="99")
+    domains["lb"] = pd.concat([lb, extra], ignore_index=True)
+    p = find(validate_frames(domains), "lb.csv", "USUBJID+LBTESTCD+LBDTC", "one result per test per day")
+    assert p.rows == (2, len(lb) + 1)

@@ -106,6 +106,63 @@ CK_CSF_RATIO = 0.1
 CK_NOISE_SD = {"FLOW CYTOMETRY": 0.2, "QPCR": 0.3}  # natural-log scale
 CK_CSF_RATIO_SD = 0.5
 
+# --- laboratory (LB) and transfusions (XT) -------------------------------------------------------
+# Drawn per subject from its own stream, default_rng([seed, idx, LB_STREAM]), after the clinical
+# simulation: the other domains do not depend on it. Consistency with the course: the worst CTCAE
+# grade of a count inside a Neutropenia/Thrombocytopenia/Anaemia AE (before any transplant
+# conditioning) is the AE's grade, and outside such AEs no worse than at baseline; CRS grade sets
+# the cytokine peaks; B-cell aplasia lasts while CAR-T cells are detectable by flow cytometry in
+# blood, then recovers (not before donor B-cell reconstitution after HSCT); chimerism rises after
+# HSCT and falls at relapse; counts fall at relapse.
+LB_STREAM = 12
+LB_ORDER = {tc: i for i, tc in enumerate(sdtm.LB_TESTS)}
+LB_DIGITS = {
+    "NEUT": 2,
+    "PLAT": 0,
+    "HGB": 0,
+    "LYM": 2,
+    "CRP": 1,
+    "FERRITIN": 0,
+    "IL6": 1,
+    "IGG": 2,
+    "CD19": 1,
+    "CHIMER": 1,
+}
+LB_DAILY_NO_HSCT = 28  # daily counts to Day 28 without a transplant
+LB_DAILY_AFTER_HSCT = 35  # ... to 35 days after HSCT (longer until platelet engraftment)
+LB_MARKER_DAILY = 14  # CRP, ferritin, IL-6 daily to Day 14 (and CD22 Day 0-10 at its visits)
+LB_BASELINE = {  # median, log-SD, clip range of the baseline value (standard units)
+    "NEUT": (2.6, 0.45, (1.2, 8.0)),
+    "PLAT": (150.0, 0.5, (30.0, 400.0)),
+    "HGB": (112.0, 0.12, (78.0, 160.0)),
+    "LYM": (1.3, 0.5, (0.4, 5.0)),
+    "IGG": (7.5, 0.35, (2.5, 16.0)),
+    "CD19": (120.0, 0.9, (15.0, 800.0)),
+}
+LB_TARGET = {"NEUT": (3.2, 0.3), "PLAT": (200.0, 0.3), "HGB": (128.0, 0.08)}  # recovered level after CAR-T
+LB_RECOVERY_DAYS = 21  # baseline -> recovered level (CAR-T phase, outside cytopenia AEs)
+ANC_ENGRAFT = (10.0, 2.0, 2.0)  # days after HSCT: offset + gamma(shape, scale) (median ~13)
+PLT_AFTER_ANC = (0.0, 2.0, 1.5)  # platelet after neutrophil engraftment: offset + gamma (median ~2.5)
+PLT_POOR_GRAFT_P = 0.05  # no platelet engraftment within the daily sampling
+ANC_FALSE_START_P = 0.15  # one day >= threshold a few days before the sustained rise
+PLT_TRANSFUSE_BELOW = 15.0  # prophylactic platelet transfusion below this count (10^9/L)
+RBC_TRANSFUSE_BELOW = 70.0  # red cells below this haemoglobin (g/L)
+MARKER_BASE = {"IL6": (4.0, 0.5), "CRP": (5.0, 0.8), "FERRITIN": (700.0, 0.6)}
+MARKER_PEAK = {  # median peak by CRS grade 0..5 (donor-derived CD19 CAR-T; rises with grade)
+    "IL6": (15.0, 60.0, 250.0, 1200.0, 3000.0, 5000.0),
+    "CRP": (20.0, 60.0, 110.0, 180.0, 240.0, 280.0),
+    "FERRITIN": (900.0, 1800.0, 4000.0, 12000.0, 30000.0, 50000.0),
+}
+MARKER_PEAK_SD = 0.5
+MARKER_LAG = {"IL6": 1, "CRP": 2, "FERRITIN": 3}  # peak day after CRS onset
+MARKER_HALF_LIFE = {"IL6": 1.0, "CRP": 2.0, "FERRITIN": 4.0}  # days
+IGG_HALF_LIFE, IGG_RECOVERY_HALF_TIME = 25.0, 60.0
+B_APLASIA_NR_P = 0.6  # B-cell aplasia in a non-responder
+B_RECOVERY_LAG = (14, 60)  # days after the last detectable CAR-T sample
+B_HSCT_RECONSTITUTION = (60, 150)  # donor B cells not before this many days after HSCT
+CD19_POS_RELAPSE_P = 0.6
+MIXED_CHIMERISM_P = 0.10
+
 # --- adverse event catalogue -----------------------------------------------------------------------
 # key: (AETERM, AEDECOD, AEBODSYS)
 INF = "Infections and infestations"
@@ -259,6 +316,8 @@ class _Subject:
     ck: list[tuple] = field(default_factory=list)  # (product, spec, method, value|None, visit, day)
     visits: dict[str, int] = field(default_factory=dict)
     baseline: dict = field(default_factory=dict)
+    lb: list[tuple] = field(default_factory=list)  # (testcd, value, visit, day)
+    xt: list[tuple] = field(default_factory=list)  # (blood product, day)
 
 
 def _u(rng, lo, hi) -> int:
@@ -690,6 +749,341 @@ def _cellular_kinetics(c: _Course) -> None:
                     s.ck.append((prod, spec, method, float(v) if v >= lloq else None, name, int(tt) + day0))
 
 
+# ================================================================================================
+# laboratory values and transfusions (own random stream, after the clinical course)
+# ================================================================================================
+def _grade_limits(study: dict, testcd: str) -> list[float]:
+    """CTCAE limits of a graded count (params ``laboratory.ctcae``), grade 1 at the LLN."""
+    lln = sdtm.LB_TESTS[testcd].low or 0.0
+    return [float(lln if x == "LLN" else x) for x in study["laboratory"]["ctcae"][testcd]["limits"]]
+
+
+LB_LOWEST = {"NEUT": 0.02, "PLAT": 5.0, "HGB": 62.0}  # lower end of the most severe graded band
+
+
+def _band(limits: list[float], grade: int, lowest: float = 0.0) -> tuple[float, float]:
+    """Values of CTCAE ``grade`` (>= 1): [lower, upper) with a margin inside the band."""
+    hi = limits[grade - 1]
+    lo = limits[grade] if grade < len(limits) else lowest
+    return lo * 1.03, hi * 0.97
+
+
+def _impose(v: dict[int, float], rng, st: int, en: int, g: int, limits: list[float], lowest: float) -> None:
+    """A cytopenia AE of grade ``g`` on [st, en): values fall to the grade's band (nadir the day
+    after onset), never below it."""
+    lo, hi = _band(limits, g, lowest)
+    nadir = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    end = max(en, st + 1)
+    for d in sorted(v):
+        if st <= d < end:
+            depth = min(1.0, (d - st + 1) / 2) * min(1.0, (end - d) / 3)
+            w = math.exp(math.log(v[d]) + depth * (math.log(nadir) - math.log(v[d])))
+            w *= math.exp(0.05 * rng.standard_normal())
+            v[d] = min(v[d], max(w, lo))
+            if d == min(st + 1, end - 1):
+                v[d] = min(v[d], nadir)
+
+
+def _lognorm(rng, median: float, sd: float) -> float:
+    return float(median * math.exp(sd * rng.standard_normal()))
+
+
+def _lab_calendar(s: _Subject, hsct: int | None, daily_end: int, lab_end: int) -> dict[int, str]:
+    """Study day -> VISIT of every possible laboratory sample (named visits first, then daily days)."""
+    cal: dict[int, str] = {}
+    for name, day in sorted(s.visits.items(), key=lambda v: (v[1], v[0])):
+        if name.startswith("SURVIVAL") or day > lab_end:
+            continue
+        cal.setdefault(day, name)
+    for d in range(1, min(daily_end, lab_end) + 1):
+        cal.setdefault(d, f"DAY {d}")
+    return cal
+
+
+def _cytopenia_windows(s: _Subject, key: str, end: int) -> list[tuple[int, int, int]]:
+    """(start, end, grade) of the subject's cytopenia AEs of ``key`` (ongoing: to ``end``)."""
+    return [(ae.st, ae.en if ae.en is not None else end, ae.grade) for ae in s.aes if ae.key == key]
+
+
+def _count_series(
+    rng, days: list[int], base: float, target: float, limits: list[float], phase_end: float, noise: float = 0.12
+) -> dict[int, float]:
+    """A blood count through the CAR-T phase (days < ``phase_end``): baseline up to Day 0, then a
+    drift to ``target``, never worse than the baseline grade (AE windows are imposed after)."""
+    base_grade = sum(base < x for x in limits)
+    floor = max(limits[base_grade] if base_grade < len(limits) else 0.0, min(base, limits[0] * 1.01))
+    out: dict[int, float] = {}
+    for d in days:
+        if d >= phase_end:
+            continue
+        if d <= 0:
+            out[d] = base * math.exp(0.05 * rng.standard_normal()) if d < 0 else base
+            continue
+        level = base + (target - base) * min(1.0, d / LB_RECOVERY_DAYS)
+        out[d] = max(level * math.exp(noise * rng.standard_normal()), floor)
+    return out
+
+
+def _laboratory(s: _Subject, rng: np.random.Generator, study: dict) -> None:
+    """LB records (haematology, CRS markers, IgG, CD19+ B cells, donor chimerism) and platelet/red
+    cell transfusions (XT) of one infused subject, consistent with the simulated course."""
+    lab = study["laboratory"]
+    pr = {p[0]: p for p in s.pr if p[0] != "LYMPHODEPLETION"}
+    hsct = pr["ALLO-HSCT"][3] if "ALLO-HSCT" in pr else None
+    cond = pr["CONDITIONING"][3] if "CONDITIONING" in pr else None
+    cd22 = next((e[2] for e in s.ex if e[0] == "CD22 CAR-T"), None)
+    relapse = s.visits.get("RELAPSE")
+    gf = next((ae for ae in s.aes if ae.key == "GF"), None)
+    lab_end = min(max(s.visits.values()), s.last)
+    if s.death is not None:
+        lab_end = min(lab_end, s.death - 1)
+    # engraftment targets (days after HSCT)
+    anc_eng = plt_eng = None
+    if hsct is not None:
+        anc_eng = hsct + round(ANC_ENGRAFT[0] + rng.gamma(ANC_ENGRAFT[1], ANC_ENGRAFT[2]))
+        plt_eng = anc_eng + round(PLT_AFTER_ANC[0] + rng.gamma(PLT_AFTER_ANC[1], PLT_AFTER_ANC[2]))
+        if rng.random() < PLT_POOR_GRAFT_P:
+            plt_eng = None
+        if gf is not None:
+            anc_eng = plt_eng = None
+    false_start = rng.random() < ANC_FALSE_START_P
+    if hsct is None:
+        daily_end = LB_DAILY_NO_HSCT
+    else:
+        daily_end = hsct + LB_DAILY_AFTER_HSCT
+        if plt_eng is not None:
+            daily_end = max(daily_end, plt_eng + 10)
+    cal = _lab_calendar(s, hsct, daily_end, lab_end)
+    days = sorted(cal)
+    named = {d for d in days if not (1 <= d <= daily_end) or cal[d] != f"DAY {d}"}
+    phase_end = cond if cond is not None else math.inf
+    values: dict[str, dict[int, float]] = {}
+
+    # --- haematology -----------------------------------------------------------------------
+    heme_days = [d for d in days if d >= -30]
+    for tc, key in (("NEUT", "NEUT"), ("PLAT", "THROMB"), ("HGB", "ANAEM")):
+        med, sd, (lo, hi) = LB_BASELINE[tc]
+        base = float(np.clip(_lognorm(rng, med, sd), lo, hi))
+        target = max(base, _lognorm(rng, *LB_TARGET[tc]))
+        limits = _grade_limits(study, tc)
+        windows = _cytopenia_windows(s, key, lab_end)
+        v = _count_series(rng, heme_days, base, target, limits, phase_end, 0.04 if tc == "HGB" else 0.12)
+        values[tc] = v
+        early = [w for w in windows if w[0] < phase_end]
+        for st, en, g in early:
+            _impose(v, rng, st, en, g, limits, LB_LOWEST[tc])
+        if hsct is None:
+            continue
+        pre = v[max(d for d in v)] if v else base
+        post = _lognorm(rng, *LB_TARGET[tc])
+        for d in heme_days:
+            if d < phase_end:
+                continue
+            if tc == "NEUT":
+                if d <= hsct + 3:
+                    f = (d - phase_end) / (hsct + 3 - phase_end)
+                    x = math.exp(math.log(pre) + f * (math.log(0.03) - math.log(pre)))
+                elif anc_eng is None or d < anc_eng:
+                    x = min(0.45, 0.03 * math.exp(0.5 * rng.standard_normal()) * (1 + 0.1 * max(0, d - hsct - 5)))
+                    if false_start and anc_eng is not None and d == anc_eng - 3:
+                        x = rng.uniform(0.5, 0.7)
+                else:
+                    x = min(post, 0.55 * 1.35 ** (d - anc_eng)) * math.exp(0.1 * rng.standard_normal())
+                    x = max(x, 0.52 if d < anc_eng + 7 else 0.3)
+            elif tc == "PLAT":
+                if d <= hsct + 5:
+                    f = (d - phase_end) / (hsct + 5 - phase_end)
+                    x = math.exp(math.log(pre) + f * (math.log(12.0) - math.log(pre)))
+                elif plt_eng is not None and plt_eng - 4 <= d < plt_eng:
+                    x = rng.uniform(15.5, 19.4)  # rising through the transfusion threshold
+                elif plt_eng is None or d < plt_eng:
+                    x = min(18.4, 9.0 * math.exp(0.3 * rng.standard_normal()))
+                else:
+                    x = min(post, 21.0 * 1.08 ** (d - plt_eng)) * math.exp(0.08 * rng.standard_normal())
+                    x = max(x, 20.5 if d < plt_eng + 10 else 12.0)
+            else:  # haemoglobin: conditioning anaemia, recovery over about two months
+                eng = anc_eng if anc_eng is not None else math.inf
+                nadir = 85.0 * math.exp(0.06 * rng.standard_normal())
+                if d < eng:
+                    f = min(1.0, (d - phase_end) / 10)
+                    x = pre + f * (nadir - pre)
+                else:
+                    x = nadir + (post - nadir) * min(1.0, (d - eng) / 60)
+                x = max(x * math.exp(0.03 * rng.standard_normal()), 66.0)
+            v[d] = x
+        recovered = (plt_eng if tc == "PLAT" else anc_eng) or math.inf
+        for st, en, g in windows:  # later cytopenia AEs, after the graft has taken
+            if st >= phase_end and st > recovered + 10:
+                _impose(v, rng, st, en, g, limits, LB_LOWEST[tc])
+    # transfusions: platelets below the prophylactic threshold (increment the next two days),
+    # red cells below the haemoglobin threshold
+    last_tx = -99
+    for d in sorted(values["PLAT"]):
+        x = values["PLAT"][d]
+        if x < PLT_TRANSFUSE_BELOW and d - last_tx >= 2 and d >= 0:
+            s.xt.append(("PLATELETS", d))
+            last_tx = d
+            for k, inc in ((1, 25.0), (2, 12.0)):
+                if d + k in values["PLAT"]:
+                    values["PLAT"][d + k] += inc * math.exp(0.2 * rng.standard_normal())
+    for d in sorted(values["HGB"]):
+        if values["HGB"][d] < RBC_TRANSFUSE_BELOW and d >= 0:
+            s.xt.append(("RED BLOOD CELLS", d))
+            if d + 1 in values["HGB"]:
+                values["HGB"][d + 1] += 12.0
+    # relapse: marrow infiltration lowers the counts
+    if relapse is not None:
+        for tc in ("NEUT", "PLAT", "HGB"):
+            for d in values[tc]:
+                if d >= relapse:
+                    values[tc][d] *= max(0.3 if tc != "HGB" else 0.7, math.exp(-0.03 * (d - relapse + 7)))
+    # lymphocytes: lymphodepletion, CAR-T expansion, conditioning, slow reconstitution
+    med, sd, (lo, hi) = LB_BASELINE["LYM"]
+    lym0 = float(np.clip(_lognorm(rng, med, sd), lo, hi))
+    car: dict[int, float] = {}
+    for _prod, spec, method, val, _, day in s.ck:
+        if spec == "PERIPHERAL BLOOD" and method == "FLOW CYTOMETRY" and val is not None:
+            car[day] = car.get(day, 0.0) + val
+    ld0 = int(study["timeline"]["lymphodepletion"][0])
+    lym = {}
+    for d in heme_days:
+        if d < ld0 + 2:
+            x = lym0 * math.exp(0.08 * rng.standard_normal())
+        else:
+            nad = 0.12
+            if hsct is not None and d >= phase_end:
+                t = d - phase_end
+                x = 0.05 + 1.0 * (1 - math.exp(-max(0, t - 20) / 120))
+            else:
+                x = nad + (lym0 * 0.8 - nad) * min(1.0, max(0, d - 3) / 40)
+            if cd22 is not None and cd22 + ld0 <= d <= cd22 + 30:
+                x = min(x, 0.15 + 0.6 * max(0, d - cd22) / 30)
+            x = x * math.exp(0.15 * rng.standard_normal()) + car.get(d, 0.0) / 1000.0
+        lym[d] = max(x, 0.01)
+    values["LYM"] = lym
+
+    # --- CRS markers --------------------------------------------------------------------------
+    crs = [ae for ae in s.aes if ae.key == "CRS"]
+    crs19 = next((ae for ae in crs if cd22 is None or ae.st < cd22), None)
+    episodes = [(crs19.st if crs19 else _u(rng, 3, 6), crs19.grade if crs19 else 0, 1.0)]
+    if cd22 is not None:
+        c22 = next((ae for ae in crs if ae.st >= cd22), None)
+        episodes.append((c22.st if c22 else cd22 + _u(rng, 2, 5), c22.grade if c22 else 0, 0.8))
+    infections = [(ae.st, ae.grade) for ae in s.aes if ae.key in INFECTIONS and ae.grade >= 2]
+    marker_days = [
+        d
+        for d in days
+        if d >= ld0 - 30
+        and (d <= LB_MARKER_DAILY or d in named or (hsct is not None and hsct <= d <= daily_end and d % 3 == 0))
+    ]
+    for tc in ("IL6", "CRP", "FERRITIN"):
+        b = _lognorm(rng, *MARKER_BASE[tc])
+        peaks = [
+            (st + MARKER_LAG[tc], scale * _lognorm(rng, MARKER_PEAK[tc][g], MARKER_PEAK_SD))
+            for st, g, scale in episodes
+        ]
+        if tc != "FERRITIN":
+            peaks += [(st + 1, _lognorm(rng, 60.0 if tc == "CRP" else 30.0, 0.5)) for st, g in infections]
+        if hsct is not None:
+            peaks.append((hsct + 7, _lognorm(rng, 30.0 if tc == "CRP" else 20.0, 0.4)))
+        hl = MARKER_HALF_LIFE[tc]
+        vals = {}
+        for d in marker_days:
+            if tc == "IL6" and not (d <= LB_MARKER_DAILY or (cd22 is not None and cd22 + ld0 <= d <= cd22 + 14)):
+                continue
+            x = b
+            for pd_, pk in peaks:
+                dist = d - pd_
+                x += pk * math.exp(-math.log(2) / (hl if dist >= 0 else 0.7) * abs(dist))
+            vals[d] = x * math.exp(0.1 * rng.standard_normal())
+        values[tc] = vals
+
+    # --- B-cell aplasia (CD19+ B cells), IgG, chimerism ---------------------------------------
+    thr = float(lab["b_cell_aplasia_below"])
+    detectable = [day for (_, spec, method, val, _, day) in s.ck if spec == "PERIPHERAL BLOOD" and val is not None]
+    sampled = [day for (_, spec, _, _, _, day) in s.ck if spec == "PERIPHERAL BLOOD"]
+    aplasia = s.responder or rng.random() < B_APLASIA_NR_P
+    onset = _u(rng, 5, 10)
+    last_det = max(detectable) if detectable else onset
+    ongoing = bool(sampled) and max(sampled) == last_det and (cd22 is not None or last_det >= 180)
+    recover = math.inf if ongoing else last_det + _u(rng, *B_RECOVERY_LAG)
+    if not s.responder:
+        recover = min(recover, onset + _u(rng, 21, 60))
+    if hsct is not None:
+        recover = max(recover, hsct + _u(rng, *B_HSCT_RECONSTITUTION))
+    cd19_relapse = relapse is not None and rng.random() < CD19_POS_RELAPSE_P
+    if cd19_relapse and relapse is not None:
+        recover = min(recover, relapse)
+    med, sd, (lo, hi) = LB_BASELINE["CD19"]
+    b0 = float(np.clip(_lognorm(rng, med, sd), lo, hi))
+    b_target = _lognorm(rng, 250.0, 0.4)
+    cd19_days = [
+        d
+        for d in days
+        if d <= 0
+        or d in (7, 14, 28)
+        or (d in named and cal[d].startswith(("DAY", "CD22 DAY 28", "RELAPSE")) and d > 28)
+    ]
+    bc = {}
+    for d in cd19_days:
+        if d <= 0 or not aplasia:
+            x = b0 * math.exp(0.15 * rng.standard_normal())
+            if aplasia is False and d > 0:
+                x = max(x, thr * 1.5)
+        elif d < onset:
+            x = max(thr * 1.2, b0 * 0.5)
+        elif d < recover:
+            x = float(rng.uniform(0.0, thr * 0.6))
+        elif cd19_relapse and relapse is not None and d >= relapse:
+            x = _lognorm(rng, 800.0, 0.8) + thr  # CD19+ blasts
+        else:
+            x = max(
+                thr * 1.05, min(b_target, thr * 1.2 * 1.04 ** (d - recover)) * math.exp(0.1 * rng.standard_normal())
+            )
+        bc[d] = x
+    values["CD19"] = bc
+    med, sd, (lo, hi) = LB_BASELINE["IGG"]
+    g0 = float(np.clip(_lognorm(rng, med, sd), lo, hi))
+    floor = rng.uniform(2.5, 4.5)
+    hypogam = [(ae.st, ae.en if ae.en is not None else lab_end) for ae in s.aes if ae.key == "HYPOGAM"]
+    igg = {}
+    for d in cd19_days:
+        if d <= 0 or not aplasia or d < onset:
+            x = g0 * math.exp(0.05 * rng.standard_normal())
+        elif d < recover:
+            x = floor + (g0 - floor) * math.exp(-math.log(2) / IGG_HALF_LIFE * (d - onset))
+        else:
+            at = floor + (g0 - floor) * math.exp(-math.log(2) / IGG_HALF_LIFE * (recover - onset))
+            x = at + (8.5 - at) * (1 - math.exp(-math.log(2) / IGG_RECOVERY_HALF_TIME * (d - recover)))
+        x *= math.exp(0.06 * rng.standard_normal())
+        if any(st <= d <= en for st, en in hypogam):
+            x = min(x, rng.uniform(3.0, 5.5))
+        igg[d] = x
+    values["IGG"] = igg
+    if hsct is not None:
+        after = [d for d in days if d >= hsct + 12]
+        picks = {next((d for d in after if d >= hsct + k), None) for k in (14, 28)}
+        picks |= {d for d in after if d in named and d > hsct + 28}
+        mixed = rng.random() < MIXED_CHIMERISM_P
+        ch = {}
+        for d in sorted(x for x in picks if x is not None):
+            if gf is not None and d >= gf.st - 7:
+                x = rng.uniform(1.0, 10.0)
+            elif relapse is not None and d >= relapse:
+                x = rng.uniform(30.0, 85.0)
+            elif mixed:
+                x = min(94.0, 70.0 + 0.1 * (d - hsct) + rng.uniform(-5, 5))
+            elif d < hsct + 20:
+                x = rng.uniform(88.0, 100.0)
+            else:
+                x = min(100.0, rng.uniform(96.0, 100.5))
+            ch[d] = x
+        values["CHIMER"] = ch
+    for tc, vals in values.items():
+        for d in sorted(vals):
+            s.lb.append((tc, float(vals[d]), cal.get(d, f"DAY {d}"), d))
+
+
 def _baseline(rng: np.random.Generator) -> dict:
     """Demographics and baseline disease of one patient."""
     age = int(np.clip(round(rng.gamma(4.0, 8.0)) + 6, 5, 68))
@@ -843,6 +1237,9 @@ def simulate(n_subjects: int = N_SUBJECTS, seed: int = SEED, root: Path | None =
     cut_dates["final"] = max(
         s.d0 + dt.timedelta(days=max(s.day730, s.disp[2] if s.disp else s.day730)) for s in subjects
     )
+    for s in subjects:  # after the whole clinical simulation, from separate streams (other domains unchanged)
+        if s.infused:
+            _laboratory(s, np.random.default_rng([seed, s.idx, LB_STREAM]), study)
     return Trial(subjects, rp2d, cut_dates, log)
 
 
@@ -873,6 +1270,7 @@ def _records(trial: Trial, study: dict) -> dict[str, pd.DataFrame]:
     width = max(3, len(str(len(trial.subjects))))
     rows: dict[str, list] = {d: [] for d in sdtm.DOMAINS}
     lloq = {"FLOW CYTOMETRY": _f(CK_LLOQ["FLOW CYTOMETRY"], 1), "QPCR": _f(CK_LLOQ["QPCR"], 0)}
+    lb_range = {tc: (_f(t.low, LB_DIGITS[tc]), _f(t.high, LB_DIGITS[tc])) for tc, t in sdtm.LB_TESTS.items()}
     for s in trial.subjects:
         subj = f"{s.idx + 1:0{width}d}"
         u = f"{sid}-{s.site}-{subj}"
@@ -1044,6 +1442,16 @@ def _records(trial: Trial, study: dict) -> dict[str, pd.DataFrame]:
                     iso(day),
                 )
             )
+        lb = sorted(s.lb, key=lambda r: (r[3], LB_ORDER[r[0]]))
+        for i, (tc, val, visit, day) in enumerate(lb, 1):
+            test = sdtm.LB_TESTS[tc]
+            num = _f(max(val, 0.0), LB_DIGITS[tc])
+            rows["lb"].append(
+                (u, str(i), tc, test.name, test.category, num, num, test.unit, lb_range[tc][0], lb_range[tc][1])
+                + (visit, iso(day), iso(day))
+            )
+        for i, (prod, day) in enumerate(sorted(s.xt, key=lambda r: (r[1], r[0])), 1):
+            rows["xt"].append((u, str(i), prod, iso(day), iso(day)))
     out = {}
     for name, dom in sdtm.DOMAINS.items():
         cols = [c.name for c in dom.columns]

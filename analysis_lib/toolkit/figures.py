@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
 from analysis_lib.toolkit import escape, frames
 
@@ -626,3 +627,114 @@ __all__ = [
     "km_plot",
     "swimmer_plot",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# summaries over time and values by group (laboratory figures)
+
+
+def summary_over_time_plot(
+    summary: pd.DataFrame,
+    panels: Sequence[str],
+    *,
+    titles: Mapping[str, str],
+    log: Mapping[str, bool] | None = None,
+    normal_range: Mapping[str, tuple[float | None, float | None]] | None = None,
+    ref_lines: Mapping[str, Sequence[tuple[float, str]]] | None = None,
+    xlabel: str = "Nominal day",
+    ncols: int = 2,
+    width: float = 6.5,
+    panel_height: float = 2.1,
+) -> Figure:
+    """Median with interquartile range (bars) per nominal time point, one panel per ``panels``
+    entry, time points evenly spaced (labelled by their day) so early daily and late monthly
+    samples are both readable; a grey band for the normal range, dashed reference lines with a
+    label, log y-axes where ``log`` says so; n under each time point.
+
+    ``summary``: columns panel, day, n, median, q1, q3 (one row per panel and day)."""
+    frames.require_columns(summary, ["panel", "day", "n", "median", "q1", "q3"], "summary_over_time_plot")
+    days = sorted(summary.loc[summary["n"] > 0, "day"].unique())  # time points with data
+    pos = {d: i for i, d in enumerate(days)}
+    nrows = max(1, math.ceil(len(panels) / ncols))
+    with rc_context(STYLE):
+        fig = Figure(figsize=(width, panel_height * nrows + 0.3))
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        for k, p in enumerate(panels):
+            ax = axes[k // ncols][k % ncols]
+            d = summary[(summary["panel"] == p) & (summary["n"] > 0)].sort_values("day")
+            x = np.array([pos[v] for v in d["day"]], dtype=float)
+            med, q1, q3 = d["median"].to_numpy(float), d["q1"].to_numpy(float), d["q3"].to_numpy(float)
+            is_log = bool((log or {}).get(p))
+            if is_log:
+                ax.set_yscale("log")
+            lo, hi = (normal_range or {}).get(p, (None, None))
+            if hi is not None and len(d):
+                bottom = lo if lo is not None and lo > 0 else (float(np.nanmin(q1)) * 0.5 if is_log else 0.0)
+                ax.axhspan(bottom, hi, color="#DDDDDD", alpha=0.6, lw=0, zorder=0)
+            for y, lab in (ref_lines or {}).get(p, ()):
+                ax.axhline(y, ls="--", lw=0.8, color=PALETTE[1])
+                ax.annotate(
+                    lab,
+                    (1.0, y),
+                    xycoords=("axes fraction", "data"),
+                    ha="right",
+                    va="bottom",
+                    fontsize=6.5,
+                    color=PALETTE[1],
+                )
+            ax.errorbar(x, med, yerr=[med - q1, q3 - med], fmt="o-", ms=2.5, lw=1.0, capsize=1.5, color=PALETTE[0])
+            ax.set_title(titles.get(p, p), loc="left")
+            ax.set_xlim(-0.5, len(days) - 0.5)
+            ax.set_xticks(range(len(days)))
+            ax.set_xticklabels([f"{v:g}" for v in days], rotation=90, fontsize=6.5)
+            ax.tick_params(axis="x", length=2, pad=1)
+        for k in range(len(panels), nrows * ncols):
+            axes[k // ncols][k % ncols].set_axis_off()
+        fig.supxlabel(xlabel, fontsize=8.5)
+        fig.tight_layout(h_pad=0.6, w_pad=1.0)
+    return fig
+
+
+def values_by_group_plot(
+    data: pd.DataFrame,
+    panels: Sequence[str],
+    groups: Sequence[str],
+    *,
+    titles: Mapping[str, str],
+    log: bool = True,
+    xlabel: str = "",
+    width: float = 6.5,
+    height: float = 2.6,
+) -> Figure:
+    """One point per subject (spread evenly within its group, no random jitter) with the group
+    median (bar) and interquartile range (box), one panel per ``panels`` entry; n under each group.
+
+    ``data``: columns panel, group, value."""
+    frames.require_columns(data, ["panel", "group", "value"], "values_by_group_plot")
+    with rc_context(STYLE):
+        fig = Figure(figsize=(width, height))
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, p in zip(axes, panels):
+            d = data[data["panel"] == p]
+            labels = []
+            for i, g in enumerate(groups):
+                v = np.sort(d.loc[d["group"] == g, "value"].to_numpy(float))
+                v = v[~np.isnan(v)]
+                labels.append(f"{g}\n(n={len(v)})")
+                if not len(v):
+                    continue
+                xs = i + (np.linspace(-0.25, 0.25, len(v)) if len(v) > 1 else np.zeros(1))
+                ax.scatter(xs, v, s=7, color=PALETTE[0], alpha=0.7, lw=0, zorder=3)
+                q1, med, q3 = np.quantile(v, [0.25, 0.5, 0.75])
+                ax.add_patch(Rectangle((i - 0.32, q1), 0.64, q3 - q1, fill=False, ec=PALETTE[6], lw=0.8, zorder=2))
+                ax.plot([i - 0.36, i + 0.36], [med, med], color=PALETTE[1], lw=1.6, zorder=4)
+            if log:
+                ax.set_yscale("log")
+            ax.set_xticks(range(len(groups)))
+            ax.set_xticklabels(labels, fontsize=6.5)
+            ax.set_xlim(-0.6, len(groups) - 0.4)
+            ax.set_title(titles.get(p, p), loc="left")
+        if xlabel:
+            fig.supxlabel(xlabel, fontsize=8.5)
+        fig.tight_layout(w_pad=1.0)
+    return fig

@@ -41,6 +41,31 @@ def protocol_context(study: Mapping[str, Any]) -> dict[str, str]:
         "days_per_month": _number(study["time_to_event"]["days_per_month"]),
         "auc_window": _number(study["kinetics"]["auc_window_days"]),
         "prolonged_cytopenia_days": _number(study["aesi"]["PROLONGED CYTOPENIA"]["min_duration_days"]),
+        **_laboratory_context(study.get("laboratory") or {}),
+    }
+
+
+def _laboratory_context(lab: Mapping[str, Any]) -> dict[str, str]:
+    """Placeholders of the laboratory TLFs (params ``laboratory``)."""
+    if not lab:
+        return {}
+    e, pc = lab["engraftment"], lab["prolonged_cytopenia"]
+    return {
+        "anc_threshold": _number(e["neutrophil"]["threshold"]),
+        "anc_consecutive": _number(e["neutrophil"]["consecutive"]),
+        "plt_threshold": _number(e["platelet"]["threshold"]),
+        "plt_consecutive": _number(e["platelet"]["consecutive"]),
+        "plt_transfusion_free_days": _number(e["platelet"]["transfusion_free_days"]),
+        "rec_anc_threshold": _number(lab["recovery"]["neutrophil"]["threshold"]),
+        "rec_plt_threshold": _number(lab["recovery"]["platelet"]["threshold"]),
+        "cytopenia_day": _number(pc["day"]),
+        "cytopenia_window": _number(pc["window"]),
+        "cytopenia_min_grade": _number(pc["min_grade"]),
+        "b_cell_aplasia_below": _number(lab["b_cell_aplasia_below"]),
+        "igg_below": _number(lab["hypogammaglobulinaemia_below"]),
+        "lab_listing_min_grade": _number(lab["grade3_listing_min_grade"]),
+        "crs_marker_window_end": _number(lab["crs_markers"]["window"][1]),
+        "crs_marker_window_start": _number(lab["crs_markers"]["window"][0]),
     }
 
 

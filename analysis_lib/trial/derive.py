@@ -920,6 +920,10 @@ def derive_all(domains: dict[str, pd.DataFrame], study: dict[str, Any], cut_date
     }
     out["adpp"] = derive_adpp(adck, study)
     out["adpr"] = derive_adpr(domains, adsl)
+    from analysis_lib.trial import laboratory
+
+    out["adlb"] = laboratory.derive_adlb(domains["lb"], adsl, domains["pr"], study)
+    out["adlbtte"] = laboratory.derive_adlbtte(out["adlb"], adsl, domains["xt"], adck, study)
     for df in out.values():  # one date type everywhere (docs/adam.md): datetime64[ns]
         for col in df.columns[[pd.api.types.is_datetime64_any_dtype(t) for t in df.dtypes]]:
             df[col] = df[col].astype("datetime64[ns]")

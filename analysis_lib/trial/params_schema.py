@@ -180,6 +180,61 @@ class Kinetics(_Strict):
         return v
 
 
+class CtcaeGrading(_Strict):
+    term: str = Field(description="CTCAE v5.0 term the grades belong to")
+    limits: list[float | Literal["LLN"]] = Field(
+        min_length=1,
+        description="Grade g when the value is below the g-th limit ('LLN': the record's lower limit of normal)",
+    )
+
+
+class CountRule(_Strict):
+    test: str = Field(description="LBTESTCD of the count")
+    threshold: float = Field(gt=0, description="Count at or above which a sample counts (standard units)")
+    consecutive: int = Field(ge=1, description="Successive samples, on different days, at or above the threshold")
+    transfusion_free_days: int | None = Field(
+        default=None, ge=0, description="Days before the run (and during it) without a platelet transfusion"
+    )
+
+
+class Engraftment(_Strict):
+    neutrophil: CountRule = Field(description="Neutrophil engraftment after allo-HSCT (CIBMTR)")
+    platelet: CountRule = Field(description="Platelet engraftment after allo-HSCT (CIBMTR)")
+    landmarks: list[int] = Field(description="Days after HSCT of the cumulative incidence table")
+
+
+class Recovery(_Strict):
+    neutrophil: CountRule = Field(description="Neutrophil recovery after CD19 CAR-T")
+    platelet: CountRule = Field(description="Platelet recovery after CD19 CAR-T")
+    landmarks: list[int] = Field(description="Days after CD19 CAR-T of the recovery table")
+
+
+class ProlongedCytopenia(_Strict):
+    day: int = Field(gt=0, description="Study day of the assessment (sample nearest this day)")
+    window: int = Field(ge=0, description="Days either side of `day` a sample may lie")
+    min_grade: int = Field(ge=1, le=4, description="CTCAE grade of neutropenia or thrombocytopenia that counts")
+
+
+class CrsMarkers(_Strict):
+    tests: list[str] = Field(min_length=1, description="LBTESTCDs whose peak is summarised by worst CRS grade")
+    window: list[int] = Field(min_length=2, max_length=2, description="Study days [from, to] of the peak")
+
+
+class Laboratory(_Strict):
+    ctcae: dict[str, CtcaeGrading] = Field(description="LBTESTCD -> its CTCAE v5.0 grading ('decreased' terms)")
+    baseline: str = Field(description="Baseline rule, as the methods state it")
+    engraftment: Engraftment = Field(description="Engraftment after allo-HSCT; death competes")
+    recovery: Recovery = Field(description="Count recovery after CD19 CAR-T, before conditioning")
+    prolonged_cytopenia: ProlongedCytopenia = Field(description="Prolonged cytopenia at a study day")
+    crs_markers: CrsMarkers = Field(description="CRS biomarker peaks by worst CRS grade")
+    b_cell_aplasia_below: float = Field(gt=0, description="CD19+ B cells/uL below which a sample is aplastic")
+    b_cell_landmarks: list[int] = Field(description="Days of the B-cell aplasia and CAR-T persistence landmarks")
+    hypogammaglobulinaemia_below: float = Field(gt=0, description="IgG (g/L) below which hypogammaglobulinaemia")
+    igg_days: list[int] = Field(description="Nominal days of the hypogammaglobulinaemia table")
+    grade3_listing_min_grade: int = Field(ge=1, le=5, description="Lowest CTCAE grade in the abnormalities listing")
+    figure_days: list[int] = Field(min_length=1, description="Nominal days of the over-time figures")
+
+
 class PartialDates(_Strict):
     start: str = Field(description="Imputation rule of partial start dates (AE, CM), as stated in the methods")
     end: str = Field(description="Imputation rule of partial end dates, as stated in the methods")
@@ -202,6 +257,7 @@ class StudyParams(_Strict):
     time_to_event: TimeToEvent = Field(description="Rules of every time-to-event analysis")
     transplant: Transplant = Field(description="Transplant outcomes (CIBMTR conventions)")
     kinetics: Kinetics = Field(description="Cellular kinetics (NCA) rules")
+    laboratory: Laboratory = Field(description="Laboratory evaluations (ICH E3 12.4)")
     partial_dates: PartialDates = Field(description="Imputation rules of partial dates")
     populations: dict[str, str] = Field(min_length=1, description="Analysis population flag -> its definition")
     default_cut: str | None = Field(default=None, description="The data cut `make report` reports (params/<cut>.yml)")
@@ -371,6 +427,12 @@ def cross_problems(study: Mapping[str, Any], file: str = "study.yml") -> list[st
         "kinetics.persistence_days": s.kinetics.persistence_days,
         "dlt.window": s.dlt.window[1:],
         "ae_periods[1].end": [s.ae_periods[-1].end or 0],
+        "laboratory.prolonged_cytopenia.day": [s.laboratory.prolonged_cytopenia.day],
+        "laboratory.recovery.landmarks": s.laboratory.recovery.landmarks,
+        "laboratory.b_cell_landmarks": s.laboratory.b_cell_landmarks,
+        "laboratory.igg_days": s.laboratory.igg_days,
+        "laboratory.figure_days": s.laboratory.figure_days,
+        "laboratory.crs_markers.window": s.laboratory.crs_markers.window,
     }
     out = [p for path, days in inside.items() for p in _after(file, path, days, end)]
     for path, (lo, hi) in (("dlt.window", s.dlt.window), ("timeline.lymphodepletion", s.timeline.lymphodepletion)):

@@ -42,6 +42,33 @@ C = Column
 Y_N = ("Y", "N")
 PRODUCTS = ("CD19 CAR-T", "CD22 CAR-T")
 
+
+@dataclass(frozen=True)
+class LabTest:
+    """One laboratory test of the LB contract: its name, category, standard unit and the normal
+    range the synthetic delivery uses (a real delivery sends its own ranges in LBSTNRLO/HI)."""
+
+    name: str
+    category: str
+    unit: str
+    low: float | None
+    high: float | None
+
+
+# LBTESTCD -> test (CDISC controlled terminology codes where one exists; CHIMER is sponsor-defined)
+LB_TESTS: dict[str, LabTest] = {
+    "NEUT": LabTest("Neutrophils", "HEMATOLOGY", "10^9/L", 1.8, 7.5),
+    "PLAT": LabTest("Platelets", "HEMATOLOGY", "10^9/L", 150.0, 400.0),
+    "HGB": LabTest("Hemoglobin", "HEMATOLOGY", "g/L", 120.0, 160.0),
+    "LYM": LabTest("Lymphocytes", "HEMATOLOGY", "10^9/L", 1.0, 4.0),
+    "CRP": LabTest("C Reactive Protein", "CHEMISTRY", "mg/L", 0.0, 10.0),
+    "FERRITIN": LabTest("Ferritin", "CHEMISTRY", "ug/L", 30.0, 400.0),
+    "IL6": LabTest("Interleukin 6", "CYTOKINES", "pg/mL", 0.0, 7.0),
+    "IGG": LabTest("Immunoglobulin G", "IMMUNOLOGY", "g/L", 7.0, 16.0),
+    "CD19": LabTest("CD19+ B Lymphocytes", "IMMUNOPHENOTYPING", "cells/uL", 100.0, 500.0),
+    "CHIMER": LabTest("Donor Chimerism, Peripheral Blood", "CHIMERISM", "%", None, None),
+}
+
 DOMAINS: dict[str, Domain] = {
     "dm": Domain(
         "dm",
@@ -263,6 +290,36 @@ DOMAINS: dict[str, Domain] = {
         ),
         key=("USUBJID", "CKSEQ"),
     ),
+    "lb": Domain(
+        "lb",
+        "Laboratory test results: haematology, chemistry, cytokines, immunoglobulins, B cells, chimerism",
+        (
+            C("USUBJID", "str", "Unique subject identifier"),
+            C("LBSEQ", "int", "Sequence number"),
+            C("LBTESTCD", "str", "Test short name (one of sdtm.LB_TESTS)"),
+            C("LBTEST", "str", "Test name"),
+            C("LBCAT", "cat", "Category of the test", tuple(dict.fromkeys(t.category for t in LB_TESTS.values()))),
+            C("LBORRES", "str", "Result as collected (a number in LBSTRESU; no '<x' strings)"),
+            C("LBSTRESN", "float", "Numeric result in standard units"),
+            C("LBSTRESU", "str", "Standard unit (the test's unit in sdtm.LB_TESTS)"),
+            C("LBSTNRLO", "float", "Normal range, lower limit (standard units); empty if none", nullable=True),
+            C("LBSTNRHI", "float", "Normal range, upper limit (standard units); empty if none", nullable=True),
+            C("VISIT", "str", "Nominal visit or study day (e.g. DAY 7, SCREENING)"),
+            C("LBDTC", "date", "Specimen collection date"),
+        ),
+        key=("USUBJID", "LBSEQ"),
+    ),
+    "xt": Domain(
+        "xt",
+        "Transfusions of blood products (custom interventions domain XT, SDTMIG 3.4 section 2.6)",
+        (
+            C("USUBJID", "str", "Unique subject identifier"),
+            C("XTSEQ", "int", "Sequence number"),
+            C("XTTRT", "cat", "Blood product", ("PLATELETS", "RED BLOOD CELLS")),
+            C("XTSTDTC", "date", "Transfusion date"),
+        ),
+        key=("USUBJID", "XTSEQ"),
+    ),
 }
 
 # The dates of each domain the data cut compares with the cut date (trial/datacut.py: start or only
@@ -277,4 +334,6 @@ CUT_DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "ds": ("DSSTDTC",),
     "sv": ("SVSTDTC",),
     "ck": ("CKDTC",),
+    "lb": ("LBDTC",),
+    "xt": ("XTSTDTC",),
 }

@@ -14,8 +14,8 @@ landmarks from ``params/study.yml`` ``transplant`` and ``time_to_event``):
   acute GVHD, chronic GVHD needing systemic therapy, relapse, or death.
 
 Every endpoint is censored at the last disease assessment and at the end of protocol follow-up
-(:func:`analysis_lib.trial.derive.tte_parameter`). Neutrophil and platelet engraftment need
-laboratory data (LB), which the delivery does not hold yet; the chapter says so.
+(:func:`analysis_lib.trial.derive.tte_parameter`). Neutrophil and platelet engraftment and donor
+chimerism are laboratory endpoints (:mod:`analysis_lib.trial.laboratory`); the chapter points there.
 
 The summaries use :func:`analysis_lib.toolkit.stats.cumulative_incidence` (Aalen-Johansen) through
 :func:`analysis_lib.toolkit.ard.cif_ard` and the Kaplan-Meier ARD for GRFS.
@@ -405,11 +405,15 @@ def footnotes(study: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def not_in_report() -> str:
-    """What this chapter cannot report from the delivery (said in the chapter, not left out silently)."""
+    """Where the transplant outcomes that come from laboratory data are reported (said in the
+    chapter, not left out silently): the laboratory chapter, by catalogue number."""
+    from analysis_lib.trial import catalogue
+
+    cat = catalogue.load()
     return (
-        "Neutrophil and platelet engraftment and donor chimerism need laboratory data (SDTM LB: neutrophil "
-        "and platelet counts, transfusions, chimerism), which this data delivery does not hold; they are not "
-        "reported at this data cut."
+        "Neutrophil and platelet engraftment (CIBMTR definitions) and donor chimerism after allo-HSCT are "
+        f"reported with the laboratory evaluations: {cat['t-engraft'].number}, {cat['f-engraft'].number} and "
+        f"{cat['f-chimerism'].number}."
     )
 
 

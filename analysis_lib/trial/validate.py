@@ -28,7 +28,7 @@ import pandera.pandas as pa
 
 from analysis_lib.toolkit import escape
 from analysis_lib.trial.io import ReadError, read_domain
-from analysis_lib.trial.sdtm import DOMAINS, Domain
+from analysis_lib.trial.sdtm import DOMAINS, LB_TESTS, Domain
 
 if TYPE_CHECKING:
     from analysis_lib.trial.config import Cut
@@ -231,7 +231,104 @@ def _dup_problems(file: str, df: pd.DataFrame, key: tuple[str, ...], rule: str, 
 EXTRA_KEYS = (
     ("ck", None, ("USUBJID", "CKTRT", "CKSPEC", "CKMETHOD", "CKDTC"), "one sample per day", "sample"),
     ("ds", ("DSDECOD", "DEATH"), ("USUBJID",), "one death per subject", "death record for"),
+    ("lb", None, ("USUBJID", "LBTESTCD", "LBDTC"), "one result per test per day", "result"),
 )
+
+
+def _lb_problems(file: str, df: pd.DataFrame) -> list[Problem]:
+    """LB rules beyond the column types: known test codes, the test's unit, numeric non-negative
+    results (no '<x' strings: a value below a limit of quantification is delivered as a number or
+    the record is left out, never as text), normal ranges with low <= high."""
+    out: list[Problem] = []
+    if "LBTESTCD" not in df:
+        return out
+    code = df["LBTESTCD"].astype(str).str.strip()
+    known = code.isin(list(LB_TESTS))
+    bad = ~known & ~_blank(code)
+    if bad.any():
+        out.append(
+            Problem(
+                file,
+                "LBTESTCD",
+                _rows(df.index[bad]),
+                "known test code",
+                f"{_values(code[bad])} not a test of the input contract "
+                f"({', '.join(LB_TESTS)}; sdtm.LB_TESTS){_more(int(bad.sum()))}",
+            )
+        )
+    if "LBSTRESU" in df:
+        expected = code.map({k: t.unit for k, t in LB_TESTS.items()})
+        unit = df["LBSTRESU"].astype(str).str.strip()
+        bad = known & (unit != expected)
+        if bad.any():
+            first = bad.idxmax()
+            out.append(
+                Problem(
+                    file,
+                    "LBSTRESU",
+                    _rows(df.index[bad]),
+                    "unit of the test",
+                    f"{_values(unit[bad])} not the standard unit of the test "
+                    f"(e.g. {code[first]} is in {expected[first]}){_more(int(bad.sum()))}",
+                )
+            )
+    for col in ("LBORRES", "LBSTRESN"):
+        if col not in df:
+            continue
+        text = df[col].astype(str).str.strip()
+        num = pd.to_numeric(text.where(~_blank(text)), errors="coerce")
+        censored = text.str.match(r"^\s*[<>]")
+        if col == "LBORRES":
+            if censored.any():
+                out.append(
+                    Problem(
+                        file,
+                        col,
+                        _rows(df.index[censored]),
+                        "no '<x' results",
+                        f"{_values(text[censored])} is a censored result: deliver the number (LBSTRESN) or "
+                        f"leave the record out{_more(int(censored.sum()))}",
+                    )
+                )
+            bad = ~censored & ~_blank(text) & num.isna()
+            if bad.any():
+                out.append(
+                    Problem(
+                        file,
+                        col,
+                        _rows(df.index[bad]),
+                        "numeric result",
+                        f"{_values(text[bad])} is not a number{_more(int(bad.sum()))}",
+                    )
+                )
+        neg = num < 0
+        if neg.any():
+            out.append(
+                Problem(
+                    file,
+                    col,
+                    _rows(df.index[neg]),
+                    "non-negative result",
+                    f"{_values(text[neg])} is negative (a count or concentration){_more(int(neg.sum()))}",
+                )
+            )
+    if {"LBSTNRLO", "LBSTNRHI"} <= set(df.columns):
+        lo = pd.to_numeric(df["LBSTNRLO"].astype(str).str.strip().replace("", None), errors="coerce")
+        hi = pd.to_numeric(df["LBSTNRHI"].astype(str).str.strip().replace("", None), errors="coerce")
+        bad = lo > hi
+        if bad.any():
+            first = bad.idxmax()
+            out.append(
+                Problem(
+                    file,
+                    "LBSTNRLO",
+                    _rows(df.index[bad]),
+                    "normal range low <= high",
+                    f"lower limit {df.at[first, 'LBSTNRLO']} above upper limit {df.at[first, 'LBSTNRHI']}"
+                    f"{_more(int(bad.sum()))}",
+                )
+            )
+    return out
 
 
 def _key_problems(file: str, name: str, df: pd.DataFrame) -> list[Problem]:
@@ -482,6 +579,8 @@ def validate_frames(
     for name, df in frames.items():
         problems += _column_problems(files[name], DOMAINS[name], df)
         problems += _key_problems(files[name], name, df)
+        if name == "lb":
+            problems += _lb_problems(files[name], df)
     problems += _cross_problems(frames, files)
     if study is not None:
         problems += param_problems(frames, files, study)
