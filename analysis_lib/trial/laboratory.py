@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis_lib.toolkit import ard, formats, stats
+from analysis_lib.toolkit import ard, escape, formats, stats
 from analysis_lib.toolkit.figures import cif_plot, km_plot
 from analysis_lib.trial.sdtm import LB_TESTS
 
@@ -928,19 +928,23 @@ def populations(adsl: pd.DataFrame, adlb: pd.DataFrame, adlbtte: pd.DataFrame) -
     }
 
 
+@escape.returns_markup
 def methods_text(study: Mapping[str, Any]) -> str:
+    """The laboratory rules, each with the parameter it comes from, as a Markdown list (the
+    parameters' own text escaped: it is data, never markup)."""
     lab = study["laboratory"]
     e, r, pc = lab["engraftment"], lab["recovery"], lab["prolonged_cytopenia"]
+    md = escape.markdown
     ct = "; ".join(
-        f"{SHORT[k]} ({v['term']}): grade g below the g-th of "
-        + ", ".join(str(x) for x in v["limits"])
-        + f" {LB_TESTS[k].unit}"
+        f"{md(SHORT[k])} ({md(v['term'])}): grade g below the g-th of "
+        + ", ".join(md(x) for x in v["limits"])
+        + f" {md(LB_TESTS[k].unit)}"
         for k, v in lab["ctcae"].items()
     )
     return "\n".join(
         [
-            f"- **Baseline** (`laboratory.baseline`): the {lab['baseline']}. Lymphocytes and sometimes counts on Day 0 "
-            "follow lymphodepletion.",
+            f"- **Baseline** (`laboratory.baseline`): the {md(lab['baseline'])}. Lymphocytes and sometimes "
+            "counts on Day 0 follow lymphodepletion.",
             f"- **CTCAE v5.0 grades** (`laboratory.ctcae`): {ct}; LLN = the record's lower limit of normal; a value "
             "on a "
             "limit takes the milder grade. CRP, ferritin, IL-6, IgG, CD19+ B cells and chimerism are not graded on a "
