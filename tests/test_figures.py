@@ -183,3 +183,20 @@ def test_figure_files_byte_identical(tmp_path):
     a, b = make().save(tmp_path / "a"), make().save(tmp_path / "b")
     for fmt in ("svg", "pdf", "png"):
         assert a[fmt].read_bytes() == b[fmt].read_bytes(), fmt
+
+
+def test_log_axes_are_labelled_without_mathtext():
+    """Mathtext is off (text from the data is text), so log axes carry plain Unicode labels."""
+    from matplotlib.figure import Figure as MplFigure
+
+    fig = MplFigure()
+    ax = fig.add_subplot()
+    ax.plot([1, 2, 3], [0.5, 40, 3000])
+    figures.log_scale(ax)
+    import io
+
+    fig.savefig(io.BytesIO(), format="png")
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all("$" not in x and "mathdefault" not in x for x in labels)
+    assert "10³" in labels and "10⁻¹" in labels
+    assert figures._power_of_ten_label(250) == "250" and figures._power_of_ten_label(1) == "10⁰"

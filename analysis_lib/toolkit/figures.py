@@ -62,6 +62,31 @@ def plain(text: object) -> str:
     return "".join(ch if ord(ch) in glyphs or ch in "\n\t" else escape.marker(ch) for ch in str(text))
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten_label(value: float, _pos: object = None) -> str:
+    """``10⁵`` for a decade, ``250`` otherwise: plain text with Unicode superscripts, because
+    mathtext is off (``text.parse_math``: text from the data is text) and matplotlib's default log
+    labels are mathtext (they would show as ``$\\mathdefault{10^{5}}$``)."""
+    if value <= 0:
+        return ""
+    exponent = math.log10(value)
+    if abs(exponent - round(exponent)) < 1e-9:
+        return "10" + str(round(exponent)).translate(_SUPERSCRIPT)
+    return f"{value:g}"
+
+
+def log_scale(ax: Any, axis: str = "y") -> None:
+    """A log axis labelled without mathtext: decades as ``10ⁿ``, no minor labels."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    target.set_major_formatter(FuncFormatter(_power_of_ten_label))
+    target.set_minor_formatter(NullFormatter())
+
+
 class FigureDataError(ValueError):
     """Input of a figure function is malformed (message names the column and rows/subjects)."""
 
@@ -517,7 +542,7 @@ def draw_kinetics(ax, df: pd.DataFrame, colours: Mapping[str, str]) -> None:
         ax.plot(med.index, med.to_numpy(), color=colours[grp], lw=2.2, marker="o", ms=3.5, zorder=3)
     for level in sorted(df["lloq"].unique()):
         ax.axhline(level, color="#555555", ls="--", lw=0.9)
-    ax.set_yscale("log")
+    log_scale(ax)
     ax.grid(axis="y", which="major", color="#e5e5e5", lw=0.6)
 
 
@@ -666,7 +691,7 @@ def summary_over_time_plot(
             med, q1, q3 = d["median"].to_numpy(float), d["q1"].to_numpy(float), d["q3"].to_numpy(float)
             is_log = bool((log or {}).get(p))
             if is_log:
-                ax.set_yscale("log")
+                log_scale(ax)
             lo, hi = (normal_range or {}).get(p, (None, None))
             if hi is not None and len(d):
                 bottom = lo if lo is not None and lo > 0 else (float(np.nanmin(q1)) * 0.5 if is_log else 0.0)
@@ -729,7 +754,7 @@ def values_by_group_plot(
                 ax.add_patch(Rectangle((i - 0.32, q1), 0.64, q3 - q1, fill=False, ec=PALETTE[6], lw=0.8, zorder=2))
                 ax.plot([i - 0.36, i + 0.36], [med, med], color=PALETTE[1], lw=1.6, zorder=4)
             if log:
-                ax.set_yscale("log")
+                log_scale(ax)
             ax.set_xticks(range(len(groups)))
             ax.set_xticklabels(labels, fontsize=6.5)
             ax.set_xlim(-0.6, len(groups) - 0.4)
