@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:  ## Debian packages: TeX for the PDF; poppler, Chromium and LibreOffice (RTF test) for checking the outputs
 	@if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! command -v chromium >/dev/null \
 	    || ! command -v soffice >/dev/null || ! fc-list | grep -q LiberationSerif \
-	    || ! kpsewhich lastpage.sty >/dev/null || ! kpsewhich texgyretermes.sty >/dev/null; then \
+	    || ! kpsewhich lastpage.sty >/dev/null || ! kpsewhich tgtermes.sty >/dev/null; then \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES); \
 	fi
 
