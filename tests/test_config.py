@@ -133,8 +133,8 @@ def test_nested_paths_list_indices_and_expected_types(tmp_path):
         "study.yml: kinetics.blq_rule: 'half' is not a BLQ rule (one of zero-before-first-else-drop, zero, drop, "
         "half-lloq)",
         "study.yml: extra_section: unknown key (allowed here: study, dose_levels, cd22_dose, timeline, dlt, "
-        "ae_periods, grading, aesi, response, time_to_event, transplant, kinetics, partial_dates, populations, "
-        "default_cut)",
+        "ae_periods, grading, aesi, response, time_to_event, transplant, kinetics, laboratory, partial_dates, "
+        "populations, default_cut)",
     ]
 
 

@@ -274,9 +274,12 @@ def test_libreoffice_shows_furniture_on_every_page_and_the_volume_has_a_working_
     toc = "\n".join(p for p in vol if "Contents" in p or "...." in p)
     assert [n for n in order if n in toc] == order
     assert sorted(order, key=toc.index) == order
+    lines = toc.splitlines()
     for number in order:
-        line = next(x for x in toc.splitlines() if x.strip().startswith(number + " "))
-        page_no = int(line.rstrip().rsplit(".", 1)[-1])
+        start = next(k for k, x in enumerate(lines) if x.strip().startswith(number + " "))
+        # a long title wraps: the entry's page number ends the first line with leader dots
+        leader = next(m for x in lines[start : start + 4] if (m := re.search(r"\.{3,}\s*(\d+)\s*$", x)))
+        page_no = int(leader.group(1))
         assert number in "\n".join(vol[page_no - 1].splitlines()[:8]), (number, page_no)
     toc_pages = sum(1 for p in vol if "...." in p)
     assert len(vol) == toc_pages + sum(len(pages[r.stem]) for r in rtfs)
