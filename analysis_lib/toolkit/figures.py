@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
 from analysis_lib.toolkit import frames
 
@@ -607,3 +608,143 @@ __all__ = [
     "km_plot",
     "swimmer_plot",
 ]
+
+
+# --------------------------------------------------------------------------- subject profile
+
+#: Fill colour per AE grade (light to dark: ordered in greyscale too); grade 5 black.
+GRADE_COLOURS = {1: "#FDD49E", 2: "#FC8D59", 3: "#D7301F", 4: "#7F0000", 5: "#000000"}
+#: Ticks of the Day-0 axis of a subject profile (a symmetric-log axis: linear up to ``linear_to``).
+PROFILE_TICKS = (-7, 0, 7, 14, 28, 60, 90, 180, 365, 730)
+
+
+def subject_profile(
+    bars: pd.DataFrame,
+    markers: pd.DataFrame,
+    kinetics: pd.DataFrame | None = None,
+    *,
+    lanes: Sequence[str],
+    end_day: float,
+    end_label: str,
+    title: str = "",
+    xlabel: str = "Study day (Day 0 = CD19 CAR-T infusion)",
+    kinetics_label: str = "CAR-T (copies/µg gDNA)",
+    linear_to: float = 30.0,
+    width: float = 7.2,
+) -> Figure:
+    """One subject's course on one day axis: a timeline of lanes (rows) above an optional
+    kinetics panel sharing the axis (symmetric-log: linear from Day -``linear_to`` to
+    ``linear_to``, so the first weeks stay readable next to two years of follow-up).
+
+    ``bars``: ``lane``, ``start``, ``end`` (days), ``grade`` (1-5: filled by :data:`GRADE_COLOURS`;
+    missing: grey), optional ``ongoing`` (bool: open right end). ``markers``: ``lane``, ``day``,
+    ``label`` (legend), ``marker``, ``colour``, optional ``filled`` (bool, default True).
+    ``kinetics``: ``day``, ``value`` (missing when below the LLOQ), ``series`` (legend), ``lloq``,
+    ``blq`` (bool) — BLQ values at LLOQ/2 with open markers, dashed LLOQ line. ``lanes`` gives the
+    row order (top first); every lane of ``bars``/``markers`` must be in it. ``end_day`` /
+    ``end_label``: the vertical line closing the course (death, last contact).
+    """
+    _require(bars, ["lane", "start", "end", "grade"], "subject_profile bars")
+    _require(markers, ["lane", "day", "label", "marker", "colour"], "subject_profile markers")
+    lanes = list(lanes)
+    unknown = (set(bars["lane"]) | set(markers["lane"])) - set(lanes)
+    if unknown:
+        raise FigureDataError(f"subject_profile: lane(s) {sorted(map(str, unknown))} not in lanes")
+    row = {lane: i for i, lane in enumerate(lanes)}
+    has_k = kinetics is not None and not kinetics.empty
+    if has_k:
+        assert kinetics is not None
+        _require(kinetics, ["day", "value", "series", "lloq", "blq"], "subject_profile kinetics")
+    lane_h = 0.19
+    top_h = lane_h * len(lanes) + 0.25
+    k_h = 1.35 if has_k else 0.0
+    left, right, bottom, top, gap = 1.75, 1.65, 0.45, 0.3 if title else 0.1, 0.3 if has_k else 0.0
+    height = bottom + k_h + gap + top_h + top
+    xmin = min(
+        -7.0, float(bars["start"].min()) if len(bars) else 0.0, float(markers["day"].min()) - 2 if len(markers) else 0.0
+    )
+    xmax = max(float(end_day), float(bars["end"].max()) if len(bars) else 0.0) * 1.06 + 2
+    with rc_context(STYLE):
+        fig = Figure(figsize=(width, height))
+        axw = (width - left - right) / width
+        ax = fig.add_axes((left / width, (bottom + k_h + gap) / height, axw, top_h / height))
+        scale = dict(linthresh=linear_to, linscale=1.2)
+        ax.set_xscale("symlog", **scale)
+        for i in range(len(lanes)):
+            if i % 2 == 0:
+                ax.axhspan(i - 0.5, i + 0.5, color="#f4f4f4", lw=0, zorder=0)
+        ongoing = bars["ongoing"].map(lambda v: v is True or v == 1) if "ongoing" in bars.columns else False
+        b = bars.assign(open_end=ongoing)
+        for r in b.itertuples():
+            g = None if pd.isna(r.grade) else int(r.grade)
+            colour = GRADE_COLOURS.get(g, "#bbbbbb") if g is not None else "#bbbbbb"
+            start, end = float(r.start), max(float(r.end), float(r.start) + 0.6)
+            ax.barh(row[r.lane], end - start, left=start, height=0.62, color=colour, edgecolor="#333333",
+                    lw=0.4, zorder=2)  # fmt: skip
+            if r.open_end:
+                ax.plot([end], [row[r.lane]], marker=">", ms=4, color="#333333", zorder=3)
+        seen: dict[str, Line2D] = {}
+        for r in markers.itertuples():
+            filled = bool(getattr(r, "filled", True)) if "filled" in markers.columns else True
+            ax.plot([r.day], [row[r.lane]], ls="none", marker=r.marker, ms=5.5, color=r.colour,
+                    mfc=r.colour if filled else "white", mec=r.colour, mew=0.9, zorder=4)  # fmt: skip
+            seen.setdefault(str(r.label), Line2D([], [], ls="none", marker=r.marker, ms=5.5, color=r.colour,
+                                                 mfc=r.colour if filled else "white", label=str(r.label)))  # fmt: skip
+        ax.axvline(end_day, color="#000000", lw=1.0, ls=":", zorder=1)
+        ax.set_yticks(range(len(lanes)))
+        ax.set_yticklabels(lanes, fontsize=7)
+        ax.set_ylim(len(lanes) - 0.5, -0.5)
+        ax.set_xlim(xmin, xmax)
+        ticks = [t for t in PROFILE_TICKS if xmin <= t <= xmax]
+        ax.grid(axis="x", color="#dddddd", lw=0.5)
+        ax.set_axisbelow(True)
+        ax.spines["left"].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        if title:
+            ax.set_title(title, loc="left", fontsize=9)
+        grade_handles = [
+            Line2D([], [], ls="none", marker="s", ms=7, color=c, mec="#333333", mew=0.4, label=f"Grade {g}")
+            for g, c in GRADE_COLOURS.items()
+        ]
+        end_handle = Line2D([], [], color="#000000", lw=1.0, ls=":", label=end_label)
+        ax.legend(handles=[*grade_handles, *seen.values(), end_handle], loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=6.5, handletextpad=0.3)  # fmt: skip
+        if has_k:
+            assert kinetics is not None
+            kx = fig.add_axes((left / width, bottom / height, axw, k_h / height), sharex=ax)
+            kx.set_xscale("symlog", **scale)
+            k = kinetics.copy()
+            k["blq"] = k["blq"].map(lambda v: v is True or v == 1)
+            k["y"] = np.where(k["blq"], pd.to_numeric(k["lloq"]) / 2.0, pd.to_numeric(k["value"], errors="coerce"))
+            series = list(dict.fromkeys(k["series"]))
+            colours = group_colours(series)
+            handles = []
+            for s in series:
+                d = k[k["series"] == s].sort_values("day", kind="stable")
+                kx.plot(d["day"], d["y"], color=colours[s], lw=1.1, marker="o", ms=3, zorder=3)
+                bq = d[d["blq"]]
+                kx.plot(bq["day"], bq["y"], ls="none", marker="o", ms=3.5, mfc="white", mec=colours[s], mew=0.8,
+                        zorder=4)  # fmt: skip
+                handles.append(Line2D([], [], color=colours[s], lw=1.1, marker="o", ms=3, label=str(s)))
+            for level in sorted(pd.to_numeric(k["lloq"]).unique()):
+                kx.axhline(level, color="#555555", ls="--", lw=0.8)
+            handles += [
+                Line2D([], [], ls="none", marker="o", ms=3.5, mfc="white", mec="#555555", label="< LLOQ (at LLOQ/2)"),
+                Line2D([], [], color="#555555", ls="--", lw=0.8, label="LLOQ"),
+            ]
+            kx.set_yscale("log")
+            kx.axvline(end_day, color="#000000", lw=1.0, ls=":")
+            kx.set_xlim(xmin, xmax)
+            kx.set_ylabel(kinetics_label, fontsize=7)
+            kx.grid(axis="x", color="#dddddd", lw=0.5)
+            kx.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=6.5)
+            kx.set_xlabel(xlabel)
+            ax.tick_params(axis="x", labelbottom=False)
+        else:
+            ax.set_xlabel(xlabel)
+        # after every set_xscale (it resets the tickers shared by both panels)
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FixedFormatter([str(t) for t in ticks]))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(xmin, xmax)
+    return fig

@@ -55,6 +55,16 @@ OUTCOME_TEXT = {
     "FATAL": "fatal",
     "UNKNOWN": "unknown",
 }
+#: AESICAT as written in the text (others: lower case).
+AESI_TEXT = {
+    "CRS": "CRS",
+    "ICANS": "ICANS",
+    "ACUTE GVHD": "acute GVHD",
+    "CHRONIC GVHD": "chronic GVHD",
+    "CMV REACTIVATION": "CMV reactivation",
+    "INFECTION": "infection",
+    "PROLONGED CYTOPENIA": "prolonged cytopenia",
+}
 _ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V"}
 _NIH = {1: "mild", 2: "moderate", 3: "severe"}
 
@@ -78,6 +88,16 @@ def grade_text(grade: int, scale: str) -> str:
     if s.upper().startswith("NIH") and int(grade) in _NIH:
         return f"{_NIH[int(grade)]} ({s})"
     return f"grade {int(grade)} ({s})" if s else f"grade {int(grade)} (grading scale not recorded)"
+
+
+def aesi_text(category: str) -> str:
+    """An AESICAT as written in the text ('acute GVHD', 'CRS')."""
+    return AESI_TEXT.get(category, category.lower())
+
+
+def sentence_case(text: str) -> str:
+    """First letter upper case, the rest unchanged ('DLT, serious AESI' stays as it is)."""
+    return text[:1].upper() + text[1:]
 
 
 def day_text(day: Any) -> str:
@@ -324,7 +344,7 @@ def event_text(n: Narrative, e: EventFacts) -> str:
     """One event's paragraph: term, grade with scale, onset/end study days, seriousness, DLT,
     relation, treatments linked to it, outcome and the response status at onset."""
     what = e.term + (f" (reported as '{e.verbatim}')" if e.verbatim and e.verbatim.lower() != e.term.lower() else "")
-    cat = f", an adverse event of special interest ({e.category})" if e.category else ""
+    cat = f", an adverse event of special interest ({aesi_text(e.category)})" if e.category else ""
     onset = f"{day_text(e.start_day)}{' (start date partially imputed)' if e.start_imputed else ''}"
     s = [f"{what}{cat}, {grade_text(e.grade, e.scale)}, started on {onset}{_timing(n, e.start_day)}."]
     if e.ongoing:
@@ -455,7 +475,7 @@ def index_listing(narratives: Sequence[Narrative]) -> pd.DataFrame:
         [
             n.subject,
             n.dose_level,
-            ", ".join(n.reasons).capitalize(),
+            sentence_case(", ".join(n.reasons)),
             f"Day {n.death_day}: {safety.cause_label(n.death_cause)}" if n.death_day is not None else "–",
             _events_text(n, DLT),
             _events_text(n, SERIOUS_AESI),
