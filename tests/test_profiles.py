@@ -92,7 +92,7 @@ def test_html_escapes_and_links_the_index(built):
     html = profiles.profile_html(q, "Figure 16.2.7.7.1", b"png", "", ["a < b"])
     assert "&lt;i&gt;x&lt;/i&gt; &amp; co" in html and "<i>" not in html and "a &lt; b" in html
     assert 'id="profile-01-&lt;b&gt;"' in html
-    index = profiles.index_html([q], {})
+    index = profiles.index_html([q])
     assert 'href="#profile-01-&lt;b&gt;"' in index
     tex = profiles.profile_latex("Figure 16.2.7.7.1", "50% & #1", "profile-01-001.png", "", ["x_y"])
     assert r"50\% \& \#1" in tex and r"x\_y" in tex

@@ -658,7 +658,9 @@ def subject_profile(
     lane_h = 0.19
     top_h = lane_h * len(lanes) + 0.25
     k_h = 1.35 if has_k else 0.0
-    left, right, bottom, top, gap = 1.75, 1.65, 0.45, 0.3 if title else 0.1, 0.3 if has_k else 0.0
+    longest = max((len(str(lane)) for lane in lanes), default=8)
+    left = min(0.35 + 0.052 * longest, 2.6)  # room for the longest lane label at 7 pt
+    right, bottom, top, gap = 1.65, 0.45, 0.3 if title else 0.1, 0.3 if has_k else 0.0
     height = bottom + k_h + gap + top_h + top
     xmin = min(
         -7.0, float(bars["start"].min()) if len(bars) else 0.0, float(markers["day"].min()) - 2 if len(markers) else 0.0

@@ -26,7 +26,8 @@ from analysis_lib.trial import narratives
 
 ID = "USUBJID"
 TREATMENT = "Treatment"
-TOCI = "Tocilizumab / steroids"
+TOCI = "Tocilizumab (for AE)"
+STEROIDS = "Corticosteroids (for AE)"
 RESPONSE = "Response (MRD)"
 #: AESI categories drawn on their own lanes, with the lane label.
 OWN_LANES = {"CRS": "CRS", "ICANS": "ICANS", "ACUTE GVHD": "Acute GVHD", "CHRONIC GVHD": "Chronic GVHD"}
@@ -99,7 +100,7 @@ def profile_data(
             marks.append(dict(lane=TOCI, day=float(r["ASTDY0"]), label="Tocilizumab (for AE)", marker="v",
                               colour="#0072B2"))  # fmt: skip
         if r["CMSTERFL"] == "Y":
-            marks.append(dict(lane=TOCI, day=float(r["ASTDY0"]), label="Corticosteroids (for AE)", marker="P",
+            marks.append(dict(lane=STEROIDS, day=float(r["ASTDY0"]), label="Corticosteroids (for AE)", marker="P",
                               colour="#E69F00"))  # fmt: skip
     ovr = rs[(rs["PARAMCD"] == "OVRLRESP") & rs["ADY0"].notna()]
     mrd = {int(r["ADY0"]): r["AVALC"] for r in rs[(rs["PARAMCD"] == "MRD") & rs["ADY0"].notna()].to_dict("records")}
@@ -121,7 +122,7 @@ def profile_data(
     k = k.sort_values(["series", "day"], key=lambda c: c.map({lab: i for i, (_, lab) in enumerate(KINETICS)})
                       if c.name == "series" else c, kind="stable")  # fmt: skip
     used = {b["lane"] for b in bars} | {m["lane"] for m in marks}
-    lanes = [TREATMENT, *OWN_LANES.values(), TOCI, *dict.fromkeys(other_lanes.values()), RESPONSE]
+    lanes = [TREATMENT, *OWN_LANES.values(), TOCI, STEROIDS, *dict.fromkeys(other_lanes.values()), RESPONSE]
     lanes = [lane for lane in lanes if lane in used or lane in (TREATMENT, *OWN_LANES.values(), RESPONSE)]
     title = f"Subject {subject} — {s['TRT01A']}"
     return ProfileData(
@@ -266,19 +267,11 @@ def profile_html(p: ProfileData, number: str, png: bytes, table_html: str, notes
     )
 
 
-def index_html(profiles: Sequence[ProfileData], reasons: Mapping[str, str]) -> str:
-    """The subject index: one link per profile, with why the subject is narrated."""
+def index_html(profiles: Sequence[ProfileData]) -> str:
+    """The HTML book's jump list: one link per subject's profile section (HTML only)."""
     e = escape.html
-    rows = "".join(
-        f'<tr><td><a href="#{e(anchor(p))}">{e(p.subject)}</a></td><td>{e(p.title.split(" — ", 1)[-1])}</td>'
-        f"<td>{e(reasons.get(p.usubjid, '–'))}</td></tr>"
-        for p in profiles
-    )
-    return (
-        f'{tlf_html.CSS}<div class="csr-tlf" id="subject-profiles-index"><table><caption>Subject index</caption>'
-        f"<thead><tr><th>Subject</th><th>Dose level</th><th>Narrated for</th></tr></thead><tbody>{rows}</tbody>"
-        "</table></div>"
-    )
+    links = " · ".join(f'<a href="#{e(anchor(p))}">{e(p.subject)}</a>' for p in profiles)
+    return f'<p class="csr-profile-index" id="subject-profiles-index"><strong>Go to a profile:</strong> {links}</p>'
 
 
 def profile_latex(number: str, title: str, image: str, table_tex: str, notes: Sequence[str]) -> str:
@@ -328,7 +321,7 @@ FIGURE_NOTES = (
     "Days after CD19 CAR-T infusion (Day 0); the axis is linear to Day 30 and logarithmic after it. Bars: adverse "
     "events by onset and end day, coloured by grade (CTCAE, or the AESI's own scale: ASTCT for CRS/ICANS, MAGIC for "
     "acute GVHD, NIH for chronic GVHD), arrow: ongoing; grey bars: lymphodepletion and conditioning.",
-    "Tocilizumab / corticosteroids: given for the AE starting that day (concomitant medication linked to the AE; "
+    "Tocilizumab, corticosteroids: given for the AE starting that day (concomitant medication linked to the AE; "
     "administration dates are not in the analysis datasets). Response: overall response (filled marker: "
     "MRD-negative). Kinetics: qPCR, values below the LLOQ at LLOQ/2 (open marker). Dotted line: death or last contact.",
 )
