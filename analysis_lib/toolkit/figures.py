@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, NullLocator
 
 from analysis_lib.toolkit import frames
 
@@ -618,6 +618,17 @@ GRADE_COLOURS = {1: "#FDD49E", 2: "#FC8D59", 3: "#D7301F", 4: "#7F0000", 5: "#00
 PROFILE_TICKS = (-7, 0, 7, 14, 28, 60, 90, 180, 365, 730)
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(value: float, _pos: Any = None) -> str:
+    """1000 -> '10³' (tick label without mathtext); other values as ``%g``."""
+    if value <= 0:
+        return ""
+    exp = math.log10(value)
+    return "10" + str(round(exp)).translate(_SUPERSCRIPT) if abs(exp - round(exp)) < 1e-9 else f"{value:g}"
+
+
 def subject_profile(
     bars: pd.DataFrame,
     markers: pd.DataFrame,
@@ -677,21 +688,30 @@ def subject_profile(
                 ax.axhspan(i - 0.5, i + 0.5, color="#f4f4f4", lw=0, zorder=0)
         ongoing = bars["ongoing"].map(lambda v: v is True or v == 1) if "ongoing" in bars.columns else False
         b = bars.assign(open_end=ongoing)
-        for r in b.itertuples():
-            g = None if pd.isna(r.grade) else int(r.grade)
-            colour = GRADE_COLOURS.get(g, "#bbbbbb") if g is not None else "#bbbbbb"
-            start, end = float(r.start), max(float(r.end), float(r.start) + 0.6)
-            ax.barh(row[r.lane], end - start, left=start, height=0.62, color=colour, edgecolor="#333333",
-                    lw=0.4, zorder=2)  # fmt: skip
-            if r.open_end:
-                ax.plot([end], [row[r.lane]], marker=">", ms=4, color="#333333", zorder=3)
+        if len(b):  # one bar container and one marker line for all bars: few artists, quick to draw
+            grade = pd.to_numeric(b["grade"], errors="coerce")
+            colours = [GRADE_COLOURS.get(int(g), "#bbbbbb") if pd.notna(g) else "#bbbbbb" for g in grade]
+            start = b["start"].astype(float).to_numpy()
+            end = np.maximum(b["end"].astype(float).to_numpy(), start + 0.6)
+            y = b["lane"].map(row).to_numpy()
+            ax.barh(y, end - start, left=start, height=0.62, color=colours, edgecolor="#333333", lw=0.4, zorder=2)
+            open_end = b["open_end"].to_numpy(bool)
+            if open_end.any():
+                ax.plot(end[open_end], y[open_end], ls="none", marker=">", ms=4, color="#333333", zorder=3)
         seen: dict[str, Line2D] = {}
-        for r in markers.itertuples():
-            filled = bool(getattr(r, "filled", True)) if "filled" in markers.columns else True
-            ax.plot([r.day], [row[r.lane]], ls="none", marker=r.marker, ms=5.5, color=r.colour,
-                    mfc=r.colour if filled else "white", mec=r.colour, mew=0.9, zorder=4)  # fmt: skip
-            seen.setdefault(str(r.label), Line2D([], [], ls="none", marker=r.marker, ms=5.5, color=r.colour,
-                                                 mfc=r.colour if filled else "white", label=str(r.label)))  # fmt: skip
+        m = (
+            markers.assign(filled=markers["filled"].map(lambda v: v is not False and v != 0))
+            if "filled" in markers.columns
+            else markers.assign(filled=True)
+        )
+        for (marker, colour, filled), d in m.groupby(["marker", "colour", "filled"], sort=False):
+            mfc = colour if filled else "white"
+            ax.plot(d["day"].astype(float), d["lane"].map(row), ls="none", marker=marker, ms=5.5, color=colour,
+                    mfc=mfc, mec=colour, mew=0.9, zorder=4)  # fmt: skip
+        for r in m.itertuples():
+            mfc = r.colour if r.filled else "white"
+            seen.setdefault(str(r.label), Line2D([], [], ls="none", marker=r.marker, ms=5.5, color=r.colour, mfc=mfc,
+                                                 label=str(r.label)))  # fmt: skip
         ax.axvline(end_day, color="#000000", lw=1.0, ls=":", zorder=1)
         ax.set_yticks(range(len(lanes)))
         ax.set_yticklabels(lanes, fontsize=7)
@@ -735,6 +755,9 @@ def subject_profile(
                 Line2D([], [], color="#555555", ls="--", lw=0.8, label="LLOQ"),
             ]
             kx.set_yscale("log")
+            # powers of ten as plain text (no mathtext parsing) and no minor ticks: quick to draw
+            kx.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
+            kx.yaxis.set_minor_locator(NullLocator())
             kx.axvline(end_day, color="#000000", lw=1.0, ls=":")
             kx.set_xlim(xmin, xmax)
             kx.set_ylabel(kinetics_label, fontsize=7)

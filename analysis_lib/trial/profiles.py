@@ -178,9 +178,14 @@ def render(p: ProfileData, dpi: int = 120) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
+    from PIL import Image
+
     buf = io.BytesIO()
     figure(p).savefig(buf, format="png", metadata={"Software": "analysis_lib"}, dpi=dpi)
-    return buf.getvalue()
+    # RGB without alpha: pdfTeX embeds such a PNG as it is (with alpha it re-encodes every image)
+    out = io.BytesIO()
+    Image.open(io.BytesIO(buf.getvalue())).convert("RGB").save(out, format="png", compress_level=6)
+    return out.getvalue()
 
 
 def render_all(profiles: Sequence[ProfileData], workers: int | None = None) -> list[bytes]:
