@@ -739,15 +739,15 @@ def subject_profile(
             k["blq"] = k["blq"].map(lambda v: v is True or v == 1)
             k["y"] = np.where(k["blq"], pd.to_numeric(k["lloq"]) / 2.0, pd.to_numeric(k["value"], errors="coerce"))
             series = list(dict.fromkeys(k["series"]))
-            colours = group_colours(series)
+            series_colours = group_colours(series)
             handles = []
             for s in series:
                 d = k[k["series"] == s].sort_values("day", kind="stable")
-                kx.plot(d["day"], d["y"], color=colours[s], lw=1.1, marker="o", ms=3, zorder=3)
+                kx.plot(d["day"], d["y"], color=series_colours[s], lw=1.1, marker="o", ms=3, zorder=3)
                 bq = d[d["blq"]]
-                kx.plot(bq["day"], bq["y"], ls="none", marker="o", ms=3.5, mfc="white", mec=colours[s], mew=0.8,
+                kx.plot(bq["day"], bq["y"], ls="none", marker="o", ms=3.5, mfc="white", mec=series_colours[s], mew=0.8,
                         zorder=4)  # fmt: skip
-                handles.append(Line2D([], [], color=colours[s], lw=1.1, marker="o", ms=3, label=str(s)))
+                handles.append(Line2D([], [], color=series_colours[s], lw=1.1, marker="o", ms=3, label=str(s)))
             for level in sorted(pd.to_numeric(k["lloq"]).unique()):
                 kx.axhline(level, color="#555555", ls="--", lw=0.8)
             handles += [
