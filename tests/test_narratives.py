@@ -122,6 +122,10 @@ def test_death_and_status_paragraphs_equal_adsl(adam, built):
         else:
             assert "did not receive CD22 CAR-T" in first
         assert f"(CD19 CAR-T {s['TRT01A']})" in first
+        assert f"{s['DISSTAT'].lower()}, {s['PRLINES']} prior line" in first
+        base = first[first.index("Baseline disease:") : first.index("Best overall response")]
+        assert (f"bone marrow blasts {s['BMBLAST']:g}%" in base) == pd.notna(s["BMBLAST"])
+        assert (f"MRD {s['MRDBL']:g}%." in base) if pd.notna(s["MRDBL"]) else ("MRD" not in base)
 
 
 def test_listing_holds_each_narrative_once_and_the_ard_its_facts(adam, built):
@@ -151,12 +155,14 @@ def test_no_narrative_and_text_from_the_data_is_escaped():
     )  # fmt: skip
     n = nr.Narrative(
         usubjid="S1", subject="01-001", reasons=(nr.SERIOUS_AESI,), dose_level="DL1", phase="DOSE ESCALATION",
-        cohort="E1", age=18, sex="M", donor="", lymphodepletion_day=-5, hsct_day=None, cd22_day=None,
+        cohort="E1", age=18, sex="M", donor="", baseline_status="", baseline_blasts=None, baseline_mrd=None,
+        prior_lines=None, lymphodepletion_day=-5, hsct_day=None, cd22_day=None,
         death_day=None, death_cause="", non_relapse_death=False, best_response="", first_response_day=None,
         relapse_day=None, last_day=12, status="ONGOING", discontinuation="", events=(e,),
     )  # fmt: skip
     paras = nr.paragraphs(n)
     assert paras[0].startswith("Subject 01-001, an 18-year-old male")
+    assert "Baseline disease status not recorded." in paras[0]
     assert "start date partially imputed" in paras[1] and "ongoing" in paras[1]
     assert "Tocilizumab and corticosteroids were given" in paras[1]
     assert paras[-1] == "At the data cut the subject was alive and in follow-up; last contact on Day 12."

@@ -109,6 +109,10 @@ def _opt_int(v: Any) -> int | None:
     return None if v is None or pd.isna(v) else int(v)
 
 
+def _opt_float(v: Any) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)
+
+
 def _str(v: Any) -> str:
     return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v).strip()
 
@@ -160,6 +164,10 @@ class Narrative:
     age: int | None
     sex: str
     donor: str
+    baseline_status: str  # DISSTAT
+    baseline_blasts: float | None  # BMBLAST, % of marrow cells
+    baseline_mrd: float | None  # MRDBL, %
+    prior_lines: int | None  # PRLINES
     lymphodepletion_day: int | None
     hsct_day: int | None
     cd22_day: int | None
@@ -290,6 +298,10 @@ def build(adsl: pd.DataFrame, adae: pd.DataFrame, adrs: pd.DataFrame, *, pop_fla
                 age=_opt_int(s["AGE"]),
                 sex=_str(s["SEX"]),
                 donor=_str(s["DONORTYP"]),
+                baseline_status=_str(s.get("DISSTAT")),
+                baseline_blasts=_opt_float(s.get("BMBLAST")),
+                baseline_mrd=_opt_float(s.get("MRDBL")),
+                prior_lines=_opt_int(s.get("PRLINES")),
                 lymphodepletion_day=ld,
                 hsct_day=_opt_int(s["HSCTDY0"]) if _str(s["HSCTFL"]) == "Y" else None,
                 cd22_day=_opt_int(s["CD22DY0"]) if _str(s["CD22FL"]) == "Y" else None,
@@ -391,6 +403,19 @@ def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou8" or word.startswith(("11-", "18-")) else "a"
 
 
+def baseline_text(n: Narrative) -> str:
+    """'Baseline disease: first relapse, 2 prior lines of therapy, bone marrow blasts 37.2%, MRD
+    35.87%.' (ADSL DISSTAT, PRLINES, BMBLAST, MRDBL; what is missing is left out)."""
+    parts = [n.baseline_status.lower()] if n.baseline_status else []
+    if n.prior_lines is not None:
+        parts.append(f"{n.prior_lines} prior line{'s' * (n.prior_lines != 1)} of therapy")
+    if n.baseline_blasts is not None:
+        parts.append(f"bone marrow blasts {n.baseline_blasts:g}%")
+    if n.baseline_mrd is not None:
+        parts.append(f"MRD {n.baseline_mrd:g}%")
+    return f"Baseline disease: {', '.join(parts)}." if parts else "Baseline disease status not recorded."
+
+
 def _course_text(n: Narrative) -> str:
     s = f"Best overall response: {response_text(n.best_response)}"
     if n.first_response_day is not None:
@@ -409,7 +434,7 @@ def paragraphs(n: Narrative, *, cut_date: str = "") -> list[str]:
     phase = f"{n.phase.lower()} phase" if n.phase else "study"
     out = [
         f"Subject {n.subject}, {article} {age}{_sex(n.sex)} in the {phase}{cohort} (CD19 CAR-T {n.dose_level}), "
-        f"{_treatment_text(n)}. {_course_text(n)}"
+        f"{_treatment_text(n)}. {baseline_text(n)} {_course_text(n)}"
     ]
     if not n.events:
         out.append("No dose-limiting toxicity, serious adverse event of special interest or adverse event with "
