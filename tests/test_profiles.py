@@ -105,3 +105,16 @@ def test_subject_profile_rejects_an_unknown_lane():
         figures.subject_profile(bars, marks, lanes=["ICANS"], end_day=10, end_label="Last contact")
     fig = figures.subject_profile(bars, marks, lanes=["CRS"], end_day=10, end_label="Last contact")
     assert len(fig.axes) == 1  # no kinetics panel without kinetics
+
+
+def test_pdf_shows_other_subjects_only_with_profiles_all(monkeypatch):
+    from analysis_lib.pipeline import render
+
+    tex = "\\clearpage PROFILE\n"
+    assert profiles.pdf_conditional(tex, always=True) == tex
+    wrapped = profiles.pdf_conditional(tex, always=False)
+    assert wrapped.startswith(profiles.PROFILES_SWITCH) and "\\ifcsrallprofiles\n\\clearpage PROFILE\n\\fi" in wrapped
+    monkeypatch.delenv("CSR_PROFILES", raising=False)
+    assert render.profiles_switch() == ""
+    monkeypatch.setenv("CSR_PROFILES", "all")
+    assert "\\csrallprofilestrue" in render.profiles_switch()

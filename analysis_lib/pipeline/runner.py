@@ -208,6 +208,7 @@ class Inputs:
             CACHE_VERSION,
             "render",
             engine,
+            os.environ.get("CSR_PROFILES", "narrated"),  # csr render/report --profiles
             self.book,
             self.chapter_support,
             chapter_keys,

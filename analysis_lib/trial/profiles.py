@@ -279,6 +279,18 @@ def index_html(profiles: Sequence[ProfileData]) -> str:
     return f'<p class="csr-profile-index" id="subject-profiles-index"><strong>Go to a profile:</strong> {links}</p>'
 
 
+#: Defines the switch ``\\ifcsrallprofiles`` (false) unless the preamble did (``csr render --profiles all``).
+PROFILES_SWITCH = r"\ifdefined\ifcsrallprofiles\else\expandafter\newif\csname ifcsrallprofiles\endcsname\fi"
+
+
+def pdf_conditional(tex: str, *, always: bool) -> str:
+    """``tex`` as it is for a subject the PDF always shows (narrated), else typeset only with
+    ``csr render --profiles all`` (inside ``\\ifcsrallprofiles ... \\fi``)."""
+    if always:
+        return tex
+    return f"{PROFILES_SWITCH}\n\\ifcsrallprofiles\n{tex}\\fi\n"
+
+
 def profile_latex(number: str, title: str, image: str, table_tex: str, notes: Sequence[str]) -> str:
     """A subject's PDF page(s): number and title, the profile image (bare file name, found by the
     book's ``\\graphicspath``), its notes, then the AE table (an already rendered TLF)."""
@@ -363,9 +375,8 @@ def show_all(ch: Any, profiles: Sequence[ProfileData], adae: pd.DataFrame, in_pd
             "text/markdown": "",
             "text/plain": f"{number}: {p.title}",
         }
-        if p.usubjid in in_pdf:
-            from analysis_lib.toolkit.tlf import raw_latex_block
+        from analysis_lib.toolkit.tlf import raw_latex_block
 
-            tex = profile_latex(number, f"Subject profile: {p.title}", image, table.to_latex(), FIGURE_NOTES)
-            bundle["text/markdown"] = raw_latex_block(tex)
+        tex = profile_latex(number, f"Subject profile: {p.title}", image, table.to_latex(), FIGURE_NOTES)
+        bundle["text/markdown"] = raw_latex_block(pdf_conditional(tex, always=p.usubjid in in_pdf))
         display(bundle, raw=True)
