@@ -201,13 +201,13 @@ def render_all(profiles: Sequence[ProfileData], workers: int | None = None) -> l
         return list(pool.map(render, profiles, chunksize=max(1, len(profiles) // (4 * n))))
 
 
-AE_COLUMNS = ["Preferred term", "AESI", "Grade\n(scale)", "Onset /\nend day", "SAE", "Rel.", "DLT",
-              "Tocilizumab /\nsteroids", "Outcome"]  # fmt: skip
+AE_COLUMNS = ["Preferred term", "AESI", "Grade (scale)", "Onset–end day", "SAE", "Rel.", "DLT",
+              "Given for AE", "Outcome"]  # fmt: skip
 AE_FOOTNOTE = (
-    "Treatment-emergent adverse events by onset. Onset / end: days after CD19 CAR-T infusion (Day 0). SAE: serious; "
+    "Treatment-emergent adverse events by onset. Onset–end: days after CD19 CAR-T infusion (Day 0). SAE: serious; "
     "Rel.: related to study treatment as assessed by the investigator; DLT: dose-limiting toxicity as adjudicated by "
-    "the safety review committee. Grades on the scale recorded for the event (MAGIC as I-IV, NIH 2014 as "
-    "mild/moderate/severe)."
+    "the safety review committee. Given for AE: tocilizumab (toci.) or corticosteroids (steroids) recorded as given "
+    "for the event. Grades on the scale recorded for the event (MAGIC as I-IV, NIH 2014 as mild/moderate/severe)."
 )
 
 
@@ -222,17 +222,17 @@ def ae_table(ae: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in ae.to_dict("records"):
         end = "ongoing" if r["AONGOFL"] == "Y" else str(int(r["AENDY0"])) if pd.notna(r["AENDY0"]) else "–"
-        given = [t for t, f in (("tocilizumab", "CMTOCIFL"), ("steroids", "CMSTERFL")) if r[f] == "Y"]
+        given = [t for t, f in (("toci.", "CMTOCIFL"), ("steroids", "CMSTERFL")) if r[f] == "Y"]
         rows.append(
             [
                 str(r["AEDECOD"]),
                 narratives.sentence_case(narratives.aesi_text(str(r["AESICAT"]))) if r["AESICAT"] else "–",
                 _grade_cell(int(r["AETOXGR"]), str(r["AEGRSCL"])),
-                f"{int(r['ASTDY0'])} / {end}",
+                f"{int(r['ASTDY0'])}–{end}",
                 "Y" if r["AESER"] == "Y" else "N",
                 "Y" if r["AEREL"] == "RELATED" else "N",
                 "Y" if r["AEDLT"] == "Y" else "N",
-                ", ".join(given) or "–",
+                " + ".join(given) or "–",
                 narratives.sentence_case(narratives.OUTCOME_TEXT.get(str(r["AEOUT"]), str(r["AEOUT"]).lower())),
             ]
         )
