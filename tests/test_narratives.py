@@ -122,7 +122,8 @@ def test_death_and_status_paragraphs_equal_adsl(adam, built):
         else:
             assert "did not receive CD22 CAR-T" in first
         assert f"(CD19 CAR-T {s['TRT01A']})" in first
-        assert f"{s['DISSTAT'].lower()}, {s['PRLINES']} prior line" in first
+        status = "relapse after allo-HSCT" if s["DISSTAT"] == "RELAPSE AFTER HSCT" else s["DISSTAT"].lower()
+        assert f"{status}, {s['PRLINES']} prior line" in first
         base = first[first.index("Baseline disease:") : first.index("Best overall response")]
         assert (f"bone marrow blasts {s['BMBLAST']:g}%" in base) == pd.notna(s["BMBLAST"])
         assert (f"MRD {s['MRDBL']:g}%." in base) if pd.notna(s["MRDBL"]) else ("MRD" not in base)

@@ -406,7 +406,8 @@ def _article(word: str) -> str:
 def baseline_text(n: Narrative) -> str:
     """'Baseline disease: first relapse, 2 prior lines of therapy, bone marrow blasts 37.2%, MRD
     35.87%.' (ADSL DISSTAT, PRLINES, BMBLAST, MRDBL; what is missing is left out)."""
-    parts = [n.baseline_status.lower()] if n.baseline_status else []
+    status = {"RELAPSE AFTER HSCT": "relapse after allo-HSCT"}.get(n.baseline_status, n.baseline_status.lower())
+    parts = [status] if status else []
     if n.prior_lines is not None:
         parts.append(f"{n.prior_lines} prior line{'s' * (n.prior_lines != 1)} of therapy")
     if n.baseline_blasts is not None:
