@@ -121,7 +121,45 @@ def bench_report(cut: str, scratch: Path, source: Path = REPO) -> dict:
     out = {"cut": cut, "cold": cold, "rerun": rerun, "baseline": baseline}
     if "total_s" in baseline:
         out["ratio_baseline_over_cold"] = round(baseline["total_s"] / wall, 2)
+    out["profiles"] = bench_profiles(cut, scratch, source)
     return out
+
+
+#: The book entry of the subject-profile chapter (issue 13: its cost in a cold report is measured).
+PROFILES_CHAPTER = "chapters/profiles.ipynb"
+
+
+def bench_profiles(cut: str, scratch: Path, source: Path = REPO) -> dict:
+    """Cold ``csr report`` with and without the subject-profile chapter, in the same run, on two
+    scratch copies (the second drops the chapter from ``_quarto.yml``); runs alternate
+    with, without, with, without and the faster of each pair counts (other load on the machine)."""
+    roots = {
+        "with": _copy_project(source, scratch / "prof-with"),
+        "without": _copy_project(source, scratch / "prof-without"),
+    }
+    book = roots["without"] / "_quarto.yml"
+    lines = book.read_text(encoding="utf-8").splitlines(keepends=True)
+    if not any(PROFILES_CHAPTER in ln for ln in lines):
+        return {"skipped": f"{PROFILES_CHAPTER} is not a chapter of the book"}
+    book.write_text("".join(ln for ln in lines if PROFILES_CHAPTER not in ln), encoding="utf-8")
+    import resource
+
+    times: dict[str, list[float]] = {"with": [], "without": []}
+    cpu: dict[str, list[float]] = {"with": [], "without": []}
+    for _ in range(2):
+        for which, root in roots.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            wall, proc = _csr(["report", "--cut", cut, "--force"], root)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if proc.returncode:
+                return {"skipped": f"csr report ({which} profiles) failed: {proc.stderr.strip()[-500:]}"}
+            times[which].append(round(wall, 2))
+            # CPU seconds of csr and every process it waited for (kernels, their drawing workers, LaTeX)
+            cpu[which].append(round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2))
+    best = {k: min(v) for k, v in times.items()}
+    return {"runs_s": times, "with_s": best["with"], "without_s": best["without"],
+            "added_s": round(best["with"] - best["without"], 2), "cpu_s": cpu,
+            "added_cpu_s": round(min(cpu["with"]) - min(cpu["without"]), 2)}  # fmt: skip
 
 
 def baseline_one(cut_id: str, root: Path, build: Path) -> dict:
@@ -272,6 +310,13 @@ def markdown(res: dict) -> str:
             lines += ["", f"Baseline / cold = **{rep['ratio_baseline_over_cold']}×**"]
         else:
             lines += ["", f"(c) baseline: {b.get('skipped')}"]
+        prof = rep.get("profiles") or {}
+        if "added_s" in prof:
+            lines += ["", f"Subject profiles: cold report {_fmt(prof['with_s'])} s with, {_fmt(prof['without_s'])} s "
+                      f"without the profile chapter (best of two each): **+{_fmt(prof['added_s'])} s** wall, "
+                      f"+{_fmt(prof.get('added_cpu_s'))} s CPU."]  # fmt: skip
+        elif prof:
+            lines += ["", f"Subject profiles: {prof.get('skipped')}"]
         lines.append("")
     lines += [
         "| patients | generate (s) | validate (s) | derive (s) | chapters/ARDs (s) | derive + ARDs (s) "

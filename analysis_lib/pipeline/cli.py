@@ -12,6 +12,7 @@ its manifest); 2 usage error (argparse);
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -58,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
             s.add_argument("--cut", required=True, metavar="CUT")
         if name in ("render", "report"):
             s.add_argument("--engine", choices=("jupyter-book", "quarto"), default="jupyter-book")
+            s.add_argument(
+                "--profiles",
+                choices=("narrated", "all"),
+                default=None,
+                help="subject profiles in the PDF: narrated subjects (default) or all",
+            )
         s.add_argument("--force", action="store_true", help="re-run every step, ignoring the cache")
         s.add_argument("--jobs", type=int, default=None, metavar="N", help="parallel kernels (default: cores)")
     return p
@@ -208,6 +215,8 @@ def _cmd_pipeline(args) -> int:
     console = Console(stderr=False)
     until = "render" if args.command == "report" else args.command
     engine = getattr(args, "engine", "jupyter-book")
+    if getattr(args, "profiles", None):
+        os.environ["CSR_PROFILES"] = args.profiles  # read by the renderer; part of the render cache key
     cuts = config.list_cuts() if getattr(args, "all_cuts", False) else [args.cut]
     if not cuts:
         raise config.ConfigError(f"{config.project_root() / 'params'}: no data cuts declared")

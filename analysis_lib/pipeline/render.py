@@ -127,6 +127,15 @@ def _template(name: str) -> str:
 # --------------------------------------------------------------------------------------------------
 # TLF list (number + title), from the TLF metadata the notebooks wrote, else the catalogue
 # --------------------------------------------------------------------------------------------------
+def profiles_switch() -> str:
+    """LaTeX preamble line for ``csr render --profiles all`` (``$CSR_PROFILES``): the PDF appendix
+    then typesets the profile of every subject (trial/profiles.py wraps the others in
+    ``\\ifcsrallprofiles``); by default only the narrated subjects' profiles."""
+    if os.environ.get("CSR_PROFILES", "narrated") == "all":
+        return "\n\\newif\\ifcsrallprofiles\\csrallprofilestrue\n"
+    return ""
+
+
 def _tlf_sort_key(number: str) -> tuple:
     kind, _, rest = number.partition(" ")
     kind_rank = TLF_KINDS.index(kind) if kind in TLF_KINDS else len(TLF_KINDS)
@@ -326,7 +335,7 @@ def jupyter_book_config(
                     "fontpkg": "\\usepackage{tgtermes}\n\\usepackage{tgheros}\n\\usepackage{tgcursor}\n",
                     "fncychap": "",
                     "extraclassoptions": "openany,oneside",
-                    "preamble": _fill(_template("preamble.tex"), tex_info),
+                    "preamble": _fill(_template("preamble.tex"), tex_info) + profiles_switch(),
                     "maketitle": _fill(_template("titlepage.tex"), tex_info),
                     # Arabic page numbers throughout (title page = 1) so "Page X of Y" counts every page.
                     "tableofcontents": "\\begingroup\\setlength{\\parskip}{0pt}\\tableofcontents\\endgroup\n"
@@ -560,7 +569,7 @@ def _render_quarto(cut, build_dir, bk, info, notebooks, entries, src, work):
     fmt.setdefault("html", {})["css"] = "_static/csr.css"
     tex_info = tex_values(info)
     tex_info["FIGURES_DIR"] = (build_dir / "figures").resolve().as_posix()
-    (src / "preamble.tex").write_text(_fill(_template("preamble.tex"), tex_info), encoding="utf-8")
+    (src / "preamble.tex").write_text(_fill(_template("preamble.tex"), tex_info) + profiles_switch(), encoding="utf-8")
     fmt.setdefault("pdf", {})["include-in-header"] = "preamble.tex"
     (src / "_quarto.yml").write_text(yaml.safe_dump(project, sort_keys=False), encoding="utf-8")
     env = _build_env(cut)

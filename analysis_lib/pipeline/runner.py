@@ -140,6 +140,16 @@ def runs_last(notebook: Path) -> bool:
     return bool((meta.get("csr") or {}).get("run_last"))
 
 
+def starts_first(notebook: Path) -> bool:
+    """True when the notebook's metadata says ``"csr": {"start_first": true}``: a long chapter (the
+    subject profiles) that should start before the short ones so the kernels stay busy to the end."""
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return False
+    return bool((meta.get("csr") or {}).get("start_first"))
+
+
 @dataclass(frozen=True)
 class Inputs:
     """Content hashes of everything a run depends on, computed once per run."""
@@ -209,6 +219,7 @@ class Inputs:
             CACHE_VERSION,
             "render",
             engine,
+            os.environ.get("CSR_PROFILES", "narrated"),  # csr render/report --profiles
             self.book,
             self.chapter_support,
             chapter_keys,
@@ -607,6 +618,8 @@ def execute_chapters(
             reporter.chapter(cut.id, name, "done", seconds[name])
 
     workers = max(1, min(len(names), jobs or os.cpu_count() or 1))
+    if workers > 1:  # long chapters first (stable: report order otherwise)
+        names = sorted(names, key=lambda n: not starts_first(cut.root / "chapters" / f"{n}.ipynb"))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"csr-{cut.id}")
     futures = [pool.submit(run_one, n) for n in names]
     try:

@@ -19,6 +19,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, NullLocator
 
 from analysis_lib.toolkit import escape, frames
 
@@ -762,4 +763,169 @@ def values_by_group_plot(
         if xlabel:
             fig.supxlabel(xlabel, fontsize=8.5)
         fig.tight_layout(w_pad=1.0)
+    return fig
+
+
+# --------------------------------------------------------------------------- subject profile
+
+#: Fill colour per AE grade (light to dark: ordered in greyscale too); grade 5 black.
+GRADE_COLOURS = {1: "#FDD49E", 2: "#FC8D59", 3: "#D7301F", 4: "#7F0000", 5: "#000000"}
+#: Ticks of the Day-0 axis of a subject profile (a symmetric-log axis: linear up to ``linear_to``).
+PROFILE_TICKS = (-7, 0, 7, 14, 28, 60, 90, 180, 365, 730)
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(value: float, _pos: Any = None) -> str:
+    """1000 -> '10³' (tick label without mathtext); other values as ``%g``."""
+    if value <= 0:
+        return ""
+    exp = math.log10(value)
+    return "10" + str(round(exp)).translate(_SUPERSCRIPT) if abs(exp - round(exp)) < 1e-9 else f"{value:g}"
+
+
+def subject_profile(
+    bars: pd.DataFrame,
+    markers: pd.DataFrame,
+    kinetics: pd.DataFrame | None = None,
+    *,
+    lanes: Sequence[str],
+    end_day: float,
+    end_label: str,
+    title: str = "",
+    xlabel: str = "Study day (Day 0 = CD19 CAR-T infusion)",
+    kinetics_label: str = "CAR-T (copies/µg gDNA)",
+    linear_to: float = 30.0,
+    width: float = 7.2,
+) -> Figure:
+    """One subject's course on one day axis: a timeline of lanes (rows) above an optional
+    kinetics panel sharing the axis (symmetric-log: linear from Day -``linear_to`` to
+    ``linear_to``, so the first weeks stay readable next to two years of follow-up).
+
+    ``bars``: ``lane``, ``start``, ``end`` (days), ``grade`` (1-5: filled by :data:`GRADE_COLOURS`;
+    missing: grey), optional ``ongoing`` (bool: open right end). ``markers``: ``lane``, ``day``,
+    ``label`` (legend), ``marker``, ``colour``, optional ``filled`` (bool, default True).
+    ``kinetics``: ``day``, ``value`` (missing when below the LLOQ), ``series`` (legend), ``lloq``,
+    ``blq`` (bool) — BLQ values at LLOQ/2 with open markers, dashed LLOQ line. ``lanes`` gives the
+    row order (top first); every lane of ``bars``/``markers`` must be in it. ``end_day`` /
+    ``end_label``: the vertical line closing the course (death, last contact).
+    """
+    _require(bars, ["lane", "start", "end", "grade"], "subject_profile bars")
+    _require(markers, ["lane", "day", "label", "marker", "colour"], "subject_profile markers")
+    lanes = list(lanes)
+    unknown = (set(bars["lane"]) | set(markers["lane"])) - set(lanes)
+    if unknown:
+        raise FigureDataError(f"subject_profile: lane(s) {sorted(map(str, unknown))} not in lanes")
+    row = {lane: i for i, lane in enumerate(lanes)}
+    has_k = kinetics is not None and not kinetics.empty
+    if has_k:
+        assert kinetics is not None
+        _require(kinetics, ["day", "value", "series", "lloq", "blq"], "subject_profile kinetics")
+    lane_h = 0.19
+    top_h = lane_h * len(lanes) + 0.25
+    k_h = 1.35 if has_k else 0.0
+    longest = max((len(str(lane)) for lane in lanes), default=8)
+    left = min(0.35 + 0.052 * longest, 2.6)  # room for the longest lane label at 7 pt
+    right, bottom, top, gap = 1.65, 0.45, 0.3 if title else 0.1, 0.3 if has_k else 0.0
+    height = bottom + k_h + gap + top_h + top
+    xmin = min(
+        -7.0, float(bars["start"].min()) if len(bars) else 0.0, float(markers["day"].min()) - 2 if len(markers) else 0.0
+    )
+    xmax = max(float(end_day), float(bars["end"].max()) if len(bars) else 0.0) * 1.06 + 2
+    with rc_context(STYLE):
+        fig = Figure(figsize=(width, height))
+        axw = (width - left - right) / width
+        ax = fig.add_axes((left / width, (bottom + k_h + gap) / height, axw, top_h / height))
+        scale = dict(linthresh=linear_to, linscale=1.2)
+        ax.set_xscale("symlog", **scale)
+        for i in range(len(lanes)):
+            if i % 2 == 0:
+                ax.axhspan(i - 0.5, i + 0.5, color="#f4f4f4", lw=0, zorder=0)
+        ongoing = bars["ongoing"].map(lambda v: v is True or v == 1) if "ongoing" in bars.columns else False
+        b = bars.assign(open_end=ongoing)
+        if len(b):  # one bar container and one marker line for all bars: few artists, quick to draw
+            grade = pd.to_numeric(b["grade"], errors="coerce")
+            colours = [GRADE_COLOURS.get(int(g), "#bbbbbb") if pd.notna(g) else "#bbbbbb" for g in grade]
+            start = b["start"].astype(float).to_numpy()
+            end = np.maximum(b["end"].astype(float).to_numpy(), start + 0.6)
+            y = b["lane"].map(row).to_numpy()
+            ax.barh(y, end - start, left=start, height=0.62, color=colours, edgecolor="#333333", lw=0.4, zorder=2)
+            open_end = b["open_end"].to_numpy(bool)
+            if open_end.any():
+                ax.plot(end[open_end], y[open_end], ls="none", marker=">", ms=4, color="#333333", zorder=3)
+        seen: dict[str, Line2D] = {}
+        m = (
+            markers.assign(filled=markers["filled"].map(lambda v: v is not False and v != 0))
+            if "filled" in markers.columns
+            else markers.assign(filled=True)
+        )
+        for (marker, colour, filled), d in m.groupby(["marker", "colour", "filled"], sort=False):
+            mfc = colour if filled else "white"
+            ax.plot(d["day"].astype(float), d["lane"].map(row), ls="none", marker=marker, ms=5.5, color=colour,
+                    mfc=mfc, mec=colour, mew=0.9, zorder=4)  # fmt: skip
+        for r in m.itertuples():
+            mfc = r.colour if r.filled else "white"
+            seen.setdefault(str(r.label), Line2D([], [], ls="none", marker=r.marker, ms=5.5, color=r.colour, mfc=mfc,
+                                                 label=str(r.label)))  # fmt: skip
+        ax.axvline(end_day, color="#000000", lw=1.0, ls=":", zorder=1)
+        ax.set_yticks(range(len(lanes)))
+        ax.set_yticklabels(lanes, fontsize=7)
+        ax.set_ylim(len(lanes) - 0.5, -0.5)
+        ax.set_xlim(xmin, xmax)
+        ticks = [t for t in PROFILE_TICKS if xmin <= t <= xmax]
+        ax.grid(axis="x", color="#dddddd", lw=0.5)
+        ax.set_axisbelow(True)
+        ax.spines["left"].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        if title:
+            ax.set_title(title, loc="left", fontsize=9)
+        grade_handles = [
+            Line2D([], [], ls="none", marker="s", ms=7, color=c, mec="#333333", mew=0.4, label=f"Grade {g}")
+            for g, c in GRADE_COLOURS.items()
+        ]
+        end_handle = Line2D([], [], color="#000000", lw=1.0, ls=":", label=end_label)
+        ax.legend(handles=[*grade_handles, *seen.values(), end_handle], loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=6.5, handletextpad=0.3)  # fmt: skip
+        if has_k:
+            assert kinetics is not None
+            kx = fig.add_axes((left / width, bottom / height, axw, k_h / height), sharex=ax)
+            kx.set_xscale("symlog", **scale)
+            k = kinetics.copy()
+            k["blq"] = k["blq"].map(lambda v: v is True or v == 1)
+            k["y"] = np.where(k["blq"], pd.to_numeric(k["lloq"]) / 2.0, pd.to_numeric(k["value"], errors="coerce"))
+            series = list(dict.fromkeys(k["series"]))
+            series_colours = group_colours(series)
+            handles = []
+            for s in series:
+                d = k[k["series"] == s].sort_values("day", kind="stable")
+                kx.plot(d["day"], d["y"], color=series_colours[s], lw=1.1, marker="o", ms=3, zorder=3)
+                bq = d[d["blq"]]
+                kx.plot(bq["day"], bq["y"], ls="none", marker="o", ms=3.5, mfc="white", mec=series_colours[s], mew=0.8,
+                        zorder=4)  # fmt: skip
+                handles.append(Line2D([], [], color=series_colours[s], lw=1.1, marker="o", ms=3, label=str(s)))
+            for level in sorted(pd.to_numeric(k["lloq"]).unique()):
+                kx.axhline(level, color="#555555", ls="--", lw=0.8)
+            handles += [
+                Line2D([], [], ls="none", marker="o", ms=3.5, mfc="white", mec="#555555", label="< LLOQ (at LLOQ/2)"),
+                Line2D([], [], color="#555555", ls="--", lw=0.8, label="LLOQ"),
+            ]
+            kx.set_yscale("log")
+            # powers of ten as plain text (no mathtext parsing) and no minor ticks: quick to draw
+            kx.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
+            kx.yaxis.set_minor_locator(NullLocator())
+            kx.axvline(end_day, color="#000000", lw=1.0, ls=":")
+            kx.set_xlim(xmin, xmax)
+            kx.set_ylabel(kinetics_label, fontsize=7)
+            kx.grid(axis="x", color="#dddddd", lw=0.5)
+            kx.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=6.5)
+            kx.set_xlabel(xlabel)
+            ax.tick_params(axis="x", labelbottom=False)
+        else:
+            ax.set_xlabel(xlabel)
+        # after every set_xscale (it resets the tickers shared by both panels)
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FixedFormatter([str(t) for t in ticks]))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(xmin, xmax)
     return fig

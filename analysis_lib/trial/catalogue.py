@@ -41,6 +41,10 @@ def protocol_context(study: Mapping[str, Any]) -> dict[str, str]:
         "days_per_month": _number(study["time_to_event"]["days_per_month"]),
         "auc_window": _number(study["kinetics"]["auc_window_days"]),
         "prolonged_cytopenia_days": _number(study["aesi"]["PROLONGED CYTOPENIA"]["min_duration_days"]),
+        "hsct_day": str(timeline["hsct"]),
+        "cd22_day": str(timeline["cd22"]),
+        "grading": grading_text(study["grading"]),
+        "aesi_categories": join_days(list(study["aesi"])),
         **_laboratory_context(study.get("laboratory") or {}),
     }
 
@@ -67,6 +71,13 @@ def _laboratory_context(lab: Mapping[str, Any]) -> dict[str, str]:
         "crs_marker_window_end": _number(lab["crs_markers"]["window"][1]),
         "crs_marker_window_start": _number(lab["crs_markers"]["window"][0]),
     }
+
+
+def grading_text(grading: Mapping[str, Any]) -> str:
+    """{'default': 'CTCAE v5.0', 'CRS': 'ASTCT 2019', ...} -> 'CTCAE v5.0; CRS: ASTCT 2019; ...'."""
+    default = grading.get("default")
+    rest = [f"{cat}: {scale}" for cat, scale in grading.items() if cat != "default"]
+    return "; ".join(([str(default)] if default else []) + rest)
 
 
 def population_labels(study: Mapping[str, Any]) -> dict[str, str]:
