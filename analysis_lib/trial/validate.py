@@ -18,7 +18,7 @@ possible day is before the start's earliest possible day).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -235,99 +235,101 @@ EXTRA_KEYS = (
 )
 
 
+def _where(
+    file: str, col: str, df: pd.DataFrame, mask: pd.Series, rule: str, message: Callable[[], str]
+) -> list[Problem]:
+    """One problem naming the rows where ``mask`` holds (none when it holds nowhere); ``message``
+    is built only then."""
+    return [Problem(file, col, _rows(df.index[mask]), rule, message())] if mask.any() else []
+
+
 def _lb_problems(file: str, df: pd.DataFrame) -> list[Problem]:
     """LB rules beyond the column types: known test codes, the test's unit, numeric non-negative
     results (no '<x' strings: a value below a limit of quantification is delivered as a number or
     the record is left out, never as text), normal ranges with low <= high."""
-    out: list[Problem] = []
     if "LBTESTCD" not in df:
-        return out
+        return []
     code = df["LBTESTCD"].astype(str).str.strip()
     known = code.isin(list(LB_TESTS))
     bad = ~known & ~_blank(code)
-    if bad.any():
-        out.append(
-            Problem(
-                file,
-                "LBTESTCD",
-                _rows(df.index[bad]),
-                "known test code",
-                f"{_values(code[bad])} not a test of the input contract "
-                f"({', '.join(LB_TESTS)}; sdtm.LB_TESTS){_more(int(bad.sum()))}",
-            )
-        )
+    out = _where(
+        file,
+        "LBTESTCD",
+        df,
+        bad,
+        "known test code",
+        lambda: (
+            f"{_values(code[bad])} not a test of the input contract "
+            f"({', '.join(LB_TESTS)}; sdtm.LB_TESTS){_more(int(bad.sum()))}"
+        ),
+    )
     if "LBSTRESU" in df:
         expected = code.map({k: t.unit for k, t in LB_TESTS.items()})
         unit = df["LBSTRESU"].astype(str).str.strip()
-        bad = known & (unit != expected)
-        if bad.any():
-            first = bad.idxmax()
-            out.append(
-                Problem(
-                    file,
-                    "LBSTRESU",
-                    _rows(df.index[bad]),
-                    "unit of the test",
-                    f"{_values(unit[bad])} not the standard unit of the test "
-                    f"(e.g. {code[first]} is in {expected[first]}){_more(int(bad.sum()))}",
-                )
-            )
+        wrong = known & (unit != expected)
+        out += _where(
+            file,
+            "LBSTRESU",
+            df,
+            wrong,
+            "unit of the test",
+            lambda: (
+                f"{_values(unit[wrong])} not the standard unit of the test "
+                f"(e.g. {code[wrong.idxmax()]} is in {expected[wrong.idxmax()]}){_more(int(wrong.sum()))}"
+            ),
+        )
     for col in ("LBORRES", "LBSTRESN"):
         if col not in df:
             continue
         text = df[col].astype(str).str.strip()
         num = pd.to_numeric(text.where(~_blank(text)), errors="coerce")
-        censored = text.str.match(r"^\s*[<>]")
         if col == "LBORRES":
-            if censored.any():
-                out.append(
-                    Problem(
-                        file,
-                        col,
-                        _rows(df.index[censored]),
-                        "no '<x' results",
-                        f"{_values(text[censored])} is a censored result: deliver the number (LBSTRESN) or "
-                        f"leave the record out{_more(int(censored.sum()))}",
-                    )
-                )
-            bad = ~censored & ~_blank(text) & num.isna()
-            if bad.any():
-                out.append(
-                    Problem(
-                        file,
-                        col,
-                        _rows(df.index[bad]),
-                        "numeric result",
-                        f"{_values(text[bad])} is not a number{_more(int(bad.sum()))}",
-                    )
-                )
-        neg = num < 0
-        if neg.any():
-            out.append(
-                Problem(
-                    file,
-                    col,
-                    _rows(df.index[neg]),
-                    "non-negative result",
-                    f"{_values(text[neg])} is negative (a count or concentration){_more(int(neg.sum()))}",
-                )
+            censored = text.str.match(r"^\s*[<>]")
+            out += _where(
+                file,
+                col,
+                df,
+                censored,
+                "no '<x' results",
+                lambda: (
+                    f"{_values(text[censored])} is a censored result: deliver the number (LBSTRESN) or "
+                    f"leave the record out{_more(int(censored.sum()))}"
+                ),
             )
+            nonnumeric = ~censored & ~_blank(text) & num.isna()
+            out += _where(
+                file,
+                col,
+                df,
+                nonnumeric,
+                "numeric result",
+                lambda: f"{_values(text[nonnumeric])} is not a number{_more(int(nonnumeric.sum()))}",
+            )
+        neg = num < 0
+        out += _where(
+            file,
+            col,
+            df,
+            neg,
+            "non-negative result",
+            lambda: f"{_values(text[neg])} is negative (a count or concentration){_more(int(neg.sum()))}",
+        )
     if {"LBSTNRLO", "LBSTNRHI"} <= set(df.columns):
         lo = pd.to_numeric(df["LBSTNRLO"].astype(str).str.strip().replace("", None), errors="coerce")
         hi = pd.to_numeric(df["LBSTNRHI"].astype(str).str.strip().replace("", None), errors="coerce")
-        bad = lo > hi
-        if bad.any():
-            first = bad.idxmax()
-            out.append(
-                Problem(
-                    file,
-                    "LBSTNRLO",
-                    _rows(df.index[bad]),
-                    "normal range low <= high",
-                    f"lower limit {df.at[first, 'LBSTNRLO']} above upper limit {df.at[first, 'LBSTNRHI']}"
-                    f"{_more(int(bad.sum()))}",
-                )
-            )
+        inverted = lo > hi
+        first = inverted.idxmax() if inverted.any() else None
+        out += _where(
+            file,
+            "LBSTNRLO",
+            df,
+            inverted,
+            "normal range low <= high",
+            lambda: (
+                f"lower limit {df.at[first, 'LBSTNRLO']} above upper limit {df.at[first, 'LBSTNRHI']}"
+                f"{_more(int(inverted.sum()))}"
+            ),
+        )
     return out
 
 
