@@ -770,8 +770,6 @@ def values_by_group_plot(
 
 #: Fill colour per AE grade (light to dark: ordered in greyscale too); grade 5 black.
 GRADE_COLOURS = {1: "#FDD49E", 2: "#FC8D59", 3: "#D7301F", 4: "#7F0000", 5: "#000000"}
-#: Day up to which a subject profile's time axis is linear (logarithmic after it).
-PROFILE_LINEAR_TO = 30.0
 #: Ticks of the Day-0 axis of a subject profile (a symmetric-log axis: linear up to ``linear_to``).
 PROFILE_TICKS = (-7, 0, 7, 14, 28, 60, 90, 180, 365, 730)
 
@@ -798,7 +796,7 @@ def subject_profile(
     title: str = "",
     xlabel: str = "Study day (Day 0 = CD19 CAR-T infusion)",
     kinetics_label: str = "CAR-T (copies/µg gDNA)",
-    linear_to: float = PROFILE_LINEAR_TO,
+    linear_to: float = 30.0,
     width: float = 7.2,
 ) -> Figure:
     """One subject's course on one day axis: a timeline of lanes (rows) above an optional

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis_lib.toolkit import escape, figures, frames
+from analysis_lib.toolkit import escape, frames
 from analysis_lib.toolkit.tlf import html as tlf_html
 from analysis_lib.trial import narratives
 
@@ -162,6 +162,8 @@ def all_profiles(adam: Mapping[str, pd.DataFrame], *, pop_flag: str = "SAFFL") -
 
 def figure(p: ProfileData) -> Any:
     """The profile as a matplotlib Figure (``figures.subject_profile``)."""
+    from analysis_lib.toolkit import figures
+
     return figures.subject_profile(
         p.bars, p.markers, p.kinetics, lanes=p.lanes, end_day=p.end_day, end_label=p.end_label
     )
@@ -333,8 +335,7 @@ def show_html(html_text: str) -> None:
 
 
 FIGURE_NOTES = (
-    f"Days after CD19 CAR-T infusion (Day 0); the axis is linear to Day {figures.PROFILE_LINEAR_TO:g} and logarithmic "
-    "after it. Bars: adverse "
+    "Days after CD19 CAR-T infusion (Day 0); the axis is linear to Day 30 and logarithmic after it. Bars: adverse "
     "events by onset and end day, coloured by grade (CTCAE, or the AESI's own scale: ASTCT for CRS/ICANS, MAGIC for "
     "acute GVHD, NIH for chronic GVHD), arrow: ongoing; grey bars: lymphodepletion and conditioning.",
     "Tocilizumab, corticosteroids: given for the AE starting that day (concomitant medication linked to the AE; "
