@@ -870,7 +870,7 @@ def subject_profile(
                                                  label=str(r.label)))  # fmt: skip
         ax.axvline(end_day, color="#000000", lw=1.0, ls=":", zorder=1)
         ax.set_yticks(range(len(lanes)))
-        ax.set_yticklabels(lanes, fontsize=7)
+        ax.set_yticklabels([plain(lane) for lane in lanes], fontsize=7)
         ax.set_ylim(len(lanes) - 0.5, -0.5)
         ax.set_xlim(xmin, xmax)
         ticks = [t for t in PROFILE_TICKS if xmin <= t <= xmax]
