@@ -46,7 +46,12 @@ def stat(df, **where):
 
 
 def assert_ard_shape(df):
-    assert list(df.columns) == ard.ARD_COLUMNS
+    # the ARD columns, then (for subject counts) the hidden companion listing who each n counts
+    assert list(df.columns) in (ard.ARD_COLUMNS, [*ard.ARD_COLUMNS, ard.SUBJECTS])
+    if ard.SUBJECTS in df.columns:
+        listed = df[ard.SUBJECTS].map(lambda v: isinstance(v, tuple))
+        assert (df.loc[listed, "stat_value"] == df.loc[listed, ard.SUBJECTS].map(len)).all()
+        assert df.loc[listed, "stat_name"].str.startswith("n").all()
     assert all(df[c].dtype == object for c in df.columns)
     assert not any(isinstance(v, str) for v in df["stat_value"])
     assert all(isinstance(v, (int, float)) for v in df["stat_value"])

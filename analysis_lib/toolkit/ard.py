@@ -61,6 +61,13 @@ ARD_COLUMNS = [
 #: Order of the descriptive statistics in continuous and NCA ARDs (keys of ``stats.describe``).
 DESCRIBE_STATS = ("n", "mean", "sd", "median", "q1", "q3", "min", "max", "geo_mean", "geo_cv")
 TOTAL = "Total"
+#: Hidden column of an ARD whose counts are subjects: on each subject-count row (``n``, ``n_grade_*``)
+#: the sorted tuple of the USUBJIDs it counts, None on every other row. It is the subject-level
+#: companion of the ARD, filled by the same code that counts, so a count and its list of subjects
+#: cannot disagree (the HTML drill-down, docs/design.md §7). :func:`check` and :func:`write` leave
+#: it out (the ARD file is the same with or without it); :func:`subjects` and
+#: :func:`write_subjects` give it as rows (``ard/<tlf id>-subjects.csv``).
+SUBJECTS = "_subjects"
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,9 +75,67 @@ TOTAL = "Total"
 
 
 def frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
-    """An ARD from row tuples in :data:`ARD_COLUMNS` order (all columns object dtype)."""
-    df = pd.DataFrame(list(rows), columns=ARD_COLUMNS, dtype=object)
+    """An ARD from row tuples in :data:`ARD_COLUMNS` order (all columns object dtype). A row may
+    carry a ninth element, the subjects it counts (:data:`SUBJECTS`); the frame then has that
+    hidden column (None on the rows without one)."""
+    rows = list(rows)
+    if any(len(r) > len(ARD_COLUMNS) for r in rows):
+        rows = [tuple(r) + (None,) * (len(ARD_COLUMNS) + 1 - len(r)) for r in rows]
+        df = pd.DataFrame(rows, columns=[*ARD_COLUMNS, SUBJECTS], dtype=object)
+    else:
+        df = pd.DataFrame(rows, columns=ARD_COLUMNS, dtype=object)
     return df.astype(object).reset_index(drop=True)
+
+
+def subject_ids(ids: Any) -> tuple[str, ...]:
+    """The subjects of one count as the :data:`SUBJECTS` cell holds them: sorted, unique, text."""
+    return tuple(sorted({str(i) for i in ids}))
+
+
+SUBJECT_KEY_COLUMNS = [c for c in ARD_COLUMNS if c != "stat_value"]
+
+
+def subjects(ard: pd.DataFrame, id_var: str = "USUBJID", what: str = "ARD") -> pd.DataFrame:
+    """The subject-level companion of ``ard``: one row per subject of every subject count (the
+    ARD row's keys, ``stat_name`` and ``id_var``), in ARD order, subjects sorted. Every list is
+    checked against its count first: a list whose length differs from ``stat_value`` is an error
+    naming the row (it would be a count and a list that disagree). Empty without :data:`SUBJECTS`."""
+    out: list[tuple[Any, ...]] = []
+    if SUBJECTS in ard.columns:
+        for i, rec in enumerate(ard[[*ARD_COLUMNS, SUBJECTS]].to_dict("records")):
+            ids = rec[SUBJECTS]
+            if not isinstance(ids, tuple):
+                continue
+            if _py(rec["stat_value"]) != len(ids):
+                key = ", ".join(f"{c}={_key(rec[c])!r}" for c in SUBJECT_KEY_COLUMNS if _key(rec[c]) is not None)
+                raise ValueError(
+                    f"{what}: row {i} ({key}) counts {rec['stat_value']} subjects but lists {len(ids)}"
+                )
+            out.extend((*(_key(rec[c]) for c in SUBJECT_KEY_COLUMNS), s) for s in ids)
+    return pd.DataFrame(out, columns=[*SUBJECT_KEY_COLUMNS, id_var], dtype=object)
+
+
+def has_subjects(ard: pd.DataFrame) -> bool:
+    """True when ``ard`` carries the subjects of its counts (:data:`SUBJECTS`)."""
+    return SUBJECTS in ard.columns and bool(ard[SUBJECTS].map(lambda v: isinstance(v, tuple)).any())
+
+
+def write_subjects(ard: pd.DataFrame, path: Path, id_var: str = "USUBJID", what: str = "ARD") -> Path:
+    """Write :func:`subjects` of ``ard`` as CSV, deterministically and atomically."""
+    from analysis_lib.toolkit.files import atomic_write
+
+    data = subjects(ard, id_var, what).to_csv(index=False, lineterminator="\n")
+    atomic_write(Path(path), data.encode("utf-8"))
+    return Path(path)
+
+
+def read_subjects(path: Path) -> pd.DataFrame:
+    """A subject companion written by :func:`write_subjects` (blank keys as None, numbers as numbers)."""
+    df = pd.read_csv(path, dtype=object, keep_default_na=False, na_values=[""])
+    df = df.astype(object).where(df.notna(), None)
+    df["variable_level"] = df["variable_level"].map(_number).astype(object)
+    df["group2_level"] = df["group2_level"].map(_number).astype(object)
+    return df
 
 
 def check(ard: pd.DataFrame, what: str = "ARD") -> pd.DataFrame:
@@ -160,6 +225,24 @@ def index(
         groups.setdefault(g, None)
         rows.setdefault(r, {}).setdefault(g, {})[rec["stat_name"]] = _key(rec["stat_value"])
     return list(groups), list(rows), rows
+
+
+def subject_index(
+    ard: pd.DataFrame,
+    group_cols: Sequence[str] = ("group1_level",),
+    row_cols: Sequence[str] = ("group2_level", "variable", "variable_level"),
+) -> dict[tuple[Any, ...], dict[tuple[Any, ...], dict[str, tuple[str, ...]]]]:
+    """{row: {group: {stat: subjects}}} of the subject counts of ``ard`` (:data:`SUBJECTS`),
+    keyed as :func:`index` keys its statistics; empty when the ARD carries no subjects."""
+    out: dict[tuple[Any, ...], dict[tuple[Any, ...], dict[str, tuple[str, ...]]]] = {}
+    if SUBJECTS not in ard.columns:
+        return out
+    for rec in ard.to_dict("records"):
+        if isinstance(rec[SUBJECTS], tuple):
+            g = tuple(_key(rec[c]) for c in group_cols)
+            r = tuple(_key(rec[c]) for c in row_cols)
+            out.setdefault(r, {}).setdefault(g, {})[rec["stat_name"]] = rec[SUBJECTS]
+    return out
 
 
 def listing_ard(body: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -368,17 +451,21 @@ def ae_ard(
             sub = recs[m.loc[recs.index]]
             n = int(sub[id_var].nunique())
             g1 = _group_cols(by, lvl)
-            st = [("n", n), ("N", N), ("p", _p(n, N)), ("events", len(sub))]
+            st: list[tuple[str, Any, Any]] = [
+                ("n", n, subject_ids(sub[id_var])), ("N", N, None), ("p", _p(n, N), None), ("events", len(sub), None)
+            ]  # fmt: skip
             if grade:
                 worst = sub.groupby(id_var)["_grank"].max()
                 counts = worst.value_counts()
                 for i, k in enumerate(grade_keys):
                     c = int(counts.get(i, 0))
-                    st += [(f"n_grade_{k}", c), (f"p_grade_{k}", _p(c, N))]
+                    st += [(f"n_grade_{k}", c, subject_ids(worst.index[worst == i])), (f"p_grade_{k}", _p(c, N), None)]
                 if high_rank is not None:
                     c = int((worst >= high_rank).sum())
-                    st += [(f"n_grade_ge{grade_keys[high_rank]}", c), (f"p_grade_ge{grade_keys[high_rank]}", _p(c, N))]
-            rows.extend((*g1, *g2, var, _py(var_level), s, _py(v)) for s, v in st)
+                    ge = grade_keys[high_rank]
+                    st += [(f"n_grade_ge{ge}", c, subject_ids(worst.index[worst >= high_rank])),
+                           (f"p_grade_ge{ge}", _p(c, N), None)]  # fmt: skip
+            rows.extend((*g1, *g2, var, _py(var_level), s, _py(v), ids) for s, v, ids in st)
 
     add(ae, (None, None), "ANY", None)
     for soc_val in sorted(ae[soc].unique(), key=str):
@@ -565,8 +652,9 @@ def response_ard(
         n = int(ids.isin(responders).sum())
         lo, hi = stats.clopper_pearson(n, N, conf_level) if N else (math.nan, math.nan)
         g1 = _group_cols(by, g)
+        counted = subject_ids(ids[ids.isin(responders)])
         rows.extend(
-            (*g1, None, None, variable, var_level, s, _py(v))
+            (*g1, None, None, variable, var_level, s, _py(v), counted if s == "n" else None)
             for s, v in (("n", n), ("N", N), ("p", _p(n, N)), ("ci_low", lo), ("ci_high", hi))
         )
     return _frame(rows)

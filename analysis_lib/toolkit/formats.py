@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from analysis_lib.toolkit import escape, stats
-from analysis_lib.toolkit.ard import TOTAL, index
+from analysis_lib.toolkit.ard import TOTAL, index, subject_index
 from analysis_lib.toolkit.frames import is_missing_value as _missing
 
 NE = "NE"
@@ -190,6 +190,16 @@ def ae_table(
     return display_frame(recs, label_col, headers)
 
 
+def ae_row_keys(ard: pd.DataFrame, sort: str = "frequency") -> list[tuple[Any, ...] | None]:
+    """The ARD row key of each display row of :func:`ae_table` (same ``sort``), for
+    :func:`drilldown_cells`."""
+    _, _, rows = _ae_rows(ard, sort)
+    keys: list[tuple[Any, ...] | None] = [key for *_, key in rows]
+    if not any(kind != "ANY" for kind, *_ in rows):
+        keys.append(None)
+    return keys
+
+
 def _grade_label(key: str) -> str:
     return f"Grade {key}" if key.isdigit() else key.capitalize()
 
@@ -337,6 +347,33 @@ def response_table(
         recs.append((f"{labels.get(var, var)}, n (%)", 0, [fmt_n_pct(s.get("n"), s.get("N"), digits) for s in st]))
         recs.append((ci_label, 1, [fmt_ci(s.get("ci_low"), s.get("ci_high"), digits, scale=100.0) for s in st]))
     return display_frame(recs, label_col, headers)
+
+
+def drilldown_cells(
+    ard: pd.DataFrame, row_keys: Sequence[tuple[Any, ...] | None], stat_name: str = "n"
+) -> dict[tuple[int, int], tuple[str, ...]]:
+    """The subjects behind each count of a display frame built from ``ard``: {(display row,
+    display column): subjects} for every cell whose ARD row (``row_keys[i]``: the key
+    ``(group2_level, variable, variable_level)`` of display row i, None for a row without counts)
+    carries the subjects of its ``stat_name`` (:data:`ard.SUBJECTS`). Column j >= 1 is the j-th
+    group in ARD order, as in the tables of this module; cells counting nobody are left out."""
+    groups, _, _ = index(ard)
+    subj = subject_index(ard)
+    cells: dict[tuple[int, int], tuple[str, ...]] = {}
+    for i, key in enumerate(row_keys):
+        if key is None:
+            continue
+        for j, g in enumerate(groups, start=1):
+            ids = subj.get(tuple(key), {}).get(g, {}).get(stat_name)
+            if ids:
+                cells[(i, j)] = ids
+    return cells
+
+
+def response_row_keys(ard: pd.DataFrame) -> list[tuple[Any, ...] | None]:
+    """The ARD row key of each display row of :func:`response_table` (its CI rows: None)."""
+    _, keys, _ = index(ard)
+    return [k for key in keys for k in (key, None)]
 
 
 def _landmark_label(t: Any, time_unit: str, labels: Mapping | None) -> str:

@@ -114,7 +114,8 @@ def count_ard(
     total: bool = True,
 ) -> pd.DataFrame:
     """Subjects n, population N and p = n/N per group for each hit; ``events`` when the hit
-    carries records (one per event). Rows appear even when n = 0."""
+    carries records (one per event). Rows appear even when n = 0. Each ``n`` row carries the
+    subjects it counts (:data:`ard.SUBJECTS`, the drill-down's subject list)."""
     groups = _groups(pop, by, by_levels, total)
     rows: list[tuple] = []
     for h in hits:
@@ -122,12 +123,15 @@ def count_ard(
         is_frame = isinstance(recs, pd.DataFrame)
         ids = set(recs[ID]) if is_frame else set(recs or ())
         for lvl, gids in groups:
-            n, N = len(ids & gids), len(gids)
-            st = [("n", n), ("N", N), ("p", n / N if N else math.nan)]
+            counted = ard_mod.subject_ids(ids & gids)
+            n, N = len(counted), len(gids)
+            st: list[tuple[str, Any, Any]] = [("n", n, counted), ("N", N, None), ("p", n / N if N else math.nan, None)]
             if is_frame:
-                st.append(("events", int(recs[ID].isin(gids).sum())))
+                st.append(("events", int(recs[ID].isin(gids).sum()), None))
             g1 = (by, _py(lvl)) if by else (None, None)
-            rows.extend((*g1, h.group2, _py(h.group2_level), h.variable, _py(h.level), s, v) for s, v in st)
+            rows.extend(
+                (*g1, h.group2, _py(h.group2_level), h.variable, _py(h.level), s, v, c) for s, v, c in st
+            )
     return ard_mod.frame(rows)
 
 

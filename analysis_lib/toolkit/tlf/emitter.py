@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,11 @@ def tlf_rendering_enabled() -> bool:
     """False when ``$CSR_RENDER_TLFS`` is ``0``: chapters then compute and write every ARD and
     build every TLF body but write and show no TLF (the benchmark's analysis-only scale runs)."""
     return os.environ.get("CSR_RENDER_TLFS", "1") != "0"
+
+
+def subjects_file(tlf_id: str) -> str:
+    """Path (relative to the cut's output folder) of a TLF's subject-level ARD companion."""
+    return f"ard/{tlf_id}-subjects.csv"
 
 
 class Emitter:
@@ -66,11 +72,14 @@ class Emitter:
         population_n: int | None,
         source: SourceLike,
         footnotes: tuple[str, ...] | list[str] = (),
+        drilldown: Mapping[tuple[int, int], Sequence[tuple[str, str | None]]] | None = None,
     ) -> None:
-        """Emit catalogue table ``entry_id`` whose numbers are ``ard``."""
+        """Emit catalogue table ``entry_id`` whose numbers are ``ard``; ``drilldown``: the
+        subjects behind its count cells (HTML only, :class:`Table`)."""
         tlf = Table.from_catalogue(
-            self.catalogue[entry_id], body, population_n=population_n, cut=self.cut, source=source, footnotes=footnotes
-        )
+            self.catalogue[entry_id], body, population_n=population_n, cut=self.cut, source=source, footnotes=footnotes,
+            drilldown=drilldown,
+        )  # fmt: skip
         self.emit(tlf, ard)
 
     def listing(
@@ -82,12 +91,15 @@ class Emitter:
         source: SourceLike,
         ard: pd.DataFrame | None = None,
         footnotes: tuple[str, ...] | list[str] = (),
+        links: Mapping[tuple[int, int], str] | None = None,
     ) -> None:
         """Emit catalogue listing ``entry_id``; its ARD is ``ard`` or, by default, the listed
-        records themselves in long form (:func:`ard.listing_ard`)."""
+        records themselves in long form (:func:`ard.listing_ard`); ``links``: cells shown as
+        links in the HTML (e.g. subject ids to their profile pages)."""
         tlf = Listing.from_catalogue(
-            self.catalogue[entry_id], body, population_n=population_n, cut=self.cut, source=source, footnotes=footnotes
-        )
+            self.catalogue[entry_id], body, population_n=population_n, cut=self.cut, source=source, footnotes=footnotes,
+            links=links,
+        )  # fmt: skip
         self.emit(tlf, ardlib.listing_ard(tlf.body, tlf.columns) if ard is None else ard)
 
     def figure(
@@ -122,6 +134,10 @@ class Emitter:
                 raise TLFError(f"{tlf.number}: an ARD is saved under the TLF's catalogue id, which it lacks")
             tlf.ard_file = f"ard/{tlf.id}.csv"  # named in the TLF's source line and metadata
             ardlib.write(ard, self.output_dir / tlf.ard_file, what=f"ARD of {tlf.number} ({tlf.id})")
+            if ardlib.has_subjects(ard):  # the subject-level companion: who each count counts
+                ardlib.write_subjects(
+                    ard, self.output_dir / subjects_file(tlf.id), what=f"ARD of {tlf.number} ({tlf.id})"
+                )
         self.emitted.append(tlf)
         if not self.render:  # analysis only: the ARD is written; no TLF file is written or shown
             if isinstance(tlf, Figure):
@@ -132,6 +148,8 @@ class Emitter:
         files = {"rtf": f"rtf/{tlf.rtf_name}"}
         if tlf.ard_file:
             files["ard"] = tlf.ard_file
+            if ard is not None and ardlib.has_subjects(ard):
+                files["subjects"] = subjects_file(str(tlf.id))
         if isinstance(tlf, Figure):
             saved = tlf.save(self.output_dir / "figures")
             files.update({fmt: f"figures/{p.name}" for fmt, p in saved.items()})

@@ -19,7 +19,9 @@ CSS = (
     "text-align:center;white-space:nowrap}.csr-tlf td:first-child,.csr-tlf th:first-child{text-align:left;"
     "white-space:normal}"
     ".csr-tlf-notes{font-size:0.85em;margin:0.3em 0 0 0;max-width:52em}.csr-tlf-notes p{margin:0.1em 0}"
-    ".csr-tlf figure{margin:0}.csr-tlf svg{max-width:100%;height:auto}</style>"
+    ".csr-tlf figure{margin:0}.csr-tlf svg{max-width:100%;height:auto}"
+    ".csr-drill summary{cursor:pointer;color:#1f4e99;text-decoration:underline dotted}"
+    ".csr-drill ul{list-style:none;margin:0.2em 0;padding:0;text-align:left;font-size:0.9em}</style>"
 )
 
 
@@ -40,6 +42,22 @@ def _ident(t: TLF) -> str:
     return f' id="{esc(t.id)}"' if t.id else ""
 
 
+def _link(text: str, href: str | None) -> str:
+    return f'<a href="{esc(href)}">{esc(text)}</a>' if href else esc(text)
+
+
+def _cell(t: Table, i: int, j: int, v: str) -> str:
+    """A body cell: its text, a link (``t.links``) or a drill-down (``t.drilldown``): a
+    ``<details>`` whose summary keeps the count as its text and opens the list of the subjects it
+    counts — plain HTML, no script, works offline."""
+    items = t.drilldown.get((i, j))
+    if items:
+        lis = "".join(f"<li>{_link(text, href)}</li>" for text, href in items)
+        return f'<details class="csr-drill"><summary>{esc(v)}</summary><ul>{lis}</ul></details>'
+    href = t.links.get((i, j))
+    return _link(v, href) if href else esc(v)
+
+
 def table(t: Table) -> str:
     """A captioned ``<table>`` (header, indented row labels) with footnotes and source below."""
     out = [
@@ -52,11 +70,11 @@ def table(t: Table) -> str:
         + "</tr></thead>",
         "<tbody>",
     ]
-    for ind, row in zip(t.indents(), t.rows(), strict=True):
+    for i, (ind, row) in enumerate(zip(t.indents(), t.rows(), strict=True)):
         cells = []
         for j, v in enumerate(row):
             style = f' style="padding-left:{0.6 + 1.5 * ind:.1f}em"' if j == 0 and ind else ""
-            cells.append(f"<td{style}>{esc(v)}</td>")
+            cells.append(f"<td{style}>{_cell(t, i, j, v)}</td>")
         out.append(f'<tr class="csr-indent-{ind}">' + "".join(cells) + "</tr>")
     out += ["</tbody></table>", _notes(t), "</div>"]
     return "\n".join(out)

@@ -207,6 +207,16 @@ def _check_body(body: pd.DataFrame, number: str) -> pd.DataFrame:
     return body
 
 
+def _check_cells(t: Table, cells: dict[Any, Any], what: str) -> dict[tuple[int, int], Any]:
+    """``cells`` keyed by (row, display column) inside the body, else a TLFError naming the key."""
+    n_rows, n_cols = len(t.body), len([c for c in t.body.columns if c != INDENT])
+    for key in cells:
+        ok = isinstance(key, tuple) and len(key) == 2 and all(isinstance(k, int) for k in key)
+        if not ok or not (0 <= key[0] < n_rows and 0 <= key[1] < n_cols):
+            raise TLFError(f"{t.number}: {what} key {key!r} is not a (row, column) of the {n_rows} x {n_cols} body")
+    return dict(sorted(cells.items()))
+
+
 @dataclass(repr=False)
 class Table(TLF):
     """A CSR table: metadata plus a display ``body`` (strings; first column = row label).
@@ -216,12 +226,38 @@ class Table(TLF):
     """
 
     body: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: HTML only: {(row, column): [(text, href or None), ...]} — the subjects a count cell counts;
+    #: the HTML shows the cell as ``<details>`` whose summary is the cell's text and whose body
+    #: lists them (linked where an href is given). Row and column index the display cells (column
+    #: 0 = row label). The count (the cell's leading integer) must equal the list's length.
+    drilldown: Mapping[tuple[int, int], Sequence[tuple[str, str | None]]] = field(default_factory=dict)
+    #: HTML only: {(row, column): href} — the cell's text as a link (e.g. a subject's profile page).
+    links: Mapping[tuple[int, int], str] = field(default_factory=dict)
 
     kind: ClassVar[str] = "table"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.body = _check_body(self.body, self.number)
+        self.drilldown = _check_cells(self, dict(self.drilldown), "drilldown")
+        self.links = _check_cells(self, dict(self.links), "links")
+        for (i, j), items in self.drilldown.items():
+            text = str(self.body.iloc[i, self._column_positions()[j]])
+            m = re.match(r"\s*(\d+)", text)
+            if m is None or int(m.group(1)) != len(items):
+                raise TLFError(
+                    f"{self.number}: drill-down of row {i}, column '{self.columns[j]}' lists {len(items)} "
+                    f"subject(s) but the cell reads '{text}'"
+                )
+            for item in items:
+                if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+                        and (item[1] is None or isinstance(item[1], str))):  # fmt: skip
+                    raise TLFError(f"{self.number}: drill-down of row {i}, column {j}: expected (text, href) "
+                                   f"pairs, got {item!r}")  # fmt: skip
+
+    def _column_positions(self) -> list[int]:
+        """Positions in ``body`` of the display columns (``_indent`` skipped)."""
+        return [k for k, c in enumerate(self.body.columns) if c != INDENT]
 
     @classmethod
     def from_catalogue(
@@ -233,15 +269,19 @@ class Table(TLF):
         cut: Any,
         source: SourceLike,
         footnotes: Sequence[str] = (),
+        drilldown: Mapping[tuple[int, int], Sequence[tuple[str, str | None]]] | None = None,
+        links: Mapping[tuple[int, int], str] | None = None,
     ) -> Table:
         """Build from a catalogue entry (number, title, population, footnotes, ARD file).
 
         ``cut`` is a cut object with ``cut_date`` or a date; extra ``footnotes`` (data-driven
         ones only: static text belongs in the catalogue) are appended after the catalogue's.
+        ``drilldown`` and ``links``: the HTML-only cell mappings of :class:`Table`.
         """
         kw = cls._entry_kwargs(entry)
         kw["footnotes"] = tuple(kw["footnotes"]) + tuple(footnotes)
-        return cls(body=body, population_n=population_n, cut_date=cut, source=source, **kw)
+        return cls(body=body, population_n=population_n, cut_date=cut, source=source, drilldown=drilldown or {},
+                   links=links or {}, **kw)  # fmt: skip
 
     @property
     def columns(self) -> list[str]:
