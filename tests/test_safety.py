@@ -184,7 +184,8 @@ def get(a, variable, level=None, stat="n", group="Total", g2=None):
 def test_overview_period1(adsl, adae):
     o = safety.overview_ard(adsl, adae, period=1, by_levels=LV)
     assert list(o.columns) == [*ard.ARD_COLUMNS, ard.SUBJECTS]  # counts carry their subjects
-    assert ard.subjects(o).groupby(["group1_level", "variable_level"]).size().sum() == o.loc[o.stat_name == "n", "stat_value"].sum()
+    n_rows = o.loc[o.stat_name == "n", "stat_value"]
+    assert len(ard.subjects(o)) == n_rows.sum()
     assert [get(o, "OVERVIEW", k) for k in ("ANY", "GE3", "SER", "REL", "RELGE3", "DLT", "GR5", "FATAL")] == [
         4,
         3,

@@ -259,6 +259,46 @@ def _write_sources(
     shutil.copyfile(BOOK_DIR / "csr.css", src / "_static" / "csr.css")
 
 
+#: Where the profiles chapter leaves its subject pages (trial/profiles.py: ``figures/profile-pages.json``
+#: lists them in book order, each with its content file) and the book folder the pages go to.
+PROFILE_PAGES_INDEX = Path("figures") / "profile-pages.json"
+PROFILE_PAGES_DIR = "profiles"
+PROFILES_CHAPTER = "profiles"
+
+
+def _write_profile_pages(src: Path, build_dir: Path) -> list[str]:
+    """One MyST page per subject profile (HTML book only) from what the profiles chapter wrote:
+    a heading (the figure's number and title) and the page content as raw HTML. Returns the
+    pages' document names in book order (none when the chapter wrote no pages)."""
+    index = build_dir / PROFILE_PAGES_INDEX
+    if not index.is_file():
+        return []
+    try:
+        pages = json.loads(index.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RenderError(f"{index}: not valid JSON ({exc})") from None
+    if not isinstance(pages, list):
+        raise RenderError(f"{index}: expected a list of subject pages")
+    out_dir = src / PROFILE_PAGES_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    docs = []
+    for i, page in enumerate(pages):
+        if not isinstance(page, dict) or not all(isinstance(page.get(k), str) for k in ("page", "title", "html")):
+            raise RenderError(f"{index}: entry {i} needs the strings page, title and html")
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", page["page"]) or page["page"].startswith("."):
+            raise RenderError(f"{index}: entry {i}: page name {page['page']!r} is not a plain file name")
+        content_file = build_dir / page["html"]
+        if not content_file.is_file() or build_dir.resolve() not in content_file.resolve().parents:
+            raise RenderError(f"{index}: entry {i}: content file {page['html']} not found in the output folder")
+        content = content_file.read_text(encoding="utf-8")
+        longest = max((len(m) for m in re.findall(r"`+", content)), default=0)
+        fence = "`" * max(4, longest + 1)  # a fence the content cannot close
+        text = f"# {escape.markdown(page['title'])}\n\n{fence}{{raw}} html\n{content}\n{fence}\n"
+        (out_dir / f"{page['page']}.md").write_text(text, encoding="utf-8")
+        docs.append(f"{PROFILE_PAGES_DIR}/{page['page']}")
+    return docs
+
+
 def jupyter_book_config(
     book: dict[str, Any], info: dict[str, str], figures_dir: str, entries: list[dict[str, str]]
 ) -> dict[str, Any]:
@@ -348,16 +388,33 @@ def jupyter_book_config(
     }
 
 
-def _toc(chapters: list[str]) -> dict[str, Any]:
-    return {"format": "jb-book", "root": "index", "chapters": [{"file": f"notebooks/{c}"} for c in chapters]}
+#: The table of contents of the LaTeX build: the chapters without the HTML-only subject pages
+#: (the PDF has the profiles appendix inside the profiles chapter instead).
+LATEX_TOC = "_toc_latex.yml"
 
 
-def _write_sphinx_conf(src: Path, jb_config: dict[str, Any], chapters: list[str]) -> None:
-    """Write ``_config.yml``, ``_toc.yml`` and the Sphinx ``conf.py`` Jupyter Book derives from them."""
+def _toc(chapters: list[str], sections: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Jupyter Book's ``_toc.yml``: the chapters in order; ``sections``: pages listed under a chapter."""
+    entries: list[dict[str, Any]] = []
+    for c in chapters:
+        entry: dict[str, Any] = {"file": f"notebooks/{c}"}
+        if (sections or {}).get(c):
+            entry["sections"] = [{"file": f} for f in (sections or {})[c]]
+        entries.append(entry)
+    return {"format": "jb-book", "root": "index", "chapters": entries}
+
+
+def _write_sphinx_conf(
+    src: Path, jb_config: dict[str, Any], chapters: list[str], profile_pages: list[str] | None = None
+) -> None:
+    """Write ``_config.yml``, ``_toc.yml`` (HTML: with the subject pages under the profiles
+    chapter), ``_toc_latex.yml`` and the Sphinx ``conf.py`` Jupyter Book derives from them."""
     from jupyter_book.config import get_final_config
 
     (src / "_config.yml").write_text(yaml.safe_dump(jb_config, sort_keys=False), encoding="utf-8")
-    (src / "_toc.yml").write_text(yaml.safe_dump(_toc(chapters), sort_keys=False), encoding="utf-8")
+    html_toc = _toc(chapters, {PROFILES_CHAPTER: profile_pages or []})
+    (src / "_toc.yml").write_text(yaml.safe_dump(html_toc, sort_keys=False), encoding="utf-8")
+    (src / LATEX_TOC).write_text(yaml.safe_dump(_toc(chapters), sort_keys=False), encoding="utf-8")
     sphinx_config, _ = get_final_config(
         user_yaml=jb_config,
         sourcedir=src,
@@ -439,6 +496,8 @@ def _build_pdf(src: Path, out: Path, tex_name: str, env: dict[str, str]) -> tupl
             "-q",
             "-b",
             "latex",
+            "-D",
+            f"external_toc_path={LATEX_TOC}",
             "-d",
             str(out.parent / "doctrees-latex"),
             str(src),
@@ -530,15 +589,19 @@ def render_cut(
 
 def _render_jupyter_book(cut, build_dir, bk, info, notebooks, entries, src, work):
     _write_sources(src, notebooks, info, entries)
+    pages = _write_profile_pages(src, build_dir) if PROFILES_CHAPTER in bk["chapters"] else []
     tex_name = f"csr-{cut.id}.tex"
     figures = os.path.relpath(build_dir / "figures", work / "latex")  # where latexmk runs
-    _write_sphinx_conf(src, jupyter_book_config(bk, info, Path(figures).as_posix(), entries), bk["chapters"])
+    _write_sphinx_conf(src, jupyter_book_config(bk, info, Path(figures).as_posix(), entries), bk["chapters"], pages)
     env = _build_env(cut)
     with ThreadPoolExecutor(max_workers=2) as pool:
         html_job = pool.submit(_build_html, src, work / "html", env)
         pdf_job = pool.submit(_build_pdf, src, work / "latex", tex_name, env)
         t_html, warn_html = html_job.result()
         t_pdf, warn_pdf = pdf_job.result()
+    broken = link_problems(work / "html")
+    if broken:
+        raise RenderError(f"{len(broken)} link(s) of the HTML book lead nowhere:\n  " + "\n  ".join(broken[:20]))
     log = build_dir / "render.log"
     pdf = build_dir / f"csr-{cut.id}.pdf"
     tex = build_dir / tex_name
@@ -595,6 +658,36 @@ def _tool(cmd: list[str]) -> str:
         return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         raise RenderError(f"{cmd[0]} (poppler-utils) failed on {cmd[-1]}: {exc}") from None
+
+
+def link_problems(site: Path, folders: tuple[str, ...] = ("notebooks", PROFILE_PAGES_DIR)) -> list[str]:
+    """Links of the report's pages (``folders`` of the built HTML ``site``: the chapters and the
+    subject pages) that lead nowhere: every relative ``href`` must name an existing file and,
+    with a ``#fragment``, an element with that id there. Empty when every link resolves."""
+    ids: dict[Path, set[str]] = {}
+
+    def ids_of(page: Path) -> set[str]:
+        if page not in ids:
+            text = page.read_text(encoding="utf-8", errors="replace")
+            ids[page] = {html.unescape(m) for m in re.findall(r'\sid="([^"]*)"', text)}
+        return ids[page]
+
+    problems = []
+    for folder in folders:
+        for page in sorted((site / folder).glob("*.html")):
+            text = page.read_text(encoding="utf-8", errors="replace")
+            for raw in sorted(set(re.findall(r'<a\s[^>]*href="([^"]*)"', text))):
+                target = html.unescape(raw)
+                if not target or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target):
+                    continue  # external (http:, mailto:) links are not the report's
+                path, _, fragment = target.partition("#")
+                dest = (page.parent / path).resolve() if path else page.resolve()
+                where = f"{page.relative_to(site).as_posix()}: link {target}"
+                if not dest.is_file():
+                    problems.append(f"{where}: no such page")
+                elif fragment and fragment not in ids_of(dest):
+                    problems.append(f"{where}: no element with id '{fragment}'")
+    return problems
 
 
 def pdf_bookmarks(pdf: Path) -> list[str]:

@@ -108,9 +108,7 @@ def subjects(ard: pd.DataFrame, id_var: str = "USUBJID", what: str = "ARD") -> p
                 continue
             if _py(rec["stat_value"]) != len(ids):
                 key = ", ".join(f"{c}={_key(rec[c])!r}" for c in SUBJECT_KEY_COLUMNS if _key(rec[c]) is not None)
-                raise ValueError(
-                    f"{what}: row {i} ({key}) counts {rec['stat_value']} subjects but lists {len(ids)}"
-                )
+                raise ValueError(f"{what}: row {i} ({key}) counts {rec['stat_value']} subjects but lists {len(ids)}")
             out.extend((*(_key(rec[c]) for c in SUBJECT_KEY_COLUMNS), s) for s in ids)
     return pd.DataFrame(out, columns=[*SUBJECT_KEY_COLUMNS, id_var], dtype=object)
 

@@ -362,6 +362,27 @@ SWIMMER_EVENTS = {
 }
 
 
+def _swimmer_sorted(df: pd.DataFrame, group: str | None) -> tuple[pd.DataFrame, list[Any]]:
+    """Swimmer rows top to bottom (by group, then longest follow-up first, then subject) and the groups."""
+    if group is not None:
+        groups = list(dict.fromkeys(df.sort_values(group, kind="stable")[group]))
+        df = df.assign(_g=df[group].map({g: i for i, g in enumerate(groups)}))
+        df = df.sort_values(["_g", "end", "subject"], ascending=[True, False, True], kind="stable")
+    else:
+        groups = [None]
+        df = df.sort_values(["end", "subject"], ascending=[False, True], kind="stable")
+    return df.reset_index(drop=True), groups
+
+
+def swimmer_order(records: pd.DataFrame, group: str | None = "group") -> list[Any]:
+    """The ``subject`` values in the order :func:`swimmer_plot` draws them, top to bottom."""
+    _require(records, ["subject", "end"], "swimmer_order")
+    df = records.copy()
+    df["end"] = pd.to_numeric(df["end"], errors="coerce")
+    df, _ = _swimmer_sorted(df, group if group is not None and group in df.columns else None)
+    return df["subject"].tolist()
+
+
 def swimmer_plot(
     records: pd.DataFrame,
     *,
@@ -409,14 +430,7 @@ def swimmer_plot(
         )
     df["_ongoing"] = ongoing
     has_group = group is not None and group in df.columns
-    if has_group:
-        groups = list(dict.fromkeys(df.sort_values(group, kind="stable")[group]))
-        df["_g"] = df[group].map({g: i for i, g in enumerate(groups)})
-        df = df.sort_values(["_g", "end", "subject"], ascending=[True, False, True], kind="stable")
-    else:
-        groups = [None]
-        df = df.sort_values(["end", "subject"], ascending=[False, True], kind="stable")
-    df = df.reset_index(drop=True)
+    df, groups = _swimmer_sorted(df, group if has_group else None)
     colours = group_colours(groups)
     n = len(df)
     xmax = float(df["end"].max())

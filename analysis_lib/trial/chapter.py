@@ -10,6 +10,7 @@ else ``_output/<cut>/``.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,24 @@ class Chapter:
     def source(self, *datasets: str) -> Source:
         """Source line of a TLF: the datasets it reads and this chapter's program."""
         return Source(datasets=tuple(d.upper() for d in datasets), program=f"chapters/{self.name}.ipynb")
+
+    # ------------------------------------------------------------------ links to the subject profiles
+    def drilldown(
+        self, ard: pd.DataFrame, row_keys: Sequence[tuple[Any, ...] | None]
+    ) -> dict[tuple[int, int], list[tuple[str, str | None]]]:
+        """The subjects behind each count of a table (``Table.drilldown``), read from the ARD that
+        made the counts (:func:`formats.drilldown_cells`; ``row_keys``: the ARD row of each
+        display row), each linked to its profile page."""
+        from analysis_lib.toolkit import formats
+        from analysis_lib.trial import profiles
+
+        return profiles.drilldown(formats.drilldown_cells(ard, row_keys), self.adam("adsl"))
+
+    def subject_links(self, body: pd.DataFrame, column: str = "Subject") -> dict[tuple[int, int], str]:
+        """``Listing.links`` of a listing's subject column to the subjects' profile pages."""
+        from analysis_lib.trial import profiles
+
+        return profiles.listing_links(body, self.adam("adsl"), column)
 
     # ------------------------------------------------------------------ outputs
     def text(self, text: str) -> None:

@@ -74,7 +74,7 @@ def profile_data(
     s: Mapping[str, Any], ae: pd.DataFrame, rs: pd.DataFrame, ck: pd.DataFrame, pr: pd.DataFrame
 ) -> ProfileData:
     """One subject's plotted records: ``s`` its ADSL row, the others its ADAE/ADRS/ADCK/ADPR rows."""
-    subject = f"{s['SITEID']}-{s['SUBJID']}" if s.get("SITEID") and s.get("SUBJID") else str(s[ID])
+    subject = subject_label(s)
     bars: list[dict[str, Any]] = []
     marks: list[dict[str, Any]] = []
     for r in pr.to_dict("records"):
@@ -256,6 +256,116 @@ def anchor(p: ProfileData) -> str:
     return f"profile-{p.subject}"
 
 
+#: Folder of the subject pages in the HTML book (beside ``notebooks/``, the chapter pages), and
+#: where the profiles chapter leaves each page's content for the render step (``figures/``).
+PAGES_DIR = "profiles"
+#: The pages the profiles chapter produced, in book order: ``[{"page", "title", "html"}]``
+#: (``html``: the content file in ``figures/``), read by ``pipeline/render.py``.
+PAGES_INDEX = "profile-pages.json"
+#: Where the subject index is (the profiles chapter's Listing 16.2.7.7), relative to a subject page.
+INDEX_HREF = "../notebooks/profiles.html#l-profiles"
+
+
+def subject_label(s: Mapping[str, Any]) -> str:
+    """The subject as the listings and profiles show it: SITEID-SUBJID when both are given, else USUBJID."""
+    site, subj = s.get("SITEID"), s.get("SUBJID")
+    ok = all(not frames.is_missing_value(v) and str(v).strip() != "" for v in (site, subj))
+    return f"{site}-{subj}" if ok else str(s[ID])
+
+
+def page_name(subject: str) -> str:
+    """File stem of a subject's page: the subject label with anything but letters, digits, ``.``,
+    ``_`` and ``-`` as ``_`` (a page name is a path: data never reaches it unfiltered)."""
+    import re
+
+    return "subject-" + re.sub(r"[^A-Za-z0-9._-]", "_", subject)
+
+
+def href(subject: str) -> str:
+    """Link from a chapter page (``notebooks/<chapter>.html``) to the subject's profile page."""
+    return f"../{PAGES_DIR}/{page_name(subject)}.html"
+
+
+def subject_pages(adsl: pd.DataFrame, pop_flag: str = "SAFFL") -> dict[str, tuple[str, str | None]]:
+    """USUBJID -> (label, profile href) of every ADSL subject; the href is None for a subject
+    outside ``pop_flag`` (no profile page). Two subjects with one page name are an error."""
+    frames.require_columns(adsl, [ID, pop_flag], "ADSL")
+    out: dict[str, tuple[str, str | None]] = {}
+    seen: dict[str, str] = {}
+    for s in adsl.to_dict("records"):
+        label = subject_label(s)
+        treated = frames.yes(pd.Series([s[pop_flag]])).iloc[0]
+        if treated:
+            other = seen.setdefault(page_name(label), str(s[ID]))
+            if other != str(s[ID]):
+                raise ValueError(f"ADSL: subjects {other} and {s[ID]} would share the profile page {page_name(label)}")
+        out[str(s[ID])] = (label, href(label) if treated else None)
+    return out
+
+
+def drilldown(
+    cells: Mapping[tuple[int, int], Sequence[str]], adsl: pd.DataFrame, pop_flag: str = "SAFFL"
+) -> dict[tuple[int, int], list[tuple[str, str | None]]]:
+    """Subject lists of a table's count cells (``formats.drilldown_cells``) as (label, profile
+    href) pairs for ``Table.drilldown``; a USUBJID not in ADSL is an error."""
+    pages = subject_pages(adsl, pop_flag)
+    unknown = sorted({i for ids in cells.values() for i in ids if i not in pages})
+    if unknown:
+        raise ValueError(f"drill-down: subject(s) {unknown[:5]} are not in ADSL")
+    return {k: [pages[i] for i in ids] for k, ids in cells.items()}
+
+
+def listing_links(
+    body: pd.DataFrame, adsl: pd.DataFrame, column: str = "Subject", pop_flag: str = "SAFFL"
+) -> dict[tuple[int, int], str]:
+    """``Listing.links`` for a listing's subject column: each cell reading a subject's label or
+    USUBJID links to that subject's profile page (blank cells and subjects without one: no link)."""
+    if column not in body.columns:
+        raise ValueError(f"listing: no column '{column}' to link to the subject profiles")
+    pages = subject_pages(adsl, pop_flag)
+    by_text = {text: h for u, (label, h) in pages.items() for text in (u, label) if h}
+    j = [c for c in body.columns if c != "_indent"].index(column)
+    return {(i, j): by_text[str(v)] for i, v in enumerate(body[column].tolist()) if str(v) in by_text}
+
+
+def narrative_links(narr: Sequence[Any], body: pd.DataFrame, adsl: pd.DataFrame) -> dict[tuple[int, int], str]:
+    """``Listing.links`` of the narratives listing (``narratives.listing``): each subject's heading
+    row links to the subject's profile page."""
+    pages = subject_pages(adsl)
+    heads: dict[str, str] = {}
+    for n in narr:
+        h = pages.get(n.usubjid, ("", None))[1]
+        if h:
+            heads[narratives.heading(n)] = h
+    col = body.columns[0]
+    return {(i, 0): heads[v] for i, v in enumerate(body[col].tolist()) if v in heads}
+
+
+def swimmer_links(records: pd.DataFrame, adsl: pd.DataFrame, pop_flag: str = "SAFFL") -> str:
+    """The swimmer plot's subjects, top to bottom as drawn (``figures.swimmer_order``; labels as
+    on the plot, ADSL ``SUBJID``), each linked to its profile page (HTML only: the plot is an image)."""
+    from analysis_lib.toolkit import figures
+
+    pop = adsl[frames.yes(adsl[pop_flag])]
+    by_subjid = pop.groupby(pop["SUBJID"].astype(str))[ID].agg(list).to_dict()
+    twice = sorted(k for k, v in by_subjid.items() if len(v) > 1)
+    if twice:
+        raise ValueError(
+            f"ADSL: SUBJID {twice[:5]} name more than one {pop_flag} subject; the swimmer labels are ambiguous"
+        )
+    pages = subject_pages(adsl, pop_flag)
+    e = escape.html
+    items = []
+    for subjid in figures.swimmer_order(records):
+        u = by_subjid.get(str(subjid), [None])[0]
+        h = pages[u][1] if u in pages else None
+        items.append(f'<a href="{e(h)}">{e(str(subjid))}</a>' if h else e(str(subjid)))
+    return (
+        '<p class="csr-subject-links"><strong>Subject profiles, in the order of the swimmer plot (top to bottom):'
+        f"</strong> {' · '.join(items)}</p>"
+    )
+
+
 def profile_html(p: ProfileData, number: str, png: bytes, table_html: str, notes: Sequence[str]) -> str:
     """A subject's HTML section: heading with anchor, the figure (PNG inline, offline), its notes
     and the AE table (an already rendered TLF)."""
@@ -268,14 +378,14 @@ def profile_html(p: ProfileData, number: str, png: bytes, table_html: str, notes
         f'<span class="csr-tlf-title">{e(p.title)}</span></figcaption>'
         f'<img src="data:image/png;base64,{img}" alt="{e("Profile of subject " + p.subject)}" style="max-width:100%"/>'
         f'<div class="csr-tlf-notes">{notes_html}</div></figure></div>{table_html}'
-        '<p><a href="#subject-profiles-index">Back to the subject index</a></p></section>'
+        f'<p><a href="{e(INDEX_HREF)}">Back to the subject index</a></p></section>'
     )
 
 
 def index_html(profiles: Sequence[ProfileData]) -> str:
-    """The HTML book's jump list: one link per subject's profile section (HTML only)."""
+    """The HTML book's jump list: one link per subject's profile page (HTML only)."""
     e = escape.html
-    links = " · ".join(f'<a href="#{e(anchor(p))}">{e(p.subject)}</a>' for p in profiles)
+    links = " · ".join(f'<a href="{e(href(p.subject))}">{e(p.subject)}</a>' for p in profiles)
     return f'<p class="csr-profile-index" id="subject-profiles-index"><strong>Go to a profile:</strong> {links}</p>'
 
 
@@ -345,9 +455,12 @@ FIGURE_NOTES = (
 
 
 def show_all(ch: Any, profiles: Sequence[ProfileData], adae: pd.DataFrame, in_pdf: set[str]) -> None:
-    """Draw every profile (in parallel), write ``figures/profile-<subject>.png`` and show, per
-    subject, the figure and its AE table: in the HTML book always, in the PDF for ``in_pdf``.
-    Nothing is drawn when TLF rendering is off (``CSR_RENDER_TLFS=0``)."""
+    """Draw every profile (in parallel), write ``figures/profile-<subject>.png`` and, per subject,
+    its HTML page content (``figures/<page>.html``: figure, notes and AE table; listed in book
+    order in ``figures/profile-pages.json``, from which ``pipeline/render.py`` makes one page per
+    subject). The chapter shows, per subject, a link to that page in the HTML and the figure and
+    its AE table in the PDF for ``in_pdf`` (all with ``--profiles all``). Nothing is drawn when
+    TLF rendering is off (``CSR_RENDER_TLFS=0``)."""
     from IPython.display import display
 
     from analysis_lib.toolkit.files import atomic_write
@@ -355,9 +468,12 @@ def show_all(ch: Any, profiles: Sequence[ProfileData], adae: pd.DataFrame, in_pd
 
     if not ch.emit.render:
         return
+    import json
+
     pngs = render_all(profiles)
     ae = adae[frames.yes(adae["TRTEMFL"])]
     by = dict(tuple(ae.groupby(ID)))
+    pages = []
     for k, (p, png) in enumerate(zip(profiles, pngs, strict=True), start=1):
         image = f"profile-{p.subject}.png"
         atomic_write(ch.output_dir / "figures" / image, png)
@@ -370,8 +486,15 @@ def show_all(ch: Any, profiles: Sequence[ProfileData], adae: pd.DataFrame, in_pd
             cut_date=ch.cut,
         )
         number = f"Figure {profile_number(k)}"
+        # the profile is its own page of the HTML book (pipeline/render.py makes it from this file);
+        # the chapter page links to it
+        content = f"figures/{page_name(p.subject)}.html"
+        atomic_write(ch.output_dir / content, profile_html(p, number, png, table._repr_html_(), FIGURE_NOTES).encode())
+        pages.append({"page": page_name(p.subject), "title": f"{number}: {p.title}", "html": content})
+        e = escape.html
+        link = f'<a href="{e(href(p.subject))}">{e(number)}: {e(p.title)}</a>'
         bundle = {
-            "text/html": profile_html(p, number, png, table._repr_html_(), FIGURE_NOTES),
+            "text/html": f'<p class="csr-profile-link">{link}</p>',
             "text/markdown": "",
             "text/plain": f"{number}: {p.title}",
         }
@@ -380,3 +503,5 @@ def show_all(ch: Any, profiles: Sequence[ProfileData], adae: pd.DataFrame, in_pd
         tex = profile_latex(number, f"Subject profile: {p.title}", image, table.to_latex(), FIGURE_NOTES)
         bundle["text/markdown"] = raw_latex_block(pdf_conditional(tex, always=p.usubjid in in_pdf))
         display(bundle, raw=True)
+    index = json.dumps(pages, indent=1, ensure_ascii=False) + "\n"
+    atomic_write(ch.output_dir / "figures" / PAGES_INDEX, index.encode("utf-8"))

@@ -129,9 +129,7 @@ def count_ard(
             if is_frame:
                 st.append(("events", int(recs[ID].isin(gids).sum()), None))
             g1 = (by, _py(lvl)) if by else (None, None)
-            rows.extend(
-                (*g1, h.group2, _py(h.group2_level), h.variable, _py(h.level), s, v, c) for s, v, c in st
-            )
+            rows.extend((*g1, h.group2, _py(h.group2_level), h.variable, _py(h.level), s, v, c) for s, v, c in st)
     return ard_mod.frame(rows)
 
 
@@ -595,6 +593,12 @@ def summary_table(ard: pd.DataFrame, rows: Sequence[tuple], *, label_col: str = 
                 raise ValueError(f"summary_table: unknown row kind {kind!r} (row '{label}')")
         recs.append([label, *cells, int(indent)])
     return pd.DataFrame(recs, columns=[label_col, *headers, formats.INDENT])
+
+
+def drilldown_keys(rows: Sequence[tuple]) -> list[Any]:
+    """The ARD row key of each display row of :func:`summary_table` whose cells are subject
+    counts (``n_pct``), None for the others — for ``formats.drilldown_cells``."""
+    return [key if kind == "n_pct" else None for _, _, key, kind in rows]
 
 
 def _lookup(ard: pd.DataFrame) -> tuple[list[Any], list[tuple[Any, ...]], Any]:
