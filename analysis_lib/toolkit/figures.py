@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -799,6 +800,54 @@ def _power_of_ten(value: float, _pos: Any = None) -> str:
     return "10" + str(round(exp)).translate(_SUPERSCRIPT) if abs(exp - round(exp)) < 1e-9 else f"{value:g}"
 
 
+@dataclass(frozen=True)
+class LabPanel:
+    """One laboratory panel of :func:`subject_profile`: the ``labs`` rows whose ``panel`` is
+    ``name``, drawn with the y label ``label``, a dashed line at ``threshold`` (legend
+    ``threshold_label``; None: no line) and, with ``log``, a symmetric-log y axis linear below the
+    threshold (counts spanning decades, e.g. B cells, where 0 is a value)."""
+
+    name: str
+    label: str
+    threshold: float | None = None
+    threshold_label: str = ""
+    log: bool = False
+
+
+LAB_PANEL_HEIGHT = 0.62  # inches per laboratory panel: three fit under the timeline on a PDF page
+
+
+def _lab_panel(ax: Any, d: pd.DataFrame, panel: LabPanel, end_day: float, colour: str) -> list[Line2D]:
+    """Draw one laboratory panel: values by day, the normal range (``low``-``high``) shaded,
+    the threshold dashed; returns the legend handles."""
+    d = d.sort_values("day", kind="stable")
+    y = pd.to_numeric(d["value"], errors="coerce")
+    ax.plot(d["day"].astype(float), y, color=colour, lw=1.0, marker="o", ms=2.5, zorder=3)
+    handles = [Line2D([], [], color=colour, lw=1.0, marker="o", ms=2.5, label=plain(panel.label))]
+    low, high = pd.to_numeric(d["low"], errors="coerce"), pd.to_numeric(d["high"], errors="coerce")
+    if low.notna().any() and high.notna().any():
+        ax.axhspan(float(low.median()), float(high.median()), color="#dff0e3", lw=0, zorder=0)
+    if panel.threshold is not None:
+        ax.axhline(panel.threshold, color="#D55E00", ls="--", lw=0.8, zorder=2)
+        handles.append(Line2D([], [], color="#D55E00", ls="--", lw=0.8, label=plain(panel.threshold_label)))
+    top = max(float(np.nanmax(y.to_numpy(float))) if y.notna().any() else 1.0,
+              float(high.max()) if high.notna().any() else 0.0, panel.threshold or 0.0)  # fmt: skip
+    if panel.log:
+        lin = panel.threshold or 1.0
+        ax.set_yscale("symlog", linthresh=lin, linscale=0.6)
+        ticks = [0.0] + [lin * 10**k for k in range(0, 6) if lin * 10**k <= top * 1.5]
+        ax.yaxis.set_major_locator(FixedLocator(ticks))
+        ax.yaxis.set_major_formatter(FixedFormatter([f"{t:g}" for t in ticks]))
+        ax.set_ylim(0, top * 1.8)
+    else:
+        ax.set_ylim(0, top * 1.12)
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.tick_params(axis="y", labelsize=6)
+    ax.axvline(end_day, color="#000000", lw=1.0, ls=":")
+    ax.grid(axis="x", color="#dddddd", lw=0.5)
+    return handles
+
+
 def subject_profile(
     bars: pd.DataFrame,
     markers: pd.DataFrame,
@@ -812,6 +861,8 @@ def subject_profile(
     kinetics_label: str = "CAR-T (copies/µg gDNA)",
     linear_to: float = 30.0,
     width: float = 7.2,
+    labs: pd.DataFrame | None = None,
+    lab_panels: Sequence[LabPanel] = (),
 ) -> Figure:
     """One subject's course on one day axis: a timeline of lanes (rows) above an optional
     kinetics panel sharing the axis (symmetric-log: linear from Day -``linear_to`` to
@@ -823,7 +874,9 @@ def subject_profile(
     ``kinetics``: ``day``, ``value`` (missing when below the LLOQ), ``series`` (legend), ``lloq``,
     ``blq`` (bool) — BLQ values at LLOQ/2 with open markers, dashed LLOQ line. ``lanes`` gives the
     row order (top first); every lane of ``bars``/``markers`` must be in it. ``end_day`` /
-    ``end_label``: the vertical line closing the course (death, last contact).
+    ``end_label``: the vertical line closing the course (death, last contact). ``labs``: ``panel``,
+    ``day``, ``value``, ``low``, ``high`` (normal range) — one panel per entry of ``lab_panels``
+    that has rows, below the kinetics, on the same day axis.
     """
     _require(bars, ["lane", "start", "end", "grade"], "subject_profile bars")
     _require(markers, ["lane", "day", "label", "marker", "colour"], "subject_profile markers")
@@ -836,12 +889,17 @@ def subject_profile(
     if has_k:
         assert kinetics is not None
         _require(kinetics, ["day", "value", "series", "lloq", "blq"], "subject_profile kinetics")
+    panels: list[tuple[LabPanel, pd.DataFrame]] = []
+    if labs is not None and len(labs):
+        _require(labs, ["panel", "day", "value", "low", "high"], "subject_profile labs")
+        panels = [(p, labs[labs["panel"] == p.name]) for p in lab_panels if (labs["panel"] == p.name).any()]
+    lab_h = (LAB_PANEL_HEIGHT + 0.08) * len(panels)
     lane_h = 0.19
     top_h = lane_h * len(lanes) + 0.25
     k_h = 1.35 if has_k else 0.0
     longest = max((len(str(lane)) for lane in lanes), default=8)
     left = min(0.35 + 0.052 * longest, 2.6)  # room for the longest lane label at 7 pt
-    right, bottom, top, gap = 1.65, 0.45, 0.3 if title else 0.1, 0.3 if has_k else 0.0
+    right, bottom, top, gap = 1.65, 0.45 + lab_h, 0.3 if title else 0.1, 0.3 if has_k else 0.0
     height = bottom + k_h + gap + top_h + top
     xmin = min(
         -7.0, float(bars["start"].min()) if len(bars) else 0.0, float(markers["day"].min()) - 2 if len(markers) else 0.0
@@ -933,10 +991,20 @@ def subject_profile(
             kx.set_ylabel(kinetics_label, fontsize=7)
             kx.grid(axis="x", color="#dddddd", lw=0.5)
             kx.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=6.5)
-            kx.set_xlabel(xlabel)
             ax.tick_params(axis="x", labelbottom=False)
-        else:
-            ax.set_xlabel(xlabel)
+        lowest = kx if has_k else ax
+        lab_colours = group_colours([p.name for p, _ in panels])
+        for i, (panel, d) in enumerate(panels):
+            y0 = 0.45 + (len(panels) - 1 - i) * (LAB_PANEL_HEIGHT + 0.08)
+            lx = fig.add_axes((left / width, y0 / height, axw, LAB_PANEL_HEIGHT / height), sharex=ax)
+            lx.set_xscale("symlog", **scale)
+            hs = _lab_panel(lx, d, panel, end_day, lab_colours[panel.name])
+            lx.legend(handles=hs, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=6)
+            lx.set_xlim(xmin, xmax)
+            lowest.tick_params(axis="x", labelbottom=False)
+            lowest = lx
+        lowest.set_xlabel(xlabel)
+        lowest.tick_params(axis="x", labelbottom=True)
         # after every set_xscale (it resets the tickers shared by both panels)
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_major_formatter(FixedFormatter([str(t) for t in ticks]))

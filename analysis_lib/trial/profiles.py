@@ -14,6 +14,7 @@ renderings (every text from the data escaped by :mod:`analysis_lib.toolkit.escap
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,48 @@ class ProfileData:
     kinetics: pd.DataFrame
     end_day: float
     end_label: str
+    labs: pd.DataFrame | None = None
+    lab_panels: tuple[Any, ...] = ()
+
+
+#: Laboratory panels of the profile: (ADLB PARAMCD, legend label, parameter naming the threshold).
+LAB_TESTS = (
+    ("NEUT", "ANC (10^9/L)", "neutrophil"),
+    ("PLAT", "Platelets (10^9/L)", "platelet"),
+    ("CD19", "CD19+ B cells (cells/uL)", "b_cells"),
+)
+LAB_COLUMNS = ["panel", "day", "value", "low", "high"]
+
+
+def lab_panels(laboratory: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The profile's laboratory panels with their thresholds from ``params/study.yml``
+    ``laboratory``: ANC and platelets at the count-recovery threshold (``recovery``), B cells at
+    the B-cell aplasia threshold (``b_cell_aplasia_below``, symmetric-log axis)."""
+    from analysis_lib.toolkit.figures import LabPanel
+
+    rec = laboratory["recovery"]
+    aplasia = float(laboratory["b_cell_aplasia_below"])
+    return (
+        LabPanel("NEUT", LAB_TESTS[0][1], float(rec["neutrophil"]["threshold"]),
+                 f"Recovery threshold {rec['neutrophil']['threshold']:g}"),
+        LabPanel("PLAT", LAB_TESTS[1][1], float(rec["platelet"]["threshold"]),
+                 f"Recovery threshold {rec['platelet']['threshold']:g}"),
+        LabPanel("CD19", LAB_TESTS[2][1], aplasia, f"B-cell aplasia below {aplasia:g}", log=True),
+    )  # fmt: skip
+
+
+def lab_records(lb: pd.DataFrame) -> pd.DataFrame:
+    """One subject's plotted laboratory values (ADLB NEUT, PLAT, CD19 with ADY0 and AVAL) on
+    the Day-0 scale with their normal range (ANRLO, ANRHI), by test and day."""
+    d = lb[lb["PARAMCD"].isin([t for t, _, _ in LAB_TESTS]) & lb["ADY0"].notna() & lb["AVAL"].notna()]
+    out = pd.DataFrame(
+        {"panel": d["PARAMCD"].astype(str), "day": d["ADY0"].astype(float), "value": d["AVAL"].astype(float),
+         "low": pd.to_numeric(d["ANRLO"], errors="coerce"), "high": pd.to_numeric(d["ANRHI"], errors="coerce")},
+        columns=LAB_COLUMNS,
+    )  # fmt: skip
+    order = {t: i for i, (t, _, _) in enumerate(LAB_TESTS)}
+    return out.sort_values(["panel", "day"], key=lambda c: c.map(order) if c.name == "panel" else c,
+                           kind="stable").reset_index(drop=True)  # fmt: skip
 
 
 def _day(a: Any, b: Any) -> float | None:
@@ -138,9 +181,12 @@ def profile_data(
     )
 
 
-def all_profiles(adam: Mapping[str, pd.DataFrame], *, pop_flag: str = "SAFFL") -> list[ProfileData]:
+def all_profiles(
+    adam: Mapping[str, pd.DataFrame], *, pop_flag: str = "SAFFL", laboratory: Mapping[str, Any] | None = None
+) -> list[ProfileData]:
     """:func:`profile_data` of every population subject (by USUBJID); ``adam`` maps adsl, adae,
-    adrs, adck, adpr to their frames."""
+    adrs, adck, adpr (and optionally adlb) to their frames. With ``adlb`` and ``laboratory``
+    (``params/study.yml``: the thresholds) a subject with LB data gets the laboratory panels."""
     adsl = adam["adsl"]
     frames.require_columns(adsl, [ID, pop_flag, "SITEID", "SUBJID", "TRT01A", "CD19DT", "HSCTFL", "HSCTDY0",
                                   "CD22FL", "CD22DY0", "DTHFL", "DTHDY0", "FUDY0"], "ADSL")  # fmt: skip
@@ -155,8 +201,17 @@ def all_profiles(adam: Mapping[str, pd.DataFrame], *, pop_flag: str = "SAFFL") -
     empty = {n: df.iloc[0:0] for n, df in (("ae", ae), ("rs", adam["adrs"]), ("ck", adam["adck"]),
                                              ("pr", adam["adpr"]))}  # fmt: skip
     pop = adsl[frames.yes(adsl[pop_flag])].sort_values(ID)
-    return [
+    out = [
         profile_data(s, *(by[n].get(s[ID], empty[n]) for n in ("ae", "rs", "ck", "pr"))) for s in pop.to_dict("records")
+    ]
+    if "adlb" not in adam or laboratory is None:
+        return out
+    frames.require_columns(adam["adlb"], [ID, "PARAMCD", "AVAL", "ADY0", "ANRLO", "ANRHI"], "ADLB")
+    panels = lab_panels(laboratory)
+    lb = dict(tuple(adam["adlb"].groupby(ID)))
+    return [
+        dataclasses.replace(p, labs=lab_records(lb[p.usubjid]), lab_panels=panels) if p.usubjid in lb else p
+        for p in out
     ]
 
 
@@ -165,8 +220,9 @@ def figure(p: ProfileData) -> Any:
     from analysis_lib.toolkit import figures
 
     return figures.subject_profile(
-        p.bars, p.markers, p.kinetics, lanes=p.lanes, end_day=p.end_day, end_label=p.end_label
-    )
+        p.bars, p.markers, p.kinetics, lanes=p.lanes, end_day=p.end_day, end_label=p.end_label,
+        labs=p.labs, lab_panels=p.lab_panels,
+    )  # fmt: skip
 
 
 def render(p: ProfileData, dpi: int = 120) -> bytes:
@@ -450,7 +506,11 @@ FIGURE_NOTES = (
     "acute GVHD, NIH for chronic GVHD), arrow: ongoing; grey bars: lymphodepletion and conditioning.",
     "Tocilizumab, corticosteroids: given for the AE starting that day (concomitant medication linked to the AE; "
     "administration dates are not in the analysis datasets). Response: overall response (filled marker: "
-    "MRD-negative). Kinetics: qPCR, values below the LLOQ at LLOQ/2 (open marker). Dotted line: death or last contact.",
+    "MRD-negative). Kinetics: qPCR, values below the LLOQ at LLOQ/2 (open marker), dashed line: LLOQ. Dotted line: "
+    "death or last contact.",
+    "Laboratory panels (where the subject has results): ANC, platelets and CD19+ B cells; shaded: normal range; "
+    "dashed: the count-recovery threshold (ANC, platelets) and the B-cell aplasia threshold (B cells, axis linear "
+    "below it and logarithmic above).",
 )
 
 
