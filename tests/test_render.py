@@ -420,3 +420,48 @@ def test_failed_render_keeps_previous_outputs(built, tmp_path):
         render.render_cut(cut, build, book=book)
     assert (build / "csr-demo.pdf").read_bytes() == before
     assert (build / "html" / "index.html").is_file()
+
+
+def test_link_problems_names_every_link_without_its_page_or_anchor(tmp_path):
+    site = tmp_path / "html"
+    (site / "notebooks").mkdir(parents=True)
+    (site / "profiles").mkdir()
+    (site / "profiles" / "subject-01-001.html").write_text(
+        '<section id="profile-01-001"><a href="../notebooks/profiles.html#l-profiles">index</a></section>'
+    )
+    (site / "notebooks" / "profiles.html").write_text(
+        '<div id="l-profiles"><a href="../profiles/subject-01-001.html">01-001</a>'
+        '<a href="../profiles/subject-01-009.html">01-009</a><a href="#nowhere">x</a>'
+        '<a href="https://example.org/">external</a></div>'
+    )
+    assert render.link_problems(site) == [
+        "notebooks/profiles.html: link #nowhere: no element with id 'nowhere'",
+        "notebooks/profiles.html: link ../profiles/subject-01-009.html: no such page",
+    ]
+
+
+def test_profile_pages_are_written_from_the_chapter_files_and_only_in_the_html_toc(tmp_path):
+    build = tmp_path / "build"
+    (build / "figures").mkdir(parents=True)
+    (build / "figures" / "subject-01-001.html").write_text("<p>profile ```` of 01-001</p>")
+    (build / "figures" / "profile-pages.json").write_text(
+        json.dumps(
+            [
+                {
+                    "page": "subject-01-001",
+                    "title": "Figure 16.2.7.7.1: Subject *01-001*",
+                    "html": "figures/subject-01-001.html",
+                }
+            ]
+        )
+    )
+    src = tmp_path / "src"
+    assert render._write_profile_pages(src, build) == ["profiles/subject-01-001"]
+    page = (src / "profiles" / "subject-01-001.md").read_text()
+    assert page.startswith("# Figure 16.2.7.7.1: Subject \\*01-001\\*\n")  # the title is text, not markup
+    assert "`````{raw} html\n<p>profile ```` of 01-001</p>\n`````\n" in page  # a fence the content cannot close
+    toc = render._toc(["profiles"], {"profiles": ["profiles/subject-01-001"]})
+    assert toc["chapters"] == [{"file": "notebooks/profiles", "sections": [{"file": "profiles/subject-01-001"}]}]
+    (build / "figures" / "profile-pages.json").write_text(json.dumps([{"page": "../x", "title": "t", "html": "a"}]))
+    with pytest.raises(render.RenderError, match="not a plain file name"):
+        render._write_profile_pages(tmp_path / "src2", build)
