@@ -92,8 +92,15 @@ def test_html_escapes_and_links_the_index(built):
     html = profiles.profile_html(q, "Figure 16.2.7.7.1", b"png", "", ["a < b"])
     assert "&lt;i&gt;x&lt;/i&gt; &amp; co" in html and "<i>" not in html and "a &lt; b" in html
     assert 'id="profile-01-&lt;b&gt;"' in html
-    index = profiles.index_html([q])
-    assert 'href="#profile-01-&lt;b&gt;"' in index
+    # a page name is a path: only letters, digits, . _ - reach it; the link text is escaped
+    assert profiles.href("01-<b>/../x") == "../profiles/subject-01-_b__.._x.html"
+    adsl = pd.DataFrame({ID: ["S1", "S2"], "SITEID": ["01", "01"], "SUBJID": ["<b>", "002"], "SAFFL": ["Y", "N"]})
+    body = pd.DataFrame({"Subject": ["01-<b>", "01-002", ""], "Term": ["a", "b", "c"]})
+    assert profiles.listing_links(body, adsl) == {(0, 0): "../profiles/subject-01-_b_.html"}  # 01-002: not treated
+    cells = profiles.drilldown({(0, 1): ("S1", "S2")}, adsl)
+    assert cells == {(0, 1): [("01-<b>", "../profiles/subject-01-_b_.html"), ("01-002", None)]}
+    with pytest.raises(ValueError, match="not in ADSL"):
+        profiles.drilldown({(0, 1): ("S9",)}, adsl)
     tex = profiles.profile_latex("Figure 16.2.7.7.1", "50% & #1", "profile-01-001.png", "", ["x_y"])
     assert r"50\% \& \#1" in tex and r"x\_y" in tex
 

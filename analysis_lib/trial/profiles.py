@@ -438,13 +438,6 @@ def profile_html(p: ProfileData, number: str, png: bytes, table_html: str, notes
     )
 
 
-def index_html(profiles: Sequence[ProfileData]) -> str:
-    """The HTML book's jump list: one link per subject's profile page (HTML only)."""
-    e = escape.html
-    links = " · ".join(f'<a href="{e(href(p.subject))}">{e(p.subject)}</a>' for p in profiles)
-    return f'<p class="csr-profile-index" id="subject-profiles-index"><strong>Go to a profile:</strong> {links}</p>'
-
-
 #: Defines the switch ``\\ifcsrallprofiles`` (false) unless the preamble did (``csr render --profiles all``).
 PROFILES_SWITCH = r"\ifdefined\ifcsrallprofiles\else\expandafter\newif\csname ifcsrallprofiles\endcsname\fi"
 
