@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -249,3 +250,289 @@ def test_lb_is_dated_within_each_subjects_other_records():
     assert (lb["LBDTC"] <= lb["USUBJID"].map(last)).all()
     xt = read("final", "xt")
     assert (xt["XTSTDTC"] <= xt["USUBJID"].map(last)).all()
+
+
+# ---------------------------------------------------------------- internal consistency (DESIGN §5)
+# Every rule is stated for every subject of every cut and checked on the committed trial and on a
+# trial of another seed and size (a rule that held by the luck of one seed fails there); a failure
+# names the trial, the cut and the first subjects that break the rule.
+
+STUDY = config.load_study(ROOT)
+OTHER_SEED, OTHER_N = synth.SEED + 1, 96
+WINDOW = int(STUDY["response"]["window"])
+END = int(STUDY["timeline"]["end_of_follow_up"])
+SCHEDULE = [int(d) for d in STUDY["response"]["visits"] + STUDY["response"]["later_visits"]]
+
+
+@pytest.fixture(scope="module")
+def trials(tmp_path_factory) -> list[tuple[str, dict[str, pd.DataFrame]]]:
+    """(label, domains with study days) of every cut of the committed trial and of another seed's;
+    each domain dict also holds "cut_day": the cut date's study day per treated subject."""
+    other = tmp_path_factory.mktemp("synth_other")
+    synth.generate(other, n_subjects=OTHER_N, seed=OTHER_SEED)
+    other_dates = synth.simulate(OTHER_N, OTHER_SEED).cut_dates
+    out = []
+    for label, base in (("committed", DATA), ("other", other)):
+        for cut in CUTS:
+            date = config.load_cut(cut, ROOT).cut_date if base == DATA else other_dates[cut]
+            out.append((f"{label}/{cut}", _with_days(base, cut, date)))
+    return out
+
+
+def _with_days(base: Path, cut: str, cut_date) -> dict:
+    """The cut's domains, each with DAY (study day of its start or only date; Day 0 = RFSTDTC; NaN
+    for a partial date or an untreated subject) and END (of its end date, where it has one); also
+    "d0" (Day 0 per treated subject) and "cut_day" (the cut date's study day per treated subject)."""
+    d: dict = {name: read(cut, name, base) for name in sdtm.DOMAINS}
+    d0 = pd.to_datetime(d["dm"].set_index("USUBJID")["RFSTDTC"].replace("", None)).dropna()
+    d["d0"] = d0
+    d["cut_day"] = (pd.Timestamp(cut_date) - d0).dt.days
+    for name, cols in sdtm.CUT_DATE_COLUMNS.items():
+        df = d[name]
+        for col, out in zip(cols, ("DAY", "END")):
+            full = df[col].where(df[col].str.len() == 10, None)
+            df[out] = (pd.to_datetime(full) - df["USUBJID"].map(d0)).dt.days
+    return d
+
+
+def _broken(what: str, label: str, subjects) -> str:
+    subjects = sorted(set(subjects))
+    return f"{label}: {len(subjects)} subject(s) {what}: {subjects[:5]}"
+
+
+def _disposition(d: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    ds = d["ds"]
+    return ds[ds["DSCAT"] == "DISPOSITION EVENT"].set_index("USUBJID")
+
+
+def _responses(d: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return d["rs"][d["rs"]["RSTESTCD"] == "OVRLRESP"]
+
+
+def test_completers_have_the_final_visit_and_assessment_before_the_completed_record(trials):
+    """A subject whose study ended COMPLETED has the Day-<end of follow-up> visit within the
+    protocol window, dated on or before the COMPLETED record, and nothing dated after it; one who
+    was still in response (no relapse or progression recorded) also has the response and MRD
+    assessment at that visit."""
+    tol = int(STUDY["time_to_event"]["final_visit_window"])
+    final = f"DAY {END}"
+    for label, d in trials:
+        disp = _disposition(d)
+        done = disp[disp["DSDECOD"] == "COMPLETED"]
+        assert len(done) or label.endswith(("escalation", "interim")), label
+        sv = d["sv"].set_index(["USUBJID", "VISIT"])["DAY"]
+        resp = _responses(d)
+        failed = set(resp.loc[resp["RSSTRESC"].isin(["RELAPSE", "PD", "NR"]), "USUBJID"])
+        rs_final = d["rs"][d["rs"]["VISIT"] == final].groupby("USUBJID")["RSTESTCD"].apply(set)
+        no_visit, late, no_assessment, after = [], [], [], []
+        for u, row in done.iterrows():
+            day = sv.get((u, final))
+            completed = (pd.Timestamp(row["DSSTDTC"]) - d["d0"][u]).days
+            if day is None or abs(day - END) > tol:
+                no_visit.append(u)
+            elif day > completed:
+                late.append(u)
+            if u not in failed and rs_final.get(u, set()) != {"OVRLRESP", "MRD"}:
+                no_assessment.append(u)
+            for name in ("sv", "rs", "lb", "ck", "ae", "cm", "ex", "pr", "xt"):
+                if (d[name].loc[d[name]["USUBJID"] == u, "DAY"] > completed).any():
+                    after.append(u)
+        assert not no_visit, _broken(f"COMPLETED without the {final} visit within +/-{tol} days", label, no_visit)
+        assert not late, _broken(f"with the {final} visit after the COMPLETED record", label, late)
+        assert not no_assessment, _broken(f"COMPLETED in response without the {final} assessment", label, no_assessment)
+        assert not after, _broken("with records dated after the COMPLETED record", label, after)
+
+
+def test_visits_and_assessments_follow_the_protocol_schedule(trials):
+    """Every scheduled visit DAY d lies within +/- response.window of Day d (CD22 DAY d: of the CD22
+    CAR-T day); a response assessment is made at a visit of the schedule (or at relapse) on that
+    visit's date; a subject still in response is assessed at every scheduled day whose window
+    closed before the study ended for them (a non-responder up to the induction assessment); no
+    assessment follows a relapse or progression, and no record of any domain follows death or the
+    end of the study (withdrawal, loss to follow-up: the last contact)."""
+    induction = int(STUDY["time_to_event"]["efs"]["induction_assessment_day"])
+    for label, d in trials:
+        sv, rs = d["sv"], d["rs"]
+        cd22 = d["ex"][d["ex"]["EXTRT"] == "CD22 CAR-T"].set_index("USUBJID")["DAY"]
+        day = sv[sv["VISIT"].str.fullmatch(r"DAY \d+")]
+        off = (day["DAY"] - day["VISIT"].str[4:].astype(int)).abs() > WINDOW
+        c22 = sv[sv["VISIT"].str.fullmatch(r"CD22 DAY \d+")]
+        off22 = (c22["DAY"] - c22["USUBJID"].map(cd22) - c22["VISIT"].str[9:].astype(int)).abs() > WINDOW
+        assert not off.any() and not off22.any(), _broken(
+            "with a visit outside its window", label, list(day.loc[off, "USUBJID"]) + list(c22.loc[off22, "USUBJID"])
+        )
+        for prefix, frame in (("DAY ", day), ("CD22 DAY ", c22)):
+            nominal = frame.assign(N=frame["VISIT"].str[len(prefix) :].astype(int)).sort_values(["USUBJID", "N"])
+            disorder = nominal.groupby("USUBJID")["DAY"].diff() <= 0
+            assert not disorder.any(), _broken(
+                f"with '{prefix}d' visits not in the order of d", label, nominal.loc[disorder, "USUBJID"]
+            )
+        visits = sv.set_index(["USUBJID", "VISIT"])["SVSTDTC"]
+        at = rs.set_index(["USUBJID", "VISIT"])["RSDTC"]
+        scheduled = {f"DAY {x}" for x in SCHEDULE} | {"RELAPSE"}
+        unscheduled = rs.loc[~rs["VISIT"].isin(scheduled), "USUBJID"]
+        assert unscheduled.empty, _broken("assessed at a visit outside the schedule", label, unscheduled)
+        mismatch = [u for (u, v), x in at.items() if visits.get((u, v)) != x]
+        assert not mismatch, _broken("with an assessment not on its visit's date", label, mismatch)
+        resp = _responses(d)
+        stop = resp[resp["RSSTRESC"].isin(["RELAPSE", "PD"])].groupby("USUBJID")["DAY"].min()
+        beyond = resp.loc[resp["DAY"] > resp["USUBJID"].map(stop), "USUBJID"]
+        assert beyond.empty, _broken("assessed after relapse or progression", label, beyond)
+        disp = _disposition(d)
+        cut_day = d["cut_day"]
+        last_sv = sv.groupby("USUBJID")["DAY"].max()
+        missing, after = [], []
+        nonresp = set(
+            resp.loc[
+                (resp["VISIT"] == f"DAY {SCHEDULE[0]}") & ~resp["RSSTRESC"].isin(STUDY["response"]["responder"]),
+                "USUBJID",
+            ]
+        )
+        for u, cday in cut_day.items():
+            end = cday
+            if u in disp.index:
+                row = disp.loc[u]
+                end_day = (pd.Timestamp(row["DSSTDTC"]) - d["d0"][u]).days
+                end = min(end, last_sv.get(u, end_day) if row["DSDECOD"] == "LOST TO FOLLOW-UP" else end_day)
+                hard_end = end_day
+                for name in ("sv", "rs", "lb", "ck", "ae", "cm", "ex", "pr", "xt"):
+                    if (d[name].loc[d[name]["USUBJID"] == u, "DAY"] > hard_end).any():
+                        after.append(u)
+            stop_u = stop.get(u, math.inf)
+            got = set(resp.loc[resp["USUBJID"] == u, "VISIT"])
+            for x in SCHEDULE:
+                if x + WINDOW >= min(end, stop_u) or (u in nonresp and x > induction):
+                    continue
+                if f"DAY {x}" not in got:
+                    missing.append(u)
+        assert not missing, _broken("in response but not assessed at a scheduled day", label, missing)
+        assert not after, _broken("with records after death or the end of their study", label, after)
+
+
+CYTOPENIA = {"NEUT": "Neutropenia", "PLAT": "Thrombocytopenia", "HGB": "Anaemia"}
+
+
+def test_cytopenia_aes_agree_with_the_blood_counts(trials):
+    """Before transplant conditioning and relapse (whose marrow aplasia and infiltration are not
+    reported as AEs): the worst CTCAE grade of the count during a Neutropenia / Thrombocytopenia /
+    Anaemia AE is the AE's grade, and a count worse than the subject's baseline grade lies inside
+    such an AE of at least that grade."""
+    from analysis_lib.trial import laboratory
+
+    for label, d in trials:
+        lb, ae, pr, rs = d["lb"], d["ae"], d["pr"], _responses(d)
+        stop = (
+            pd.concat(
+                [
+                    pr[pr["PRCAT"] == "CONDITIONING"].groupby("USUBJID")["DAY"].min(),
+                    rs[rs["RSSTRESC"].isin(["RELAPSE", "PD"])].groupby("USUBJID")["DAY"].min(),
+                ]
+            )
+            .groupby(level=0)
+            .min()
+        )
+        wrong_grade, uncovered = [], []
+        for code, term in CYTOPENIA.items():
+            v = lb[lb["LBTESTCD"] == code].copy()
+            v = v[v["DAY"] < v["USUBJID"].map(stop).fillna(math.inf)]
+            limits = {
+                u: laboratory.grade_limits(STUDY, code, float(x))
+                for u, x in v.groupby("USUBJID")["LBSTNRLO"].first().items()
+            }
+            v["G"] = [laboratory.ctcae_grade(float(x), limits[u]) for u, x in zip(v["USUBJID"], v["LBSTRESN"])]
+            base = v[v["DAY"] <= 0].groupby("USUBJID")["G"].last()
+            events = ae[(ae["AEDECOD"] == term) & ae["DAY"].notna()]
+            for _, a in events.iterrows():
+                end = a["END"] if pd.notna(a["END"]) else math.inf
+                inside = v[(v["USUBJID"] == a["USUBJID"]) & v["DAY"].between(a["DAY"], end)]
+                if a["DAY"] >= stop.get(a["USUBJID"], math.inf) or inside.empty:
+                    continue
+                if inside["G"].max() != int(a["AETOXGR"]):
+                    wrong_grade.append(a["USUBJID"])
+            worse = v[(v["DAY"] > 0) & (v["G"] > v["USUBJID"].map(base))]
+            for _, x in worse.iterrows():
+                cover = events[
+                    (events["USUBJID"] == x["USUBJID"])
+                    & (events["DAY"] <= x["DAY"])
+                    & (events["END"].fillna(math.inf) >= x["DAY"])
+                    & (events["AETOXGR"].astype(int) >= x["G"])
+                ]
+                if cover.empty:
+                    uncovered.append(x["USUBJID"])
+        assert not wrong_grade, _broken("with a cytopenia AE whose grade is not the counts' worst", label, wrong_grade)
+        assert not uncovered, _broken(
+            "with a count worse than baseline outside a cytopenia AE of its grade", label, uncovered
+        )
+
+
+def test_crs_grade_agrees_with_the_cytokine_peaks(trials):
+    """The peaks (in laboratory.crs_markers.window) of IL-6, CRP and ferritin rise with the worst
+    CRS grade of that window: medians strictly increasing from no CRS to grade 1-2 to grade >= 3
+    (and IL-6 grade by grade, 0 to 3); every subject with CRS has an IL-6 peak above the upper
+    limit of normal, and none without CRS reaches the lowest IL-6 peak of grade >= 3 CRS."""
+    w0, w1 = STUDY["laboratory"]["crs_markers"]["window"]
+    uln = sdtm.LB_TESTS["IL6"].high
+    for label, d in trials:
+        lb, ae = d["lb"], d["ae"]
+        crs = ae[(ae["AEDECOD"] == "Cytokine release syndrome") & ae["DAY"].between(w0, w1)]
+        grade = crs.groupby("USUBJID")["AETOXGR"].max().astype(int).reindex(d["d0"].index, fill_value=0)
+        for code in STUDY["laboratory"]["crs_markers"]["tests"]:
+            x = lb[(lb["LBTESTCD"] == code) & lb["DAY"].between(w0, w1)]
+            peak = x.assign(V=x["LBSTRESN"].astype(float)).groupby("USUBJID")["V"].max()
+            g = grade.reindex(peak.index)
+            ladders = [[("none", g == 0), ("grade 1-2", g.between(1, 2)), ("grade >= 3", g >= 3)]]
+            if code == "IL6":
+                ladders.append([(f"grade {k}", g == k) for k in range(4)])
+            for ladder in ladders:
+                present = [(name, m) for name, m in ladder if m.any()]
+                for (name_a, a), (name_b, b) in zip(present, present[1:]):
+                    assert peak[a].median() < peak[b].median(), (
+                        f"{label} {code}: median peak {name_a} {peak[a].median()} >= {name_b} {peak[b].median()}"
+                    )
+            if code == "IL6":
+                low = peak[(g > 0) & (peak <= uln)]
+                assert low.empty, _broken(f"with CRS but an IL-6 peak <= {uln}", label, low.index)
+                if (g >= 3).any():
+                    overlap = peak[(g == 0) & (peak >= peak[g >= 3].min())]
+                    assert overlap.empty, _broken(
+                        "without CRS but an IL-6 peak of grade >= 3 CRS", label, overlap.index
+                    )
+
+
+def test_b_cell_aplasia_agrees_with_car_t_persistence(trials):
+    """In a subject in CR/CRi at Day 30, CD19+ B cells stay below laboratory.b_cell_aplasia_below
+    from the first week (Day 14) while CAR-T cells are still detectable in blood (flow cytometry,
+    either product: a later sample above the LLOQ), unless leukaemia relapsed before (CD19+ blasts)."""
+    thr = float(STUDY["laboratory"]["b_cell_aplasia_below"])
+    responder = STUDY["response"]["responder"]
+    for label, d in trials:
+        lb, ck, rs = d["lb"], d["ck"], _responses(d)
+        day30 = rs[(rs["VISIT"] == f"DAY {SCHEDULE[0]}") & rs["RSSTRESC"].isin(responder)]
+        relapse = rs[rs["RSSTRESC"].isin(["RELAPSE", "PD"])].groupby("USUBJID")["DAY"].min()
+        det = ck[(ck["CKSPEC"] == "PERIPHERAL BLOOD") & (ck["CKMETHOD"] == "FLOW CYTOMETRY") & (ck["CKSTRESN"] != "")]
+        last_detectable = det.groupby("USUBJID")["DAY"].max()
+        b = lb[(lb["LBTESTCD"] == "CD19") & lb["USUBJID"].isin(day30["USUBJID"]) & (lb["DAY"] >= 14)]
+        b = b[(b["DAY"] <= b["USUBJID"].map(last_detectable)) & (b["DAY"] < b["USUBJID"].map(relapse).fillna(math.inf))]
+        recovered = b.loc[b["LBSTRESN"].astype(float) >= thr, "USUBJID"]
+        assert len(b), label
+        assert recovered.empty, _broken("with B cells recovered while CAR-T cells are detectable", label, recovered)
+
+
+def test_a_later_cut_adds_records_only_after_the_earlier_cut(trials):
+    """Every record of a later cut dated on or before an earlier cut's date (its start or only
+    date) is in the earlier cut: the later cut adds information, it never adds to the past."""
+    by_trial: dict[str, list] = {}
+    for label, d in trials:
+        by_trial.setdefault(label.split("/")[0], []).append(d)
+    for name, dom in sdtm.DOMAINS.items():
+        if name not in sdtm.CUT_DATE_COLUMNS:
+            continue  # undated (baseline facts): covered by test_a_later_cut_only_adds_information
+        key = ["USUBJID", "VISIT"] if name == "sv" else list(dom.key)
+        first = sdtm.CUT_DATE_COLUMNS[name][0]
+        for label, cuts in by_trial.items():
+            for early, late in zip(cuts, cuts[1:]):
+                cut_iso = (early["d0"] + pd.to_timedelta(early["cut_day"], unit="D")).max().date().isoformat()
+                known = late[name][(late[name][first] != "") & (late[name][first].str[:10] <= cut_iso)]
+                merged = known.merge(early[name][key], on=key, how="left", indicator=True)
+                added = merged.loc[merged["_merge"] == "left_only", "USUBJID"]
+                assert added.empty, _broken(f"with {name} records of the past added by a later cut", label, added)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pyreadstat
@@ -352,3 +353,133 @@ def test_lb_one_result_per_test_per_day():
     domains["lb"] = pd.concat([lb, extra], ignore_index=True)
     p = find(validate_frames(domains), "lb.csv", "USUBJID+LBTESTCD+LBDTC", "one result per test per day")
     assert p.rows == (2, len(lb) + 1)
+
+
+# ---------------------------------------------------------------- CDISC Dataset-JSON v1.1
+
+_DSJ_TYPE = {"AGE": "integer", "DOSELVL": "integer", "WEIGHTBL": "double"}
+
+
+def _dataset_json(df: pd.DataFrame, name: str = "DM") -> dict:
+    """A Dataset-JSON v1.1 document of ``df`` written by the standard's schema: numbers as JSON
+    numbers in integer/double columns, "" as null, ISO dates as strings."""
+
+    def cell(col: str, v: str):
+        if v == "":
+            return None
+        return int(v) if _DSJ_TYPE.get(col) == "integer" else float(v) if col in _DSJ_TYPE else v
+
+    return {
+        "datasetJSONCreationDateTime": "2026-12-03T06:00:00",
+        "datasetJSONVersion": "1.1.0",
+        "fileOID": f"www.example.org/{name}",
+        "originator": "test",
+        "sourceSystem": {"name": "pytest", "version": "1"},
+        "studyOID": "CART",
+        "metaDataVersionOID": "MDV.1",
+        "itemGroupOID": f"IG.{name}",
+        "records": len(df),
+        "name": name,
+        "label": "Demographics",
+        "columns": [
+            {"itemOID": f"IT.{name}.{c}", "name": c, "label": c, "dataType": _DSJ_TYPE.get(c, "string")}
+            | ({"keySequence": 1} if c == "USUBJID" else {})
+            for c in df.columns
+        ],
+        "rows": [[cell(c, v) for c, v in zip(df.columns, row)] for row in df.itertuples(index=False)],
+    }
+
+
+def _write_ndjson(doc: dict, path) -> None:
+    meta = {k: v for k, v in doc.items() if k != "rows"}
+    path.write_text("\n".join(json.dumps(x) for x in [meta, *doc["rows"]]) + "\n", encoding="utf-8")
+
+
+def test_dataset_json_and_ndjson_read_the_same_strings_as_csv(tmp_path):
+    dm = mini_domains()["dm"]
+    doc = _dataset_json(dm)
+    (tmp_path / "j").mkdir(), (tmp_path / "n").mkdir()
+    (tmp_path / "j" / "dm.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    _write_ndjson(doc, tmp_path / "n" / "DM.ndjson")
+    for k in ("j", "n"):
+        got = io.read_domain(tmp_path / k, "dm")
+        pd.testing.assert_frame_equal(got, dm, check_dtype=False, obj=k)
+        assert got.map(lambda v: isinstance(v, str)).all().all()
+    assert io.read_domain(tmp_path / "n", "dm").attrs["file"] == "DM.ndjson"
+    # a whole double is written without ".0" (as XPT), a JSON boolean as true/false, null as ""
+    doc["columns"].append({"itemOID": "IT.DM.X", "name": "X", "label": "x", "dataType": "boolean"})
+    for row, x in zip(doc["rows"], [True, False, None] + [None] * len(doc["rows"])):
+        row.append(x)
+    doc["rows"][0][list(dm.columns).index("WEIGHTBL")] = 61.0
+    (tmp_path / "j" / "dm.json").write_text(json.dumps(doc), encoding="utf-8")
+    got = io.read_file(tmp_path / "j" / "dm.json")
+    assert got.loc[0, "WEIGHTBL"] == "61" and got["X"].tolist()[:3] == ["true", "false", ""]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda doc: '{"columns": [', r"dm\.json: is not valid JSON \(line 1, column \d+"),
+        (lambda doc: {"clinicalData": {}}, r"dm\.json: is Dataset-JSON v1\.0"),
+        (lambda doc: doc | {"datasetJSONVersion": "1.0.0"}, r"datasetJSONVersion is '1\.0\.0'"),
+        (lambda doc: {k: v for k, v in doc.items() if k != "records"}, r"attribute\(s\) missing: records"),
+        (lambda doc: doc | {"records": 99}, r"'records' is 99 but the file holds \d+ row\(s\)"),
+        (lambda doc: doc | {"rows": [doc["rows"][0][:-1]], "records": 1}, r"row 1: \d+ cell\(s\) for \d+ column\(s\)"),
+        (
+            lambda doc: doc | {"rows": [[{"a": 1}, *doc["rows"][0][1:]]]} | {"records": 1},
+            r"row 1, column STUDYID: a cell",
+        ),
+        (lambda doc: doc | {"rows": [{"STUDYID": "x"}], "records": 1}, r"row 1: must be an array of cells"),
+        (lambda doc: doc | {"columns": doc["columns"] + doc["columns"][:1]}, r"defined more than once: STUDYID"),
+        (
+            lambda doc: doc | {"columns": [doc["columns"][0] | {"dataType": "text"}]},
+            r"column 1 \(STUDYID\): dataType 'text'",
+        ),
+        (
+            lambda doc: doc | {"columns": [{"name": "STUDYID"}]},
+            r"column 1 \(STUDYID\): attribute\(s\) missing: itemOID",
+        ),
+        (lambda doc: [], r"must hold a JSON object"),
+    ],
+)
+def test_malformed_dataset_json_is_a_clear_read_error(tmp_path, edit, message):
+    doc = edit(_dataset_json(mini_domains()["dm"]))
+    (tmp_path / "dm.json").write_text(doc if isinstance(doc, str) else json.dumps(doc), encoding="utf-8")
+    with pytest.raises(io.ReadError, match=message):
+        io.read_domain(tmp_path, "dm")
+
+
+def test_malformed_ndjson_names_the_line(tmp_path):
+    doc = _dataset_json(mini_domains()["dm"])
+    _write_ndjson(doc, tmp_path / "dm.ndjson")
+    lines = (tmp_path / "dm.ndjson").read_text().splitlines()
+    lines[2] = lines[2][:-1]  # a row line cut short
+    (tmp_path / "dm.ndjson").write_text("\n".join(lines) + "\n")
+    with pytest.raises(io.ReadError, match=r"dm\.ndjson: is not valid JSON"):
+        io.read_domain(tmp_path, "dm")
+    (tmp_path / "dm.ndjson").write_text(json.dumps(doc) + "\n")  # rows inside the metadata line
+    with pytest.raises(io.ReadError, match=r"line 1: the NDJSON metadata line must not hold 'rows'"):
+        io.read_domain(tmp_path, "dm")
+    (tmp_path / "dm.ndjson").write_text("")
+    with pytest.raises(io.ReadError, match=r"dm\.ndjson: is empty"):
+        io.read_domain(tmp_path, "dm")
+    (tmp_path / "dm.ndjson").write_bytes(b"\xff\xfe{}")
+    with pytest.raises(io.ReadError, match=r"not UTF-8"):
+        io.read_domain(tmp_path, "dm")
+    _write_ndjson(doc, tmp_path / "dm.ndjson")
+    (tmp_path / "dm.json").write_text("{}")
+    with pytest.raises(io.ReadError, match=r"ambiguous.*dm\.json, dm\.ndjson"):
+        io.read_domain(tmp_path, "dm")
+
+
+def test_a_cut_delivered_as_dataset_json_validates_like_csv(tmp_path):
+    from analysis_lib.trial.validate import read_and_validate
+
+    folder = write_cut(mini_domains(), tmp_path / "data")
+    for name in DOMAINS:
+        df = io.read_domain(folder, name)
+        _write_ndjson(_dataset_json(df, name.upper()), folder / f"{name}.ndjson")
+        (folder / f"{name}.csv").unlink()
+    frames, problems = read_and_validate(folder)
+    assert problems == []
+    assert {k: len(v) for k, v in frames.items()} == {k: len(v) for k, v in mini_domains().items()}

