@@ -355,18 +355,6 @@ def merge_supp(
             skey = _col(grp, "USUBJID").str.strip()
             if idvar:
                 skey = skey + "\x1f" + _col(grp, "IDVARVAL").str.strip()
-            dup_parent = pkey.duplicated(keep=False) & pkey.isin(set(skey))
-            if dup_parent.any():
-                issues.append(
-                    Issue(
-                        pfile,
-                        idvar or "USUBJID",
-                        _rows(parent.index[dup_parent]),
-                        "IDVAR identifies one record",
-                        f"{idvar or 'USUBJID'} does not identify one record (SUPPQUAL {file} refers to it)"
-                        f"{_more(int(dup_parent.sum()))}",
-                    )
-                )
             orphan = ~skey.isin(set(pkey))
             if orphan.any():
                 first = grp.index[orphan.to_numpy()][0]
@@ -381,34 +369,35 @@ def merge_supp(
                     )
                 )
             qnam = _col(grp, "QNAM").str.strip()
-            dup = (skey + "\x1f" + qnam).duplicated(keep=False)
+            # a parent record delivered twice is the parent's unique-key problem, not SUPPQUAL's
+            dup = (skey + "\x1f" + qnam).duplicated(keep=False) & ~skey.isin(set(pkey[pkey.duplicated()]))
             if dup.any():
                 first = grp.index[dup.to_numpy()][0]
+                record = f"{idvar}={grp.at[first, 'IDVARVAL']}" if idvar else ""
                 issues.append(
                     Issue(
                         file,
                         "QNAM",
                         _rows(grp.index[dup.to_numpy()]),
                         "one QNAM per record",
-                        f"QNAM {grp.at[first, 'QNAM']} given more than once for {grp.at[first, 'USUBJID']} "
-                        f"{idvar or ''} {grp.at[first, 'IDVARVAL'] if idvar else ''}".rstrip()
-                        + _more(int(dup.sum())),
+                        f"QNAM {grp.at[first, 'QNAM']} given more than once for {grp.at[first, 'USUBJID']}"
+                        f"{' ' + record if record else ''}{_more(int(dup.sum()))}",
                     )
                 )
-            ok = grp[~orphan.to_numpy() & ~dup.to_numpy()]
-            okkey = skey[~orphan.to_numpy() & ~dup.to_numpy()]
-            position = pd.Series(np.arange(len(parent)), index=pkey.to_numpy())
-            position = position[~position.index.duplicated()]
+            keep = ~orphan.to_numpy() & ~dup.to_numpy()
+            ok, okkey = grp[keep], skey[keep]
             for q, g in ok.groupby(_col(ok, "QNAM").str.strip(), sort=False):
-                pos = position.reindex(okkey[g.index].to_numpy()).to_numpy()
-                values = pd.Series("", index=parent.index, dtype=object)
-                rows = np.zeros(len(parent), dtype=int)
-                if q in out:  # the same QNAM under another IDVAR or file: fill the gaps
-                    values, prev, _ = out[q]
-                    values = values.copy()
-                    rows = np.array(prev)
-                values.iloc[pos] = _col(g, "QVAL").to_numpy()
-                rows[pos] = g.index.to_numpy() + 1
+                first = g[~okkey[g.index].duplicated()]
+                value = pd.Series(_col(first, "QVAL").to_numpy(), index=okkey[first.index].to_numpy())
+                row = pd.Series(first.index.to_numpy() + 1, index=okkey[first.index].to_numpy())
+                hit = pkey.isin(value.index).to_numpy()
+                values, rows = (
+                    (out[q][0].copy(), np.array(out[q][1]))
+                    if q in out  # the same QNAM under another IDVAR or file: fill the gaps
+                    else (pd.Series("", index=parent.index, dtype=object), np.zeros(len(parent), dtype=int))
+                )
+                values[hit] = value.reindex(pkey[hit].to_numpy()).to_numpy()
+                rows[hit] = row.reindex(pkey[hit].to_numpy()).to_numpy()
                 out[str(q)] = (values, tuple(int(r) for r in rows), file)
     return out, issues
 
@@ -532,10 +521,19 @@ def content_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
     the supplemental qualifiers (phase, cohort, donor type, grading scale, DLT flag), the baseline
     weight in VS and the disease characteristics in MH/FA. Empty: a view can be built."""
     out: list[Issue] = []
+    suffixes = [str(df.attrs.get("file", "")).rpartition(".")[2] for df in frames.values()]
+    ext = max(sorted(set(suffixes)), key=suffixes.count) if suffixes else "xpt"
     for name, spec in DELIVERY.items():
         if spec.needed and name not in frames:
             out.append(
-                Issue(f"{name}.xpt", "", (), "dataset delivered", f"no {name.upper()} dataset ({spec.label}) delivered")
+                Issue(
+                    f"{name}.{ext}",
+                    "",
+                    (),
+                    "file present and readable",
+                    f"file not found: no {name.upper()} dataset ({spec.label}) delivered, expected {name}.xpt, {name}.csv "
+                    f"or {name}.parquet",
+                )
             )
 
     def need(name: str, col: str, ok: bool, message: str, rule: str) -> None:
@@ -588,7 +586,7 @@ def content_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
             if (parent, q) not in OPTIONAL_QNAMS and q not in merged:
                 out.append(
                     Issue(
-                        f"supp{parent}.xpt",
+                        f"supp{parent}.{ext}",
                         f"QNAM={q}",
                         (),
                         "supplemental qualifier delivered",
