@@ -76,10 +76,11 @@ class Delivered:
     numeric: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     needed: bool = True  # the file must be delivered (a missing one is a content problem)
+    trial: tuple[str, ...] = ()  # permissible in SDTMIG but needed by the report (a content problem)
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return self.required + tuple(c for c in self.optional if c not in self.required)
+        return self.required + tuple(c for c in self.optional + self.trial if c not in self.required)
 
 
 SUPP_VARS = ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG")
@@ -108,35 +109,35 @@ DELIVERY: dict[str, Delivered] = {
         ),
         Delivered(
             "vs",
-            "Vital Signs (baseline weight)",
+            "Vital Signs: baseline weight",
             (*_STD, "VSSEQ", "VSTESTCD", "VSTEST", "VSORRES", "VSORRESU", "VSSTRESC", "VSSTRESN", "VSSTRESU"),
             ("VSSEQ", "VSSTRESN"),
             ("VSBLFL", "VISIT", "VSDTC"),
         ),
         Delivered(
             "mh",
-            "Medical History (primary diagnosis)",
+            "Medical History: primary diagnosis",
             (*_STD, "MHSEQ", "MHTERM", "MHCAT", "MHSTDTC"),
             ("MHSEQ",),
             ("MHDECOD",),
         ),
         Delivered(
             "fa",
-            "Findings About the disease at screening",
+            "Findings About: disease at screening",
             (*_STD, "FASEQ", "FATESTCD", "FATEST", "FAOBJ", "FAORRES", "FASTRESC"),
             ("FASEQ", "FASTRESN"),
             ("FACAT", "FAORRESU", "FASTRESN", "FASTRESU", "VISIT", "FADTC"),
         ),
         Delivered(
             "ex",
-            "Exposure (CAR-T infusions)",
+            "Exposure: CAR-T infusions",
             (*_STD, "EXSEQ", "EXTRT", "EXDOSE", "EXDOSU", "EXROUTE", "EXSTDTC"),
             ("EXSEQ", "EXDOSE"),
             ("EXDOSFRM", "EXENDTC"),
         ),
         Delivered(
             "pr",
-            "Procedures (lymphodepletion, allogeneic HSCT)",
+            "Procedures: lymphodepletion, allogeneic HSCT",
             (*_STD, "PRSEQ", "PRTRT", "PRCAT", "PRSTDTC"),
             ("PRSEQ",),
             ("PRENDTC",),
@@ -144,9 +145,10 @@ DELIVERY: dict[str, Delivered] = {
         Delivered(
             "ae",
             "Adverse Events",
-            (*_STD, "AESEQ", "AETERM", "AEDECOD", "AEBODSYS", "AESER", "AEREL", "AEOUT", "AESTDTC", "AETOXGR"),
+            (*_STD, "AESEQ", "AETERM", "AEDECOD", "AEBODSYS", "AESER", "AEREL", "AEOUT", "AESTDTC"),
             ("AESEQ",),
             ("AEENDTC",),
+            trial=("AETOXGR",),
         ),
         Delivered(
             "cm",
@@ -170,7 +172,7 @@ DELIVERY: dict[str, Delivered] = {
         ),
         Delivered(
             "dd",
-            "Death Details (cause of death)",
+            "Death Details: cause of death",
             (*_STD, "DDSEQ", "DDTESTCD", "DDTEST", "DDORRES", "DDSTRESC"),
             ("DDSEQ",),
             ("DDDTC",),
@@ -185,7 +187,7 @@ DELIVERY: dict[str, Delivered] = {
         ),
         Delivered(
             "pc",
-            "Pharmacokinetics Concentrations (CAR-T cellular kinetics)",
+            "Pharmacokinetics Concentrations: CAR-T cellular kinetics",
             (
                 *_STD,
                 "PCSEQ",
@@ -222,11 +224,11 @@ DELIVERY: dict[str, Delivered] = {
         ),
         Delivered(
             "xt",
-            "Transfusions (custom interventions domain, SDTMIG 3.4 section 2.6)",
+            "Transfusions: custom domain, SDTMIG 3.4 2.6",
             (*_STD, "XTSEQ", "XTTRT", "XTSTDTC"),
             ("XTSEQ",),
         ),
-        Delivered("relrec", "Related Records (medication -> adverse event)", RELREC_VARS, needed=False),
+        Delivered("relrec", "Related Records: medication to AE", RELREC_VARS, needed=False),
     )
 }
 #: The SUPPQUAL datasets the trial reads (any other ``supp--`` file is read and checked too).
@@ -515,6 +517,23 @@ def _relrec_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
     return out
 
 
+#: The rules of :func:`content_issues` (a delivery failing only these is standard SDTM).
+CONTENT_RULES = frozenset(
+    {
+        "file present and readable",
+        "variable the report needs",
+        "ARMCD is the dose level",
+        "CAR-T product in EX",
+        "lymphodepletion in PR",
+        "CAR-T kinetics in PC",
+        "supplemental qualifier delivered",
+        "baseline weight in VS",
+        "diagnosis in MH",
+        "disease characteristics in FA",
+    }
+)
+
+
 def content_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
     """What a CAR-T report needs beyond standard SDTM, one issue per need not met: the datasets it
     reads, the dose level in ARMCD, the products in EX, the procedures in PR, CAR-T kinetics in PC,
@@ -531,10 +550,18 @@ def content_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
                     "",
                     (),
                     "file present and readable",
-                    f"file not found: no {name.upper()} dataset ({spec.label}) delivered, expected {name}.xpt, {name}.csv "
+                    f"file not found: no {name.upper()} dataset ({spec.label}); expected {name}.xpt, {name}.csv "
                     f"or {name}.parquet",
                 )
             )
+
+    for name, spec in DELIVERY.items():
+        if name in frames:
+            out += [
+                Issue(_file(frames, name), c, (), "variable the report needs", f"no {c} (needed by the CAR-T report)")
+                for c in spec.trial
+                if c not in frames[name]
+            ]
 
     def need(name: str, col: str, ok: bool, message: str, rule: str) -> None:
         if name in frames and col in frames[name] and not ok:

@@ -72,6 +72,12 @@ def format_problems(problems: list[Problem]) -> str:
     """A readable multi-line report of all problems (for the command line)."""
     if not problems:
         return "No problems found."
+    if all(p.rule in sdtm_standard.CONTENT_RULES for p in problems):
+        head = (
+            f"The delivery is read as standard SDTM but lacks what a CAR-T report needs "
+            f"({len(problems)} item{'s' if len(problems) != 1 else ''}):"
+        )
+        return "\n".join([head] + [f"  - {p}" for p in problems])
     head = f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found in the input data:"
     return "\n".join([head] + [f"  - {p}" for p in problems])
 
