@@ -842,7 +842,7 @@ def _cm_links(frames: dict[str, pd.DataFrame], cm: pd.DataFrame) -> tuple[np.nda
     r = rel.assign(_R=np.arange(len(rel)) + 1, _D=_col(rel, "RDOMAIN").str.strip().str.upper())
     cms = r[(r["_D"] == "CM") & (_col(r, "IDVAR") == "CMSEQ")]
     aes = r[(r["_D"] == "AE") & (_col(r, "IDVAR") == "AESEQ")]
-    ae_of = {}
+    ae_of: dict[tuple[str, str], tuple[str, int]] = {}
     for u, rid, val, row in zip(aes["USUBJID"], aes["RELID"], aes["IDVARVAL"], aes["_R"]):
         ae_of.setdefault((str(u), str(rid)), (str(val).strip(), int(row)))
     pos = {(u, s.strip()): i for i, (u, s) in enumerate(zip(cm["USUBJID"], cm["CMSEQ"]))}
@@ -1043,7 +1043,7 @@ def from_view(view: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     out["ae"] = frame(
         "ae",
         ae,
-        {c: _col(ae, c) for c in DELIVERY["ae"].required[3:] + ("AEENDTC",)},
+        {c: _col(ae, c) for c in DELIVERY["ae"].required[3:] + ("AEENDTC", "AETOXGR")},
     )
     out["suppae"] = _supp_from_view(ae, "ae", "AESEQ", study, default)
     cm = view["cm"]
@@ -1161,8 +1161,8 @@ def _supp_from_view(df: pd.DataFrame, parent: str, idvar: str, study: dict, defa
 
 
 #: The order the delivery's datasets are written in (parents before their SUPPQUAL and RELREC).
-DELIVERY_ORDER = ("dm", "suppdm", "vs", "mh", "fa", "ex", "pr", "supppr", "ae", "suppae", "cm", "relrec")
-DELIVERY_ORDER += ("rs", "ds", "dd", "sv", "pc", "lb", "xt")
+DELIVERY_ORDER: tuple[str, ...] = ("dm", "suppdm", "vs", "mh", "fa", "ex", "pr", "supppr", "ae", "suppae")
+DELIVERY_ORDER += ("cm", "relrec", "rs", "ds", "dd", "sv", "pc", "lb", "xt")
 assert set(DELIVERY_ORDER) == set(DELIVERY) | set(SUPP_OF)
 
 
@@ -1178,3 +1178,27 @@ def rename_in_message(message: str, origins: dict[str, Origin]) -> str:
         if o.column != view_col and re.fullmatch(r"[A-Z][A-Z0-9]*", o.column):
             message = re.sub(rf"\b{view_col}\b", o.column, message)
     return message
+
+
+def variable_map() -> list[tuple[str, str, str, str]]:
+    """Per analysis-view column, the delivered dataset and variable it is read from:
+    ``(view domain, view column, delivered dataset, delivered variable or QVAL where ...)`` — the
+    generated table of ``docs/sdtm-mapping.md``."""
+    empty = {n: pd.DataFrame({c.name: pd.Series(dtype=object) for c in d.columns}) for n, d in VIEW_DOMAINS.items()}
+    delivery = from_view(empty)
+    for name, df in delivery.items():
+        df.attrs["file"] = f"{name}.xpt"
+    _, origins = build_view(delivery)
+    return [
+        (name, c.name, origins[name][c.name].file.rsplit(".", 1)[0].upper(), origins[name][c.name].column)
+        for name, dom in VIEW_DOMAINS.items()
+        for c in dom.columns
+        if c.name in origins[name]
+    ]
+
+
+def variable_map_markdown() -> str:
+    """:func:`variable_map` as the Markdown table committed in ``docs/sdtm-mapping.md``."""
+    lines = ["| view domain | view column | SDTM dataset | SDTM variable |", "|---|---|---|---|"]
+    lines += [f"| {d} | {c} | {ds} | {v} |" for d, c, ds, v in variable_map()]
+    return "\n".join(lines) + "\n"

@@ -567,8 +567,8 @@ def param_problems(frames: dict[str, pd.DataFrame], files: dict[str, str], study
             "DOSELVL",
             _rows(dm.index[bad]),
             "dose level in params",
-            f"dose level{'s' if values[bad].nunique() > 1 else ''} {_list(values[bad])} not among the dose levels of params/study.yml dose_levels "
-            f"({', '.join(sorted(declared))}){_more(int(bad.sum()))}",
+            f"dose level{'s' if values[bad].nunique() > 1 else ''} {_list(values[bad])} not among the dose "
+            f"levels of params/study.yml dose_levels ({', '.join(sorted(declared))}){_more(int(bad.sum()))}",
         )
     ]
 
