@@ -164,10 +164,26 @@ def leftovers(root: Path) -> list[str]:
 
 # from test_validate.py
 def write_cut(domains: dict[str, pd.DataFrame], folder: Path) -> Path:
+    """Write analysis-view frames as their standard SDTM delivery (``sdtm_standard.from_view``), one
+    CSV per dataset (``ae.csv``, ``suppae.csv``, ``relrec.csv``, ...). A view domain left out of
+    ``domains`` leaves out the delivered datasets made only from it (e.g. no ``ck`` -> no ``pc.csv``)."""
+    from analysis_lib.trial import sdtm, sdtm_standard
+
     folder.mkdir(parents=True, exist_ok=True)
-    for name, df in domains.items():
-        df.to_csv(folder / f"{name}.csv", index=False)
+    view = {n: domains[n] if n in domains else _empty_view(sdtm, n) for n in sdtm.DOMAINS}
+    delivery = sdtm_standard.from_view(view)
+    made_from = {"ck": ("pc",), "bl": ("mh", "fa"), "dm": ("dm", "suppdm", "vs")}
+    made_from["ds"], made_from["cm"] = ("ds", "dd"), ("cm", "relrec")
+    made_from["ae"], made_from["pr"] = ("ae", "suppae"), ("pr", "supppr")
+    for name in sdtm.DOMAINS:
+        if name in domains:
+            for out in made_from.get(name, (name,)):
+                delivery[out].to_csv(folder / f"{out}.csv", index=False)
     return folder
+
+
+def _empty_view(sdtm, name: str) -> pd.DataFrame:
+    return pd.DataFrame({c.name: pd.Series(dtype=object) for c in sdtm.DOMAINS[name].columns})
 
 
 def make_cut(folder: Path, cut_date: dt.date = CUT) -> Cut:

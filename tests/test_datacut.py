@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from analysis_lib.toolkit import ard
-from analysis_lib.trial import datacut, derive, io
+from analysis_lib.trial import datacut, derive, io, sdtm_standard
 from analysis_lib.trial.config import load_cut, load_study
 from analysis_lib.trial.sdtm import DOMAINS
 from analysis_lib.trial.validate import read_and_validate
@@ -118,66 +118,104 @@ def test_the_committed_cuts_are_unchanged_by_the_cut(cut_id):
 
 
 def _append(folder: Path, name: str, rows: list[dict[str, str]]) -> None:
-    path = folder / f"{name}.csv"
+    """Append delivery records to ``<name>.xpt`` (STUDYID and DOMAIN filled in), rewriting the XPT."""
+    path = folder / f"{name}.xpt"
     df = io.read_file(path)
-    df = pd.concat([df, pd.DataFrame(rows, columns=df.columns).fillna("")], ignore_index=True)
-    df.to_csv(path, index=False)
+    study = {"STUDYID": df["STUDYID"].iloc[0]}
+    if "DOMAIN" in df:
+        study["DOMAIN"] = name.upper()
+    add = pd.DataFrame([{**study, **r} for r in rows], columns=df.columns).fillna("")
+    _rewrite(path, pd.concat([df, add], ignore_index=True))
+
+
+def _rewrite(path: Path, df: pd.DataFrame) -> None:
+    io.write_xpt(df, path, path.stem, dt.datetime(2026, 1, 1), sdtm_standard.numeric_variables(path.stem))
+
+
+def _supp(parent: str, subject: str, idvar: str, idvarval: str, **qvals: str) -> list[dict[str, str]]:
+    labels = sdtm_standard.QNAMS[parent]
+    return [
+        dict(RDOMAIN=parent.upper(), USUBJID=subject, IDVAR=idvar, IDVARVAL=idvarval, QNAM=q, QLABEL=labels[q],
+             QVAL=v, QORIG="CRF")
+        for q, v in qvals.items()
+    ]  # fmt: skip
 
 
 def make_snapshot(src: Path, dst: Path, cut_date: dt.date) -> Path:
-    """The final cut's delivery plus what a snapshot taken weeks later holds: records dated after the
-    cut in AE, CM, RS, DS (a death), SV and CK, an AE ongoing at the cut that ended after it, and a
-    subject consented after the cut (DM, BL, DS, SV)."""
+    """The final cut's SDTM delivery plus what a snapshot taken weeks later holds: records dated after
+    the cut in AE (with their SUPPAE), CM (with its RELREC link), RS, DS (a death, with its DD cause),
+    SV and PC, an AE ongoing at the cut that ended after it, and a subject consented after the cut
+    (DM, SUPPDM, VS, MH, FA, DS, SV)."""
     shutil.copytree(src, dst)
 
     def after(days: int) -> str:
         return (cut_date + dt.timedelta(days=days)).isoformat()
 
     s = LATE_SUBJECT
-    ae = io.read_file(dst / "ae.csv")
+    ae = io.read_file(dst / "ae.xpt")
     ongoing = (ae["USUBJID"] == ONGOING_AE[0]) & (ae["AESEQ"] == ONGOING_AE[1])
     assert ae.loc[ongoing, "AEENDTC"].tolist() == [""]
     ae.loc[ongoing, ["AEENDTC", "AEOUT"]] = [after(12), "RECOVERED/RESOLVED"]
-    ae.to_csv(dst / "ae.csv", index=False)
-    common = dict(AEBODSYS="Infections and infestations", AEGRSCL="CTCAE v5.0", AEREL="NOT RELATED", AEDLT="N")
+    _rewrite(dst / "ae.xpt", ae)
+    common = dict(AEBODSYS="Infections and infestations", AEREL="NOT RELATED")
     _append(
         dst,
         "ae",
         [
-            dict(USUBJID=s, AESEQ="90", AETERM="Pneumonia", AEDECOD="Pneumonia", AESTDTC=after(5), AEENDTC=after(19),
-                 AETOXGR="3", AESER="Y", AEOUT="RECOVERED/RESOLVED", **common),
+            dict(USUBJID=s, AESEQ="90", AETERM="Pneumonia", AEDECOD="Pneumonia", AESTDTC=after(5) + "T14:20",
+                 AEENDTC=after(19), AETOXGR="3", AESER="Y", AEOUT="RECOVERED/RESOLVED", **common),
             dict(USUBJID=s, AESEQ="91", AETERM="Sepsis", AEDECOD="Sepsis", AESTDTC=after(40)[:7], AEENDTC="",
                  AETOXGR="5", AESER="Y", AEOUT="FATAL", **common),
         ],
     )  # fmt: skip
     _append(
         dst,
+        "suppae",
+        _supp("ae", s, "AESEQ", "90", AEGRSCL="CTCAE v5.0", AEDLT="N")
+        + _supp("ae", s, "AESEQ", "91", AEGRSCL="CTCAE v5.0", AEDLT="N"),
+    )
+    _append(
+        dst,
         "cm",
         [dict(USUBJID=s, CMSEQ="90", CMTRT="Piperacillin/tazobactam", CMCLAS="OTHER", CMINDC="Pneumonia",
-              CMAESEQ="90", CMSTDTC=after(5), CMENDTC=after(15))],
+              CMSTDTC=after(5), CMENDTC=after(15))],
     )  # fmt: skip
-    _append(dst, "rs", [dict(USUBJID=s, RSSEQ="90", RSTESTCD="OVRLRESP", RSSTRESC="RELAPSE", VISIT="UNSCHEDULED",
-                             RSDTC=after(20))])  # fmt: skip
+    _append(
+        dst,
+        "relrec",
+        [dict(RDOMAIN="CM", USUBJID=s, IDVAR="CMSEQ", IDVARVAL="90", RELTYPE="", RELID="CM90"),
+         dict(RDOMAIN="AE", USUBJID=s, IDVAR="AESEQ", IDVARVAL="90", RELTYPE="", RELID="CM90")],
+    )  # fmt: skip
+    _append(dst, "rs", [dict(USUBJID=s, RSSEQ="90", RSTESTCD="OVRLRESP", RSTEST="Overall Response",
+                             RSORRES="RELAPSE", RSSTRESC="RELAPSE", VISIT="UNSCHEDULED", RSDTC=after(20))])  # fmt: skip
     _append(
         dst,
         "ds",
         [
             dict(USUBJID=s, DSSEQ="90", DSCAT="DISPOSITION EVENT", DSDECOD="DEATH", DSTERM="Death due to sepsis",
-                 DTHCAUS="INFECTION", DSSTDTC=after(45)),
+                 DSSTDTC=after(45)),
             dict(USUBJID=NEW_SUBJECT, DSSEQ="1", DSCAT="PROTOCOL MILESTONE", DSDECOD="INFORMED CONSENT",
                  DSTERM="Informed consent obtained", DSSTDTC=after(2)),
         ],
     )  # fmt: skip
-    _append(dst, "sv", [dict(USUBJID=s, VISIT="UNSCHEDULED", SVSTDTC=after(20)),
-                        dict(USUBJID=NEW_SUBJECT, VISIT="SCREENING", SVSTDTC=after(2))])  # fmt: skip
-    ck = io.read_file(dst / "ck.csv")
-    late = ck[ck["USUBJID"] == s].iloc[-1].to_dict()
-    _append(dst, "ck", [{**late, "CKSEQ": "90", "VISIT": "UNSCHEDULED", "CKDTC": after(20)}])
-    dm = io.read_file(dst / "dm.csv")
+    _append(dst, "dd", [dict(USUBJID=s, DDSEQ="1", DDTESTCD="PRCDTH", DDTEST="Primary Cause of Death",
+                             DDORRES="INFECTION", DDSTRESC="INFECTION", DDDTC=after(45))])  # fmt: skip
+    _append(dst, "sv", [dict(USUBJID=s, VISITNUM="99", VISIT="UNSCHEDULED", SVSTDTC=after(20)),
+                        dict(USUBJID=NEW_SUBJECT, VISITNUM="1", VISIT="SCREENING", SVSTDTC=after(2))])  # fmt: skip
+    pc = io.read_file(dst / "pc.xpt")
+    late = pc[pc["USUBJID"] == s].iloc[-1].to_dict()
+    _append(dst, "pc", [{**late, "PCSEQ": "90", "VISIT": "UNSCHEDULED", "PCTPT": "", "PCTPTNUM": "",
+                         "PCDTC": after(20) + "T08:15:00"}])  # fmt: skip
+    dm = io.read_file(dst / "dm.xpt")
     new = {**dm.iloc[-1].to_dict(), "USUBJID": NEW_SUBJECT, "SUBJID": NEW_SUBJECT[-3:], "RFICDTC": after(2)}
-    _append(dst, "dm", [{**new, "RFSTDTC": ""}])
-    bl = io.read_file(dst / "bl.csv")
-    _append(dst, "bl", [{**bl.iloc[-1].to_dict(), "USUBJID": NEW_SUBJECT}])
+    new.update(RFSTDTC="", RFXSTDTC="", ACTARMCD="", ACTARM="", ARMNRS=sdtm_standard.NOT_TREATED)
+    _append(dst, "dm", [new])
+    _append(dst, "suppdm", _supp("dm", NEW_SUBJECT, "", "", PHASE="DOSE EXPANSION", COHORT="X",
+                                 DONORTYP="HAPLOIDENTICAL"))  # fmt: skip
+    for name in ("vs", "mh", "fa"):
+        df = io.read_file(dst / f"{name}.xpt")
+        last = df[df["USUBJID"] == df["USUBJID"].iloc[-1]]
+        _append(dst, name, [{**r, "USUBJID": NEW_SUBJECT} for r in last.to_dict("records")])
     return dst
 
 

@@ -59,19 +59,21 @@ def _latex_term(secret: Path) -> str:
 def _plant_payloads(root: Path) -> None:
     """Frequent AE terms become payloads (so they reach the running text), consistently in every cut
     and in the AESI definitions; one subject id a mathtext payload; the cut's label a script."""
-    import pandas as pd
     import yaml
+
+    from analysis_lib.trial import io
 
     secret = root / "secret.tex"
     secret.write_text(SECRET + "\n")
     terms = {"Neutropenia": XSS_TERM, "Thrombocytopenia": _latex_term(secret), "Anaemia": UNICODE_TERM}
     for folder in (root / "synthetic_data").iterdir():
         for name, cols in (("ae", ("AETERM", "AEDECOD")), ("dm", ("SUBJID",))):
-            path = folder / f"{name}.csv"
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+            # XPT v5 holds ASCII text: the payloads travel in a UTF-8 CSV, as a delivery may send them
+            df = io.read_file(folder / f"{name}.xpt")
             for col in cols:
                 df[col] = df[col].replace(terms if name == "ae" else dict([SUBJID]))
-            df.to_csv(path, index=False)
+            df.to_csv(folder / f"{name}.csv", index=False)
+            (folder / f"{name}.xpt").unlink()
     study = root / "params" / "study.yml"
     data = yaml.safe_load(study.read_text(encoding="utf-8"))
     aesi = data["aesi"]["PROLONGED CYTOPENIA"]

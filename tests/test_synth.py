@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import functools
 import math
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from analysis_lib.synthetic import generator as synth
-from analysis_lib.trial import config, sdtm, validate
+from analysis_lib.trial import config, io, sdtm, sdtm_standard, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "synthetic_data"
@@ -31,8 +32,14 @@ RANGES = {
 }
 
 
+@functools.cache
+def _view(folder: Path) -> dict[str, pd.DataFrame]:
+    return sdtm_standard.to_view(io.read_delivery(folder)[0])
+
+
 def read(cut: str, domain: str, base: Path = DATA) -> pd.DataFrame:
-    return pd.read_csv(base / cut / f"{domain}.csv", dtype=str, keep_default_na=False)
+    """Analysis-view domain ``domain`` of the cut's SDTM delivery (a copy: tests may add columns)."""
+    return _view(base / cut)[domain].copy()
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +52,9 @@ def regenerated(tmp_path_factory) -> Path:
 
 def test_regenerated_data_are_byte_identical_to_the_committed_files(regenerated):
     for cut in CUTS:
-        names = sorted(p.name for p in (DATA / cut).glob("*.csv"))
-        assert names == sorted(f"{d}.csv" for d in sdtm.DOMAINS)
-        assert sorted(p.name for p in (regenerated / cut).glob("*.csv")) == names
+        names = sorted(p.name for p in (DATA / cut).iterdir())
+        assert names == sorted(f"{d}.xpt" for d in sdtm_standard.DELIVERY_ORDER)  # SDTM as SAS XPT v5
+        assert sorted(p.name for p in (regenerated / cut).iterdir()) == names
         _, mismatch, errors = filecmp.cmpfiles(DATA / cut, regenerated / cut, names, shallow=False)
         assert mismatch == [] and errors == [], f"{cut}: {mismatch}"
 
@@ -63,6 +70,25 @@ def test_columns_are_exactly_the_input_contract():
     for cut in CUTS:
         for name, dom in sdtm.DOMAINS.items():
             assert list(read(cut, name).columns) == [c.name for c in dom.columns]
+        for name, spec in sdtm_standard.DELIVERY.items():
+            delivered = io.read_file(DATA / cut / f"{name}.xpt")
+            assert set(spec.required) <= set(delivered.columns) <= set(spec.columns), name
+
+
+def test_the_delivery_round_trips_to_the_view():
+    """to_view(from_view(view)) is the view, on every committed cut (the generator's contract)."""
+    for cut in CUTS:
+        view = _view(DATA / cut)
+        back = sdtm_standard.to_view(sdtm_standard.from_view(view))
+        for name in sdtm.DOMAINS:
+            pd.testing.assert_frame_equal(back[name], view[name], obj=name)
+
+
+def test_xpt_headers_carry_the_cut_date_not_the_clock():
+    for cut in CUTS:
+        stamp = config.load_cut(cut, ROOT).cut_date.strftime("%d%b%y:00:00:00").upper().encode()
+        head = (DATA / cut / "dm.xpt").read_bytes()[:560]  # library and member header records
+        assert head.count(stamp) == 4, head
 
 
 def test_every_cut_passes_validation():

@@ -120,8 +120,11 @@ def test_corrupted_copy_reports_every_problem_together(tmp_path):
     assert p.rows == (5,) and "2024-13-45" in p.message
     p = find(problems, "ae.csv", "USUBJID", "known subject")
     assert p.rows == (6,) and "NOBODY" in p.message
-    p = find(problems, "dm.csv", "DOSELVL", "dose level in params")
-    assert p.rows == (3,) and p.message == "value 4 not among the dose levels of params/study.yml dose_levels (1, 2, 3)"
+    p = find(problems, "dm.csv", "ARMCD", "dose level in params")  # DOSELVL is delivered as ARMCD DL<n>
+    assert (
+        p.rows == (3,)
+        and p.message == "dose level 4 not among the dose levels of params/study.yml dose_levels (1, 2, 3)"
+    )
     assert not [p for p in problems if p.rows == (7,)], text  # the AE ending after the cut
     assert len(problems) == 6, text
 

@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show Python tracebacks on failure")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    g = sub.add_parser("generate", help="synthetic SDTM-like data for every cut")
+    g = sub.add_parser("generate", help="synthetic SDTM (XPT) for every cut")
     g.add_argument("--subjects", type=int, default=48, metavar="N", help="number of patients (default 48)")
     g.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (default: the study's)")
     g.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default synthetic_data/)")

@@ -11,7 +11,6 @@ protocol parameters (dose levels, timeline, visits) come from ``params/study.yml
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis_lib.trial import config, sdtm
+from analysis_lib.trial import config, io, sdtm, sdtm_standard
 
 SEED = 69
 N_SUBJECTS = 48
@@ -1499,19 +1498,29 @@ def cut_records(full: dict[str, pd.DataFrame], cut_date: dt.date) -> dict[str, p
     return out
 
 
-def _write(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+def _write(tables: dict[str, pd.DataFrame], folder: Path, cut_date: dt.date) -> None:
+    """Write the analysis view ``tables`` as its standard SDTM delivery, one SAS XPT v5 file per
+    dataset (``sdtm_standard.from_view``); the XPT headers carry the cut date as their timestamp so
+    a rerun writes the same bytes. Files of an earlier layout (CSV, other datasets) are removed."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, df in tables.items():
-        with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(df.columns)
-            w.writerows(df.itertuples(index=False, name=None))
+    for old in folder.iterdir():
+        if old.is_file() and old.suffix.lower() in io.EXTENSIONS:
+            old.unlink()
+    delivery = sdtm_standard.from_view(tables)
+    stamp = dt.datetime.combine(cut_date, dt.time(0))
+    for name in sdtm_standard.DELIVERY_ORDER:
+        label = (
+            sdtm_standard.DELIVERY[name].label
+            if name in sdtm_standard.DELIVERY
+            else f"Supplemental Qualifiers for {name[4:].upper()}"
+        )
+        io.write_xpt(delivery[name], folder / f"{name}.xpt", label, stamp, sdtm_standard.numeric_variables(name))
 
 
 def generate(
     out_dir: Path, n_subjects: int = N_SUBJECTS, seed: int = SEED, root: Path | None = None
 ) -> dict[str, Path]:
-    """Simulate one trial and write ``out_dir/<cut>/<domain>.csv`` for every cut declared in params.
+    """Simulate one trial and write ``out_dir/<cut>/<dataset>.xpt`` (standard SDTM) for every cut declared in params.
 
     Cut dates of the three standard cuts (escalation, interim, final) are derived from the simulated
     enrolment (so they also fit ``n_subjects != 48``); any other declared cut uses its params date.
@@ -1523,7 +1532,7 @@ def generate(
     for cut_id in config.list_cuts(root):
         date = trial.cut_dates.get(cut_id) or config.load_cut(cut_id, root).cut_date
         folder = Path(out_dir) / cut_id
-        _write(cut_records(full, date), folder)
+        _write(cut_records(full, date), folder, date)
         written[cut_id] = folder
     return written
 
@@ -1549,16 +1558,14 @@ def cut_params(n_subjects: int = N_SUBJECTS, seed: int = SEED, root: Path | None
 # calibration summary (a simple check straight from the SDTM-like files)
 # ================================================================================================
 def calibration(data_dir: Path) -> dict[str, float]:
-    """Headline numbers of a cut (percentages) straight from its SDTM-like files, to check calibration.
+    """Headline numbers of a cut (percentages) from its SDTM delivery, through the analysis view, to
+    check calibration.
 
     Denominators: safety population (CD19 CAR-T given); acute GVHD: transplanted patients; chronic
     GVHD: transplanted patients alive 100 days after the transplant. 2-year OS: Kaplan-Meier with
     the last visit as censoring date.
     """
-    r = {
-        n: pd.read_csv(Path(data_dir) / f"{n}.csv", dtype=str, keep_default_na=False)
-        for n in ("dm", "ae", "rs", "ds", "pr", "sv")
-    }
+    r = sdtm_standard.to_view(io.read_delivery(data_dir)[0])
     saf = r["dm"][r["dm"]["RFSTDTC"] != ""]
     n = len(saf)
     d0 = pd.to_datetime(saf.set_index("USUBJID")["RFSTDTC"])

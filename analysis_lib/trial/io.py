@@ -1,5 +1,10 @@
-"""Read the SDTM-like input domains of a data cut (CSV, Parquet, SAS XPT or CDISC Dataset-JSON
+"""Read the standard SDTM delivery of a data cut (CSV, Parquet, SAS XPT or CDISC Dataset-JSON
 v1.1), as strings.
+
+A delivery is one file per dataset, named by the lower-case domain (``ae.xpt``, ``suppae.xpt``,
+``relrec.xpt``); a split dataset named ``<domain>_<part>`` (pharmaverse's ``rs_onco``) counts as its
+domain. :func:`read_delivery` reads every dataset of the contract
+(:data:`analysis_lib.trial.sdtm_standard.DELIVERY`) and every ``supp--`` dataset present.
 
 Every value comes back as a string exactly as delivered ("" for empty/missing), so validation
 (:mod:`analysis_lib.trial.validate`) sees what the sender wrote and decides about types itself; nothing
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from analysis_lib.trial.sdtm import DOMAINS
+from analysis_lib.trial.sdtm_standard import DELIVERY
 
 if TYPE_CHECKING:
     from analysis_lib.trial.config import Cut
@@ -42,15 +49,24 @@ class ReadError(Exception):
         self.message = message
 
 
+def dataset_name(path: Path) -> str:
+    """The dataset a file holds: its lower-case stem, less a ``_<part>`` suffix of a split dataset
+    (``rs_onco.csv`` -> ``rs``)."""
+    stem = path.stem.lower()
+    head = stem.split("_", 1)[0]
+    return head if head != stem and (head in DELIVERY or head.startswith("supp")) else stem
+
+
 def domain_files(data_dir: Path | str, name: str) -> list[Path]:
-    """All files in ``data_dir`` that could hold domain ``name`` (any supported extension, any case)."""
+    """All files in ``data_dir`` that could hold domain ``name`` (any supported extension, any case;
+    ``<name>_<part>`` too)."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         return []
     return sorted(
         p
         for p in data_dir.iterdir()
-        if p.is_file() and p.stem.lower() == name.lower() and p.suffix.lower() in EXTENSIONS
+        if p.is_file() and p.suffix.lower() in EXTENSIONS and (dataset_name(p) == name.lower())
     )
 
 
@@ -266,6 +282,78 @@ def read_domain(data_dir: Path | str, name: str) -> pd.DataFrame:
     return df
 
 
+def delivered_names(data_dir: Path | str) -> list[str]:
+    """The datasets of the contract delivered in ``data_dir``, and every ``supp--`` dataset there."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        return []
+    names = {dataset_name(p) for p in data_dir.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS}
+    return [n for n in DELIVERY if n in names] + sorted(n for n in names if n.startswith("supp"))
+
+
+def read_delivery(data_dir: Path | str) -> tuple[dict[str, pd.DataFrame], list[ReadError]]:
+    """Every delivered dataset of ``data_dir`` (see :func:`delivered_names`) and the files that could
+    not be read; a dataset of the contract that is absent is simply not in the result."""
+    frames: dict[str, pd.DataFrame] = {}
+    errors: list[ReadError] = []
+    for name in delivered_names(data_dir):
+        try:
+            frames[name] = read_domain(data_dir, name)
+        except ReadError as exc:
+            errors.append(exc)
+    return frames, errors
+
+
 def read_cut(cut: Cut) -> dict[str, pd.DataFrame]:
-    """All domains of the data cut (keys as in :data:`analysis_lib.trial.sdtm.DOMAINS`)."""
-    return {name: read_domain(cut.data_dir, name) for name in DOMAINS}
+    """The analysis view of the data cut's delivery (keys as in :data:`analysis_lib.trial.sdtm.DOMAINS`),
+    unvalidated; :func:`analysis_lib.trial.validate.read_and_validate` is the checked way in."""
+    from analysis_lib.trial.sdtm_standard import to_view
+
+    frames, errors = read_delivery(cut.data_dir)
+    if errors:
+        raise errors[0]
+    view = to_view(frames)
+    return {name: view[name] for name in DOMAINS}
+
+
+_XPT_STAMP = re.compile(rb"\d{2}[A-Z]{3}\d{2}:\d{2}:\d{2}:\d{2}")
+_OBS_HEADER = b"HEADER RECORD*******OBS     HEADER RECORD"
+
+
+def write_xpt(
+    df: pd.DataFrame,
+    path: Path | str,
+    label: str,
+    created: dt.datetime,
+    numeric: tuple[str, ...] = (),
+    column_labels: dict[str, str] | None = None,
+) -> Path:
+    """Write a frame of strings as a SAS XPT v5 transport file, byte-identical for the same input.
+
+    ``numeric`` columns are stored as SAS numbers (empty -> missing), the rest as text. The library
+    and member headers carry ``created`` as their creation and modification time instead of the
+    clock (pyreadstat writes the clock), so reruns write the same bytes."""
+    import pyreadstat
+
+    path = Path(path)
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        text = df[col].astype(str)
+        if col in numeric:
+            out[col] = pd.to_numeric(text.where(text.str.strip() != ""), errors="raise").astype(float)
+        else:
+            out[col] = text
+    labels = [(column_labels or {}).get(c, c)[:40] for c in df.columns]
+    pyreadstat.write_xport(
+        out.reset_index(drop=True),
+        str(path),
+        file_label=label[:40],
+        column_labels=labels,
+        table_name=path.stem.upper()[:8],
+        file_format_version=5,
+    )
+    data = path.read_bytes()
+    end = data.find(_OBS_HEADER)
+    stamp = created.strftime("%d%b%y:%H:%M:%S").upper().encode("ascii")
+    path.write_bytes(_XPT_STAMP.sub(stamp, data[:end]) + data[end:])
+    return path

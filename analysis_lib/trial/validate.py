@@ -27,7 +27,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from analysis_lib.toolkit import escape
-from analysis_lib.trial.io import ReadError, read_domain
+from analysis_lib.trial import sdtm_standard
+from analysis_lib.trial.io import read_delivery
 from analysis_lib.trial.sdtm import DOMAINS, LB_TESTS, Domain
 
 if TYPE_CHECKING:
@@ -71,6 +72,12 @@ def format_problems(problems: list[Problem]) -> str:
     """A readable multi-line report of all problems (for the command line)."""
     if not problems:
         return "No problems found."
+    if all(p.rule in sdtm_standard.CONTENT_RULES for p in problems):
+        head = (
+            f"The delivery is read as standard SDTM but lacks what a CAR-T report needs "
+            f"({len(problems)} item{'s' if len(problems) != 1 else ''}):"
+        )
+        return "\n".join([head] + [f"  - {p}" for p in problems])
     head = f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found in the input data:"
     return "\n".join([head] + [f"  - {p}" for p in problems])
 
@@ -560,8 +567,8 @@ def param_problems(frames: dict[str, pd.DataFrame], files: dict[str, str], study
             "DOSELVL",
             _rows(dm.index[bad]),
             "dose level in params",
-            f"{_values(values[bad])} not among the dose levels of params/study.yml dose_levels "
-            f"({', '.join(sorted(declared))}){_more(int(bad.sum()))}",
+            f"dose level{'s' if values[bad].nunique() > 1 else ''} {_list(values[bad])} not among the dose "
+            f"levels of params/study.yml dose_levels ({', '.join(sorted(declared))}){_more(int(bad.sum()))}",
         )
     ]
 
@@ -589,19 +596,73 @@ def validate_frames(
     return problems
 
 
+def _delivered(
+    p: Problem, view: dict[str, pd.DataFrame], origins: dict[str, dict[str, sdtm_standard.Origin]]
+) -> Problem:
+    """A problem found in the analysis view, in the delivery's terms: the delivered file and column
+    the value came from (``suppae.xpt, column QVAL where QNAM=AEDLT``) and its delivered rows (a
+    view row no record was delivered for is named by its subject)."""
+    name = next((n for n, df in view.items() if df.attrs.get("file") == p.file), None)
+    if name is None or name not in origins:
+        return p
+    where = origins[name]
+    parts = [where[c] for c in p.column.split("+") if c in where] if p.column else []
+    if not parts:
+        return Problem(p.file, p.column, p.rows, p.rule, sdtm_standard.rename_in_message(p.message, where))
+    file = parts[0].file
+    column = "+".join(o.column for o in parts)
+    rows: list = []
+    for r in p.rows:
+        if isinstance(r, int):
+            row = parts[0].row(r)
+            df = view[name]
+            rows.append(row if row else df.at[r - 1, "USUBJID"] if 0 < r <= len(df) else r)
+        else:
+            rows.append(r)
+    return Problem(file, column, tuple(dict.fromkeys(rows)), p.rule, sdtm_standard.rename_in_message(p.message, where))
+
+
+def _issue_problems(issues: list[sdtm_standard.Issue]) -> list[Problem]:
+    return [Problem(*i) for i in issues]
+
+
+def validate_delivery(
+    frames: dict[str, pd.DataFrame], study: Mapping[str, Any] | None = None
+) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
+    """All problems of a delivered SDTM snapshot (string frames as read) and, when it has what a
+    CAR-T report needs, its analysis view.
+
+    Order: the standard structure (:func:`analysis_lib.trial.sdtm_standard.delivery_issues`), then
+    what the report needs beyond standard SDTM (``content_issues``); if a need is not met, those
+    are the problems and no view is built (empty dict). Otherwise the view is built and the trial's
+    rules (:func:`validate_frames`) run on it, each problem named by the delivered file, column and
+    rows it came from."""
+    problems = _issue_problems(sdtm_standard.delivery_issues(frames))
+    needs = _issue_problems(sdtm_standard.content_issues(frames))
+    if needs or any(p.rule == "required variable" for p in problems):
+        return {}, problems + needs
+    problems += _issue_problems(sdtm_standard.link_issues(frames))
+    view, origins = sdtm_standard.build_view(frames)
+    seen = {(p.file, p.column) for p in problems if p.rule == "ISO 8601"}
+    for p in validate_frames(view, study=study):
+        q = _delivered(p, view, origins)
+        if not (q.rule == "ISO 8601 date" and (q.file, q.column) in seen):
+            problems.append(q)
+    return {name: view[name] for name in DOMAINS}, problems
+
+
 def read_and_validate(
     data_dir: Path, study: Mapping[str, Any] | None = None
 ) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
-    """Read every domain of a data folder and validate it (with ``study``: against the study
-    parameters too); unreadable files become problems."""
-    frames: dict[str, pd.DataFrame] = {}
-    problems: list[Problem] = []
-    for name in DOMAINS:
-        try:
-            frames[name] = read_domain(data_dir, name)
-        except ReadError as exc:
-            problems.append(Problem(exc.file, "", (), "file present and readable", exc.message))
-    return frames, problems + validate_frames(frames, study=study)
+    """Read the SDTM delivery of a data folder and validate it (with ``study``: against the study
+    parameters too); unreadable files become problems. Returns the analysis view (empty when the
+    delivery lacks what the report needs) and the problems."""
+    frames, errors = read_delivery(data_dir)
+    problems = [Problem(e.file, "", (), "file present and readable", e.message) for e in errors]
+    if errors:
+        return {}, problems
+    view, found = validate_delivery(frames, study)
+    return view, problems + found
 
 
 def font_warnings(frames: dict[str, pd.DataFrame]) -> list[Problem]:
