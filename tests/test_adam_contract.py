@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -18,7 +18,7 @@ from analysis_lib.trial import adam_contract, config
 from analysis_lib.trial.config import ConfigError, load_cut, project_root
 
 ROOT = project_root()
-DROPPED = ("adsl", "DLTFL")  # read by t-dlt only (besides chapter set-ups that iterate whole rows)
+DROPPED = ("adlb", "CONDDY0", "t-lab-shift-cart")  # a variable only that TLF reads (docs/adam.md)
 
 
 def _copy_project(dest: Path) -> Path:
@@ -115,7 +115,7 @@ def test_convert_gives_derive_types_and_names_bad_rows():
 # ----------------------------------------------------------------------------------- the contract
 def test_docs_adam_md_holds_the_current_contract():
     contract = adam_contract.CONTRACT_FILE.read_text(encoding="utf-8")
-    section = adam_scan.docs_section(__import__("json").loads(contract))
+    section = adam_scan.docs_section(json.loads(contract))
     assert section in (ROOT / "docs" / "adam.md").read_text(encoding="utf-8"), (
         "docs/adam.md is not current: run python -m analysis_lib.pipeline.adam_scan"
     )
@@ -126,7 +126,7 @@ def test_contract_names_every_catalogue_tlf_and_derive_types(project):
     assert set(contract.tlfs) == set(config.catalogue_ids(ROOT))
     for name, df in _derived(project).items():
         assert contract.datasets[name] == {c: adam_contract.type_of(df[c]) for c in df.columns}, name
-    assert contract.tlfs["t-dlt"]["adsl"] and DROPPED[1] in contract.tlfs["t-dlt"]["adsl"]
+    assert contract.needed()[DROPPED[0]][DROPPED[1]] == [DROPPED[2]]
     assert adam_contract.needs_pipeline_only("t-datacut") and not adam_contract.needs_pipeline_only("t-dlt")
 
 
@@ -199,24 +199,28 @@ def test_a_csv_sponsor_adam_reads_back_as_derive_wrote_it(project, tmp_path):
 def test_missing_and_mistyped_variables_are_named_with_the_tlfs_that_need_them(project, tmp_path):
     folder = tmp_path / "bad"
     shutil.copytree(project / "sponsor" / "adam", folder)
-    adsl = pd.read_parquet(folder / "adsl.parquet").drop(columns=[DROPPED[1]])
+    adsl = pd.read_parquet(folder / "adsl.parquet").drop(columns=["DLTFL"])
     adsl["AGE"] = adsl["AGE"].astype("float64") + 0.5
     adsl.to_parquet(folder / "adsl.parquet", index=False)
+    adlb = pd.read_parquet(folder / "adlb.parquet").drop(columns=[DROPPED[1]])
+    adlb.to_parquet(folder / "adlb.parquet", index=False)
     (folder / "adpp.parquet").unlink()
     with pytest.raises(adam_contract.AdamContractError) as err:
         adam_contract.read_sponsor_adam(folder)
     problems = err.value.problems
-    assert any(p.startswith("ADSL (adsl.parquet): variable DLTFL (text) missing; needed by ") and "t-dlt" in p for p in problems)
+    dltfl = next(p for p in problems if p.startswith("ADSL (adsl.parquet): variable DLTFL (text) missing; needed by "))
+    assert "t-dlt" in dltfl and "the set-up of chapter narratives" in dltfl
     assert any(p.startswith("ADSL (adsl.parquet): variable AGE holds non-whole numbers at rows 1, 2") for p in problems)
     assert any(p.startswith("ADPP: dataset not found in") and "t-nca" in p for p in problems)
-    # switched off, the TLFs no longer need what they alone read
-    off = {t for t, r in adam_contract.load().tlfs.items() if "adpp" in r} | {"t-dlt", "t-demog"}
-    remaining = adam_contract.AdamContractError
-    try:
+    assert f"ADLB (adlb.parquet): variable {DROPPED[1]} (number) missing; needed by {DROPPED[2]}" in problems
+    # switched off, a TLF no longer needs what it alone reads; what a chapter's set-up reads stays needed
+    off = {DROPPED[2], "t-nca"}
+    with pytest.raises(adam_contract.AdamContractError) as err:
         adam_contract.read_sponsor_adam(folder, off=off)
-    except remaining as exc:
-        assert not any("ADPP" in p for p in exc.problems)
-        assert not any("t-dlt" in p for p in exc.problems if "DLTFL" in p and "needed by t-dlt" == p.split("; ")[-1])
+    problems = err.value.problems
+    assert not any(DROPPED[1] in p for p in problems)
+    adpp = next(p for p in problems if p.startswith("ADPP: dataset not found"))
+    assert "t-nca" not in adpp and "the set-up of chapter provenance" in adpp
 
 
 def _cli(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -228,15 +232,14 @@ def test_a_sponsor_adam_missing_a_variable_fails_before_any_chapter(project):
     """Exit 1, a message naming dataset, variable and TLFs, no traceback, earlier outputs untouched."""
     folder = project / "sponsor" / "missing"
     shutil.copytree(project / "sponsor" / "adam", folder)
-    adsl = pd.read_parquet(folder / "adsl.parquet").drop(columns=[DROPPED[1]])
-    adsl.to_parquet(folder / "adsl.parquet", index=False)
+    adlb = pd.read_parquet(folder / "adlb.parquet").drop(columns=[DROPPED[1]])
+    adlb.to_parquet(folder / "adlb.parquet", index=False)
     _sponsor_cut(project, "sponsor-missing", "sponsor/missing")
     before = {p: p.read_bytes() for p in (project / "_output" / "final").rglob("*") if p.is_file()}
     result = _cli(project, "report", "--cut", "sponsor-missing")
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert "ADSL (adsl.parquet): variable DLTFL (text) missing; needed by" in result.stderr + result.stdout
-    assert "t-dlt" in result.stderr + result.stdout
+    assert f"ADLB (adlb.parquet): variable {DROPPED[1]} (number) missing; needed by {DROPPED[2]}" in result.stderr
     assert not (project / "_output" / "sponsor-missing").exists()  # no chapter ran, nothing written
     assert before == {p: p.read_bytes() for p in (project / "_output" / "final").rglob("*") if p.is_file()}
 
@@ -248,22 +251,37 @@ def test_sponsor_adam_report_gives_the_sdtm_ards_and_states_the_tlf_switched_off
     every other ARD is byte-identical to the SDTM path; the book says the TLF is not produced and why."""
     folder = project / "sponsor" / "off"
     shutil.copytree(project / "sponsor" / "adam", folder)
-    adsl = pd.read_parquet(folder / "adsl.parquet").drop(columns=[DROPPED[1]])
-    adsl.to_parquet(folder / "adsl.parquet", index=False)
-    reason = "the sponsor's ADSL has no DLTFL"
-    _sponsor_cut(project, "sponsor-off", "sponsor/off", f'tlfs_off:\n  t-dlt: "{reason}"\n')
+    adlb = pd.read_parquet(folder / "adlb.parquet").drop(columns=[DROPPED[1]])
+    adlb.to_parquet(folder / "adlb.parquet", index=False)
+    reason = "the sponsor's ADLB has no conditioning start day"
+    _sponsor_cut(project, "sponsor-off", "sponsor/off", f'tlfs_off:\n  {DROPPED[2]}: "{reason}"\n')
     sdtm = pipeline.run("final", until="execute", root=project)
     adam = pipeline.run("sponsor-off", until="execute", root=project)
     a, b = _ards(sdtm.output_dir), _ards(adam.output_dir)
-    assert set(a) - set(b) == {"t-dlt.csv", "t-datacut.csv"} and set(b) <= set(a)
-    assert {k: a[k] for k in b} == b
-    meta = (adam.output_dir / "tlf" / "t-dlt.json").read_text(encoding="utf-8")
-    assert '"produced": false' in meta and reason in meta
-    dlt_nb = (adam.output_dir / "notebooks" / "dlt.ipynb").read_text(encoding="utf-8")
-    assert "is not produced for this data cut: " + reason.replace("'", "\\u0027")[:10] in dlt_nb or (
-        "is not produced for this data cut" in dlt_nb and "has no DLTFL" in dlt_nb
-    )
-    assert "Table 14.3.2" in dlt_nb or "t-dlt-type" in (adam.output_dir / "tlf" / "t-dlt-type.json").read_text()
-    prov = (adam.output_dir / "notebooks" / "provenance.ipynb").read_text(encoding="utf-8")
+    assert set(a) - set(b) == {f"{DROPPED[2]}.csv", "t-datacut.csv"} and set(b) <= set(a)
+    assert {k: a[k] for k in b} == b  # every ARD produced in both is byte-identical
+    meta = json.loads((adam.output_dir / "tlf" / f"{DROPPED[2]}.json").read_text(encoding="utf-8"))
+    assert meta["produced"] is False and meta["reason"].startswith(reason) and meta["files"] == {}
+    datacut_meta = json.loads((adam.output_dir / "tlf" / "t-datacut.json").read_text(encoding="utf-8"))
+    assert datacut_meta["reason"] == adam_contract.SPONSOR_ADAM_NO_CUT
+    lab = _outputs_text(adam.output_dir / "notebooks" / "laboratory.ipynb")
+    number = load_catalogue_number(DROPPED[2])
+    assert f"{number} (" in lab and f"is not produced for this data cut: {reason} (tlfs_off in params/sponsor-off.yml)" in lab
+    assert "t-lab-shift.csv" in b  # the chapter's other TLFs still appear
+    prov = _outputs_text(adam.output_dir / "notebooks" / "provenance.ipynb")
     assert "sponsor's own ADaM" in prov and "did not validate SDTM, apply the data cut or derive" in prov
-    assert np.all([(adam.output_dir / "adam" / f"{n}.parquet").is_file() for n in _derived(project)])
+    assert not (adam.output_dir / "adam" / "dcutlog.parquet").exists()
+
+
+def _outputs_text(notebook: Path) -> str:
+    """All text/plain outputs of an executed notebook, joined."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    return "\n".join(
+        "".join(o.get("data", {}).get("text/plain", "")) for c in nb["cells"] for o in c.get("outputs", [])
+    )
+
+
+def load_catalogue_number(tlf_id: str) -> str:
+    from analysis_lib.trial import catalogue
+
+    return catalogue.load()[tlf_id].number

@@ -272,7 +272,7 @@ def format_problems(folder: Path, problems: list[str]) -> str:
 
 def contract_json(contract: Mapping[str, object]) -> str:
     """The contract file's text (stable: sorted keys, one line per list) — what the scan writes."""
-    return json.dumps(contract, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(contract, indent=1, ensure_ascii=False) + "\n"  # dataset variables in derive's order
 
 
 def sponsor_adam_text(cut: object) -> str:
