@@ -76,7 +76,9 @@ def _cut_file(tmp_path: Path, text: str) -> Path:
 )
 def test_exactly_one_of_data_dir_and_adam_dir(tmp_path, folders, word):
     root = _cut_file(tmp_path, f"id: c\ncut_date: 2026-01-01\nkind: final\n{folders}")
-    with pytest.raises(ConfigError, match=rf"exactly one of data_dir \(SDTM\) and adam_dir \(sponsor ADaM\), not {word}"):
+    with pytest.raises(
+        ConfigError, match=rf"exactly one of data_dir \(SDTM\) and adam_dir \(sponsor ADaM\), not {word}"
+    ):
         load_cut("c", root)
 
 
@@ -84,10 +86,14 @@ def test_tlfs_off_is_checked_against_the_catalogue_and_needs_a_reason(tmp_path):
     root = _cut_file(tmp_path, "id: c\ncut_date: 2026-01-01\nkind: final\nadam_dir: a\ntlfs_off:\n  t-nope: absent\n")
     with pytest.raises(ConfigError, match=r"tlfs_off: t-nope: not a TLF of chapters/tlf_catalogue.yml"):
         load_cut("c", root)
-    (root / "params" / "c.yml").write_text("id: c\ncut_date: 2026-01-01\nkind: final\nadam_dir: a\ntlfs_off:\n  t-dlt: ' '\n")
+    (root / "params" / "c.yml").write_text(
+        "id: c\ncut_date: 2026-01-01\nkind: final\nadam_dir: a\ntlfs_off:\n  t-dlt: ' '\n"
+    )
     with pytest.raises(ConfigError, match=r"t-dlt: give the reason"):
         load_cut("c", root)
-    (root / "params" / "c.yml").write_text("id: c\ncut_date: 2026-01-01\nkind: final\nadam_dir: a\ntlfs_off:\n  t-dlt: no DLTs\n")
+    (root / "params" / "c.yml").write_text(
+        "id: c\ncut_date: 2026-01-01\nkind: final\nadam_dir: a\ntlfs_off:\n  t-dlt: no DLTs\n"
+    )
     cut = load_cut("c", root)
     assert cut.sponsor_adam and cut.data_dir == root / "a" and cut.off_reason("t-dlt") == "no DLTs"
     assert cut.off_reason("t-orr") is None
@@ -266,7 +272,10 @@ def test_sponsor_adam_report_gives_the_sdtm_ards_and_states_the_tlf_switched_off
     assert datacut_meta["reason"] == adam_contract.SPONSOR_ADAM_NO_CUT
     lab = _outputs_text(adam.output_dir / "notebooks" / "laboratory.ipynb")
     number = load_catalogue_number(DROPPED[2])
-    assert f"{number} (" in lab and f"is not produced for this data cut: {reason} (tlfs_off in params/sponsor-off.yml)" in lab
+    assert (
+        f"{number} (" in lab
+        and f"is not produced for this data cut: {reason} (tlfs_off in params/sponsor-off.yml)" in lab
+    )
     assert "t-lab-shift.csv" in b  # the chapter's other TLFs still appear
     prov = _outputs_text(adam.output_dir / "notebooks" / "provenance.ipynb")
     assert "sponsor's own ADaM" in prov and "did not validate SDTM, apply the data cut or derive" in prov

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -94,11 +94,11 @@ class _Indexer:
 class _Tracked(pd.DataFrame):
     """A DataFrame that reports the variables read from it to the recorder."""
 
-    _metadata = ["_csr_origin"]
+    _metadata: ClassVar[list[str]] = ["_csr_origin"]
     _csr_origin: str | None = None
 
     @property
-    def _constructor(self):  # type: ignore[override]
+    def _constructor(self):
         return _Tracked
 
     def __getitem__(self, key: Any) -> Any:
@@ -119,33 +119,37 @@ class _Tracked(pd.DataFrame):
         return super()._get_label_or_level_values(key, axis)
 
     @property
-    def loc(self) -> Any:  # type: ignore[override]
+    def loc(self) -> Any:
         return _Indexer(self, super().loc)
 
     @property
-    def iloc(self) -> Any:  # type: ignore[override]
+    def iloc(self) -> Any:
         return _Indexer(self, super().iloc)
+
+    def note_required(self, cols: list) -> None:
+        """Columns a library function requires (``frames.require_columns``) are reads."""
+        _REC.note(self, [c for c in cols if isinstance(c, str)])
 
     def _all(self) -> None:
         _REC.note(self, list(self.columns))
 
-    def itertuples(self, *a: Any, **k: Any) -> Any:  # type: ignore[override]
+    def itertuples(self, *a: Any, **k: Any) -> Any:
         self._all()
         return super().itertuples(*a, **k)
 
-    def iterrows(self) -> Any:  # type: ignore[override]
+    def iterrows(self) -> Any:
         self._all()
         return super().iterrows()
 
-    def to_dict(self, *a: Any, **k: Any) -> Any:  # type: ignore[override]
+    def to_dict(self, *a: Any, **k: Any) -> Any:
         self._all()
         return super().to_dict(*a, **k)
 
-    def to_numpy(self, *a: Any, **k: Any) -> Any:  # type: ignore[override]
+    def to_numpy(self, *a: Any, **k: Any) -> Any:
         self._all()
         return super().to_numpy(*a, **k)
 
-    def apply(self, *a: Any, **k: Any) -> Any:  # type: ignore[override]
+    def apply(self, *a: Any, **k: Any) -> Any:
         self._all()
         return super().apply(*a, **k)
 
@@ -205,7 +209,7 @@ def run_chapter(
         os.chdir(root / "chapters")
         with _patched_adam(track, keep), contextlib.redirect_stdout(io.StringIO()):
             for i, src in enumerate(code_cells(root / "chapters" / f"{name}.ipynb")):
-                exec(compile(src, f"chapters/{name}.ipynb[cell {i}]", "exec"), ns)  # noqa: S102 (our own notebooks)
+                exec(compile(src, f"chapters/{name}.ipynb[cell {i}]", "exec"), ns)
                 if isinstance(ns.get("ch"), chapter.Chapter):  # a TLF block ends with its cell
                     ns["ch"].current_tlf = None
     finally:
@@ -258,9 +262,9 @@ def scan(cut_id: str = "final", root: Path | None = None) -> dict[str, Any]:
     out_tlfs: dict[str, dict[str, list[str]]] = {}
     for tlf_id, ch_name in by_tlf.items():
         merged: dict[str, set[str]] = {ds: set(v) for ds, v in chapters.get(ch_name, {}).items()}
-        for ds, cols in tlfs.get(tlf_id, {}).items():
-            merged.setdefault(ds, set()).update(cols)
-        out_tlfs[tlf_id] = {ds: sorted(cols) for ds, cols in sorted(merged.items()) if cols}
+        for ds, own in tlfs.get(tlf_id, {}).items():
+            merged.setdefault(ds, set()).update(own)
+        out_tlfs[tlf_id] = {ds: sorted(v) for ds, v in sorted(merged.items()) if v}
     return {
         "cut": cut_id,
         "datasets": datasets,
@@ -298,7 +302,11 @@ def docs_section(contract: Mapping[str, Any]) -> str:
         needed = [v for v in variables if v in users]
         if not needed:
             continue
-        note = " (written by the pipeline's data cut; never part of a sponsor's ADaM)" if ds in adam_contract.PIPELINE_ONLY else ""
+        note = (
+            " (written by the pipeline's data cut; never part of a sponsor's ADaM)"
+            if ds in adam_contract.PIPELINE_ONLY
+            else ""
+        )
         lines += [f"### {ds.upper()}{note}", "", "| Variable | Type | Read by |", "|---|---|---|"]
         lines += [f"| {v} | {variables[v]} | {', '.join(users[v])} |" for v in needed]
         lines.append("")

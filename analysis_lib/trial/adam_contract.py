@@ -121,7 +121,9 @@ def dataset_files(folder: Path, name: str) -> list[Path]:
     """Files in ``folder`` that could hold dataset ``name`` (``adsl.parquet``, ``ADSL.xpt``, ...)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.stem.lower() == name and p.suffix.lower() in EXTENSIONS)
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.stem.lower() == name and p.suffix.lower() in EXTENSIONS
+    )
 
 
 def read_file(path: Path) -> pd.DataFrame:
@@ -139,7 +141,9 @@ def read_file(path: Path) -> pd.DataFrame:
             return df
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except Exception as exc:  # every reader has its own errors; the message names the file
-        raise ValueError(f"{path.name}: not a readable {suffix[1:].upper()} file ({type(exc).__name__}: {exc})") from None
+        raise ValueError(
+            f"{path.name}: not a readable {suffix[1:].upper()} file ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _rows(mask: pd.Series) -> str:
@@ -279,7 +283,9 @@ def sponsor_adam_text(cut: object) -> str:
     """What the methods and provenance chapters say when the cut's input is a sponsor's ADaM."""
     folder = getattr(cut, "data_dir", "")
     root = getattr(cut, "root", None)
-    shown = Path(folder).relative_to(root).as_posix() if root and Path(folder).is_relative_to(root) else Path(folder).name
+    shown = (
+        Path(folder).relative_to(root).as_posix() if root and Path(folder).is_relative_to(root) else Path(folder).name
+    )
     return (
         f"The analysis datasets of this data cut are the sponsor's own ADaM ({shown}, adam_dir in "
         f"params/{Path(getattr(cut, 'params_file', 'cut.yml')).name}), taken as already cut at the cut-off date "
