@@ -179,7 +179,8 @@ def test_cut_file_problems_are_named_all_at_once(tmp_path):
         "final.yml: cut_date: '2026-18-01' is not an ISO 8601 date (YYYY-MM-DD)",
         "final.yml: data_dir: 3 is an integer; expected a string",
         "final.yml: kind: 'primary' is a string; expected one of 'interim', 'final'",
-        "final.yml: previos: unknown key (allowed here: id, label, cut_date, data_dir, kind, previous)",
+        "final.yml: previos: unknown key (allowed here: id, label, cut_date, data_dir, adam_dir, kind, previous, "
+        "tlfs_off)",
     ]
 
 

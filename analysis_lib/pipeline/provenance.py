@@ -153,12 +153,28 @@ def verify(folder: Path) -> list[str]:
     return lines
 
 
+def _input_note(cut: config.Cut) -> dict[str, Any]:
+    """What the run was made from: an SDTM delivery (validated, cut and derived here) or a sponsor's
+    ADaM (taken as already cut at the cut date; validation of SDTM, the data cut and derive skipped)
+    — and the TLFs switched off for the cut, with their reasons."""
+    note: dict[str, Any] = {"kind": "sponsor ADaM" if cut.sponsor_adam else "SDTM", "key": cut.input_key}
+    if cut.sponsor_adam:
+        note["data_cut"] = (
+            f"not applied by the pipeline: the sponsor's ADaM is taken as already cut at {cut.cut_date.isoformat()}; "
+            "SDTM validation, the data cut and derive were skipped, the datasets checked against the ADaM contract"
+        )
+    else:
+        note["data_cut"] = f"applied by the pipeline at {cut.cut_date.isoformat()} (analysis_lib.trial.datacut)"
+    note["tlfs_off"] = dict(cut.tlfs_off)
+    return note
+
+
 def collect(cut: str | config.Cut, engine: str = "jupyter-book") -> dict[str, Any]:
     """Provenance of ``cut``: input data and parameter file hashes, git state, software, engine."""
     cut = config.load_cut(cut) if isinstance(cut, str) else cut
     root = cut.root
     if not cut.data_dir.is_dir():
-        raise FileNotFoundError(f"{cut.params_file}: data_dir {cut.data_dir} does not exist")
+        raise FileNotFoundError(f"{cut.params_file}: {cut.input_key} {cut.data_dir} does not exist")
     data_files = [p for p in cut.data_dir.rglob("*") if p.is_file() and not p.name.startswith(".")]
     params = [root / "params" / "study.yml", cut.params_file]
     definitions = [p for p in (root / "_quarto.yml", root / "chapters" / "tlf_catalogue.yml") if p.is_file()]
@@ -169,6 +185,7 @@ def collect(cut: str | config.Cut, engine: str = "jupyter-book") -> dict[str, An
     return {
         "study": config.load_study(root).get("study", {}).get("id"),
         "cut": {"id": cut.id, "cut_date": cut.cut_date.isoformat(), "kind": cut.kind, "label": cut.label},
+        "input": _input_note(cut),
         "inputs": _hashes(data_files, root),
         "params": _hashes(params, root),
         "definitions": _hashes(definitions, root),

@@ -145,6 +145,7 @@ def _tlf_sort_key(number: str) -> tuple:
 
 def tlf_entries(build_dir: Path, catalogue: Path | None = None) -> list[dict[str, str]]:
     """Number, title and id of each TLF: ``build_dir/tlf/*.json`` if any, else the TLF catalogue.
+    A TLF not produced for the cut (``"produced": false``) keeps its place; its title says so and why.
 
     Sorted tables, figures, listings, each by section number (14.2.10 after 14.2.9).
     """
@@ -159,9 +160,10 @@ def tlf_entries(build_dir: Path, catalogue: Path | None = None) -> list[dict[str
             missing = [k for k in ("number", "title") if not meta.get(k)]
             if missing:
                 raise RenderError(f"{f}: TLF metadata lacks {', '.join(missing)}")
-            entries.append(
-                {"id": str(meta.get("id", f.stem)), "number": str(meta["number"]), "title": str(meta["title"])}
-            )
+            title = str(meta["title"])
+            if meta.get("produced") is False:  # switched off for this cut (Emitter.not_produced)
+                title += f" [not produced for this data cut: {meta.get('reason') or 'no reason given'}]"
+            entries.append({"id": str(meta.get("id", f.stem)), "number": str(meta["number"]), "title": title})
     else:
         catalogue = catalogue or config.project_root() / "chapters" / "tlf_catalogue.yml"
         if catalogue.is_file():

@@ -170,9 +170,11 @@ class Inputs:
         """Hash everything now; without ``need_chapters`` (validate/derive only) an unfinished book is fine."""
         root = cut.root
         if not cut.data_dir.is_dir():
+            what = "the sponsor's ADaM datasets" if cut.sponsor_adam else "the cut's SDTM-like files"
             raise PipelineError(
-                f"Input data folder {cut.data_dir} (data_dir in {cut.params_file}) does not exist; "
-                f"run `csr generate` or point data_dir at the cut's SDTM-like files."
+                f"Input data folder {cut.data_dir} ({cut.input_key} in {cut.params_file}) does not exist; "
+                + ("" if cut.sponsor_adam else "run `csr generate` or ")
+                + f"point {cut.input_key} at {what}."
             )
         try:
             notebooks = chapter_notebooks(root)
@@ -399,12 +401,15 @@ def validate_inputs(cut: Cut, reporter: Reporter | None = None) -> dict:
     from analysis_lib.toolkit import escape
     from analysis_lib.trial import validate
 
-    domains, problems = validate.read_and_validate(cut.data_dir, load_study(cut.root))
-    if problems:
-        raise PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(problems))
     reporter = reporter or Reporter()
-    for warning in validate.font_warnings(domains):
-        reporter.message(cut.id, f"warning: {warning}")
+    if cut.sponsor_adam:  # a sponsor's ADaM: checked against the ADaM contract instead of SDTM rules
+        domains = read_sponsor_adam(cut)
+    else:
+        domains, problems = validate.read_and_validate(cut.data_dir, load_study(cut.root))
+        if problems:
+            raise PipelineError(f"Data cut '{cut.id}' ({cut.data_dir}): " + validate.format_problems(problems))
+        for warning in validate.font_warnings(domains):
+            reporter.message(cut.id, f"warning: {warning}")
     odd = escape.unsettable(cut.label)
     if odd:
         reporter.message(
@@ -416,12 +421,31 @@ def validate_inputs(cut: Cut, reporter: Reporter | None = None) -> dict:
     return domains
 
 
+def read_sponsor_adam(cut: Cut) -> dict:
+    """The sponsor's ADaM of a cut with ``adam_dir:``, checked against the ADaM contract for the TLFs
+    produced at this cut and converted to derive's types; a :class:`PipelineError` names every
+    missing dataset, missing or mistyped variable and the TLFs that need it (before any chapter runs)."""
+    from analysis_lib.trial import adam_contract
+
+    try:
+        return adam_contract.read_sponsor_adam(cut.data_dir, off=[t for t, _ in cut.tlfs_off])
+    except adam_contract.AdamContractError as exc:
+        raise PipelineError(
+            f"Data cut '{cut.id}' ({cut.input_key} {cut.data_dir}): "
+            + adam_contract.format_problems(cut.data_dir, exc.problems)
+        ) from None
+
+
 def _run_derive(cut: Cut, build: Path, domains: dict | None) -> None:
     """The data cut applied, then the ADaM datasets and the cut log into ``build/adam``; from the domains
-    validated in this run when there are any."""
+    validated in this run when there are any. For a sponsor's ADaM (``adam_dir:``) the checked and
+    converted datasets are written as they are (no data cut, no derivation, no cut log)."""
     from analysis_lib.trial import derive, validate
 
     _clear(build / "adam")
+    if cut.sponsor_adam:
+        derive.write_datasets(domains if domains is not None else read_sponsor_adam(cut), build / "adam")
+        return
     try:
         if domains is None:
             domains = validate_inputs(cut)

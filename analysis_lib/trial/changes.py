@@ -75,6 +75,10 @@ def derive_previous(cut, study: Mapping | None = None):
             f"{cut.params_file}: previous cut '{prev.id}' ({prev.cut_date}) is not before this cut ({cut.cut_date})"
         )
     params = dict(study) if study is not None else config.load_study(cut.root)
+    if prev.sponsor_adam:  # the previous cut came as a sponsor's ADaM: compare with it as delivered
+        from analysis_lib.trial import adam_contract
+
+        return prev, adam_contract.read_sponsor_adam(prev.data_dir, off=[t for t, _ in prev.tlfs_off])
     domains, problems = read_and_validate(prev.data_dir, params)
     if problems:
         raise ValidationFailed(problems)

@@ -44,6 +44,9 @@ class Chapter:
     study: dict[str, Any]
     emit: Emitter
     _adam: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: the TLF whose ``produces`` block runs (None: the chapter's set-up); the ADaM contract scan
+    #: attributes each variable read to it
+    current_tlf: str | None = None
 
     # ------------------------------------------------------------------ data
     def adam(self, name: str) -> pd.DataFrame:
@@ -96,6 +99,36 @@ class Chapter:
         return profiles.listing_links(body, self.adam("adsl"), column)
 
     # ------------------------------------------------------------------ outputs
+    def produces(self, tlf_id: str) -> bool:
+        """True when TLF ``tlf_id`` is produced for this cut; else show, where it would be, that it
+        is not produced and why (:meth:`off_reason`), record it for the TLF lists, and return False.
+
+        A chapter computes each TLF under ``if ch.produces("<id>"):`` so a TLF switched off in the
+        cut's parameters (``tlfs_off:``, e.g. its ADaM variables are absent from a sponsor's ADaM)
+        reads none of its inputs, writes no ARD, and the chapter's other TLFs still appear."""
+        if tlf_id not in self.emit.catalogue:
+            raise ChapterError(f"{tlf_id}: not a TLF of chapters/tlf_catalogue.yml")
+        self.current_tlf = tlf_id
+        reason = self.off_reason(tlf_id)
+        if reason is None:
+            return True
+        self.text(self.emit.not_produced(tlf_id, reason))
+        return False
+
+    def off_reason(self, tlf_id: str) -> str | None:
+        """Why TLF ``tlf_id`` is not produced for this cut, or None: switched off in ``tlfs_off:``
+        (the reason given there), or it needs a dataset only the pipeline's own data cut writes
+        (the data-cut log) while the cut's input is a sponsor's ADaM."""
+        reason = self.cut.off_reason(tlf_id)
+        if reason is not None:
+            return f"{reason} (tlfs_off in params/{self.cut.params_file.name})"
+        if self.cut.sponsor_adam:
+            from analysis_lib.trial import adam_contract
+
+            if adam_contract.needs_pipeline_only(tlf_id):
+                return adam_contract.SPONSOR_ADAM_NO_CUT
+        return None
+
     def text(self, text: str) -> None:
         """Show interpretive text. A plain ``str`` (an f-string with AE terms, ids, labels) is text,
         shown literally; only :class:`~analysis_lib.toolkit.escape.Markup` (tables, method lists

@@ -57,12 +57,27 @@ class Cut:
 
     id: str
     cut_date: dt.date
+    #: The input folder: the SDTM delivery (``data_dir:``) or, when :attr:`sponsor_adam`, the sponsor's
+    #: ADaM folder (``adam_dir:``); its files are the run's input data (hashes, provenance).
     data_dir: Path
     kind: str  # "interim" | "final"
     label: str
     previous: str | None
     params_file: Path
     root: Path
+    #: True when ``params/<cut>.yml`` names ``adam_dir:``: derive is skipped (docs/adam.md, the contract)
+    sponsor_adam: bool = False
+    #: ``tlfs_off:`` of the cut file as (TLF id, reason) pairs, in file order
+    tlfs_off: tuple[tuple[str, str], ...] = ()
+
+    def off_reason(self, tlf_id: str) -> str | None:
+        """Why TLF ``tlf_id`` is not produced for this cut (from ``tlfs_off:``), or None when it is."""
+        return dict(self.tlfs_off).get(tlf_id)
+
+    @property
+    def input_key(self) -> str:
+        """The cut file's key naming the input folder (for messages)."""
+        return "adam_dir" if self.sponsor_adam else "data_dir"
 
     @property
     def output_dir(self) -> Path:
@@ -136,9 +151,12 @@ def load_cut(cut_id: str, root: Path | None = None) -> Cut:
     params = params_schema.CutParams.model_validate(data)
     problems = [] if params.id == cut_id else [f"{path.name}: id: '{params.id}' does not match the file name"]
     problems += _previous_problems(path, params)
+    problems += _tlfs_off_problems(path, root, params.tlfs_off)
     if problems:
         raise _fail(path, problems)
-    data_dir = Path(params.data_dir)
+    folder = params.adam_dir if params.adam_dir is not None else params.data_dir
+    assert folder is not None  # CutParams: exactly one of them
+    data_dir = Path(folder)
     if not data_dir.is_absolute():
         data_dir = root / data_dir
     return Cut(
@@ -150,7 +168,31 @@ def load_cut(cut_id: str, root: Path | None = None) -> Cut:
         previous=check_cut_name(params.previous) if params.previous else None,
         params_file=path,
         root=root,
+        sponsor_adam=params.adam_dir is not None,
+        tlfs_off=tuple(params.tlfs_off.items()),
     )
+
+
+def catalogue_ids(root: Path) -> list[str]:
+    """The TLF ids of ``chapters/tlf_catalogue.yml`` in catalogue order (empty when there is no catalogue)."""
+    path = root / "chapters" / "tlf_catalogue.yml"
+    if not path.is_file():
+        return []
+    items = _read_yaml(path).get("tlfs") or []
+    return [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
+
+
+def _tlfs_off_problems(path: Path, root: Path, off: dict[str, str]) -> list[str]:
+    """Every id under ``tlfs_off:`` must be a TLF of the catalogue."""
+    if not off:
+        return []
+    known = catalogue_ids(root)
+    return [
+        f"{path.name}: tlfs_off: {tlf_id}: not a TLF of chapters/tlf_catalogue.yml (ids look like "
+        f"{', '.join(known[:3])}, ...)"
+        for tlf_id in off
+        if tlf_id not in known
+    ]
 
 
 def list_cuts(root: Path | None = None) -> list[str]:

@@ -281,9 +281,35 @@ class CutParams(_Strict):
     id: str = Field(description="Cut id; must equal the file name (params/<id>.yml)")
     label: str | None = Field(default=None, description="Label of the cut on the title page (default: the id)")
     cut_date: dt.date = Field(description="Data cut-off date (YYYY-MM-DD): nothing after it is analysed")
-    data_dir: str = Field(description="Folder of the cut's data delivery, relative to the project root or absolute")
+    data_dir: str | None = Field(
+        default=None,
+        description="Folder of the cut's SDTM delivery, relative to the project root or absolute "
+        "(exactly one of data_dir and adam_dir)",
+    )
+    adam_dir: str | None = Field(
+        default=None,
+        description="Folder of the sponsor's own ADaM datasets (Parquet, SAS XPT or CSV), already cut at "
+        "cut_date: SDTM validation, the data cut and derive are skipped; checked against the ADaM "
+        "contract (docs/adam.md) instead (exactly one of data_dir and adam_dir)",
+    )
     kind: Literal["interim", "final"] = Field(description="Interim or final analysis")
     previous: str | None = Field(default=None, description="Id of the previous cut (the 'changes since' chapter)")
+    tlfs_off: dict[str, str] = Field(
+        default_factory=dict,
+        description="TLFs not produced for this cut, by catalogue id, each with the reason the book "
+        "prints in its place (e.g. inputs the delivery lacks)",
+    )
+
+    @model_validator(mode="after")
+    def _one_input(self) -> CutParams:
+        """Exactly one input folder: an SDTM delivery or a sponsor's ADaM."""
+        if (self.data_dir is None) == (self.adam_dir is None):
+            both = "both" if self.data_dir is not None else "neither"
+            raise ValueError(f"name exactly one of data_dir (SDTM) and adam_dir (sponsor ADaM), not {both}")
+        blank = [k for k, v in self.tlfs_off.items() if not v.strip()]
+        if blank:
+            raise ValueError(f"tlfs_off: {', '.join(blank)}: give the reason the book prints (not empty)")
+        return self
 
     @field_validator("cut_date", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ import pandas as pd
 from analysis_lib.toolkit import ard as ardlib
 from analysis_lib.toolkit.files import atomic_write
 from analysis_lib.toolkit.tlf.catalogue import Catalogue, TLFError
-from analysis_lib.toolkit.tlf.model import TLF, Figure, Listing, SourceLike, Table
+from analysis_lib.toolkit.tlf.model import TLF, Figure, Listing, SourceLike, Table, slugify
 from analysis_lib.toolkit.tlf.rtf import Furniture
 
 
@@ -59,6 +59,7 @@ class Emitter:
         self.render = tlf_rendering_enabled() if render is None else render
         self.furniture = furniture
         self.emitted: list[TLF] = []
+        self.skipped: list[str] = []  # catalogue ids recorded as not produced (not_produced)
 
     # Shortcuts: build the TLF from the catalogue with this emitter's cut and emit it with its ARD.
     # They return nothing: emit() shows the TLF once (a returned object would be shown again as the
@@ -122,6 +123,36 @@ class Emitter:
             footnotes=footnotes,
         )
         self.emit(tlf, ard)
+
+    def not_produced(self, entry_id: str, reason: str) -> str:
+        """Record that catalogue TLF ``entry_id`` is not produced for this cut, and why.
+
+        Why: a TLF whose inputs the delivery lacks is switched off in the cut's parameters
+        (``tlfs_off:``); the book then says so where the TLF would be, instead of an empty table.
+        No ARD, RTF or figure is written (any left from an earlier run of the chapter is removed);
+        ``tlf/<id>.json`` says ``"produced": false`` with the reason, so the lists of TLFs and the
+        provenance name it. Returns the sentence the chapter shows (plain text, never markup)."""
+        entry = self.catalogue[entry_id]
+        text = f"{entry.number} ({entry.title}) is not produced for this data cut: {reason}"
+        for rel in (entry.ard_file, f"rtf/{slugify(entry.number)}.rtf"):
+            (self.output_dir / rel).unlink(missing_ok=True)
+        for old in (self.output_dir / "figures").glob(f"{entry.id}.*"):
+            old.unlink()
+        meta = {
+            "id": entry.id,
+            "kind": entry.kind,
+            "number": entry.number,
+            "title": entry.title,
+            "chapter": entry.chapter,
+            "produced": False,
+            "reason": reason,
+            "files": {},
+        }
+        self.skipped.append(entry_id)
+        if self.render:
+            data = json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            atomic_write(self.output_dir / "tlf" / f"{entry.id}.json", data.encode("utf-8"))
+        return text
 
     def emit(self, tlf: TLF, ard: pd.DataFrame | None = None) -> TLF:
         """Write the TLF's ARD (when given) and files, display it (IPython) and return it."""
