@@ -20,7 +20,7 @@ Two pure functions connect them (``docs/sdtm-mapping.md`` gives each choice and 
 :func:`delivery_issues` checks the standard structure (required variables, DOMAIN value, ISO 8601,
 SUPPQUAL and RELREC integrity) and :func:`content_issues` what a CAR-T report needs beyond standard
 SDTM (the products in EX, the HSCT in PR, CAR-T kinetics in PC, the DLT flag, ...). Both return
-:class:`Issue` tuples that :mod:`analysis_lib.trial.validate` turns into its problems. All frames
+:class:`Problem` tuples that :mod:`analysis_lib.trial.validate` turns into its problems. All frames
 hold strings as delivered ("" for empty), like :mod:`analysis_lib.trial.io` reads them.
 """
 
@@ -28,23 +28,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from analysis_lib.trial.problems import Problem
+from analysis_lib.trial.problems import more as _more
+from analysis_lib.trial.problems import rows as _rows
 from analysis_lib.trial.sdtm import DOMAINS as VIEW_DOMAINS
 from analysis_lib.trial.sdtm import PRODUCTS
-
-
-class Issue(NamedTuple):
-    """One problem in a delivery: file, column, a few 1-based rows, the rule, the message."""
-
-    file: str
-    column: str
-    rows: tuple
-    rule: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -294,14 +286,6 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name].astype(str) if name in df else pd.Series("", index=df.index, dtype=object)
 
 
-def _rows(index) -> tuple[int, ...]:
-    return tuple(int(i) + 1 for i in list(index)[:5])
-
-
-def _more(n: int) -> str:
-    return f" ({n} rows in all)" if n > 5 else ""
-
-
 def _blank(s: pd.Series) -> pd.Series:
     return s.astype(str).str.strip() == ""
 
@@ -324,13 +308,13 @@ def _parent_key(parent: pd.DataFrame, idvar: str) -> pd.Series:
 
 def merge_supp(
     frames: dict[str, pd.DataFrame], parent_name: str
-) -> tuple[dict[str, tuple[pd.Series, tuple[int, ...], str]], list[Issue]]:
+) -> tuple[dict[str, tuple[pd.Series, tuple[int, ...], str]], list[Problem]]:
     """The SUPPQUAL values of ``parent_name`` as parent-aligned columns: QNAM -> (values, 1-based
     supp row per parent row or 0, supp file), and the integrity issues (IDVAR not a variable of the
     parent, IDVARVAL matching no parent record, a QNAM twice for one record)."""
     parent = frames.get(parent_name)
     out: dict[str, tuple[pd.Series, tuple[int, ...], str]] = {}
-    issues: list[Issue] = []
+    issues: list[Problem] = []
     if parent is None:
         return out, issues
     for name, supp in supp_frames(frames):
@@ -344,7 +328,7 @@ def merge_supp(
         for idvar, grp in mine.groupby(_col(mine, "IDVAR").str.strip(), sort=False):
             if idvar and idvar not in parent:
                 issues.append(
-                    Issue(
+                    Problem(
                         file,
                         "IDVAR",
                         _rows(grp.index),
@@ -362,7 +346,7 @@ def merge_supp(
                 first = grp.index[orphan.to_numpy()][0]
                 what = f"{idvar}={grp.at[first, 'IDVARVAL']}" if idvar else "the subject"
                 issues.append(
-                    Issue(
+                    Problem(
                         file,
                         "IDVARVAL",
                         _rows(grp.index[orphan.to_numpy()]),
@@ -377,7 +361,7 @@ def merge_supp(
                 first = grp.index[dup.to_numpy()][0]
                 record = f"{idvar}={grp.at[first, 'IDVARVAL']}" if idvar else ""
                 issues.append(
-                    Issue(
+                    Problem(
                         file,
                         "QNAM",
                         _rows(grp.index[dup.to_numpy()]),
@@ -405,20 +389,22 @@ def merge_supp(
 
 
 # --------------------------------------------------------------------------------- delivery checks
-def delivery_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
+def delivery_issues(frames: dict[str, pd.DataFrame]) -> list[Problem]:
     """Standard-structure problems of a delivery: required variables, the DOMAIN value, ISO 8601
     dates and datetimes, SUPPQUAL variables and RDOMAIN, RELREC records that exist."""
-    issues: list[Issue] = []
+    issues: list[Problem] = []
     for name, df in frames.items():
         file = _file(frames, name)
         spec = DELIVERY.get(name)
         need = spec.required if spec else SUPP_VARS if name.startswith("supp") else ()
-        issues += [Issue(file, c, (), "required variable", "required variable is missing") for c in need if c not in df]
+        issues += [
+            Problem(file, c, (), "required variable", "required variable is missing") for c in need if c not in df
+        ]
         if spec and name != "relrec" and "DOMAIN" in df:
             bad = _col(df, "DOMAIN").str.strip().str.upper() != name.upper()
             if bad.any():
                 issues.append(
-                    Issue(
+                    Problem(
                         file,
                         "DOMAIN",
                         _rows(df.index[bad]),
@@ -430,7 +416,7 @@ def delivery_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
             bad = _col(df, "RDOMAIN").str.strip().str.lower() != name[4:]
             if bad.any():
                 issues.append(
-                    Issue(
+                    Problem(
                         file,
                         "RDOMAIN",
                         _rows(df.index[bad]),
@@ -443,7 +429,7 @@ def delivery_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
             for rd, g in df.groupby(_col(df, "RDOMAIN").str.strip().str.lower(), sort=False):
                 if rd and rd not in frames:
                     issues.append(
-                        Issue(
+                        Problem(
                             file,
                             "RDOMAIN",
                             _rows(g.index),
@@ -458,7 +444,7 @@ def delivery_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
                 if bad.any():
                     shown = ", ".join(dict.fromkeys(s[bad].head(5)))
                     issues.append(
-                        Issue(
+                        Problem(
                             file,
                             str(col),
                             _rows(df.index[bad]),
@@ -473,25 +459,25 @@ def delivery_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
     return issues
 
 
-def _relrec_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
+def _relrec_issues(frames: dict[str, pd.DataFrame]) -> list[Problem]:
     rel = frames.get("relrec")
     if rel is None or not set(RELREC_VARS) - {"STUDYID", "RELTYPE"} <= set(rel):
         return []
     file = _file(frames, "relrec")
-    out: list[Issue] = []
+    out: list[Problem] = []
     rec = rel[~_blank(_col(rel, "USUBJID"))]
     for (rd, idvar), g in rec.groupby([_col(rec, "RDOMAIN").str.strip().str.lower(), _col(rec, "IDVAR")], sort=False):
         parent = frames.get(rd)
         if parent is None:
             out.append(
-                Issue(
+                Problem(
                     file, "RDOMAIN", _rows(g.index), "parent domain delivered", f"RDOMAIN {rd.upper()} is not delivered"
                 )
             )
             continue
         if idvar not in parent:
             out.append(
-                Issue(
+                Problem(
                     file,
                     "IDVAR",
                     _rows(g.index),
@@ -505,7 +491,7 @@ def _relrec_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
         if orphan.any():
             first = g.index[orphan.to_numpy()][0]
             out.append(
-                Issue(
+                Problem(
                     file,
                     "IDVARVAL",
                     _rows(g.index[orphan.to_numpy()]),
@@ -534,18 +520,18 @@ CONTENT_RULES = frozenset(
 )
 
 
-def content_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
+def content_issues(frames: dict[str, pd.DataFrame]) -> list[Problem]:
     """What a CAR-T report needs beyond standard SDTM, one issue per need not met: the datasets it
     reads, the dose level in ARMCD, the products in EX, the procedures in PR, CAR-T kinetics in PC,
     the supplemental qualifiers (phase, cohort, donor type, grading scale, DLT flag), the baseline
     weight in VS and the disease characteristics in MH/FA. Empty: a view can be built."""
-    out: list[Issue] = []
+    out: list[Problem] = []
     suffixes = [str(df.attrs.get("file", "")).rpartition(".")[2] for df in frames.values()]
     ext = max(sorted(set(suffixes)), key=suffixes.count) if suffixes else "xpt"
     for name, spec in DELIVERY.items():
         if spec.needed and name not in frames:
             out.append(
-                Issue(
+                Problem(
                     f"{name}.{ext}",
                     "",
                     (),
@@ -558,21 +544,21 @@ def content_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
     for name, spec in DELIVERY.items():
         if name in frames:
             out += [
-                Issue(_file(frames, name), c, (), "variable the report needs", f"no {c} (needed by the CAR-T report)")
+                Problem(_file(frames, name), c, (), "variable the report needs", f"no {c} (needed by the CAR-T report)")
                 for c in spec.trial
                 if c not in frames[name]
             ]
 
     def need(name: str, col: str, ok: bool, message: str, rule: str) -> None:
         if name in frames and col in frames[name] and not ok:
-            out.append(Issue(_file(frames, name), col, (), rule, message))
+            out.append(Problem(_file(frames, name), col, (), rule, message))
 
     if "dm" in frames and "ARMCD" in frames["dm"]:
         armcd = _col(frames["dm"], "ARMCD").str.strip()
         bad = ~armcd.str.fullmatch(ARMCD_PATTERN).fillna(False).astype(bool)
         if bad.any():
             out.append(
-                Issue(
+                Problem(
                     _file(frames, "dm"),
                     "ARMCD",
                     _rows(frames["dm"].index[bad]),
@@ -612,7 +598,7 @@ def content_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
         for q, label in qnams.items():
             if (parent, q) not in OPTIONAL_QNAMS and q not in merged:
                 out.append(
-                    Issue(
+                    Problem(
                         f"supp{parent}.{ext}",
                         f"QNAM={q}",
                         (),
@@ -854,7 +840,7 @@ def _cm_links(frames: dict[str, pd.DataFrame], cm: pd.DataFrame) -> tuple[np.nda
     return links, tuple(int(x) for x in rows)
 
 
-def link_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
+def link_issues(frames: dict[str, pd.DataFrame]) -> list[Problem]:
     """RELREC links the view cannot hold: a medication related to more than one adverse event."""
     rel = frames.get("relrec")
     if rel is None or not {"RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "RELID"} <= set(rel):
@@ -867,7 +853,7 @@ def link_issues(frames: dict[str, pd.DataFrame]) -> list[Issue]:
     if len(bad) == 0:
         return []
     return [
-        Issue(
+        Problem(
             _file(frames, "relrec"),
             "RELID",
             _rows(bad),

@@ -19,7 +19,6 @@ possible day is before the start's earliest possible day).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -29,35 +28,20 @@ import pandera.pandas as pa
 from analysis_lib.toolkit import escape
 from analysis_lib.trial import sdtm_standard
 from analysis_lib.trial.io import read_delivery
+from analysis_lib.trial.problems import MAX_ROWS_SHOWN, Problem
+from analysis_lib.trial.problems import more as _more
+from analysis_lib.trial.problems import rows as _rows
 from analysis_lib.trial.sdtm import DOMAINS, LB_TESTS, Domain
 
 if TYPE_CHECKING:
     from analysis_lib.trial.config import Cut
 
-MAX_ROWS_SHOWN = 5
 # Numeric ranges that are part of the input contract: (domain, column) -> (low, high), inclusive.
 RANGES: dict[tuple[str, str], tuple[int, int]] = {("ae", "AETOXGR"): (1, 5)}
 
 _INT = r"[+-]?\d+"
 _FULL_DATE = r"\d{4}-\d{2}-\d{2}"
 _PARTIAL_DATE = r"\d{4}(-\d{2}(-\d{2})?)?"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One data problem: where it is and which rule it breaks, in plain words."""
-
-    file: str
-    column: str
-    rows: tuple  # a few 1-based data row numbers (or USUBJIDs)
-    rule: str
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file + (f", column {self.column}" if self.column else "")
-        if self.rows:
-            where += (", row " if len(self.rows) == 1 else ", rows ") + ", ".join(map(str, self.rows))
-        return f"{where}: {self.message} [{self.rule}]"
 
 
 class ValidationFailed(Exception):
@@ -172,14 +156,6 @@ def domain_schema(domain: Domain, present: list[str]) -> pa.DataFrameSchema:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _rows(index) -> tuple[int, ...]:
-    return tuple(int(i) + 1 for i in list(index)[:MAX_ROWS_SHOWN])
-
-
-def _more(n: int) -> str:
-    return f" ({n} rows in all)" if n > MAX_ROWS_SHOWN else ""
 
 
 def _list(values) -> str:
@@ -622,10 +598,6 @@ def _delivered(
     return Problem(file, column, tuple(dict.fromkeys(rows)), p.rule, sdtm_standard.rename_in_message(p.message, where))
 
 
-def _issue_problems(issues: list[sdtm_standard.Issue]) -> list[Problem]:
-    return [Problem(*i) for i in issues]
-
-
 def validate_delivery(
     frames: dict[str, pd.DataFrame], study: Mapping[str, Any] | None = None
 ) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
@@ -637,11 +609,11 @@ def validate_delivery(
     are the problems and no view is built (empty dict). Otherwise the view is built and the trial's
     rules (:func:`validate_frames`) run on it, each problem named by the delivered file, column and
     rows it came from."""
-    problems = _issue_problems(sdtm_standard.delivery_issues(frames))
-    needs = _issue_problems(sdtm_standard.content_issues(frames))
+    problems = sdtm_standard.delivery_issues(frames)
+    needs = sdtm_standard.content_issues(frames)
     if needs or any(p.rule == "required variable" for p in problems):
         return {}, problems + needs
-    problems += _issue_problems(sdtm_standard.link_issues(frames))
+    problems += sdtm_standard.link_issues(frames)
     view, origins = sdtm_standard.build_view(frames)
     seen = {(p.file, p.column) for p in problems if p.rule == "ISO 8601"}
     for p in validate_frames(view, study=study):
