@@ -286,6 +286,12 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name].astype(str) if name in df else pd.Series("", index=df.index, dtype=object)
 
 
+def _in_sentence(label: str) -> str:
+    """A QLABEL inside a sentence: title-case words lower-cased, acronyms kept ("Dose-Limiting
+    Toxicity (SRC)" -> "dose-limiting toxicity (SRC)")."""
+    return " ".join(w if w.strip("()").isupper() else w.lower() for w in label.split())
+
+
 def _blank(s: pd.Series) -> pd.Series:
     return s.astype(str).str.strip() == ""
 
@@ -603,7 +609,7 @@ def content_issues(frames: dict[str, pd.DataFrame]) -> list[Problem]:
                         f"QNAM={q}",
                         (),
                         "supplemental qualifier delivered",
-                        f"no {label.lower()} (SUPP{parent.upper()} QNAM {q})",
+                        f"no {_in_sentence(label)} (SUPP{parent.upper()} QNAM {q})",
                     )
                 )
     if "vs" in frames:
